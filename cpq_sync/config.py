@@ -1,0 +1,174 @@
+"""Settings: credentials from the environment, sync preferences from `mappings/preferences.yaml`.
+
+Credentials are `SecretStr` so they never print; which target a run uses is decided here once:
+both Salesforce and Stripe configured (production), neither (the two sandboxes), or a clear error.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from cpq_sync.errors import ConfigError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_MAPPINGS_DIR = REPO_ROOT / "mappings"
+
+
+class Target(StrEnum):
+    SANDBOX = "sandbox"
+    PRODUCTION = "production"
+
+
+class SalesforceSettings(BaseSettings):
+    """Salesforce credentials: username + password + token, instance URL + access token, or JWT bearer."""
+
+    model_config = SettingsConfigDict(env_prefix="SALESFORCE_", extra="ignore")
+
+    username: str | None = None
+    password: SecretStr | None = None
+    security_token: SecretStr | None = None
+    domain: Literal["login", "test"] | str = "login"
+    instance_url: str | None = None
+    access_token: SecretStr | None = None
+    consumer_key: str | None = None
+    private_key_file: Path | None = None
+
+    @property
+    def method(self) -> Literal["password", "access_token", "jwt"] | None:
+        if self.instance_url and self.access_token:
+            return "access_token"
+        if self.username and self.consumer_key and self.private_key_file:
+            return "jwt"
+        if self.username and self.password:
+            return "password"
+        return None
+
+    @property
+    def partially_configured(self) -> bool:
+        fields = (self.username, self.password, self.instance_url, self.access_token, self.consumer_key)
+        return any(v is not None for v in fields) and self.method is None
+
+
+class StripeSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="STRIPE_", extra="ignore")
+
+    api_key: SecretStr | None = None
+
+    @field_validator("api_key")
+    @classmethod
+    def _key_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(("sk_", "rk_")):
+            raise ValueError("STRIPE_API_KEY must be a secret (sk_...) or restricted (rk_...) key")
+        return value
+
+    @property
+    def livemode(self) -> bool:
+        return self.api_key is not None and "_live_" in self.api_key.get_secret_value()
+
+
+class RuntimeSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CPQ_SYNC_", extra="ignore")
+
+    sandbox: Path = Path(".sandbox")
+    mappings_dir: Path = DEFAULT_MAPPINGS_DIR
+
+
+class SyncPreferences(BaseModel):
+    """What `mappings/preferences.yaml` holds; every key can be overridden by `CPQ_SYNC_<KEY>` in the environment."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sync_start_date: dt.date | None = Field(
+        default=None, description="Orders activated before this date are not synced (None: all)."
+    )
+    filters: dict[Literal["Order", "Account", "Product2", "PricebookEntry"], str] = Field(
+        default_factory=lambda: {"Order": "Status = 'Activated'"},
+        description="SOQL conditions per object, validated before use and ANDed to the sync's own conditions.",
+    )
+    sync_record_retention: int = Field(default=10_000, ge=0)
+    default_currency: str = Field(default="usd", min_length=3, max_length=3)
+    api_usage_ceiling_percent: float = Field(default=25.0, gt=0, le=100)
+    stripe_requests_per_second: float = Field(default=20.0, gt=0)
+    stripe_concurrency: int = Field(default=8, ge=1, le=64)
+    proration_precision: Literal["month", "month+day"] = "month"
+    lookback_seconds: int = Field(default=300, ge=0)
+    migrate_orders_before_start_date: bool = False
+    live_sync_interval_seconds: int = Field(default=60, ge=10)
+
+    @field_validator("default_currency")
+    @classmethod
+    def _lower(cls, value: str) -> str:
+        return value.lower()
+
+
+def load_preferences(mappings_dir: Path, env: dict[str, str] | None = None) -> SyncPreferences:
+    """Reads `preferences.yaml` (if any) under the mappings folder, then applies `CPQ_SYNC_*` overrides."""
+    env = dict(os.environ) if env is None else env
+    path = mappings_dir / "preferences.yaml"
+    raw: dict[str, Any] = {}
+    if path.exists():
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: expected a mapping of preference names to values")
+        raw.update(loaded)
+    for name in SyncPreferences.model_fields:
+        value = env.get(f"CPQ_SYNC_{name.upper()}")
+        if value is not None:
+            raw[name] = yaml.safe_load(value) if name == "filters" else value
+    try:
+        return SyncPreferences.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"{path}: invalid sync preferences: {problems}") from None
+
+
+class Settings(BaseModel):
+    """Everything a run needs, resolved once."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    salesforce: SalesforceSettings
+    stripe: StripeSettings
+    runtime: RuntimeSettings
+    preferences: SyncPreferences
+
+    @property
+    def target(self) -> Target:
+        return Target.SANDBOX if self.stripe.api_key is None else Target.PRODUCTION
+
+
+def load_settings() -> Settings:
+    """Reads the environment. Both targets configured, or neither (sandboxes); a half configuration is an error."""
+    salesforce = SalesforceSettings()
+    try:
+        stripe_settings = StripeSettings()
+    except ValidationError as exc:
+        raise ConfigError(exc.errors()[0]["msg"].removeprefix("Value error, ")) from None
+    runtime = RuntimeSettings()
+    if salesforce.partially_configured:
+        raise ConfigError(
+            "Salesforce credentials are incomplete: set SALESFORCE_USERNAME + SALESFORCE_PASSWORD "
+            "(+ SALESFORCE_SECURITY_TOKEN), or SALESFORCE_INSTANCE_URL + SALESFORCE_ACCESS_TOKEN, or "
+            "SALESFORCE_USERNAME + SALESFORCE_CONSUMER_KEY + SALESFORCE_PRIVATE_KEY_FILE"
+        )
+    has_sf = salesforce.method is not None
+    has_stripe = stripe_settings.api_key is not None
+    if has_sf != has_stripe:
+        missing = "STRIPE_API_KEY" if has_sf else "Salesforce credentials (SALESFORCE_*)"
+        raise ConfigError(
+            f"Only one target is configured: {missing} is missing. Configure both to sync a real org "
+            "into a real Stripe account, or neither to use the sandboxes."
+        )
+    preferences = load_preferences(runtime.mappings_dir)
+    return Settings(salesforce=salesforce, stripe=stripe_settings, runtime=runtime, preferences=preferences)

@@ -1,0 +1,109 @@
+"""Desired Stripe objects: what Salesforce says Stripe should hold, before anything is compared or applied.
+
+A desired object refers to the others it needs through `Ref`s (resolved to Stripe ids at apply time), so its
+content hash is known before anything exists in Stripe and stays the same from run to run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+
+class ObjectKind(StrEnum):
+    CUSTOMER = "customer"
+    PRODUCT = "product"
+    PRICE = "price"
+    COUPON = "coupon"
+    SUBSCRIPTION_SCHEDULE = "subscription_schedule"
+    SUBSCRIPTION = "subscription"
+    INVOICE = "invoice"
+
+
+# Apply order: a layer only references objects of earlier layers.
+LAYER = {
+    ObjectKind.CUSTOMER: 0,
+    ObjectKind.PRODUCT: 0,
+    ObjectKind.COUPON: 0,
+    ObjectKind.PRICE: 1,
+    ObjectKind.SUBSCRIPTION_SCHEDULE: 2,
+    ObjectKind.SUBSCRIPTION: 2,
+    ObjectKind.INVOICE: 2,
+}
+
+
+@dataclass(frozen=True)
+class Ref:
+    """The Stripe id of another desired object, by key."""
+
+    key: str
+
+
+@dataclass(frozen=True)
+class SfRef:
+    """A Salesforce record."""
+
+    object_type: str
+    id: str
+
+
+@dataclass
+class Desired:
+    key: str
+    kind: ObjectKind
+    record: SfRef  # the record whose Stripe_ID__c / Stripe_Sync_Hash__c hold this object's id and hash
+    params: dict[str, Any]
+    known_id: str | None = None
+    known_hash: str | None = None
+    primaries: set[SfRef] = field(default_factory=set)  # the records whose Sync Records depend on this object
+    children: dict[str, Any] = field(default_factory=dict)  # extra per-kind detail (e.g. invoice lines)
+
+    @property
+    def layer(self) -> int:
+        return LAYER[self.kind]
+
+    @property
+    def depends_on(self) -> set[str]:
+        found: set[str] = set()
+        _collect_refs(self.params, found)
+        _collect_refs(self.children, found)
+        return found
+
+    @property
+    def content_hash(self) -> str:
+        payload = json.dumps({"p": self.params, "c": self.children}, sort_keys=True, default=_encode)
+        return hashlib.sha256(payload.encode()).hexdigest()[:32]
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, Ref):
+        return f"ref:{value.key}"
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"cannot hash {type(value).__name__}")
+
+
+def _collect_refs(value: Any, found: set[str]) -> None:
+    if isinstance(value, Ref):
+        found.add(value.key)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _collect_refs(item, found)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _collect_refs(item, found)
+
+
+def resolve_refs(value: Any, ids: dict[str, str]) -> Any:
+    """A copy of `value` with every Ref replaced by the Stripe id it names."""
+    if isinstance(value, Ref):
+        return ids[value.key]
+    if isinstance(value, dict):
+        return {k: resolve_refs(v, ids) for k, v in value.items()}
+    if isinstance(value, list):
+        return [resolve_refs(v, ids) for v in value]
+    return value

@@ -1,0 +1,192 @@
+"""Applies mapping entries to a Stripe parameter dict, converting Salesforce values to the Stripe field's type."""
+
+from __future__ import annotations
+
+import datetime as dt
+import types
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from cpq_sync.errors import DataError
+from cpq_sync.mapping.loader import MappingEntry
+
+Coerce = Callable[[Any], Any]
+
+METADATA_VALUE_MAX = 500
+METADATA_KEY_MAX = 40
+
+
+@dataclass(frozen=True)
+class CompiledEntry:
+    entry: MappingEntry
+    coerce: Coerce
+
+
+def _to_str(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+def _to_int(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError(f"expected a whole number, got {value!r}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float | Decimal):
+        if value != int(value):
+            raise ValueError(f"expected a whole number, got {value}")
+        return int(value)
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            number = Decimal(text)
+        except ArithmeticError:
+            return _timestamp(text)
+        if number != int(number):
+            raise ValueError(f"expected a whole number, got {text}")
+        return int(number)
+    raise ValueError(f"expected a whole number, got {value!r}")
+
+
+def _timestamp(text: str) -> int:
+    """Salesforce dates and datetimes become Unix timestamps (Stripe's date fields are integers)."""
+    try:
+        if len(text) == 10:
+            day = dt.date.fromisoformat(text)
+            return int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp())
+        return int(dt.datetime.fromisoformat(text.replace("+0000", "+00:00").replace("Z", "+00:00")).timestamp())
+    except ValueError:
+        raise ValueError(f"expected a whole number or a date, got {text!r}") from None
+
+
+def _to_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
+def _to_float(value: Any) -> float:
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number, got {value!r}")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"expected a number, got {value!r}") from None
+
+
+def _metadata_value(value: Any) -> str:
+    text = _to_str(value)
+    if len(text) > METADATA_VALUE_MAX:
+        raise ValueError(
+            f"the value is {len(text)} characters long and Stripe metadata values hold at most {METADATA_VALUE_MAX}"
+        )
+    return text
+
+
+def _literal(allowed: tuple[Any, ...], base: Coerce | None) -> Coerce:
+    def coerce(value: Any) -> Any:
+        text = _to_str(value)
+        if text in allowed:
+            return text
+        if base is not None:
+            return base(value)
+        raise ValueError(f"expected one of {', '.join(map(repr, allowed))}, got {value!r}")
+
+    return coerce
+
+
+def coercer_for(annotation: Any) -> Coerce:
+    """A converter from a Salesforce value to what an SDK parameter annotation accepts."""
+    origin = typing.get_origin(annotation)
+    if annotation is str:
+        return _to_str
+    if annotation is int:
+        return _to_int
+    if annotation is bool:
+        return _to_bool
+    if annotation is float:
+        return _to_float
+    if origin is typing.Literal:
+        return _literal(typing.get_args(annotation), None)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        literals = tuple(v for a in args if typing.get_origin(a) is typing.Literal for v in typing.get_args(a))
+        others = [a for a in args if typing.get_origin(a) is not typing.Literal]
+        base = coercer_for(others[0]) if others else None
+        # `Literal[''] | str` style unions: the non-literal member decides.
+        return _literal(literals, base) if literals else (base or _to_str)
+    return _to_str
+
+
+def set_path(params: dict[str, Any], path: str, value: Any) -> None:
+    node = params
+    parts = path.split(".")
+    for part in parts[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = {}
+            node[part] = child
+        node = child
+    node[parts[-1]] = value
+
+
+def lookup(record: Mapping[str, Any], path: str) -> Any:
+    """Reads a (dotted, case-insensitive) Salesforce path from a flattened record whose keys are lower-case."""
+    return record.get(path.lower())
+
+
+def apply_mappings(
+    params: dict[str, Any],
+    compiled: list[CompiledEntry],
+    record: Mapping[str, Any],
+    *,
+    object_type: str,
+    record_id: str,
+) -> dict[str, Any]:
+    """Applies entries in order (later wins). Empty Salesforce values are skipped, as the connector did."""
+    for item in compiled:
+        entry = item.entry
+        if entry.is_static:
+            raw = entry.value
+        else:
+            assert entry.salesforce_path is not None
+            raw = lookup(record, entry.salesforce_path)
+            if raw is None or raw == "":
+                continue
+        try:
+            value = item.coerce(raw)
+        except ValueError as exc:
+            field = entry.salesforce_path or f"(static value in {entry.where})"
+            raise DataError(
+                object_type,
+                record_id,
+                field,
+                f"cannot be mapped to Stripe {entry.kind.value}.{entry.stripe_path}: {exc}.",
+                f"correct the value in Salesforce, or the mapping at {entry.where}.",
+            ) from None
+        set_path(params, entry.stripe_path, value)
+    return params
+
+
+def compile_entries(entries: list[MappingEntry], types_by_path: Mapping[str, Any] | None = None) -> list[CompiledEntry]:
+    """Pairs each entry with its converter; `types_by_path` maps a Stripe path to its SDK annotation."""
+    out = []
+    for entry in entries:
+        if entry.stripe_path.startswith("metadata."):
+            coerce: Coerce = _metadata_value
+        elif types_by_path is not None and entry.stripe_path in types_by_path:
+            coerce = coercer_for(types_by_path[entry.stripe_path])
+        else:
+            coerce = _to_str
+        out.append(CompiledEntry(entry, coerce))
+    return out

@@ -1,0 +1,134 @@
+"""Validates the mappings against both sides before anything is written, and compiles them for the translators.
+
+- Stripe side: every Stripe field path must exist in the SDK's own parameter types for its pinned API version
+  (`cpq_sync.stripe.param_types`), and static values must have the field's type.
+- Salesforce side: every Salesforce path must resolve through the org's `describe`, lookup by lookup.
+Every error names the file, the line and the field.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from collections.abc import Callable
+from typing import Any
+
+from cpq_sync.errors import ConfigError
+from cpq_sync.mapping.apply import CompiledEntry, coercer_for, compile_entries
+from cpq_sync.mapping.kinds import SPECS, Kind
+from cpq_sync.mapping.loader import MappingEntry, MappingSet
+from cpq_sync.stripe.param_types import ParamError, field_type_at, params_type
+
+Describe = Callable[[str], dict[str, Any]]
+
+
+def stripe_annotation(kind: Kind, stripe_path: str) -> Any:
+    spec = SPECS[kind]
+    typed = params_type(spec.method, spec.path)
+    if typed is None:
+        raise ParamError(stripe_path, f"no parameters are known for {spec.method.upper()} {spec.path}")
+    full = f"{spec.prefix}.{stripe_path}" if spec.prefix else stripe_path
+    return field_type_at(typed, full)
+
+
+def _check_stripe(entry: MappingEntry) -> Any:
+    if entry.stripe_path.startswith("metadata."):
+        key = entry.stripe_path.removeprefix("metadata.")
+        if not key or len(key) > 40 or "[" in key or "]" in key:
+            raise ConfigError(
+                f"{entry.where}: metadata key {key!r} of {entry.kind.value} must be 1 to 40 characters, no brackets"
+            )
+        return str
+    try:
+        annotation = stripe_annotation(entry.kind, entry.stripe_path)
+    except ParamError as exc:
+        raise ConfigError(
+            f"{entry.where}: {entry.kind.value}.{entry.stripe_path} is not a Stripe field for this API version "
+            f"({exc.message})"
+        ) from None
+    if _is_container(annotation):
+        raise ConfigError(
+            f"{entry.where}: Stripe field {entry.kind.value}.{entry.stripe_path} holds an object or a list; "
+            "map each of its fields instead (e.g. address.city)"
+        )
+    if entry.is_static:
+        try:
+            coercer_for(annotation)(entry.value)
+        except ValueError as exc:
+            raise ConfigError(
+                f"{entry.where}: the static value {entry.value!r} does not fit Stripe field "
+                f"{entry.kind.value}.{entry.stripe_path}: {exc}"
+            ) from None
+    return annotation
+
+
+def _is_container(annotation: Any) -> bool:
+    members = typing.get_args(annotation) if typing.get_origin(annotation) in (typing.Union, types.UnionType) else ()
+    candidates = [m for m in members if m is not type(None)] or [annotation]
+    return all(
+        typing.is_typeddict(m)
+        or typing.get_origin(m) in (dict, list)
+        or (typing.get_origin(m) is not None and typing.get_origin(m) is not typing.Literal)
+        for m in candidates
+    )
+
+
+class OrgSchema:
+    """Resolves Salesforce field paths with the org's describe, one describe call per object at most."""
+
+    def __init__(self, describe: Describe) -> None:
+        self._describe = describe
+        self._fields: dict[str, dict[str, dict[str, Any]]] = {}
+
+    def fields(self, sobject: str) -> dict[str, dict[str, Any]]:
+        key = sobject.lower()
+        if key not in self._fields:
+            result = self._describe(sobject)
+            self._fields[key] = {f["name"].lower(): f for f in result["fields"]}
+        return self._fields[key]
+
+    def resolve(self, sobject: str, path: str) -> dict[str, Any]:
+        """The describe entry of the path's last field; raises ValueError naming the part that does not exist."""
+        current = sobject
+        parts = path.split(".")
+        for part in parts[:-1]:
+            relation = next(
+                (f for f in self.fields(current).values() if (f.get("relationshipName") or "").lower() == part.lower()),
+                None,
+            )
+            if relation is None or not relation.get("referenceTo"):
+                raise ValueError(f"{current} has no lookup named {part}")
+            current = relation["referenceTo"][0]
+        field = self.fields(current).get(parts[-1].lower())
+        if field is None:
+            raise ValueError(f"{current} has no field named {parts[-1]}")
+        return field
+
+
+def check_salesforce(mappings: MappingSet, schema: OrgSchema) -> None:
+    for entry in mappings:
+        if entry.salesforce_path is None:
+            continue
+        source = SPECS[entry.kind].source_object
+        try:
+            schema.resolve(source, entry.salesforce_path)
+        except ValueError as exc:
+            raise ConfigError(
+                f"{entry.where}: {entry.kind.value}.{entry.stripe_path} maps from {source}.{entry.salesforce_path}, "
+                f"which the org does not have ({exc})"
+            ) from None
+
+
+def compile_mappings(mappings: MappingSet, describe: Describe | None = None) -> dict[Kind, list[CompiledEntry]]:
+    """Checks every entry against Stripe's types (and the org, when `describe` is given) and compiles them."""
+    annotations: dict[tuple[Kind, str], Any] = {}
+    for entry in mappings:
+        annotations[(entry.kind, entry.stripe_path)] = _check_stripe(entry)
+    if describe is not None:
+        check_salesforce(mappings, OrgSchema(describe))
+    out: dict[Kind, list[CompiledEntry]] = {}
+    for kind in Kind:
+        entries = mappings.for_kind(kind)
+        types = {e.stripe_path: annotations[(kind, e.stripe_path)] for e in entries}
+        out[kind] = compile_entries(entries, types)
+    return out

@@ -1,0 +1,109 @@
+"""Plan: desired objects compared with what Salesforce says is already in Stripe (id + content hash), into
+operations with dependencies. Pure; `cpq-sync sync --dry-run` prints it and stops."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from cpq_sync.desired import LAYER, Desired, ObjectKind, SfRef
+from cpq_sync.errors import DataError
+
+IMMUTABLE = {ObjectKind.PRICE, ObjectKind.COUPON}  # a change is a new object, the old one archived
+MUTABLE = {ObjectKind.CUSTOMER, ObjectKind.PRODUCT}
+
+
+class Action(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    REPLACE = "replace"
+    SKIP = "skip"
+
+
+@dataclass
+class Operation:
+    desired: Desired
+    action: Action
+    reason: str = ""
+
+    @property
+    def key(self) -> str:
+        return self.desired.key
+
+    @property
+    def content_hash(self) -> str:
+        return self.desired.content_hash
+
+
+@dataclass
+class Failure:
+    """A primary record that cannot be synced, with the error that names the record and field at fault."""
+
+    primary: SfRef
+    error: DataError
+
+
+@dataclass
+class Plan:
+    operations: dict[str, Operation] = field(default_factory=dict)
+    failures: list[Failure] = field(default_factory=list)
+    # OrderItem id -> price key: lines write back the id of the price they bill with
+    line_prices: dict[str, str] = field(default_factory=dict)
+    primaries: dict[SfRef, set[str]] = field(default_factory=dict)  # primary -> the keys it needs
+    # OrderItem id -> (Stripe_ID__c, Stripe_Sync_Hash__c) as read, so unchanged lines are not written again
+    line_known: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
+
+    def layers(self) -> list[list[Operation]]:
+        count = max(LAYER.values()) + 1
+        layers: list[list[Operation]] = [[] for _ in range(count)]
+        for op in self.operations.values():
+            layers[op.desired.layer].append(op)
+        return layers
+
+    def counts(self) -> dict[str, int]:
+        out = {a.value: 0 for a in Action}
+        for op in self.operations.values():
+            out[op.action.value] += 1
+        out["failed"] = len(self.failures)
+        return out
+
+    @property
+    def writes(self) -> list[Operation]:
+        return [op for op in self.operations.values() if op.action is not Action.SKIP]
+
+
+def decide(desired: Desired) -> Operation:
+    current = desired.content_hash
+    if desired.known_id is None:
+        return Operation(desired, Action.CREATE, "not in Stripe yet")
+    if desired.known_hash == current:
+        return Operation(desired, Action.SKIP, "unchanged since the last sync")
+    if desired.kind in MUTABLE:
+        return Operation(desired, Action.UPDATE, "changed in Salesforce")
+    if desired.kind in IMMUTABLE:
+        return Operation(desired, Action.REPLACE, "changed in Salesforce: a new object replaces the old one")
+    return Operation(
+        desired,
+        Action.SKIP,
+        "already synced; later changes to an order reach Stripe through amendment orders",
+    )
+
+
+def build_plan(
+    groups: Iterable[tuple[SfRef, list[Desired]]],
+    failures: Iterable[Failure] = (),
+    line_prices: dict[str, str] | None = None,
+) -> Plan:
+    """`groups`: for each primary record, the desired objects it needs. Shared objects are planned once."""
+    plan = Plan(failures=list(failures), line_prices=dict(line_prices or {}))
+    for primary, objects in groups:
+        keys = plan.primaries.setdefault(primary, set())
+        for desired in objects:
+            keys.add(desired.key)
+            existing = plan.operations.get(desired.key)
+            if existing is None:
+                plan.operations[desired.key] = decide(desired)
+            existing_desired = plan.operations[desired.key].desired
+            existing_desired.primaries |= desired.primaries | {primary}
+    return plan

@@ -1,0 +1,137 @@
+"""Pydantic models of the Salesforce records the translators read: the boundary where Salesforce data is checked.
+
+Records arrive from simple-salesforce as nested dicts; `flatten` turns one into lower-case dotted paths
+(`sbqq__quote__r.sbqq__startdate__c`), which is what these models read (their aliases) and what the mapping engine
+looks values up by. SOQL is case-insensitive, so the aliases double as the query's field list.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any, ClassVar, Self, TypeVar
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
+
+from cpq_sync.errors import DataError
+
+
+def flatten(record: Mapping[str, Any], prefix: str = "", out: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Nested Salesforce record -> {lower-case dotted path: value}. Child subqueries are left out."""
+    out = {} if out is None else out
+    for key, value in record.items():
+        if key == "attributes":
+            continue
+        path = f"{prefix}{key.lower()}"
+        if isinstance(value, Mapping):
+            if "records" in value and "totalSize" in value:
+                continue
+            flatten(value, f"{path}.", out)
+        else:
+            out[path] = value
+    return out
+
+
+class SfModel(BaseModel):
+    """Base: the record's own id, its Stripe id and sync hash, and every flattened value for the mappings."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+
+    OBJECT_TYPE: ClassVar[str] = ""
+    id: str = Field(validation_alias="id", min_length=15, max_length=18)
+    stripe_id: str | None = Field(None, validation_alias="stripe_id__c")
+    sync_hash: str | None = Field(None, validation_alias="stripe_sync_hash__c")
+    values: dict[str, Any] = Field(default_factory=dict, exclude=True)
+
+    @classmethod
+    def soql_fields(cls, prefix: str = "") -> list[str]:
+        names = []
+        for name, info in cls.model_fields.items():
+            if name == "values":
+                continue
+            alias = info.validation_alias
+            if isinstance(alias, AliasChoices):
+                alias = alias.choices[0]
+            names.append(f"{prefix}{alias}")
+        return names
+
+    @classmethod
+    def from_flat(cls, flat: dict[str, Any], prefix: str = "") -> Self:
+        """Builds the model from a flattened row (optionally the part of it under `prefix`, e.g. `account.`)."""
+        data = flat if not prefix else {k[len(prefix) :]: v for k, v in flat.items() if k.startswith(prefix)}
+        try:
+            return cls.model_validate({**data, "values": data})
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            field = ".".join(str(p) for p in err["loc"])
+            record_id = str(data.get("id") or "(no id)")
+            raise DataError(cls.OBJECT_TYPE, record_id, field, f"{err['msg']} (value {err.get('input')!r}).") from None
+
+
+class AccountRecord(SfModel):
+    OBJECT_TYPE: ClassVar[str] = "Account"
+    name: str | None = Field(None, validation_alias="name")
+
+
+class Product2Record(SfModel):
+    OBJECT_TYPE: ClassVar[str] = "Product2"
+    name: str | None = Field(None, validation_alias="name")
+    default_term: Decimal | None = Field(None, validation_alias="sbqq__subscriptionterm__c")
+
+
+class PricebookEntryRecord(SfModel):
+    OBJECT_TYPE: ClassVar[str] = "PricebookEntry"
+    product2_id: str = Field(validation_alias="product2id")
+    unit_price: Decimal = Field(validation_alias="unitprice")
+    currency: str | None = Field(None, validation_alias="currencyisocode")
+    product_default_term: Decimal | None = Field(None, validation_alias="product2.sbqq__subscriptionterm__c")
+    product_billing_frequency: str | None = Field(None, validation_alias="product2.sbqq__billingfrequency__c")
+
+
+class OrderItemRecord(SfModel):
+    OBJECT_TYPE: ClassVar[str] = "OrderItem"
+    order_id: str = Field(validation_alias="orderid")
+    product2_id: str = Field(validation_alias="product2id")
+    pricebook_entry_id: str | None = Field(None, validation_alias="pricebookentryid")
+    quantity: Decimal = Field(validation_alias="quantity")
+    unit_price: Decimal = Field(validation_alias="unitprice")
+    service_date: dt.date | None = Field(None, validation_alias="servicedate")
+    end_date: dt.date | None = Field(None, validation_alias="enddate")
+    currency: str | None = Field(None, validation_alias="currencyisocode")
+    charge_type: str | None = Field(None, validation_alias="sbqq__chargetype__c")
+    billing_frequency: str | None = Field(None, validation_alias="sbqq__billingfrequency__c")
+    billing_type: str | None = Field(None, validation_alias="sbqq__billingtype__c")
+    subscription_pricing: str | None = Field(None, validation_alias="sbqq__subscriptionpricing__c")
+    subscription_type: str | None = Field(None, validation_alias="sbqq__subscriptiontype__c")
+    subscription_term: Decimal | None = Field(None, validation_alias="sbqq__subscriptionterm__c")
+    default_subscription_term: Decimal | None = Field(None, validation_alias="sbqq__defaultsubscriptionterm__c")
+    prorate_multiplier: Decimal | None = Field(None, validation_alias="sbqq__proratemultiplier__c")
+    revised_order_product: str | None = Field(None, validation_alias="sbqq__revisedorderproduct__c")
+    segment_index: Decimal | None = Field(None, validation_alias="sbqq__segmentindex__c")
+    segment_key: str | None = Field(None, validation_alias="sbqq__segmentkey__c")
+    segment_label: str | None = Field(None, validation_alias="sbqq__segmentlabel__c")
+    skip: bool | None = Field(None, validation_alias="skip_line_item__c")
+
+
+class OrderRecord(SfModel):
+    OBJECT_TYPE: ClassVar[str] = "Order"
+    order_number: str | None = Field(None, validation_alias="ordernumber")
+    account_id: str = Field(validation_alias="accountid")
+    status: str | None = Field(None, validation_alias="status")
+    type: str | None = Field(None, validation_alias="type")
+    effective_date: dt.date | None = Field(None, validation_alias="effectivedate")
+    end_date: dt.date | None = Field(None, validation_alias="enddate")
+    activated_date: dt.datetime | None = Field(None, validation_alias="activateddate")
+    currency: str | None = Field(None, validation_alias="currencyisocode")
+    payment_term: str | None = Field(None, validation_alias="sbqq__paymentterm__c")
+    contract_id: str | None = Field(None, validation_alias="contractid")
+    quote_id: str | None = Field(None, validation_alias="sbqq__quote__c")
+    quote_start_date: dt.date | None = Field(None, validation_alias="sbqq__quote__r.sbqq__startdate__c")
+    quote_term: Decimal | None = Field(None, validation_alias="sbqq__quote__r.sbqq__subscriptionterm__c")
+    quote_type: str | None = Field(None, validation_alias="sbqq__quote__r.sbqq__type__c")
+    skip_past_initial_invoices: bool | None = Field(None, validation_alias="skip_past_initial_invoices__c")
+    system_modstamp: dt.datetime | None = Field(None, validation_alias="systemmodstamp")
+
+
+M = TypeVar("M", bound=SfModel)

@@ -1,0 +1,170 @@
+"""The Salesforce connection: a real simple_salesforce.Salesforce, logged in to the configured org or to the
+sandbox org, wrapped so that an expired session logs in again and transient errors are retried with backoff."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import requests
+from simple_salesforce import Salesforce
+from simple_salesforce.exceptions import (
+    SalesforceExpiredSession,
+    SalesforceGeneralError,
+    SalesforceMalformedRequest,
+    SalesforceRefusedRequest,
+)
+from tenacity import (
+    retry,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from cpq_sync.config import Settings, Target
+from cpq_sync.errors import SyncError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+_USAGE = re.compile(r"api-usage=(\d+)/(\d+)")
+TRANSIENT_CODES = ("UNABLE_TO_LOCK_ROW", "SERVER_UNAVAILABLE", "REQUEST_RUNNING_TOO_LONG")
+
+
+class QuotaExceeded(SyncError):
+    """The org's daily API allocation (or this run's share of it) is used up: the run stops cleanly."""
+
+
+def error_code(exc: Exception) -> str:
+    content = getattr(exc, "content", None)
+    if isinstance(content, list) and content and isinstance(content[0], dict):
+        return str(content[0].get("errorCode", ""))
+    return ""
+
+
+def error_text(exc: Exception) -> str:
+    """A Salesforce error as the user reads it (code and message; never the session id or URL query)."""
+    content = getattr(exc, "content", None)
+    if isinstance(content, list) and content and isinstance(content[0], dict):
+        first = content[0]
+        return f"Salesforce Error: {first.get('errorCode', '')}: {first.get('message', '')}".strip()
+    return f"Salesforce Error: {type(exc).__name__}"
+
+
+def is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, requests.ConnectionError | requests.Timeout):
+        return True
+    if isinstance(exc, SalesforceGeneralError):
+        return getattr(exc, "status", 0) >= 500 or error_code(exc) in TRANSIENT_CODES
+    if isinstance(exc, SalesforceMalformedRequest | SalesforceRefusedRequest):
+        return error_code(exc) in TRANSIENT_CODES
+    return False
+
+
+def login(settings: Settings) -> Salesforce:
+    """A logged-in client for the configured target."""
+    if settings.target is Target.SANDBOX:
+        from cpq_sync.sandbox.salesforce import connect
+
+        return connect(settings.runtime.sandbox)
+    creds = settings.salesforce
+    method = creds.method
+    if method == "access_token":
+        assert creds.instance_url and creds.access_token
+        return Salesforce(instance_url=creds.instance_url, session_id=creds.access_token.get_secret_value())
+    if method == "jwt":
+        return Salesforce(
+            username=creds.username,
+            consumer_key=creds.consumer_key,
+            privatekey_file=str(creds.private_key_file),
+            domain=creds.domain,
+        )
+    assert creds.password is not None
+    token = creds.security_token.get_secret_value() if creds.security_token else ""
+    return Salesforce(
+        username=creds.username,
+        password=creds.password.get_secret_value(),
+        security_token=token,
+        domain=creds.domain,
+    )
+
+
+class OrgClient:
+    """One org connection for a run: re-logs in on an expired session, retries transient errors, and keeps the
+    run within its share of the org's daily API allocation (read from `Sforce-Limit-Info`, which costs nothing)."""
+
+    def __init__(self, factory: Callable[[], Salesforce], *, run_share_percent: float = 100.0) -> None:
+        self._factory = factory
+        self.sf = factory()
+        self.run_share_percent = run_share_percent
+        self.calls_at_start: int | None = None
+
+    @property
+    def instance_url(self) -> str:
+        return f"https://{self.sf.sf_instance}"
+
+    def usage(self) -> tuple[int, int] | None:
+        usage = getattr(self.sf, "api_usage", {}).get("api-usage")
+        if usage is None:
+            return None
+        return int(usage.used), int(usage.total)
+
+    def calls_used(self) -> int:
+        usage = self.usage()
+        if usage is None or self.calls_at_start is None:
+            return 0
+        return usage[0] - self.calls_at_start
+
+    def _check_budget(self) -> None:
+        usage = self.usage()
+        if usage is None:
+            return
+        used, total = usage
+        if self.calls_at_start is None:
+            self.calls_at_start = used - 1
+        if total and (used - self.calls_at_start) > total * self.run_share_percent / 100:
+            raise QuotaExceeded(
+                f"this run used {used - self.calls_at_start} Salesforce API calls, its share "
+                f"({self.run_share_percent:g}% of the org's {total} a day); it stops here and the next run continues"
+            )
+
+    def call(self, fn: Callable[[Salesforce], T]) -> T:
+        @retry(
+            retry=retry_if_exception(is_transient),
+            wait=wait_exponential_jitter(initial=0.5, max=8),
+            stop=stop_after_attempt(6),
+            reraise=True,
+        )
+        def attempt() -> T:
+            try:
+                return fn(self.sf)
+            except SalesforceExpiredSession:
+                log.info("Salesforce session expired; logging in again")
+                self.sf = self._factory()
+                return fn(self.sf)
+            except SalesforceRefusedRequest as exc:
+                if error_code(exc) == "REQUEST_LIMIT_EXCEEDED":
+                    raise QuotaExceeded(
+                        "the org's daily API request limit is exceeded (REQUEST_LIMIT_EXCEEDED); "
+                        "the run stops and keeps its watermark, the next run continues"
+                    ) from None
+                raise
+
+        result = attempt()
+        self._check_budget()
+        return result
+
+    def query_all_iter(self, soql: str) -> Any:
+        """Pages through a query; each page is one call, retried and re-authenticated on its own."""
+        log.debug("SOQL: %s", soql)
+        result: dict[str, Any] = self.call(lambda sf: sf.query(soql))
+        while True:
+            yield from result["records"]
+            if result.get("done", True):
+                return
+            next_url = result["nextRecordsUrl"]
+            result = self.call(lambda sf, url=next_url: sf.query_more(url, identifier_is_url=True))
+
+    def restful(self, path: str, method: str = "GET", **kwargs: Any) -> Any:
+        return self.call(lambda sf: sf.restful(path, method=method, **kwargs))

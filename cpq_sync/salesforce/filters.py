@@ -1,0 +1,56 @@
+"""Sync filters: the user's SOQL conditions per object, parsed and re-rendered from their parse tree.
+
+A filter is never pasted into a query as text: it is parsed with the strict SOQL parser (anything outside the
+grammar, such as a semicolon, a comment or an unbalanced quote, is refused), and what goes into the query is the
+parse tree rendered back, in parentheses, so it can only narrow or widen its own object's rows and never escape
+into the sync's own conditions (the watermark window, the start date).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from cpq_sync.errors import ConfigError
+from cpq_sync.soql import SoqlError, parse_condition, render_condition
+
+FILTERED_OBJECTS = ("Order", "Account", "Product2", "PricebookEntry")
+
+
+def validated(sobject: str, text: str | None) -> str | None:
+    if text is None or not text.strip():
+        return None
+    try:
+        condition = parse_condition(text)
+    except SoqlError as exc:
+        raise ConfigError(f"the sync filter for {sobject} is not a valid SOQL condition: {exc}") from None
+    return render_condition(condition)
+
+
+@dataclass(frozen=True)
+class SyncFilters:
+    order: str | None = None
+    account: str | None = None
+    product: str | None = None
+    pricebook_entry: str | None = None
+
+    @classmethod
+    def from_preferences(cls, filters: Mapping[str, str]) -> SyncFilters:
+        unknown = sorted(set(filters) - set(FILTERED_OBJECTS))
+        if unknown:
+            raise ConfigError(f"sync filters are for {', '.join(FILTERED_OBJECTS)}; unknown: {', '.join(unknown)}")
+        return cls(
+            order=validated("Order", filters.get("Order")),
+            account=validated("Account", filters.get("Account")),
+            product=validated("Product2", filters.get("Product2")),
+            pricebook_entry=validated("PricebookEntry", filters.get("PricebookEntry")),
+        )
+
+    def items(self) -> list[tuple[str, str]]:
+        pairs = [
+            ("Order", self.order),
+            ("Account", self.account),
+            ("Product2", self.product),
+            ("PricebookEntry", self.pricebook_entry),
+        ]
+        return [(k, v) for k, v in pairs if v]

@@ -1,0 +1,18 @@
+"""The Stripe connection: a real stripe.StripeClient, for the configured account or the sandbox account."""
+
+from __future__ import annotations
+
+import stripe
+
+from cpq_sync.config import Settings, Target
+
+MAX_NETWORK_RETRIES = 4  # the SDK retries 429, 5xx and connection errors with backoff, reusing the idempotency key
+
+
+def stripe_client(settings: Settings) -> stripe.StripeClient:
+    if settings.target is Target.SANDBOX:
+        from cpq_sync.sandbox.stripe import connect
+
+        return connect(settings.runtime.sandbox, max_network_retries=MAX_NETWORK_RETRIES)
+    assert settings.stripe.api_key is not None
+    return stripe.StripeClient(settings.stripe.api_key.get_secret_value(), max_network_retries=MAX_NETWORK_RETRIES)

@@ -1,0 +1,346 @@
+"""The sync's steps as plain functions over a run context: prepare, extract, plan, apply (with write-back after
+each layer) and finish. Prefect tasks wrap these one to one; nothing here imports Prefect."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import stripe
+
+from cpq_sync.config import Settings, Target
+from cpq_sync.desired import Desired, SfRef
+from cpq_sync.errors import DataError
+from cpq_sync.mapping.compile import compile_mappings
+from cpq_sync.mapping.loader import MappingSet, load_mappings
+from cpq_sync.plan import Action, Failure, Operation, Plan, build_plan
+from cpq_sync.salesforce.client import OrgClient, login
+from cpq_sync.salesforce.extract import Extracted, FieldLists, Window, extract_changed, extract_orders
+from cpq_sync.salesforce.filters import SyncFilters
+from cpq_sync.salesforce.state import read_watermark, write_watermark
+from cpq_sync.salesforce.write_back import (
+    Status,
+    StripeIdUpdate,
+    SyncRecord,
+    resolve_earlier_errors,
+    upsert_sync_records,
+    write_stripe_ids,
+)
+from cpq_sync.stripe.apply import Outcome, StripeApplier
+from cpq_sync.stripe.client import stripe_client
+from cpq_sync.stripe.pacing import Pacer
+from cpq_sync.translate.catalog import translate_customer, translate_product
+from cpq_sync.translate.context import TranslateContext
+from cpq_sync.translate.order import translate_order
+
+log = logging.getLogger(__name__)
+
+
+class Mode(StrEnum):
+    INCREMENTAL = "incremental"
+    FULL = "full"
+    ORDERS = "orders"
+
+
+@dataclass
+class RunContext:
+    settings: Settings
+    org: OrgClient
+    stripe: stripe.StripeClient
+    mappings: MappingSet
+    translate: TranslateContext
+    fields: FieldLists
+    filters: SyncFilters
+    started_at: dt.datetime
+    livemode: bool = False
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def timed(self, step: str, started: float) -> None:
+        self.timings[step] = self.timings.get(step, 0.0) + time.perf_counter() - started
+
+
+@dataclass
+class RowResult:
+    """One line of the run's report: what happened to one Stripe object or one failed record."""
+
+    object_type: str
+    record_id: str
+    stripe_kind: str
+    action: str
+    stripe_id: str | None = None
+    message: str = ""
+    request_id: str | None = None
+
+
+@dataclass
+class SyncReport:
+    mode: Mode
+    dry_run: bool
+    started_at: dt.datetime
+    orders_seen: int = 0
+    rows: list[RowResult] = field(default_factory=list)
+    synced_orders: list[str] = field(default_factory=list)
+    failed: list[SyncRecord] = field(default_factory=list)
+    stripe_writes: int = 0
+    salesforce_calls: int = 0
+    timings: dict[str, float] = field(default_factory=dict)
+    watermark: dt.datetime | None = None
+    stopped_early: str | None = None
+    plan: Plan | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and self.stopped_early is None
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for row in self.rows:
+            out[row.action] = out.get(row.action, 0) + 1
+        return out
+
+
+def prepare(settings: Settings, *, now: dt.datetime | None = None) -> RunContext:
+    """Connects both sides and loads and validates the mappings and filters, before anything is written."""
+    if settings.target is Target.SANDBOX:
+        _ensure_sandbox(settings)
+    org = OrgClient(lambda: login(settings), run_share_percent=settings.preferences.api_usage_ceiling_percent)
+    mappings = load_mappings(settings.runtime.mappings_dir)
+    compiled = compile_mappings(mappings, describe=lambda sobject: org.call(lambda sf: getattr(sf, sobject).describe()))
+    filters = SyncFilters.from_preferences(settings.preferences.filters)
+    client = stripe_client(settings)
+    return RunContext(
+        settings=settings,
+        org=org,
+        stripe=client,
+        mappings=mappings,
+        translate=TranslateContext(
+            mappings=compiled,
+            default_currency=settings.preferences.default_currency,
+            instance_url=org.instance_url,
+        ),
+        fields=FieldLists.build(mappings),
+        filters=filters,
+        started_at=now or dt.datetime.now(dt.UTC),
+        livemode=settings.stripe.livemode,
+    )
+
+
+def _ensure_sandbox(settings: Settings) -> None:
+    """The sandboxes are seeded with the demo company on first use."""
+    from cpq_sync.sandbox.salesforce import connect, seed_org
+
+    directory = settings.runtime.sandbox
+    sf = connect(directory)
+    if sf.query("SELECT COUNT() FROM Order")["totalSize"] == 0:
+        log.info("seeding the sandbox org in %s with the demo company", directory)
+        seed_org(directory)
+
+
+def window_for(ctx: RunContext, mode: Mode, order_ids: tuple[str, ...] = ()) -> Window:
+    prefs = ctx.settings.preferences
+    start = None if prefs.migrate_orders_before_start_date else prefs.sync_start_date
+    if mode is Mode.ORDERS:
+        return Window(since=None, until=ctx.started_at, order_ids=order_ids)
+    if mode is Mode.FULL:
+        return Window(since=None, until=ctx.started_at, sync_start_date=start)
+    watermark = read_watermark(ctx.org)
+    since = None if watermark is None else watermark - dt.timedelta(seconds=prefs.lookback_seconds)
+    return Window(since=since, until=ctx.started_at, sync_start_date=start)
+
+
+def extract(ctx: RunContext, window: Window) -> Extracted:
+    started = time.perf_counter()
+    result = extract_orders(ctx.org, ctx.fields, window, ctx.filters)
+    extract_changed(ctx.org, ctx.fields, window, ctx.filters, result)
+    ctx.timed("extract", started)
+    return result
+
+
+def make_plan(ctx: RunContext, extracted: Extracted) -> Plan:
+    started = time.perf_counter()
+    groups: list[tuple[SfRef, list[Desired]]] = []
+    failures: list[Failure] = list(extracted.failures)
+    line_prices: dict[str, str] = {}
+    line_known: dict[str, tuple[str | None, str | None]] = {}
+    for bundle in extracted.bundles:
+        primary = SfRef("Order", bundle.order.id)
+        try:
+            translation = translate_order(bundle, ctx.translate)
+        except DataError as exc:
+            failures.append(Failure(primary, exc))
+            continue
+        groups.append((primary, translation.objects))
+        line_prices.update(translation.line_prices)
+        line_known.update({i.id: (i.stripe_id, i.sync_hash) for i in bundle.items})
+    for account in extracted.changed_accounts:
+        primary = SfRef("Account", account.id)
+        try:
+            groups.append((primary, [translate_customer(account, ctx.translate)]))
+        except DataError as exc:
+            failures.append(Failure(primary, exc))
+    for product in extracted.changed_products:
+        primary = SfRef("Product2", product.id)
+        try:
+            groups.append((primary, [translate_product(product, ctx.translate)]))
+        except DataError as exc:
+            failures.append(Failure(primary, exc))
+    plan = build_plan(groups, failures, line_prices)
+    plan.line_known = line_known
+    ctx.timed("plan", started)
+    return plan
+
+
+def apply_plan(
+    ctx: RunContext, plan: Plan, *, on_progress: Callable[[int, int], None] | None = None
+) -> dict[str, Outcome]:
+    """Applies the plan layer by layer; after each layer the new Stripe ids are written back to Salesforce, so a
+    crash loses at most the layer in flight (and its creates are replayed by their idempotency keys)."""
+    prefs = ctx.settings.preferences
+    applier = StripeApplier(
+        ctx.stripe, pacer=Pacer(prefs.stripe_requests_per_second), concurrency=prefs.stripe_concurrency
+    )
+    ids: dict[str, str] = {
+        op.key: op.desired.known_id
+        for op in plan.operations.values()
+        if op.action is Action.SKIP and op.desired.known_id
+    }
+    outcomes: dict[str, Outcome] = {}
+    total = len(plan.writes)
+    done = 0
+    for layer in plan.layers():
+        started = time.perf_counter()
+        results = applier.run_layer(layer, ids)
+        ctx.timed("apply", started)
+        for outcome in results:
+            outcomes[outcome.key] = outcome
+            if outcome.ok and outcome.stripe_id:
+                ids[outcome.key] = outcome.stripe_id
+        done += sum(1 for op in layer if op.action is not Action.SKIP)
+        started = time.perf_counter()
+        write_stripe_ids(ctx.org, _id_updates(plan, layer, outcomes))
+        ctx.timed("write_back", started)
+        if on_progress:
+            on_progress(done, total)
+    return outcomes
+
+
+def _id_updates(plan: Plan, layer: list[Operation], outcomes: dict[str, Outcome]) -> list[StripeIdUpdate]:
+    updates: list[StripeIdUpdate] = []
+    by_key = {op.key: op for op in layer}
+    for op in layer:
+        outcome = outcomes.get(op.key)
+        if outcome is None or not outcome.ok or not outcome.stripe_id:
+            continue
+        if op.action is not Action.SKIP:
+            updates.append(StripeIdUpdate(op.desired.record, outcome.stripe_id, op.content_hash))
+    # Order lines record the price they bill with (once their price exists).
+    for item_id, key in plan.line_prices.items():
+        if key not in by_key:
+            continue
+        outcome = outcomes.get(key)
+        if outcome is None or not outcome.ok or not outcome.stripe_id:
+            continue
+        target = (outcome.stripe_id, by_key[key].content_hash)
+        if plan.line_known.get(item_id) != target and by_key[key].desired.record.id != item_id:
+            updates.append(StripeIdUpdate(SfRef("OrderItem", item_id), *target))
+    return updates
+
+
+def finish(
+    ctx: RunContext, plan: Plan, outcomes: dict[str, Outcome], report: SyncReport, extracted: Extracted
+) -> SyncReport:
+    """Sync Records for every primary record that was written or failed, then the watermark."""
+    started = time.perf_counter()
+    records: list[SyncRecord] = []
+    for failure in plan.failures:
+        err = failure.error
+        records.append(SyncRecord(failure.primary, SfRef(err.object_type, err.record_id), Status.ERROR, err.message))
+    succeeded: list[str] = []
+    for primary, keys in plan.primaries.items():
+        ops = [plan.operations[k] for k in sorted(keys)]
+        failed = [(op, outcomes[op.key]) for op in ops if op.key in outcomes and not outcomes[op.key].ok]
+        if failed:
+            op, outcome = failed[0]
+            records.append(
+                SyncRecord(
+                    primary,
+                    op.desired.record,
+                    Status.ERROR,
+                    f"{outcome.error} (while applying {op.desired.kind.value} for "
+                    f"{op.desired.record.object_type} {op.desired.record.id})",
+                    request_id=outcome.request_id,
+                )
+            )
+            continue
+        main = next((op for op in ops if op.desired.record == primary), None)
+        if main is None or all(op.action is Action.SKIP for op in ops):
+            continue  # nothing was written for it: no Sync Record either
+        outcome = outcomes[main.key]
+        verb = {Action.CREATE: "Created", Action.UPDATE: "Updated", Action.REPLACE: "Replaced"}.get(
+            main.action, "Synced"
+        )
+        records.append(
+            SyncRecord(
+                primary,
+                primary,
+                Status.SUCCESS,
+                f"{verb} Stripe {main.desired.kind.value.replace('_', ' ')} {outcome.stripe_id}",
+                request_id=outcome.request_id,
+                stripe_object_id=outcome.stripe_id,
+            )
+        )
+        succeeded.append(primary.id)
+        if primary.object_type == "Order":
+            report.synced_orders.append(primary.id)
+    if records:
+        upsert_sync_records(ctx.org, records, livemode=ctx.livemode)
+    if succeeded:
+        resolve_earlier_errors(ctx.org, succeeded)
+    report.failed = [r for r in records if r.status is Status.ERROR]
+    ctx.timed("write_back", started)
+    return report
+
+
+def advance_watermark(ctx: RunContext, mode: Mode, extracted: Extracted) -> dt.datetime | None:
+    """Only after the write-back is durable, and never past the run's start."""
+    if mode is Mode.ORDERS:
+        return None
+    new = ctx.started_at if extracted.max_modstamp is None else min(extracted.max_modstamp, ctx.started_at)
+    write_watermark(ctx.org, new)
+    return new
+
+
+def report_rows(plan: Plan, outcomes: dict[str, Outcome]) -> list[RowResult]:
+    rows = []
+    for op in plan.operations.values():
+        outcome = outcomes.get(op.key)
+        action = op.action.value
+        message = op.reason
+        if outcome is not None and not outcome.ok:
+            action, message = "failed", outcome.error or ""
+        rows.append(
+            RowResult(
+                object_type=op.desired.record.object_type,
+                record_id=op.desired.record.id,
+                stripe_kind=op.desired.kind.value,
+                action=action,
+                stripe_id=(outcome.stripe_id if outcome else None) or op.desired.known_id,
+                message=message,
+                request_id=outcome.request_id if outcome else None,
+            )
+        )
+    for failure in plan.failures:
+        rows.append(
+            RowResult(
+                object_type=failure.primary.object_type,
+                record_id=failure.primary.id,
+                stripe_kind="-",
+                action="failed",
+                message=failure.error.message,
+            )
+        )
+    return rows

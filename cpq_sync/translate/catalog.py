@@ -1,0 +1,203 @@
+"""Account -> Customer, Product2 -> Product, and the price rules (PricebookEntry or OrderItem -> Price)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from cpq_sync.desired import Desired, ObjectKind, Ref, SfRef
+from cpq_sync.errors import DataError
+from cpq_sync.mapping.kinds import Kind
+from cpq_sync.records import AccountRecord, OrderItemRecord, PricebookEntryRecord, Product2Record
+from cpq_sync.translate.context import TranslateContext
+from cpq_sync.translate.terms import (
+    BILLING_FREQUENCY_MONTHS,
+    billing_frequency_months,
+    decimal_string,
+    minor_units,
+    whole_number,
+)
+
+SHIPPING_REQUIRES = ("address",)
+
+
+def customer_key(account_id: str) -> str:
+    return f"customer:{account_id}"
+
+
+def product_key(product_id: str) -> str:
+    return f"product:{product_id}"
+
+
+def translate_customer(account: AccountRecord, ctx: TranslateContext) -> Desired:
+    params = ctx.apply(Kind.CUSTOMER, {}, account)
+    shipping = params.get("shipping")
+    # Stripe needs shipping.name and shipping.address together; a shipping block with no address is dropped.
+    if isinstance(shipping, dict) and not shipping.get("address"):
+        params.pop("shipping")
+    elif isinstance(shipping, dict) and "name" not in shipping:
+        shipping["name"] = account.name or account.id
+    if isinstance(params.get("description"), str):
+        params["description"] = params["description"][:350]
+    params["metadata"] = {**params.get("metadata", {}), **ctx.metadata("account", account.id)}
+    return Desired(
+        key=customer_key(account.id),
+        kind=ObjectKind.CUSTOMER,
+        record=SfRef("Account", account.id),
+        params=params,
+        known_id=account.stripe_id,
+        known_hash=account.sync_hash,
+    )
+
+
+def translate_product(product: Product2Record, ctx: TranslateContext) -> Desired:
+    params = ctx.apply(Kind.PRODUCT, {}, product)
+    if not params.get("name"):
+        params["name"] = product.id  # Stripe requires a name; the connector created products even with no data
+    params["metadata"] = {**params.get("metadata", {}), **ctx.metadata("product", product.id)}
+    return Desired(
+        key=product_key(product.id),
+        kind=ObjectKind.PRODUCT,
+        record=SfRef("Product2", product.id),
+        params=params,
+        known_id=product.stripe_id,
+        known_hash=product.sync_hash,
+    )
+
+
+@dataclass(frozen=True)
+class LineCharge:
+    """How a line bills: recurring every `interval_months`, or once."""
+
+    recurring: bool
+    interval_months: int
+    term_months: int
+
+
+def line_charge(item: OrderItemRecord) -> LineCharge:
+    charge_type = (item.charge_type or "").strip().lower()
+    if charge_type == "usage" or (item.billing_type or "").strip().lower() == "arrears":
+        raise DataError(
+            "OrderItem",
+            item.id,
+            "SBQQ__ChargeType__c",
+            "usage lines billed in arrears (metered prices) are not supported yet.",
+            "leave the line out with Skip_Line_Item__c, or wait for metered price support.",
+        )
+    recurring = charge_type == "recurring" or (charge_type == "" and item.subscription_pricing is not None)
+    if not recurring:
+        return LineCharge(False, 0, 0)
+    months = billing_frequency_months(
+        item.billing_frequency, object_type="OrderItem", record_id=item.id, field="SBQQ__BillingFrequency__c"
+    )
+    term_value = item.subscription_term or item.default_subscription_term or Decimal(12)
+    term = whole_number(
+        term_value,
+        object_type="OrderItem",
+        record_id=item.id,
+        field="SBQQ__SubscriptionTerm__c",
+        what="subscription term",
+    )
+    if term <= 0:
+        raise DataError(
+            "OrderItem", item.id, "SBQQ__SubscriptionTerm__c", f"subscription term {term} must be positive."
+        )
+    return LineCharge(True, months, term)
+
+
+def period_amount(item: OrderItemRecord, charge: LineCharge) -> Decimal:
+    """The order line's price for one billing period. CPQ's UnitPrice covers the whole term (the price multiplier)."""
+    if not charge.recurring:
+        return item.unit_price
+    return item.unit_price * charge.interval_months / charge.term_months
+
+
+def pbe_period_amount(pbe: PricebookEntryRecord, charge: LineCharge) -> Decimal:
+    """The price book entry's price for one billing period: its UnitPrice covers the product's default term."""
+    if not charge.recurring:
+        return pbe.unit_price
+    default_term = pbe.product_default_term or Decimal(charge.interval_months)
+    return pbe.unit_price * charge.interval_months / default_term
+
+
+def _price_params(
+    product_id: str,
+    currency: str,
+    amount: Decimal,
+    charge: LineCharge,
+    kind: Kind,
+    record: PricebookEntryRecord | OrderItemRecord,
+    ctx: TranslateContext,
+) -> dict[str, object]:
+    if amount < 0:
+        raise DataError(
+            record.OBJECT_TYPE,
+            record.id,
+            "UnitPrice",
+            f"negative price {amount} cannot be a Stripe price.",
+            "use a coupon for discounts, or make the price zero or positive.",
+        )
+    params: dict[str, object] = {
+        "currency": currency,
+        "product": Ref(product_key(product_id)),
+        "unit_amount_decimal": decimal_string(minor_units(amount, currency)),
+    }
+    if charge.recurring:
+        params["recurring"] = {
+            "interval": "month",
+            "interval_count": charge.interval_months,
+            "usage_type": "licensed",
+        }
+    return ctx.apply(kind, params, record)
+
+
+def translate_line_price(
+    item: OrderItemRecord,
+    pbe: PricebookEntryRecord | None,
+    charge: LineCharge,
+    currency: str,
+    ctx: TranslateContext,
+) -> Desired:
+    """The connector's price equality rule: the price book entry's price when the line bills exactly that,
+    otherwise a price of the order line's own."""
+    line_amount = period_amount(item, charge)
+    if pbe is not None and _pbe_bills_like(pbe, charge):
+        pbe_currency = ctx.currency(pbe.currency)
+        pbe_amount = pbe_period_amount(pbe, charge)
+        if pbe_currency == currency and minor_units(pbe_amount, currency) == minor_units(line_amount, currency):
+            params = _price_params(pbe.product2_id, currency, pbe_amount, charge, Kind.PRICE, pbe, ctx)
+            params["metadata"] = {
+                **params.get("metadata", {}),  # type: ignore[dict-item]
+                **ctx.metadata("pricebook_entry", pbe.id),
+                **ctx.metadata("product", pbe.product2_id),
+            }
+            return Desired(
+                key=f"price:{pbe.id}",
+                kind=ObjectKind.PRICE,
+                record=SfRef("PricebookEntry", pbe.id),
+                params=params,
+                known_id=pbe.stripe_id,
+                known_hash=pbe.sync_hash,
+            )
+    params = _price_params(item.product2_id, currency, line_amount, charge, Kind.PRICE_ORDER_ITEM, item, ctx)
+    params["metadata"] = {
+        **params.get("metadata", {}),  # type: ignore[dict-item]
+        **ctx.metadata("order_item", item.id),
+        **ctx.metadata("product", item.product2_id),
+    }
+    return Desired(
+        key=f"price:{item.id}",
+        kind=ObjectKind.PRICE,
+        record=SfRef("OrderItem", item.id),
+        params=params,
+        known_id=item.stripe_id,
+        known_hash=item.sync_hash,
+    )
+
+
+def _pbe_bills_like(pbe: PricebookEntryRecord, charge: LineCharge) -> bool:
+    """A price book entry's price is one fixed recurrence: its product's billing frequency (or one-time)."""
+    if not charge.recurring:
+        return pbe.product_billing_frequency is None
+    frequency = (pbe.product_billing_frequency or "monthly").strip().lower()
+    return BILLING_FREQUENCY_MONTHS.get(frequency) == charge.interval_months

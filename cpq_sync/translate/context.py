@@ -1,0 +1,38 @@
+"""What every translator needs besides the records: compiled mappings and a few preferences. No I/O, no clock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from cpq_sync.mapping.apply import CompiledEntry, apply_mappings
+from cpq_sync.mapping.kinds import Kind
+from cpq_sync.records import SfModel
+
+
+@dataclass(frozen=True)
+class TranslateContext:
+    mappings: dict[Kind, list[CompiledEntry]] = field(default_factory=dict)
+    default_currency: str = "usd"
+    instance_url: str = ""
+    multi_currency: bool = True
+
+    def link(self, record_id: str) -> str:
+        return f"{self.instance_url.rstrip('/')}/{record_id}" if self.instance_url else record_id
+
+    def metadata(self, label: str, record_id: str) -> dict[str, str]:
+        return {f"salesforce_{label}_id": record_id, f"salesforce_{label}_link": self.link(record_id)}
+
+    def apply(self, kind: Kind, params: dict[str, Any], record: SfModel) -> dict[str, Any]:
+        return apply_mappings(
+            params,
+            self.mappings.get(kind, []),
+            record.values,
+            object_type=record.OBJECT_TYPE,
+            record_id=record.id,
+        )
+
+    def currency(self, value: str | None) -> str:
+        if self.multi_currency and value:
+            return value.lower()
+        return self.default_currency

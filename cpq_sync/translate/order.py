@@ -1,0 +1,317 @@
+"""Order -> Subscription Schedule (termed recurring lines) or one-time Invoice (only one-time lines).
+
+Pure: everything comes in as records, everything goes out as desired objects. Amendments, evergreen, MDQ,
+usage and proration build on this in their own modules.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from cpq_sync.desired import Desired, ObjectKind, Ref, SfRef
+from cpq_sync.errors import DataError
+from cpq_sync.mapping.kinds import Kind
+from cpq_sync.records import (
+    AccountRecord,
+    OrderItemRecord,
+    OrderRecord,
+    PricebookEntryRecord,
+    Product2Record,
+)
+from cpq_sync.translate.catalog import (
+    LineCharge,
+    customer_key,
+    line_charge,
+    translate_customer,
+    translate_line_price,
+    translate_product,
+)
+from cpq_sync.translate.context import TranslateContext
+from cpq_sync.translate.terms import payment_term_days, whole_number
+
+DEFAULT_DAYS_UNTIL_DUE = 30
+MAX_INVOICE_ITEMS_PER_PHASE = 20
+MAX_RECURRING_LINES = 100
+
+
+@dataclass
+class OrderBundle:
+    """One order with everything it references."""
+
+    order: OrderRecord
+    items: list[OrderItemRecord]
+    account: AccountRecord
+    products: dict[str, Product2Record] = field(default_factory=dict)
+    pricebook_entries: dict[str, PricebookEntryRecord] = field(default_factory=dict)
+
+
+@dataclass
+class OrderTranslation:
+    order: OrderRecord
+    main: Desired
+    objects: list[Desired]  # the catalog objects it needs (customer, products, prices), then `main`
+    line_prices: dict[str, str]  # OrderItem id -> price key, for the lines' write-back
+    skipped_lines: list[str] = field(default_factory=list)
+
+
+def utc_midnight(day: dt.date) -> int:
+    return int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp())
+
+
+def order_key(order_id: str) -> str:
+    return f"order:{order_id}"
+
+
+def _reject_unsupported(bundle: OrderBundle, lines: list[OrderItemRecord]) -> None:
+    order = bundle.order
+    amendment = (order.type or "").lower() == "amendment" or (order.quote_type or "").lower() == "amendment"
+    if amendment or any(i.revised_order_product for i in lines):
+        raise DataError(
+            "Order",
+            order.id,
+            "Type",
+            "amendment orders are not supported yet.",
+            "this order will sync once amendment support lands; nothing was written to Stripe for it.",
+        )
+    for item in lines:
+        if (item.subscription_type or "").lower() == "evergreen":
+            raise DataError(
+                "OrderItem",
+                item.id,
+                "SBQQ__SubscriptionType__c",
+                "evergreen subscriptions are not supported yet.",
+            )
+        if item.segment_key:
+            raise DataError("OrderItem", item.id, "SBQQ__SegmentKey__c", "MDQ segmented lines are not supported yet.")
+
+
+def translate_order(bundle: OrderBundle, ctx: TranslateContext) -> OrderTranslation:
+    """The desired Stripe objects for one new order; raises DataError naming the record and field at fault."""
+    order = bundle.order
+    lines = [i for i in bundle.items if not i.skip]
+    skipped = [i.id for i in bundle.items if i.skip]
+    if not lines:
+        raise DataError("Order", order.id, "OrderItems", "the order has no lines to sync.")
+    _reject_unsupported(bundle, lines)
+    currency = ctx.currency(order.currency)
+    for item in lines:
+        if ctx.multi_currency and item.currency and item.currency.lower() != currency:
+            raise DataError(
+                "OrderItem",
+                item.id,
+                "CurrencyIsoCode",
+                f"line currency {item.currency} differs from the order's {order.currency}.",
+            )
+    start = order.quote_start_date or order.effective_date
+    if start is None:
+        raise DataError(
+            "Order",
+            order.id,
+            "SBQQ__Quote__r.SBQQ__StartDate__c",
+            "the order has no start date (neither the quote's start date nor EffectiveDate is set).",
+        )
+
+    customer = translate_customer(bundle.account, ctx)
+    objects: dict[str, Desired] = {customer.key: customer}
+    line_prices: dict[str, str] = {}
+    charges: dict[str, LineCharge] = {}
+    for item in lines:
+        product = bundle.products.get(item.product2_id)
+        if product is None:
+            raise DataError("OrderItem", item.id, "Product2Id", f"product {item.product2_id} was not found.")
+        pbe = bundle.pricebook_entries.get(item.pricebook_entry_id or "")
+        if item.pricebook_entry_id and pbe is None:
+            raise DataError(
+                "OrderItem",
+                item.id,
+                "PricebookEntryId",
+                f"price book entry {item.pricebook_entry_id} was not found (deleted or inactive).",
+                "re-price the order line from an active price book entry.",
+            )
+        charge = line_charge(item)
+        charges[item.id] = charge
+        prod = translate_product(product, ctx)
+        objects.setdefault(prod.key, prod)
+        price = translate_line_price(item, pbe, charge, currency, ctx)
+        objects.setdefault(price.key, price)
+        line_prices[item.id] = price.key
+
+    recurring = [i for i in lines if charges[i.id].recurring]
+    one_time = [i for i in lines if not charges[i.id].recurring]
+    days = payment_term_days(order.payment_term, object_type="Order", record_id=order.id, field="SBQQ__PaymentTerm__c")
+    days_until_due = DEFAULT_DAYS_UNTIL_DUE if days is None else days
+    if recurring:
+        main = _schedule(bundle, recurring, one_time, charges, line_prices, start, days_until_due, ctx)
+    else:
+        main = _invoice(bundle, one_time, line_prices, currency, days_until_due, ctx)
+    for obj in objects.values():
+        obj.primaries.add(SfRef("Order", order.id))
+    main.primaries.add(SfRef("Order", order.id))
+    return OrderTranslation(order, main, [*objects.values(), main], line_prices, skipped)
+
+
+def _quantity(item: OrderItemRecord, params: dict[str, Any]) -> int:
+    value = params.get("quantity", item.quantity)
+    quantity = whole_number(value, object_type="OrderItem", record_id=item.id, field="Quantity", what="quantity")
+    if quantity < 0:
+        raise DataError("OrderItem", item.id, "Quantity", f"quantity {quantity} is negative on a new order.")
+    return quantity
+
+
+def _schedule(
+    bundle: OrderBundle,
+    recurring: list[OrderItemRecord],
+    one_time: list[OrderItemRecord],
+    charges: dict[str, LineCharge],
+    line_prices: dict[str, str],
+    start: dt.date,
+    days_until_due: int,
+    ctx: TranslateContext,
+) -> Desired:
+    order = bundle.order
+    if len(recurring) > MAX_RECURRING_LINES:
+        raise DataError("Order", order.id, "OrderItems", f"{len(recurring)} recurring lines; Stripe allows 100.")
+    intervals = {charges[i.id].interval_months for i in recurring}
+    if len(intervals) > 1:
+        raise DataError(
+            "Order",
+            order.id,
+            "SBQQ__BillingFrequency__c",
+            f"the order's lines bill at different frequencies ({sorted(intervals)} months).",
+            "split the order so each order has one billing frequency.",
+        )
+    interval = intervals.pop()
+    term = _order_term(order, recurring, charges)
+    if term % interval:
+        raise DataError(
+            "Order",
+            order.id,
+            "SBQQ__SubscriptionTerm__c",
+            f"a term of {term} months is not a whole number of {interval}-month billing periods; "
+            "prorated terms are not supported yet.",
+        )
+    items: dict[str, dict[str, Any]] = {}
+    for item in recurring:
+        params = ctx.apply(Kind.PHASE_ITEM, {}, item)
+        quantity = _quantity(item, params)
+        key = line_prices[item.id]
+        if key in items:  # Stripe forbids a price twice in one phase: the lines bill together
+            items[key]["quantity"] += quantity
+            ids = items[key]["metadata"]["salesforce_order_item_id"]
+            items[key]["metadata"]["salesforce_order_item_id"] = f"{ids},{item.id}"[:500]
+            continue
+        params.update(
+            price=Ref(key),
+            quantity=quantity,
+            metadata={**params.get("metadata", {}), "salesforce_order_item_id": item.id},
+        )
+        items[key] = params
+    add_items = []
+    for item in one_time:
+        params = ctx.apply(Kind.PHASE_ITEM, {}, item)
+        add_items.append(
+            {
+                "price": Ref(line_prices[item.id]),
+                "quantity": _quantity(item, params),
+                "metadata": {"salesforce_order_item_id": item.id},
+            }
+        )
+    if len(add_items) > MAX_INVOICE_ITEMS_PER_PHASE:
+        raise DataError(
+            "Order", order.id, "OrderItems", f"{len(add_items)} one-time lines; Stripe allows 20 per phase."
+        )
+    phase: dict[str, Any] = {
+        "items": list(items.values()),
+        "duration": {"interval": "month", "interval_count": term},
+        "metadata": {"salesforce_order_id": order.id},
+    }
+    if add_items:
+        phase["add_invoice_items"] = add_items
+    if order.skip_past_initial_invoices:
+        phase["proration_behavior"] = "none"  # do not bill the backdated past
+    phase = ctx.apply(Kind.PHASE, phase, order)
+    params: dict[str, Any] = {
+        "customer": Ref(customer_key(bundle.account.id)),
+        "start_date": utc_midnight(start),
+        "end_behavior": "cancel",
+        "default_settings": {
+            "collection_method": "send_invoice",
+            "invoice_settings": {"days_until_due": days_until_due},
+        },
+        "phases": [phase],
+        "metadata": {
+            **ctx.metadata("order", order.id),
+            "salesforce_account_id": bundle.account.id,
+        },
+    }
+    params = ctx.apply(Kind.SUBSCRIPTION_SCHEDULE, params, order)
+    return Desired(
+        key=order_key(order.id),
+        kind=ObjectKind.SUBSCRIPTION_SCHEDULE,
+        record=SfRef("Order", order.id),
+        params=params,
+        known_id=order.stripe_id,
+        known_hash=order.sync_hash,
+    )
+
+
+def _order_term(order: OrderRecord, recurring: list[OrderItemRecord], charges: dict[str, LineCharge]) -> int:
+    terms = {charges[i.id].term_months for i in recurring}
+    if order.quote_term is not None:
+        quote_term = whole_number(
+            order.quote_term,
+            object_type="Order",
+            record_id=order.id,
+            field="SBQQ__Quote__r.SBQQ__SubscriptionTerm__c",
+            what="subscription term",
+        )
+        terms.add(quote_term)
+    if len(terms) > 1:
+        raise DataError(
+            "Order",
+            order.id,
+            "SBQQ__SubscriptionTerm__c",
+            f"the order's lines have different subscription terms ({sorted(terms)} months); they must co-terminate.",
+        )
+    return terms.pop()
+
+
+def _invoice(
+    bundle: OrderBundle,
+    one_time: list[OrderItemRecord],
+    line_prices: dict[str, str],
+    currency: str,
+    days_until_due: int,
+    ctx: TranslateContext,
+) -> Desired:
+    order = bundle.order
+    lines = []
+    for item in one_time:
+        params = ctx.apply(Kind.INVOICE_ITEM, {}, item)
+        params.update(
+            price=Ref(line_prices[item.id]),
+            quantity=_quantity(item, params),
+            metadata={**params.get("metadata", {}), **ctx.metadata("order_item", item.id)},
+        )
+        lines.append(params)
+    params: dict[str, Any] = {
+        "customer": Ref(customer_key(bundle.account.id)),
+        "currency": currency,
+        "collection_method": "send_invoice",
+        "days_until_due": days_until_due,
+        "pending_invoice_items_behavior": "exclude",
+        "auto_advance": False,
+        "metadata": {**ctx.metadata("order", order.id), "salesforce_account_id": bundle.account.id},
+    }
+    params = ctx.apply(Kind.INVOICE, params, order)
+    return Desired(
+        key=order_key(order.id),
+        kind=ObjectKind.INVOICE,
+        record=SfRef("Order", order.id),
+        params=params,
+        known_id=order.stripe_id,
+        known_hash=order.sync_hash,
+        children={"lines": lines},
+    )
