@@ -104,9 +104,9 @@ def parse_mapping_file(path: Path) -> list[MappingEntry]:
         root = yaml.compose(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        line = f", line {mark.line + 1}" if mark is not None else ""
+        at = f", line {mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"{file}{line}: not valid YAML: {problem}") from None
+        raise ConfigError(f"{file}{at}: not valid YAML: {problem}") from None
     if root is None:
         return []
     allowed = ("default_mappings",) if file == DEFAULTS_FILE else ("field_defaults", "field_mappings")

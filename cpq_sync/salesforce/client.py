@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import requests
-from simple_salesforce import Salesforce
+from simple_salesforce.api import Salesforce
 from simple_salesforce.exceptions import (
     SalesforceExpiredSession,
     SalesforceGeneralError,
@@ -163,8 +163,14 @@ class OrgClient:
             yield from result["records"]
             if result.get("done", True):
                 return
-            next_url = result["nextRecordsUrl"]
-            result = self.call(lambda sf, url=next_url: sf.query_more(url, identifier_is_url=True))
+            result = self.query_more(result["nextRecordsUrl"])
+
+    def query_more(self, next_url: str) -> dict[str, Any]:
+        def more(sf: Salesforce) -> dict[str, Any]:
+            page: dict[str, Any] = sf.query_more(next_url, identifier_is_url=True)
+            return page
+
+        return self.call(more)
 
     def restful(self, path: str, method: str = "GET", **kwargs: Any) -> Any:
         return self.call(lambda sf: sf.restful(path, method=method, **kwargs))

@@ -154,8 +154,7 @@ def _child_records(org: OrgClient, order: dict[str, Any]) -> list[dict[str, Any]
         return []
     records: list[dict[str, Any]] = list(child["records"])
     while not child.get("done", True):
-        next_url = child["nextRecordsUrl"]
-        child = org.call(lambda sf, url=next_url: sf.query_more(url, identifier_is_url=True))
+        child = org.query_more(child["nextRecordsUrl"])
         records.extend(child["records"])
     return records
 

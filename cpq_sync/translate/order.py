@@ -232,7 +232,7 @@ def _schedule(
     if order.skip_past_initial_invoices:
         phase["proration_behavior"] = "none"  # do not bill the backdated past
     phase = ctx.apply(Kind.PHASE, phase, order)
-    params: dict[str, Any] = {
+    schedule: dict[str, Any] = {
         "customer": Ref(customer_key(bundle.account.id)),
         "start_date": utc_midnight(start),
         "end_behavior": "cancel",
@@ -246,12 +246,12 @@ def _schedule(
             "salesforce_account_id": bundle.account.id,
         },
     }
-    params = ctx.apply(Kind.SUBSCRIPTION_SCHEDULE, params, order)
+    schedule = ctx.apply(Kind.SUBSCRIPTION_SCHEDULE, schedule, order)
     return Desired(
         key=order_key(order.id),
         kind=ObjectKind.SUBSCRIPTION_SCHEDULE,
         record=SfRef("Order", order.id),
-        params=params,
+        params=schedule,
         known_id=order.stripe_id,
         known_hash=order.sync_hash,
     )
@@ -296,7 +296,7 @@ def _invoice(
             metadata={**params.get("metadata", {}), **ctx.metadata("order_item", item.id)},
         )
         lines.append(params)
-    params: dict[str, Any] = {
+    invoice: dict[str, Any] = {
         "customer": Ref(customer_key(bundle.account.id)),
         "currency": currency,
         "collection_method": "send_invoice",
@@ -305,12 +305,12 @@ def _invoice(
         "auto_advance": False,
         "metadata": {**ctx.metadata("order", order.id), "salesforce_account_id": bundle.account.id},
     }
-    params = ctx.apply(Kind.INVOICE, params, order)
+    invoice = ctx.apply(Kind.INVOICE, invoice, order)
     return Desired(
         key=order_key(order.id),
         kind=ObjectKind.INVOICE,
         record=SfRef("Order", order.id),
-        params=params,
+        params=invoice,
         known_id=order.stripe_id,
         known_hash=order.sync_hash,
         children={"lines": lines},
