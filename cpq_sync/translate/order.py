@@ -291,7 +291,7 @@ def _invoice(
     for item in one_time:
         params = ctx.apply(Kind.INVOICE_ITEM, {}, item)
         params.update(
-            price=Ref(line_prices[item.id]),
+            pricing={"price": Ref(line_prices[item.id])},  # invoice items take pricing[price] in this API version
             quantity=_quantity(item, params),
             metadata={**params.get("metadata", {}), **ctx.metadata("order_item", item.id)},
         )
