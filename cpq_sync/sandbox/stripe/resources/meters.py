@@ -1,0 +1,1 @@
+"""meters (routes registered below)."""

@@ -1,0 +1,1 @@
+"""prices (routes registered below)."""

@@ -1,0 +1,1 @@
+"""products (routes registered below)."""
