@@ -283,9 +283,7 @@ class SandboxHTTPClient(stripe.HTTPClient):
         )
 
     @staticmethod
-    def _respond(
-        outcome: _Outcome, key: str | None, *, replayed: bool
-    ) -> tuple[str, int, Mapping[str, str]]:
+    def _respond(outcome: _Outcome, key: str | None, *, replayed: bool) -> tuple[str, int, Mapping[str, str]]:
         headers: CaseInsensitiveDict[str] = CaseInsensitiveDict()
         headers["Content-Type"] = "application/json"
         headers["Request-Id"] = outcome.request_id
