@@ -262,7 +262,7 @@ def _annotation_shape(annotation: Any) -> str:
 def _check_value(value: Any, annotation: Any, path: list[str | int]) -> None:
     members = _members(annotation)
     if len(members) > 1:
-        literals = [m for m in members if get_origin(m) is Literal]
+        literals = [m for m in members if get_origin(m) is Literal and get_args(m) != ("",)]
         if str in members and literals:
             _check_open_enum(
                 value, literals, [m for m in members if m is not str and m not in literals], path
