@@ -140,10 +140,7 @@ def to_condition(object_type: str, query: Query) -> Condition:
             cond = Condition.attr(object_type, clause.field, clause.value)
         else:
             escaped = clause.value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            cond = Condition(
-                "o.seq IN (SELECT seq FROM attrs WHERE object = ? AND key = ? AND value LIKE ? ESCAPE '\\')",
-                (object_type, clause.field, f"%{escaped}%"),
-            )
+            cond = Condition.attr_like(object_type, clause.field, f"%{escaped}%")
         parts.append(cond.negated() if clause.negated else cond)
     return Condition.all_of(parts) if query.joiner == "AND" else Condition.any_of(parts)
 

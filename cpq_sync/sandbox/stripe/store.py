@@ -28,6 +28,7 @@ JSONObject = dict[str, Any]
 Extractor = Callable[[JSONObject], "str | None"]
 
 _INDEXES: dict[str, dict[str, Extractor]] = {}
+_UNSELECTIVE: dict[str, set[str]] = {}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS objects (
@@ -47,7 +48,7 @@ CREATE TABLE IF NOT EXISTS attrs (
     value TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS attrs_lookup ON attrs (object, key, value, seq);
-CREATE INDEX IF NOT EXISTS attrs_by_seq ON attrs (seq);
+CREATE INDEX IF NOT EXISTS attrs_row ON attrs (seq, key, value);
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS idempotency (
     key TEXT PRIMARY KEY,
@@ -74,13 +75,23 @@ CREATE TABLE IF NOT EXISTS rate_window (at REAL NOT NULL);
 _TABLES = ("objects", "attrs", "state", "idempotency", "request_log", "rate_window")
 
 
-def register_index(object_type: str, name: str, extractor: Extractor | None = None) -> None:
+def register_index(
+    object_type: str, name: str, extractor: Extractor | None = None, *, selective: bool = True
+) -> None:
     """Index ``name`` of ``object_type`` objects for list filters and search.
 
     Without an extractor the top-level field of that name is indexed (booleans as "true"/"false"; an expanded
-    object as its id). An extractor may compute a value (e.g. invoice items' ``pending``).
+    object as its id). An extractor may compute a value (e.g. invoice items' ``pending``). Pass
+    ``selective=False`` for fields with few distinct values (``status``, ``active``, ``currency``): filters on
+    them are then checked row by row instead of driving the query.
     """
     _INDEXES.setdefault(object_type, {})[name] = extractor or _top_level(name)
+    if not selective:
+        _UNSELECTIVE.setdefault(object_type, set()).add(name)
+
+
+def is_selective(object_type: str, key: str) -> bool:
+    return key not in _UNSELECTIVE.get(object_type, set())
 
 
 def indexed_fields(object_type: str) -> list[str]:
@@ -116,11 +127,25 @@ class Condition:
     args: tuple[Any, ...] = ()
 
     @staticmethod
-    def attr(object_type: str, key: str, value: str, *, like: bool = False) -> Condition:
-        op = "LIKE" if like else "="
+    def attr(object_type: str, key: str, value: str) -> Condition:
+        """``key = value``. A selective field drives the query through the attrs index; a low-cardinality one
+        (``active``, ``status``...) is checked row by row while walking objects newest first, so a page stops
+        after ``limit`` matches instead of collecting every match."""
+        if is_selective(object_type, key):
+            return Condition(
+                "o.seq IN (SELECT seq FROM attrs WHERE object = ? AND key = ? AND value = ?)",
+                (object_type, key, value),
+            )
         return Condition(
-            f"o.seq IN (SELECT seq FROM attrs WHERE object = ? AND key = ? AND value {op} ?)",
-            (object_type, key, value),
+            "EXISTS (SELECT 1 FROM attrs a WHERE a.seq = o.seq AND a.key = ? AND a.value = ?)", (key, value)
+        )
+
+    @staticmethod
+    def attr_like(object_type: str, key: str, pattern: str) -> Condition:
+        """``key LIKE pattern`` (with ``\\`` as the escape character), checked row by row."""
+        return Condition(
+            "EXISTS (SELECT 1 FROM attrs a WHERE a.seq = o.seq AND a.key = ? AND a.value LIKE ? ESCAPE '\\')",
+            (key, pattern),
         )
 
     @staticmethod

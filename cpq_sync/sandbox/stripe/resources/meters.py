@@ -11,7 +11,7 @@ from cpq_sync.sandbox.stripe.router import RequestContext, route
 from cpq_sync.sandbox.stripe.store import Condition, register_index
 
 OBJECT = "billing.meter"
-register_index(OBJECT, "status")
+register_index(OBJECT, "status", selective=False)
 register_index(OBJECT, "event_name")
 
 _CREATE = ("default_aggregation", "display_name", "event_name", "customer_mapping", "value_settings")

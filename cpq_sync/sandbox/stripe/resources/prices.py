@@ -21,7 +21,7 @@ from cpq_sync.sandbox.stripe.wire import to_bool, to_decimal, to_int
 OBJECT = "price"
 SEARCH_FIELDS = ("active", "currency", "lookup_key", "product", "type")
 for _field in SEARCH_FIELDS:
-    register_index(OBJECT, _field)
+    register_index(OBJECT, _field, selective=_field not in ("active", "currency", "type"))
 
 MAX_UNIT_AMOUNT = 99_999_999
 MAX_INTERVAL_COUNT = {"day": 1095, "week": 156, "month": 36, "year": 3}

@@ -15,7 +15,7 @@ from cpq_sync.sandbox.stripe.wire import to_bool
 OBJECT = "product"
 SEARCH_FIELDS = ("active", "description", "name", "shippable", "url")
 for _field in SEARCH_FIELDS:
-    register_index(OBJECT, _field)
+    register_index(OBJECT, _field, selective=_field not in ("active", "shippable"))
 
 _CREATE = (
     "id",
