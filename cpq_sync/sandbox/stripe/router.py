@@ -40,10 +40,10 @@ applies ``expand`` on the returned JSON, handles idempotency keys, faults and th
 run first in every request's transaction (e.g. to move schedules forward to the clock).
 Helpers:
 - ``listing.list_response(ctx, "subscription", url=..., filters={"customer": ...}, supported_filters=(...))``;
-- ``search.search_response(ctx, "subscription", url=..., fields=(...))`` (fields must be ``register_index``-ed;
-  pass ``selective=False`` for low-cardinality fields such as ``status``);
-- ``resources.common.apply_metadata(current, ctx.params.get("metadata"), param="phases[0][metadata]")`` (merge,
-  ``""`` removal, limits) and ``reject_unsupported(ctx, supported_keys)``;
+- ``search.search_response(ctx, "subscription", url=..., fields=(...))`` (fields must be registered with
+  ``register_index``; pass ``selective=False`` for low-cardinality fields such as ``status``);
+- ``resources.common.apply_metadata(current, ctx.params.get("metadata"), param="phases[0][metadata]")``
+  (merge, ``""`` removal, limits) and ``reject_unsupported(ctx, supported_keys)``;
 - ``resources.prices.require_active_price(ctx, price_id, param=...)`` (404 missing / 400 archived) and
   ``resources.coupons.require_coupon(ctx, coupon_id, param=...)``;
 - ``wire.to_int/to_bool/to_decimal`` to read the decoded wire strings.
