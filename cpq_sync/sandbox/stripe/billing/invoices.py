@@ -24,6 +24,7 @@ from cpq_sync.sandbox.stripe.billing.common import (
     only,
     redeem,
     to_bool,
+    to_decimal,
     to_int,
 )
 from cpq_sync.sandbox.stripe.billing.inline_prices import inline_price
@@ -70,10 +71,11 @@ def create_invoice_item(ctx: RequestContext) -> JSONObject:
         params,
         (
             "customer",
-            "price",
+            "pricing",
             "price_data",
             "quantity",
             "amount",
+            "unit_amount_decimal",
             "currency",
             "description",
             "discounts",
@@ -85,18 +87,22 @@ def create_invoice_item(ctx: RequestContext) -> JSONObject:
         ),
     )
     customer = load_customer(ctx, params.get("customer"))
-    sources = [k for k in ("price", "price_data", "amount") if k in params]
+    sources = [k for k in ("pricing", "price_data", "amount", "unit_amount_decimal") if k in params]
     if len(sources) != 1:
         raise invalid_request(
-            "You must specify exactly one of `price`, `price_data` or `amount` (with `currency`).",
-            param=sources[1] if len(sources) > 1 else "price",
+            "Specify exactly one of `pricing[price]`, `price_data`, `amount` or `unit_amount_decimal` "
+            "(the last two with `currency`).",
+            param=sources[1] if len(sources) > 1 else "pricing",
         )
     quantity = to_int(params.get("quantity", 1), "quantity")
     if quantity < 0:
         raise invalid_request("This value must be greater than or equal to 0.", param="quantity")
     price: JSONObject | None = None
-    if "price" in params:
-        price = load_price(ctx, params["price"], "price", recurring=False)
+    if "pricing" in params:
+        pricing = params["pricing"]
+        if not isinstance(pricing, dict) or "price" not in pricing:
+            raise invalid_request("Missing required param: pricing[price].", param="pricing[price]")
+        price = load_price(ctx, pricing["price"], "pricing[price]", recurring=False)
     elif "price_data" in params:
         price = inline_price(ctx, params["price_data"], "price_data")
     if price is not None:
@@ -106,11 +112,15 @@ def create_invoice_item(ctx: RequestContext) -> JSONObject:
     else:
         if "currency" not in params:
             raise invalid_request("Missing required param: currency.", param="currency")
-        if "quantity" in params:
-            raise invalid_request("You cannot pass `quantity` with `amount`.", param="quantity")
         currency = str(params["currency"]).lower()
-        amount = to_int(params["amount"], "amount")
-        unit = Decimal(amount)
+        if "amount" in params:
+            if "quantity" in params:
+                raise invalid_request("You cannot pass `quantity` with `amount`.", param="quantity")
+            amount = to_int(params["amount"], "amount")
+            unit = Decimal(amount)
+        else:
+            unit = to_decimal(params["unit_amount_decimal"], "unit_amount_decimal")
+            amount = amounts.round_minor(unit * quantity)
     if "currency" in params and str(params["currency"]).lower() != currency:
         raise invalid_request(
             f"The currency {params['currency']} does not match the price's currency ({currency}).",
@@ -578,3 +588,18 @@ def list_invoices(ctx: RequestContext) -> JSONObject:
     )
     page["data"] = [public_invoice(i) for i in page["data"]]
     return page
+
+
+@route("DELETE", "/v1/invoices/{invoice}")
+def delete_invoice(ctx: RequestContext) -> JSONObject:
+    """Only drafts can be deleted; their invoice items become pending again."""
+    invoice = ctx.get_or_404("invoice", ctx.path_params["invoice"], kind="invoice")
+    if invoice["status"] != "draft":
+        raise invalid_request(
+            f"You can only delete draft invoices; {invoice['id']} is {invoice['status']}.", param=None
+        )
+    for item in ctx.store.all("invoiceitem", _items_of(invoice["id"])):
+        item["invoice"] = None
+        ctx.store.save(item)
+    ctx.store.delete("invoice", invoice["id"])
+    return {"id": invoice["id"], "object": "invoice", "deleted": True}
