@@ -33,11 +33,9 @@ def to_18(value: str) -> str:
         raise ValueError(f"malformed id: {value!r}")
     id15 = value[:15]
     full = id15 + checksum(id15)
-    if len(value) == 18 and value != full:
-        # Salesforce accepts an 18-character id whose suffix differs only in case-insensitive matching;
-        # a wrong suffix means the id was mangled.
-        if value[15:].upper() != full[15:]:
-            raise ValueError(f"malformed id: {value!r}")
+    # A wrong suffix (ignoring case) means the id was mangled.
+    if len(value) == 18 and value[15:].upper() != full[15:]:
+        raise ValueError(f"malformed id: {value!r}")
     return full
 
 

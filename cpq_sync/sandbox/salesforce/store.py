@@ -1,4 +1,4 @@
-"""The sandbox org's records on disk: one SQLite database per sandbox directory (WAL, safe for many processes).
+"""The sandbox org's records on disk: one SQLite database per sandbox directory (WAL, many processes).
 
 Each sObject is a table ``sf_<Name>`` with one column per field (compound address fields are assembled from
 their components when read). Values are stored in a canonical form that sorts correctly in SQL:
@@ -159,7 +159,9 @@ def _json_type_error(fd: FieldDef, value: Any) -> SalesforceError:
 
 
 class OrgStore:
-    """Records of one sandbox org (a SQLite file in ``directory``); safe to share between threads and processes."""
+    """Records of one sandbox org (a SQLite file in ``directory``); safe to share between threads and
+    processes.
+    """
 
     _instances: dict[Path, OrgStore] = {}
     _instances_lock = threading.Lock()
@@ -247,15 +249,18 @@ class OrgStore:
                 "CREATE TABLE IF NOT EXISTS _counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)"
             )
             conn.execute(
-                "CREATE TABLE IF NOT EXISTS _sessions (session_id TEXT PRIMARY KEY, issued_at_call INTEGER NOT NULL)"
+                "CREATE TABLE IF NOT EXISTS _sessions (session_id TEXT PRIMARY KEY, issued_at_call INTEGER "
+                "NOT NULL)"
             )
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS _cursors (cursor_id TEXT PRIMARY KEY, soql TEXT NOT NULL, "
-                "include_deleted INTEGER NOT NULL, ids TEXT NOT NULL, total INTEGER NOT NULL, created REAL NOT NULL)"
+                "include_deleted INTEGER NOT NULL, ids TEXT NOT NULL, total INTEGER NOT NULL, created REAL "
+                "NOT NULL)"
             )
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS _bulk_jobs (job_id TEXT PRIMARY KEY, info TEXT NOT NULL, "
-                "soql TEXT NOT NULL, include_deleted INTEGER NOT NULL, ids TEXT NOT NULL, total INTEGER NOT NULL)"
+                "soql TEXT NOT NULL, include_deleted INTEGER NOT NULL, ids TEXT NOT NULL, total INTEGER NOT "
+                "NULL)"
             )
             for sobj in self.schema.objects.values():
                 self._ensure_table(conn, sobj)
@@ -373,7 +378,9 @@ class OrgStore:
         return [ids.make_id(sobj.key_prefix, start + i) for i in range(n)]
 
     def allocate_ids(self, sobject: str, n: int) -> list[str]:
-        """Reserve ``n`` record ids of ``sobject`` (the seed uses them to build records that point at each other)."""
+        """Reserve ``n`` record ids of ``sobject`` (the seed uses them to build records that point at each
+        other).
+        """
         sobj = self.sobject(sobject)
         with self.transaction() as conn:
             return self._allocate(conn, sobj, n)
@@ -520,7 +527,8 @@ class OrgStore:
         if readonly:
             raise SalesforceError(
                 "INVALID_FIELD_FOR_INSERT_UPDATE",
-                f"Unable to create/update fields: {', '.join(readonly)}. Please check the security settings of "
+                f"Unable to create/update fields: {', '.join(readonly)}. Please check the security settings "
+                "of "
                 "this field and verify that it is read/write for your profile or permission set.",
                 fields=readonly,
             )
@@ -648,7 +656,8 @@ class OrgStore:
             chunk = unique[start : start + 500]
             marks = ",".join("?" * len(chunk))
             conn.execute(
-                'UPDATE "sf_Order" SET "TotalAmount" = (SELECT COALESCE(SUM(i."TotalPrice"), 0) FROM "sf_OrderItem" i '
+                'UPDATE "sf_Order" SET "TotalAmount" = (SELECT COALESCE(SUM(i."TotalPrice"), 0) FROM '
+                '"sf_OrderItem" i '
                 'WHERE i."OrderId" = "sf_Order"."Id" AND i."IsDeleted" = 0), "SystemModstamp" = ? '
                 f'WHERE "Id" IN ({marks})',
                 (stamp, *chunk),
@@ -790,7 +799,9 @@ class OrgStore:
         return old
 
     def delete(self, sobject: str, record_id: str) -> None:
-        """Move a record (and its master-detail children) to the recycle bin: ``IsDeleted`` true, stamps bumped."""
+        """Move a record (and its master-detail children) to the recycle bin: ``IsDeleted`` true, stamps
+        bumped.
+        """
         sobj = self.sobject(sobject)
         with self.transaction() as conn:
             old = self._require_live(sobj, record_id)
@@ -806,7 +817,8 @@ class OrgStore:
             chunk = list(record_ids[start : start + 500])
             marks = ",".join("?" * len(chunk))
             conn.execute(
-                f'UPDATE {table(sobj.name)} SET "IsDeleted" = 1, "SystemModstamp" = ?, "LastModifiedDate" = ? '
+                f'UPDATE {table(sobj.name)} SET "IsDeleted" = 1, "SystemModstamp" = ?, "LastModifiedDate" = '
+                "? "
                 f'WHERE "Id" IN ({marks}) AND "IsDeleted" = 0',
                 (stamp, stamp, *chunk),
             )
@@ -817,7 +829,8 @@ class OrgStore:
                 children = [
                     r[0]
                     for r in conn.execute(
-                        f'SELECT "Id" FROM {table(child.name)} WHERE {q(field)} IN ({marks}) AND "IsDeleted" = 0',
+                        f'SELECT "Id" FROM {table(child.name)} WHERE {q(field)} IN ({marks}) AND '
+                        '"IsDeleted" = 0',
                         chunk,
                     )
                 ]
@@ -984,7 +997,9 @@ class OrgStore:
     # ------------------------------------------------------------------ whole org
 
     def reset(self) -> None:
-        """Empty the org: every record, counter, cursor, job and session (the integration user is recreated)."""
+        """Empty the org: every record, counter, cursor, job and session (the integration user is
+        recreated).
+        """
         with self.transaction() as conn:
             for sobj in self.schema.objects.values():
                 conn.execute(f"DELETE FROM {table(sobj.name)}")
