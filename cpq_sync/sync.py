@@ -111,6 +111,8 @@ def prepare(settings: Settings, *, now: dt.datetime | None = None) -> RunContext
     mappings = load_mappings(settings.runtime.mappings_dir)
     compiled = compile_mappings(mappings, describe=lambda sobject: org.call(lambda sf: getattr(sf, sobject).describe()))
     filters = SyncFilters.from_preferences(settings.preferences.filters)
+    for kind, problem in compiled.broken.items():
+        log.error("mapping problem: %s (records that need a %s fail until it is fixed)", problem, kind.value)
     client = stripe_client(settings)
     return RunContext(
         settings=settings,
@@ -122,7 +124,7 @@ def prepare(settings: Settings, *, now: dt.datetime | None = None) -> RunContext
             default_currency=settings.preferences.default_currency,
             instance_url=org.instance_url,
         ),
-        fields=FieldLists.build(mappings),
+        fields=FieldLists.build(mappings, compiled.broken_entries),
         filters=filters,
         started_at=now or dt.datetime.now(dt.UTC),
         livemode=settings.stripe.livemode,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import types
 import typing
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from cpq_sync.errors import ConfigError
@@ -105,30 +106,47 @@ class OrgSchema:
         return field
 
 
-def check_salesforce(mappings: MappingSet, schema: OrgSchema) -> None:
-    for entry in mappings:
-        if entry.salesforce_path is None:
-            continue
-        source = SPECS[entry.kind].source_object
-        try:
-            schema.resolve(source, entry.salesforce_path)
-        except ValueError as exc:
-            raise ConfigError(
-                f"{entry.where}: {entry.kind.value}.{entry.stripe_path} maps from {source}.{entry.salesforce_path}, "
-                f"which the org does not have ({exc})"
-            ) from None
+def check_salesforce(entry: MappingEntry, schema: OrgSchema) -> None:
+    if entry.salesforce_path is None:
+        return
+    source = SPECS[entry.kind].source_object
+    try:
+        schema.resolve(source, entry.salesforce_path)
+    except ValueError as exc:
+        raise ConfigError(
+            f"{entry.where}: {entry.kind.value}.{entry.stripe_path} maps from {source}.{entry.salesforce_path}, "
+            f"which the org does not have ({exc})"
+        ) from None
 
 
-def compile_mappings(mappings: MappingSet, describe: Describe | None = None) -> dict[Kind, list[CompiledEntry]]:
+@dataclass
+class CompiledMappings:
+    """The mappings ready for the translators. A kind with a broken entry is kept out of every query and every
+    record that needs that kind fails with the entry's error (file, line, field); the other records still sync."""
+
+    by_kind: dict[Kind, list[CompiledEntry]] = field(default_factory=dict)
+    broken: dict[Kind, ConfigError] = field(default_factory=dict)
+    broken_entries: set[MappingEntry] = field(default_factory=set)
+
+    def entries(self, kind: Kind) -> list[CompiledEntry]:
+        return self.by_kind.get(kind, [])
+
+
+def compile_mappings(mappings: MappingSet, describe: Describe | None = None) -> CompiledMappings:
     """Checks every entry against Stripe's types (and the org, when `describe` is given) and compiles them."""
+    schema = OrgSchema(describe) if describe is not None else None
+    result = CompiledMappings()
     annotations: dict[tuple[Kind, str], Any] = {}
     for entry in mappings:
-        annotations[(entry.kind, entry.stripe_path)] = _check_stripe(entry)
-    if describe is not None:
-        check_salesforce(mappings, OrgSchema(describe))
-    out: dict[Kind, list[CompiledEntry]] = {}
+        try:
+            annotations[(entry.kind, entry.stripe_path)] = _check_stripe(entry)
+            if schema is not None:
+                check_salesforce(entry, schema)
+        except ConfigError as exc:
+            result.broken.setdefault(entry.kind, exc)
+            result.broken_entries.add(entry)
     for kind in Kind:
-        entries = mappings.for_kind(kind)
+        entries = [e for e in mappings.for_kind(kind) if e not in result.broken_entries]
         types = {e.stripe_path: annotations[(kind, e.stripe_path)] for e in entries}
-        out[kind] = compile_entries(entries, types)
-    return out
+        result.by_kind[kind] = compile_entries(entries, types)
+    return result

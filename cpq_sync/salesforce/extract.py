@@ -17,7 +17,7 @@ import pandas as pd
 from cpq_sync.desired import SfRef
 from cpq_sync.errors import DataError
 from cpq_sync.mapping.kinds import Kind
-from cpq_sync.mapping.loader import MappingSet
+from cpq_sync.mapping.loader import MappingEntry, MappingSet
 from cpq_sync.plan import Failure
 from cpq_sync.records import (
     AccountRecord,
@@ -63,9 +63,17 @@ class FieldLists:
     order_item: list[str]
 
     @classmethod
-    def build(cls, mappings: MappingSet) -> FieldLists:
+    def build(cls, mappings: MappingSet, broken: Iterable[MappingEntry] = ()) -> FieldLists:
+        """`broken` entries (unknown to the org) are left out, so one bad mapping cannot fail every query."""
+        skip = set(broken)
+
         def paths(*kinds: Kind) -> list[str]:
-            return [p for k in kinds for p in mappings.salesforce_paths(k)]
+            return [
+                e.salesforce_path
+                for k in kinds
+                for e in mappings.for_kind(k)
+                if e.salesforce_path is not None and e not in skip
+            ]
 
         return cls(
             account=_unique([*AccountRecord.soql_fields(), *paths(Kind.CUSTOMER)]),

@@ -215,9 +215,7 @@ def _param(path: list[str | int]) -> str:
 
 
 # -- checking values
-def check_params(
-    method: str, path: str, params: Mapping[str, Any], *, params_type: type | None = None
-) -> None:
+def check_params(method: str, path: str, params: Mapping[str, Any], *, params_type: type | None = None) -> None:
     """Raise :class:`ParamError` for the first parameter Stripe would reject on ``METHOD path``."""
     typed_dict = params_type or globals()["params_type"](method, path)
     if typed_dict is None:
@@ -264,9 +262,7 @@ def _check_value(value: Any, annotation: Any, path: list[str | int]) -> None:
     if len(members) > 1:
         literals = [m for m in members if get_origin(m) is Literal and get_args(m) != ("",)]
         if str in members and literals:
-            _check_open_enum(
-                value, literals, [m for m in members if m is not str and m not in literals], path
-            )
+            _check_open_enum(value, literals, [m for m in members if m is not str and m not in literals], path)
             return
         errors: list[ParamError] = []
         for member in members:
@@ -354,9 +350,7 @@ def _check_scalar(value: Any, annotation: Any, path: list[str | int]) -> None:
         if not (isinstance(value, bool) or value in ("true", "false")):
             raise ParamError(name, f"Invalid boolean: {value}")
     elif annotation is int:
-        if isinstance(value, bool) or not (
-            isinstance(value, int) or (isinstance(value, str) and _INT.match(value))
-        ):
+        if isinstance(value, bool) or not (isinstance(value, int) or (isinstance(value, str) and _INT.match(value))):
             raise ParamError(name, f"Invalid integer: {value}")
     elif annotation is float:
         try:

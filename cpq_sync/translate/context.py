@@ -5,14 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from cpq_sync.mapping.apply import CompiledEntry, apply_mappings
+from cpq_sync.errors import DataError
+from cpq_sync.mapping.apply import apply_mappings
+from cpq_sync.mapping.compile import CompiledMappings
 from cpq_sync.mapping.kinds import Kind
 from cpq_sync.records import SfModel
 
 
 @dataclass(frozen=True)
 class TranslateContext:
-    mappings: dict[Kind, list[CompiledEntry]] = field(default_factory=dict)
+    mappings: CompiledMappings = field(default_factory=CompiledMappings)
     default_currency: str = "usd"
     instance_url: str = ""
     multi_currency: bool = True
@@ -24,9 +26,18 @@ class TranslateContext:
         return {f"salesforce_{label}_id": record_id, f"salesforce_{label}_link": self.link(record_id)}
 
     def apply(self, kind: Kind, params: dict[str, Any], record: SfModel) -> dict[str, Any]:
+        broken = self.mappings.broken.get(kind)
+        if broken is not None:
+            raise DataError(
+                record.OBJECT_TYPE,
+                record.id,
+                None,
+                f"the {kind.value} mapping cannot be applied: {broken}.",
+                "correct the mapping file; this record syncs on the next run.",
+            )
         return apply_mappings(
             params,
-            self.mappings.get(kind, []),
+            self.mappings.entries(kind),
             record.values,
             object_type=record.OBJECT_TYPE,
             record_id=record.id,

@@ -66,8 +66,9 @@ def order_key(order_id: str) -> str:
 
 def _reject_unsupported(bundle: OrderBundle, lines: list[OrderItemRecord]) -> None:
     order = bundle.order
+    renewal = "renewal" in ((order.type or "").lower(), (order.quote_type or "").lower())
     amendment = (order.type or "").lower() == "amendment" or (order.quote_type or "").lower() == "amendment"
-    if amendment or any(i.revised_order_product for i in lines):
+    if amendment or (not renewal and any(i.revised_order_product for i in lines)):
         raise DataError(
             "Order",
             order.id,

@@ -37,8 +37,7 @@ _PATH_RE = re.compile(r"^/services/data/v(\d{2}\.0)/(.*)$")
 _BATCH_RE = re.compile(r"batchSize\s*=\s*(\d+)", re.IGNORECASE)
 _ROLLED_BACK = {
     "statusCode": "ALL_OR_NONE_OPERATION_ROLLED_BACK",
-    "message": "Record rolled back because not all records were valid and the request was using AllOrNone "
-    "header",
+    "message": "Record rolled back because not all records were valid and the request was using AllOrNone header",
     "fields": [],
 }
 
@@ -60,9 +59,7 @@ class Call:
         try:
             return json.loads(self.raw_body)
         except ValueError as exc:
-            raise SalesforceError(
-                "JSON_PARSER_ERROR", f"Unexpected character in the request body: {exc}"
-            ) from exc
+            raise SalesforceError("JSON_PARSER_ERROR", f"Unexpected character in the request body: {exc}") from exc
 
 
 @dataclass
@@ -81,9 +78,7 @@ class _AllOrNoneFailed(Exception):
 class SandboxAdapter(BaseAdapter):
     """Serves the org stored in a sandbox directory to ``requests``."""
 
-    def __init__(
-        self, directory: Any, *, page_size: int | None = None, faults: SalesforceFaults | None = None
-    ) -> None:
+    def __init__(self, directory: Any, *, page_size: int | None = None, faults: SalesforceFaults | None = None) -> None:
         super().__init__()
         if page_size is not None and not 1 <= page_size <= MAX_PAGE:
             raise ValueError(f"page_size must be between 1 and {MAX_PAGE}")
@@ -211,9 +206,7 @@ class SandboxAdapter(BaseAdapter):
         if options:
             m = _BATCH_RE.search(options)
             if m is None:
-                raise SalesforceError(
-                    "INVALID_HEADER_TYPE", f"Invalid Sforce-Query-Options header: {options}"
-                )
+                raise SalesforceError("INVALID_HEADER_TYPE", f"Invalid Sforce-Query-Options header: {options}")
             size = min(MAX_PAGE, max(MIN_BATCH, int(m.group(1))))
         if self.page_size is not None:
             size = min(size, self.page_size)
@@ -349,9 +342,7 @@ class SandboxAdapter(BaseAdapter):
     def _record_body(self, call: Call) -> dict[str, Any]:
         body = call.body()
         if not isinstance(body, dict):
-            raise SalesforceError(
-                "JSON_PARSER_ERROR", "Cannot deserialize instance of SObject from a non-object value"
-            )
+            raise SalesforceError("JSON_PARSER_ERROR", "Cannot deserialize instance of SObject from a non-object value")
         return body
 
     def _lock_fault(self, call: Call, record: int = 0) -> None:
@@ -401,9 +392,7 @@ class SandboxAdapter(BaseAdapter):
             body = self._record_body(call)
             self._lock_fault(call)
             record_id, created = store.upsert(sobj.name, fd.name, value, body)
-            return Answer(
-                201 if created else 200, {"id": record_id, "success": True, "errors": [], "created": created}
-            )
+            return Answer(201 if created else 200, {"id": record_id, "success": True, "errors": [], "created": created})
         matches = (
             [ids.to_18(value)]
             if fd.name == "Id" and ids.is_valid(value)
@@ -421,9 +410,7 @@ class SandboxAdapter(BaseAdapter):
             start = format_datetime(parse_datetime(call.params["start"]))
             end = format_datetime(parse_datetime(call.params["end"]))
         except (KeyError, ValueError):
-            raise SalesforceError(
-                "INVALID_REPLICATION_DATE", "start and end must be valid dateTimes"
-            ) from None
+            raise SalesforceError("INVALID_REPLICATION_DATE", "start and end must be valid dateTimes") from None
         flag = 1 if deleted else 0
         rows = self.store.conn.execute(
             f'SELECT "Id", "SystemModstamp" FROM {table(sobject)} WHERE "IsDeleted" = ? AND '
@@ -486,9 +473,7 @@ class SandboxAdapter(BaseAdapter):
                     raise
                 return {"id": record_id, "success": True, "errors": [], "created": created}
 
-            return Answer(
-                200, self._each(call, body["records"], upsert_one, bool(body.get("allOrNone", False)))
-            )
+            return Answer(200, self._each(call, body["records"], upsert_one, bool(body.get("allOrNone", False))))
         raise not_found()
 
     @staticmethod
@@ -502,9 +487,7 @@ class SandboxAdapter(BaseAdapter):
     def _collection_body(self, call: Call) -> dict[str, Any]:
         body = call.body()
         if not isinstance(body, dict) or not isinstance(body.get("records"), list):
-            raise SalesforceError(
-                "JSON_PARSER_ERROR", "The request body must be an object with a records array"
-            )
+            raise SalesforceError("JSON_PARSER_ERROR", "The request body must be an object with a records array")
         self._check_size(len(body["records"]))
         for rec in body["records"]:
             if (
@@ -640,9 +623,7 @@ class SandboxAdapter(BaseAdapter):
                                 faults=call.faults,
                             )
                             if sub_call.path and sub_call.path[0] in ("composite", "jobs"):
-                                raise SalesforceError(
-                                    "INVALID_INPUT", "This resource is not supported in Composite"
-                                )
+                                raise SalesforceError("INVALID_INPUT", "This resource is not supported in Composite")
                             answer = self.route(sub_call)
                     except SalesforceError as err:
                         failed = True
@@ -659,9 +640,7 @@ class SandboxAdapter(BaseAdapter):
                 if failed and all_or_none:
                     raise _AllOrNoneFailed(responses)
         except _AllOrNoneFailed:
-            responses = [
-                r if r["httpStatusCode"] >= 300 else self._halted(r["referenceId"]) for r in responses
-            ]
+            responses = [r if r["httpStatusCode"] >= 300 else self._halted(r["referenceId"]) for r in responses]
         return Answer(200, {"compositeResponse": responses})
 
     @staticmethod

@@ -108,23 +108,18 @@ def normalize_items(
         if is_metered(price):
             if "quantity" in item:
                 raise invalid_request(
-                    f"Quantity should not be specified where usage_type is `metered`. Remove quantity from "
-                    f"`{where}`.",
+                    f"Quantity should not be specified where usage_type is `metered`. Remove quantity from `{where}`.",
                     param=f"{where}[quantity]",
                 )
             quantity = None
         else:
             quantity = to_int(item.get("quantity", 1), f"{where}[quantity]")
             if quantity < 0:
-                raise invalid_request(
-                    "This value must be greater than or equal to 0.", param=f"{where}[quantity]"
-                )
+                raise invalid_request("This value must be greater than or equal to 0.", param=f"{where}[quantity]")
         out.append(
             {
                 "billing_thresholds": None,
-                "discounts": discounts_param(
-                    ctx, item.get("discounts"), f"{where}[discounts]", currency.value
-                ),
+                "discounts": discounts_param(ctx, item.get("discounts"), f"{where}[discounts]", currency.value),
                 "metadata": check_metadata(item.get("metadata"), f"{where}[metadata]"),
                 "plan": price["id"],
                 "price": price["id"],
@@ -135,9 +130,7 @@ def normalize_items(
     return out
 
 
-def normalize_one_time_items(
-    ctx: RequestContext, raw: Any, param: str, currency: Currency
-) -> list[JSONObject]:
+def normalize_one_time_items(ctx: RequestContext, raw: Any, param: str, currency: Currency) -> list[JSONObject]:
     items = as_list(raw, param)
     if len(items) > MAX_ADD_INVOICE_ITEMS:
         raise invalid_request(
@@ -151,9 +144,7 @@ def normalize_one_time_items(
             raise invalid_request("Invalid object", param=where)
         only(item, ("price", "price_data", "quantity", "discounts", "metadata"), where)
         if ("price" in item) == ("price_data" in item):
-            raise invalid_request(
-                f"You must specify exactly one of `price` or `price_data` in {where}.", param=where
-            )
+            raise invalid_request(f"You must specify exactly one of `price` or `price_data` in {where}.", param=where)
         if "price" in item:
             price = load_price(ctx, item["price"], f"{where}[price]", recurring=False)
         else:
@@ -161,15 +152,11 @@ def normalize_one_time_items(
         currency.check(price, f"{where}[price]")
         quantity = to_int(item.get("quantity", 1), f"{where}[quantity]")
         if quantity < 0:
-            raise invalid_request(
-                "This value must be greater than or equal to 0.", param=f"{where}[quantity]"
-            )
+            raise invalid_request("This value must be greater than or equal to 0.", param=f"{where}[quantity]")
         out.append(
             {
                 "discountable": True,
-                "discounts": discounts_param(
-                    ctx, item.get("discounts"), f"{where}[discounts]", currency.value
-                ),
+                "discounts": discounts_param(ctx, item.get("discounts"), f"{where}[discounts]", currency.value),
                 "metadata": check_metadata(item.get("metadata"), f"{where}[metadata]"),
                 "period": {
                     "end": {"timestamp": None, "type": "phase_end"},
@@ -183,9 +170,7 @@ def normalize_one_time_items(
     return out
 
 
-def _end_of(
-    ctx: RequestContext, phase: JSONObject, where: str, start: int, last: bool, first_price: JSONObject
-) -> int:
+def _end_of(ctx: RequestContext, phase: JSONObject, where: str, start: int, last: bool, first_price: JSONObject) -> int:
     has_end = "end_date" in phase
     has_duration = "duration" in phase
     if has_end and has_duration:
@@ -246,9 +231,7 @@ def normalize_phase(
     only(phase, (*PHASE_KEYS, "start_date"), where)
     items = normalize_items(ctx, phase.get("items"), f"{where}[items]", currency)
     first_price = ctx.store.get("price", items[0]["price"]) or {}
-    one_time = normalize_one_time_items(
-        ctx, phase.get("add_invoice_items"), f"{where}[add_invoice_items]", currency
-    )
+    one_time = normalize_one_time_items(ctx, phase.get("add_invoice_items"), f"{where}[add_invoice_items]", currency)
     end = _end_of(ctx, phase, where, start, last, first_price)
     proration = str(phase.get("proration_behavior", "create_prorations"))
     if proration not in PRORATION_BEHAVIORS:
@@ -270,14 +253,10 @@ def normalize_phase(
             raise invalid_request("Invalid object", param=f"{where}[invoice_settings]")
         only(invoice_settings, ("days_until_due",), f"{where}[invoice_settings]")
         if "days_until_due" in invoice_settings:
-            days_until_due = to_int(
-                invoice_settings["days_until_due"], f"{where}[invoice_settings][days_until_due]"
-            )
+            days_until_due = to_int(invoice_settings["days_until_due"], f"{where}[invoice_settings][days_until_due]")
     effective_method = collection_method or default_settings.get("collection_method")
     effective_days = (
-        days_until_due
-        if days_until_due is not None
-        else default_settings["invoice_settings"].get("days_until_due")
+        days_until_due if days_until_due is not None else default_settings["invoice_settings"].get("days_until_due")
     )
     check_collection(effective_method, effective_days, f"{where}[invoice_settings][days_until_due]")
     if "currency" in phase and str(phase["currency"]).lower() != currency.value:
@@ -347,9 +326,7 @@ def normalize_phases(
         given_ts = None if given is None else timestamp(given, f"{where}[start_date]", ctx.now_ts)
         if k == 0 and first_start is None:
             if given_ts is None:
-                raise invalid_request(
-                    f"Missing required param: {where}[start_date].", param=f"{where}[start_date]"
-                )
+                raise invalid_request(f"Missing required param: {where}[start_date].", param=f"{where}[start_date]")
             start = given_ts
         elif k == 0 and end is None:
             assert first_start is not None
@@ -363,9 +340,7 @@ def normalize_phases(
                     f"previous phase ends at {_iso(start)}.",
                     param=f"{where}[start_date]",
                 )
-        normalized = normalize_phase(
-            ctx, phase, where, start, k == len(phases) - 1, currency, default_settings
-        )
+        normalized = normalize_phase(ctx, phase, where, start, k == len(phases) - 1, currency, default_settings)
         out.append(normalized)
         end = normalized["end_date"]
     return out

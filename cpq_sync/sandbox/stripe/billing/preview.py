@@ -188,9 +188,7 @@ class _Engine:
             description=description or f"{quantity} × {self.product_name(item.price)}",  # noqa: RUF001
         )
 
-    def run(
-        self, segments: list[Segment], *, created: int, until: int, prorate_final: bool
-    ) -> list[PreviewInvoice]:
+    def run(self, segments: list[Segment], *, created: int, until: int, prorate_final: bool) -> list[PreviewInvoice]:
         drafts: list[_Draft] = []
         discounts = _Discounts(self.store)
         pending: list[tuple[PreviewLine, list[str]]] = []
@@ -253,9 +251,7 @@ class _Engine:
                     continue
                 draft = _Draft(p_start, bill_end, p_start, coupons=list(seg.coupons))
                 for item in seg.items:
-                    draft.lines.append(
-                        (self.line("subscription", item, p_start, bill_end, share), item.coupons)
-                    )
+                    draft.lines.append((self.line("subscription", item, p_start, bill_end, share), item.coupons))
                 for item in one_time:
                     line = self.line(
                         "invoice_item", item, seg.start, seg.end, description=self.product_name(item.price)
@@ -268,9 +264,7 @@ class _Engine:
             if one_time:
                 lines = [
                     (
-                        self.line(
-                            "invoice_item", i, seg.start, seg.end, description=self.product_name(i.price)
-                        ),
+                        self.line("invoice_item", i, seg.start, seg.end, description=self.product_name(i.price)),
                         i.coupons,
                     )
                     for i in one_time
@@ -281,9 +275,7 @@ class _Engine:
             start = min(int(line.period_start.timestamp()) for line, _ in pending)
             end = max(int(line.period_end.timestamp()) for line, _ in pending)
             drafts.append(_Draft(start, end, start, pending, list(previous.coupons) if previous else []))
-        currency = (
-            str(segments[0].items[0].price.get("currency")) if segments and segments[0].items else "usd"
-        )
+        currency = str(segments[0].items[0].price.get("currency")) if segments and segments[0].items else "usd"
         return [self.finish(d, discounts, currency) for d in drafts]
 
     def prorations(
@@ -337,8 +329,7 @@ class _Engine:
         invoice_off = amounts.apply_coupons(invoice_coupons, base, currency)
         shares = amounts.allocate(invoice_off, remaining)
         lines = [
-            line.model_copy(update={"discounts": line.discounts + s})
-            for line, s in zip(lines, shares, strict=True)
+            line.model_copy(update={"discounts": line.discounts + s}) for line, s in zip(lines, shares, strict=True)
         ]
         subtotal = sum(line.amount for line in lines)
         discount_total = sum(line.discounts for line in lines)
@@ -448,9 +439,7 @@ def preview_subscription(store: Store, subscription: JSONObject, until: int | No
     if until is None:
         until = end or periods.to_timestamp(periods.boundary(_dt(anchor), interval, count, 12))
     stop = until if end is None else min(until, end)
-    segment = Segment(
-        start, stop, items, coupons=_discount_coupons(store, subscription.get("discounts") or [])
-    )
+    segment = Segment(start, stop, items, coupons=_discount_coupons(store, subscription.get("discounts") or []))
     engine = _Engine(store)
     invoices: list[PreviewInvoice] = []
     if anchor > start:
@@ -510,9 +499,7 @@ def preview_invoice(store: Store, invoice: JSONObject) -> list[PreviewInvoice]:
     ]
 
 
-def billing_preview(
-    directory: str | Path, object_id: str, *, until: datetime | None = None
-) -> list[PreviewInvoice]:
+def billing_preview(directory: str | Path, object_id: str, *, until: datetime | None = None) -> list[PreviewInvoice]:
     """What Stripe would invoice for ``object_id`` (``sub_sched_``, ``sub_`` or ``in_``), period by period,
     from its start to ``until`` (default: the schedule's end, or 12 periods of an open-ended subscription)."""
     store = Store(directory)
@@ -532,6 +519,4 @@ def billing_preview(
         if invoice is None:
             raise LookupError(f"No such invoice: '{object_id}'")
         return preview_invoice(store, invoice)
-    raise ValueError(
-        f"billing_preview takes a subscription schedule, subscription or invoice id, not {object_id!r}"
-    )
+    raise ValueError(f"billing_preview takes a subscription schedule, subscription or invoice id, not {object_id!r}")

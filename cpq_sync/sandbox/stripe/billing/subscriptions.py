@@ -54,9 +54,7 @@ PRORATION_BEHAVIORS = ("create_prorations", "none", "always_invoice")
 
 
 def _collection(params: dict[str, Any], current: JSONObject | None = None) -> tuple[str, int | None]:
-    method = str(
-        params.get("collection_method") or (current or {}).get("collection_method") or "charge_automatically"
-    )
+    method = str(params.get("collection_method") or (current or {}).get("collection_method") or "charge_automatically")
     if "days_until_due" in params and params["days_until_due"] != "":
         days: int | None = to_int(params["days_until_due"], "days_until_due")
     elif "collection_method" in params:
@@ -188,12 +186,8 @@ def _updated_items(ctx: RequestContext, subscription: JSONObject, raw: Any) -> l
         if "metadata" in entry:
             spec["metadata"] = apply_metadata(spec["metadata"], entry["metadata"], param=f"{where}[metadata]")
         if "discounts" in entry:
-            spec["discounts"] = [
-                {"coupon": d["coupon"]} for d in as_list(entry["discounts"], f"{where}[discounts]")
-            ]
-    wire = [
-        {k: v for k, v in s.items() if not (k == "quantity" and v is None)} for s in [*specs.values(), *added]
-    ]
+            spec["discounts"] = [{"coupon": d["coupon"]} for d in as_list(entry["discounts"], f"{where}[discounts]")]
+    wire = [{k: v for k, v in s.items() if not (k == "quantity" and v is None)} for s in [*specs.values(), *added]]
     for spec_entry in wire:
         spec_entry["metadata"] = spec_entry.get("metadata") or ""
     # Re-validate the whole item set as Stripe would (duplicates, currencies, intervals, archived new prices).
@@ -262,9 +256,7 @@ def cancel_subscription(ctx: RequestContext) -> JSONObject:
     subscription = _get(ctx)
     only(ctx.params, ("invoice_now", "prorate", "cancellation_details"))
     if subscription["status"] == "canceled":
-        raise invalid_request(
-            f"A canceled subscription can't be canceled again: {subscription['id']}.", param=None
-        )
+        raise invalid_request(f"A canceled subscription can't be canceled again: {subscription['id']}.", param=None)
     schedule_id = subscription.get("schedule")
     lifecycle.end_subscription(ctx.store, subscription, ctx.now_ts)
     if schedule_id:
