@@ -109,7 +109,7 @@ def prepare(settings: Settings, *, now: dt.datetime | None = None) -> RunContext
         _ensure_sandbox(settings)
     org = OrgClient(lambda: login(settings), run_share_percent=settings.preferences.api_usage_ceiling_percent)
     mappings = load_mappings(settings.runtime.mappings_dir)
-    compiled = compile_mappings(mappings, describe=lambda sobject: org.call(lambda sf: getattr(sf, sobject).describe()))
+    compiled = compile_mappings(mappings, describe=lambda sobject: org.restful(f"sobjects/{sobject}/describe"))
     filters = SyncFilters.from_preferences(settings.preferences.filters)
     for kind, problem in compiled.broken.items():
         log.error("mapping problem: %s (records that need a %s fail until it is fixed)", problem, kind.value)

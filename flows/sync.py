@@ -38,7 +38,6 @@ def sync_flow(parameters: SyncParameters | None = None) -> SyncReport:
     ctx = prepare_task(settings)
     mode = params.mode
     report = SyncReport(mode=mode, dry_run=params.dry_run, started_at=ctx.started_at)
-    calls_before = ctx.org.usage()
     try:
         window = window_for(ctx, mode, tuple(params.order_ids))
         extracted = extract_task(ctx, window)
@@ -55,9 +54,7 @@ def sync_flow(parameters: SyncParameters | None = None) -> SyncReport:
     except QuotaExceeded as exc:
         report.stopped_early = str(exc)
         logger.error("stopped early: %s", exc)
-    usage = ctx.org.usage()
-    if usage and calls_before:
-        report.salesforce_calls = usage[0] - calls_before[0]
+    report.salesforce_calls = ctx.org.calls_used()
     report.timings = dict(ctx.timings)
     create_markdown_artifact(summary_markdown(report), key="sync-summary", description="What this run did")
     rows = table_rows(report, ctx.org.instance_url, ctx.livemode)

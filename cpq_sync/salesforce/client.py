@@ -132,7 +132,7 @@ class OrgClient:
     def call(self, fn: Callable[[Salesforce], T]) -> T:
         @retry(
             retry=retry_if_exception(is_transient),
-            wait=wait_exponential_jitter(initial=0.5, max=8),
+            wait=wait_exponential_jitter(multiplier=0.5, max=8),
             stop=stop_after_attempt(6),
             reraise=True,
         )

@@ -36,8 +36,13 @@ log = logging.getLogger(__name__)
 ID_CHUNK = 200  # ids per `Id IN (...)` clause, well within SOQL's URL length
 
 
-def soql_datetime(value: dt.datetime) -> str:
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+def soql_datetime(value: dt.datetime, *, round_up: bool = False) -> str:
+    """SOQL datetime literals have whole seconds; a window's upper bound rounds up so nothing modified before the
+    run started is left for later (a record seen twice costs nothing: its content hash is unchanged)."""
+    value = value.astimezone(dt.UTC)
+    if round_up and value.microsecond:
+        value = value.replace(microsecond=0) + dt.timedelta(seconds=1)
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def soql_string(value: str) -> str:
@@ -131,7 +136,7 @@ class Window:
 
 
 def _modstamp_conditions(window: Window) -> list[str]:
-    conditions = [f"SystemModstamp < {soql_datetime(window.until)}"]
+    conditions = [f"SystemModstamp < {soql_datetime(window.until, round_up=True)}"]
     if window.since is not None:
         conditions.append(f"SystemModstamp >= {soql_datetime(window.since)}")
     return conditions

@@ -20,9 +20,7 @@ from cpq_sync.sandbox import stripe as sandbox
 from cpq_sync.sandbox.stripe.billing import PreviewInvoice, periods
 
 LIVE_KEY = os.environ.get("STRIPE_API_KEY")
-sandbox_only = pytest.mark.skipif(
-    bool(LIVE_KEY), reason="sandbox-only: needs the sandbox clock or billing_preview"
-)
+sandbox_only = pytest.mark.skipif(bool(LIVE_KEY), reason="sandbox-only: needs the sandbox clock or billing_preview")
 NOW = datetime(2024, 7, 15, 12, tzinfo=UTC)
 
 
@@ -130,9 +128,7 @@ def test_twelve_month_schedule_with_monthly_items_and_a_one_time_item(
     assert subscription.collection_method == "send_invoice"
     assert subscription.days_until_due == 30
     assert subscription.metadata["salesforce_order_id"] == "801A"
-    assert sorted((i.price.id, i.quantity) for i in subscription["items"].data) == sorted(
-        [(seat, 4), (support, 1)]
-    )
+    assert sorted((i.price.id, i.quantity) for i in subscription["items"].data) == sorted([(seat, 4), (support, 1)])
     items = client.v1.subscription_items.list(params={"subscription": subscription.id})
     assert {i.id for i in items.data} == {i.id for i in subscription["items"].data}
     assert client.v1.subscription_items.retrieve(items.data[0].id).subscription == subscription.id
@@ -188,9 +184,7 @@ def test_the_connectors_amendment_example_period_by_period(
         *[(f"2022-{m:02d}-01", 6 * 1000 + 5 * 2000) for m in range(2, 13)],
     ]
     february = invoices[1]
-    assert [
-        (line.price, line.quantity, line.unit_amount_decimal, line.amount) for line in february.lines
-    ] == [
+    assert [(line.price, line.quantity, line.unit_amount_decimal, line.amount) for line in february.lines] == [
         (a, 6, 1000, 6000),
         (b, 5, 2000, 10000),
     ]
@@ -248,9 +242,7 @@ def test_backdated_periods_are_billed_unless_proration_behavior_is_none(
             params={
                 "customer": account.customer,
                 "start_date": ts(2024, 1, 15, 12),
-                "phases": [
-                    {"items": [{"price": price}], "end_date": ts(2025, 1, 15, 12), "proration_behavior": pb}
-                ],
+                "phases": [{"items": [{"price": price}], "end_date": ts(2025, 1, 15, 12), "proration_behavior": pb}],
             }
         )
         for pb in ("create_prorations", "none")
@@ -331,9 +323,7 @@ def test_release_and_cancel_through_the_api(client: stripe.StripeClient, account
             params={
                 "customer": account.customer,
                 "start_date": "now",
-                "phases": [
-                    {"items": [{"price": price}], "duration": {"interval": "month", "interval_count": 6}}
-                ],
+                "phases": [{"items": [{"price": price}], "duration": {"interval": "month", "interval_count": 6}}],
             }
         )
 
@@ -367,9 +357,7 @@ def test_list_schedules_by_customer(client: stripe.StripeClient, account: Accoun
     listed = client.v1.subscription_schedules.list(params={"customer": account.customer, "limit": 2})
     assert [s.id for s in listed.data] == mine[::-1][:2]
     assert listed.has_more is True
-    rest = client.v1.subscription_schedules.list(
-        params={"customer": account.customer, "starting_after": mine[1]}
-    )
+    rest = client.v1.subscription_schedules.list(params={"customer": account.customer, "starting_after": mine[1]})
     assert [s.id for s in rest.data] == [mine[0]]
 
 
@@ -419,9 +407,7 @@ def test_archived_price_is_rejected(client: stripe.StripeClient, account: Accoun
     )
     assert error.param == "phases[0][items][0][price]"
     error = invalid(
-        lambda: client.v1.subscriptions.create(
-            params={"customer": account.customer, "items": [{"price": price}]}
-        )
+        lambda: client.v1.subscriptions.create(params={"customer": account.customer, "items": [{"price": price}]})
     )
     assert error.param == "items[0][price]"
 
@@ -440,9 +426,7 @@ def test_prices_of_a_schedule_share_one_currency(client: stripe.StripeClient, ac
     assert error.param == "phases[0][items][1][price]"
 
 
-def test_phases_must_be_contiguous_and_bounded(
-    client: stripe.StripeClient, account: Account, now: int
-) -> None:
+def test_phases_must_be_contiguous_and_bounded(client: stripe.StripeClient, account: Account, now: int) -> None:
     price = account.monthly(1000)
     error = invalid(
         lambda: client.v1.subscription_schedules.create(
@@ -504,9 +488,7 @@ def test_ended_phases_cannot_be_changed_by_update(
     }
     current = {"items": [{"price": price, "quantity": 3}], "end_date": ts(2025, 1, 1)}
     error = invalid(
-        lambda: client.v1.subscription_schedules.update(
-            schedule.id, params={"phases": [changed_past, current]}
-        )
+        lambda: client.v1.subscription_schedules.update(schedule.id, params={"phases": [changed_past, current]})
     )
     assert error.param == "phases[0]"
     moved = {"start_date": ts(2024, 4, 1), **current}
@@ -567,9 +549,7 @@ def test_send_invoice_needs_days_until_due(client: stripe.StripeClient, account:
     assert error.param == "days_until_due"
 
 
-def test_subscription_update_list_search_and_cancel(
-    client: stripe.StripeClient, account: Account, now: int
-) -> None:
+def test_subscription_update_list_search_and_cancel(client: stripe.StripeClient, account: Account, now: int) -> None:
     a, b = account.monthly(1000), account.monthly(2000, name="Other")
     subscription = client.v1.subscriptions.create(
         params={"customer": account.customer, "items": [{"price": a, "quantity": 1}], "metadata": {"k": "v1"}}
@@ -596,10 +576,7 @@ def test_subscription_update_list_search_and_cancel(
     assert canceled.status == "canceled"
     assert client.v1.subscriptions.list(params={"customer": account.customer}).data == []
     assert [
-        s.id
-        for s in client.v1.subscriptions.list(
-            params={"customer": account.customer, "status": "canceled"}
-        ).data
+        s.id for s in client.v1.subscriptions.list(params={"customer": account.customer, "status": "canceled"}).data
     ] == [subscription.id]
 
 
@@ -628,9 +605,7 @@ def test_subscription_cancel_at_ends_it_when_the_clock_gets_there(
 # -- invoice items and invoices -----------------------------------------------------------------------------
 
 
-def test_one_time_invoice_from_invoice_items_is_finalized(
-    client: stripe.StripeClient, account: Account
-) -> None:
+def test_one_time_invoice_from_invoice_items_is_finalized(client: stripe.StripeClient, account: Account) -> None:
     fee = account.price(12345, name="Implementation")
     first = client.v1.invoice_items.create(
         params={"customer": account.customer, "pricing": {"price": fee}, "quantity": 2}
@@ -718,9 +693,7 @@ def test_coupon_durations_in_the_preview(
     )
     invoices = preview(directory, schedule.id)
     discount = round(3998 * 0.25)  # 999.5 -> 1000, half up
-    assert [inv.discount_total for inv in invoices] == [discount] * discounted_months + [0] * (
-        6 - discounted_months
-    )
+    assert [inv.discount_total for inv in invoices] == [discount] * discounted_months + [0] * (6 - discounted_months)
     assert [inv.total for inv in invoices] == [3998 - inv.discount_total for inv in invoices]
 
 

@@ -1,0 +1,34 @@
+"""End-to-end fixtures: the two sandboxes in a temporary directory, one Prefect server for the whole session."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+CREDENTIAL_VARS = [
+    name
+    for name in os.environ
+    if name.startswith(("SALESFORCE_", "STRIPE_")) or name in ("CPQ_SYNC_SANDBOX", "CPQ_SYNC_MAPPINGS_DIR")
+]
+
+
+@pytest.fixture(scope="session")
+def prefect_server() -> Iterator[None]:
+    """One temporary Prefect server (API and database) shared by every end-to-end test of this process."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, prefect_server: None) -> Path:
+    """A fresh pair of sandboxes as the sync's target (no credentials in the environment)."""
+    for name in CREDENTIAL_VARS:
+        monkeypatch.delenv(name, raising=False)
+    directory = tmp_path / "sandbox"
+    monkeypatch.setenv("CPQ_SYNC_SANDBOX", str(directory))
+    return directory
