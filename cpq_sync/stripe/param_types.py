@@ -268,17 +268,21 @@ def _check_value(value: Any, annotation: Any, path: list[str | int]) -> None:
                 value, literals, [m for m in members if m is not str and m not in literals], path
             )
             return
-        errors: list[ParamError] = []
+        matching: list[ParamError] = []
+        others: list[ParamError] = []
+        unset: list[ParamError] = []
         for member in members:
             try:
                 _check_value(value, member, path)
                 return
             except ParamError as err:
-                if _annotation_shape(member) == _shape(value):
-                    errors.insert(0, err)
+                if get_origin(member) is Literal and get_args(member) == ("",):
+                    unset.append(err)
+                elif _annotation_shape(member) == _shape(value):
+                    matching.append(err)
                 else:
-                    errors.append(err)
-        raise errors[0]
+                    others.append(err)
+        raise (matching + others + unset)[0]
     _check_single(value, members[0], path)
 
 
