@@ -760,3 +760,42 @@ def test_state_is_shared_by_clients_and_reset_empties_it(directory: Path) -> Non
     assert two.v1.customers.retrieve(customer.id).name == "Shared"
     sandbox.reset(directory)
     rejected(lambda: two.v1.customers.retrieve(customer.id))
+
+
+@sandbox_only
+def test_show_prints_counts_and_rows(client: stripe.StripeClient, directory: Path) -> None:
+    from rich.console import Console
+
+    customer = client.v1.customers.create(params={"email": "shown@example.com"})
+    product = new_product(client)
+    client.v1.prices.create(params={"product": product.id, "currency": "jpy", "unit_amount": 1500})
+    console = Console(record=True, width=200)
+    sandbox.show(directory, console)
+    text = console.export_text()
+    assert customer.id in text and "shown@example.com" in text
+    assert product.id in text
+    assert "1500 JPY" in text
+
+
+_WRITER = """
+import sys
+from cpq_sync.sandbox import stripe as sandbox
+client = sandbox.connect(sys.argv[1])
+for i in range(15):
+    client.v1.customers.create(params={"metadata": {"writer": "child"}})
+"""
+
+
+@sandbox_only
+def test_two_processes_share_the_account(client: stripe.StripeClient, directory: Path) -> None:
+    import subprocess
+    import sys
+
+    client.v1.customers.list()  # create the store before the child starts
+    child = subprocess.Popen([sys.executable, "-c", _WRITER, str(directory)])
+    for _ in range(15):
+        client.v1.customers.create(params={"metadata": {"writer": "parent"}})
+    assert child.wait(timeout=30) == 0
+    found = client.v1.customers.search(params={"query": "metadata['writer']:'child'", "limit": 100})
+    assert len(found.data) == 15
+    assert sandbox_count(directory, "customer") == 30
