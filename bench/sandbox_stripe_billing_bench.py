@@ -1,12 +1,12 @@
 """Benchmark: the sandbox Stripe account's own cost per BILLING request with a large account (target < 2 ms).
 
 Seeds 100,000 core objects (customers, products, prices, as ``sandbox_stripe_bench``) plus ``--schedules``
-subscription schedules with their subscriptions and items (cloned from one created through the API), then times
-real SDK calls through ``stripe.StripeClient``: schedule create/retrieve/update (an amendment)/list by customer,
+subscription schedules with their subscriptions and items (cloned from one created through the API), then
+times real SDK calls through ``stripe.StripeClient``: schedule create/retrieve/update/list by customer,
 subscription create/retrieve, invoice item create, pending invoice items list. Every request also runs the
 billing clock hook (one indexed ``min()`` lookup per object type).
 
-Run: ``uv run python bench/sandbox_stripe_billing_bench.py [--objects 100000] [--schedules 10000] [--requests 200]``
+Run: ``uv run python bench/sandbox_stripe_billing_bench.py [--objects N] [--schedules N] [--requests N]``
 """
 
 from __future__ import annotations
@@ -25,10 +25,10 @@ from typing import Any
 import stripe
 
 sys.path.insert(0, str(Path(__file__).parent))
-from sandbox_stripe_bench import TimedClient, measure, seed  # noqa: E402
+from sandbox_stripe_bench import TimedClient, measure, seed
 
-from cpq_sync.sandbox.stripe import ids, set_clock  # noqa: E402
-from cpq_sync.sandbox.stripe.store import Store  # noqa: E402
+from cpq_sync.sandbox.stripe import ids, set_clock
+from cpq_sync.sandbox.stripe.store import Store
 
 NOW = datetime(2025, 3, 10, tzinfo=UTC)
 
