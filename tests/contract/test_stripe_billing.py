@@ -839,3 +839,101 @@ def test_tiered_and_metered_prices_in_the_preview(
     invoices = preview(directory, schedule.id)
     assert [inv.total for inv in invoices] == [500 + 10 * 100 + 5 * 50] * 2
     assert [(line.price, line.quantity, line.amount) for line in invoices[0].lines][1] == (metered, 0, 0)
+
+
+@sandbox_only
+@pytest.mark.parametrize(("behavior", "billed_periods"), [("create_prorations", 12), ("none", 10)])
+def test_backdated_subscription_preview(
+    client: stripe.StripeClient, account: Account, directory: Path, behavior: str, billed_periods: int
+) -> None:
+    price = account.monthly(1000)
+    subscription = client.v1.subscriptions.create(
+        params={
+            "customer": account.customer,
+            "items": [{"price": price, "quantity": 2}],
+            "backdate_start_date": ts(2024, 5, 1),
+            "proration_behavior": behavior,  # type: ignore[typeddict-item]
+        }
+    )
+    assert subscription.start_date == ts(2024, 5, 1)
+    assert subscription["items"].data[0].current_period_start == ts(2024, 7, 1)
+    invoices = preview(directory, subscription.id)
+    # Twelve monthly periods from 2024-05-01; with proration_behavior=none May and June are not billed.
+    assert len(invoices) == billed_periods
+    assert invoices[0].period_start.date().isoformat() == (
+        "2024-05-01" if billed_periods == 12 else "2024-07-01"
+    )
+    assert {inv.total for inv in invoices} == {2000}
+
+
+@sandbox_only
+def test_future_billing_cycle_anchor_prorates_the_first_period(
+    client: stripe.StripeClient, account: Account, directory: Path
+) -> None:
+    price = account.monthly(3100)
+    subscription = client.v1.subscriptions.create(
+        params={
+            "customer": account.customer,
+            "items": [{"price": price}],
+            "billing_cycle_anchor": ts(2024, 8, 1),
+            "cancel_at": ts(2024, 10, 1),
+        }
+    )
+    item = subscription["items"].data[0]
+    assert (item.current_period_start, item.current_period_end) == (ts(2024, 7, 15, 12), ts(2024, 8, 1))
+    invoices = preview(directory, subscription.id)
+    # 2024-07-15 12:00 .. 08-01 is 16.5 of July's 31 days.
+    assert [inv.total for inv in invoices] == [round(3100 * 16.5 / 31), 3100, 3100]
+
+
+@sandbox_only
+def test_schedule_released_early_keeps_billing_the_phase_in_force(
+    client: stripe.StripeClient, account: Account, directory: Path
+) -> None:
+    price = account.monthly(1000)
+    schedule = client.v1.subscription_schedules.create(
+        params={
+            "customer": account.customer,
+            "start_date": ts(2024, 7, 1),
+            "phases": [
+                {"items": [{"price": price, "quantity": 1}], "end_date": ts(2024, 9, 1)},
+                {"items": [{"price": price, "quantity": 5}], "end_date": ts(2025, 1, 1)},
+            ],
+        }
+    )
+    client.v1.subscription_schedules.release(schedule.id)
+    invoices = preview(directory, schedule.id, until=datetime(2024, 12, 1, tzinfo=UTC))
+    assert [inv.total for inv in invoices] == [1000] * 5
+
+
+def test_invoice_for_a_subscriptions_pending_items(client: stripe.StripeClient, account: Account) -> None:
+    price, fee = account.monthly(1000), account.price(700, name="Proration")
+    subscription = client.v1.subscriptions.create(
+        params={
+            "customer": account.customer,
+            "items": [{"price": price}],
+            "collection_method": "send_invoice",
+            "days_until_due": 30,
+        }
+    )
+    client.v1.invoice_items.create(
+        params={
+            "customer": account.customer,
+            "subscription": subscription.id,
+            "pricing": {"price": fee},
+            "quantity": 3,
+            "metadata": {"salesforce_proration": "true"},
+        }
+    )
+    invoice = client.v1.invoices.create(
+        params={"customer": account.customer, "subscription": subscription.id}
+    )
+    assert invoice.parent is not None and invoice.parent.subscription_details is not None
+    assert invoice.parent.subscription_details.subscription == subscription.id
+    assert [line.amount for line in invoice.lines.data] == [2100]
+    assert invoice.collection_method == "send_invoice"
+    finalized = client.v1.invoices.finalize_invoice(invoice.id)
+    assert finalized.status == "open"
+    assert finalized.amount_due == 2100
+    listed = client.v1.invoices.list(params={"subscription": subscription.id})
+    assert [i.id for i in listed.data] == [invoice.id]

@@ -58,7 +58,10 @@ def _apply_phase(
     lifecycle.set_items(store, sub, phase["items"], max(now_ts, int(phase["start_date"])))
     after = lifecycle.interval_of(store, sub)
     start = int(phase["start_date"])
-    reset = phase.get("billing_cycle_anchor") == "phase_start" or (before is not None and before != after)
+    anchor_setting = phase.get("billing_cycle_anchor") or sched["default_settings"].get(
+        "billing_cycle_anchor"
+    )
+    reset = anchor_setting == "phase_start" or (before is not None and before != after)
     if reset and int(sub["billing_cycle_anchor"]) < start:
         sub["billing_cycle_anchor"] = start
     sub["discounts"] = lifecycle.sync_discounts(

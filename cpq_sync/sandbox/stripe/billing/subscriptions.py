@@ -30,6 +30,7 @@ from cpq_sync.sandbox.stripe.billing.common import (
     unsupported,
 )
 from cpq_sync.sandbox.stripe.billing.phases import Currency, check_collection, normalize_items
+from cpq_sync.sandbox.stripe.billing.preview import PRORATION_STATE
 from cpq_sync.sandbox.stripe.errors import invalid_request
 from cpq_sync.sandbox.stripe.listing import list_response
 from cpq_sync.sandbox.stripe.router import RequestContext, route
@@ -136,6 +137,9 @@ def create_subscription(ctx: RequestContext) -> JSONObject:
     if subscription["cancel_at_period_end"]:
         subscription["cancel_at"] = subscription["items"]["data"][0]["current_period_end"]
     redeem(ctx.store, [*discounts, *(d for i in items for d in i["discounts"])])
+    if params.get("proration_behavior") == "none":
+        # Not part of the subscription object; the preview needs it for backdated or anchored starts.
+        ctx.store.set_state(PRORATION_STATE + subscription["id"], "none")
     lifecycle.save(ctx.store, subscription)
     return subscription
 
