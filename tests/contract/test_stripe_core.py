@@ -24,7 +24,6 @@ from cpq_sync.sandbox.stripe import StripeFaults
 from cpq_sync.sandbox.stripe.store import Store
 
 LIVE_KEY = os.environ.get("STRIPE_API_KEY")
-sandbox_only = pytest.mark.skipif(bool(LIVE_KEY), reason="sandbox-only: request log and fault injection")
 T = TypeVar("T")
 
 
@@ -33,13 +32,30 @@ def directory(tmp_path: Path) -> Path:
     return tmp_path / "stripe"
 
 
+@pytest.fixture(params=["sandbox", "stripe-test-mode"])
+def live(request: pytest.FixtureRequest) -> bool:
+    """Each contract test runs against the sandbox and, with STRIPE_API_KEY set, against Stripe test mode."""
+    if request.param == "stripe-test-mode" and not LIVE_KEY:
+        pytest.skip(
+            "STRIPE_API_KEY is not set: set a Stripe test-mode key to run the contract against Stripe too"
+        )
+    return bool(request.param == "stripe-test-mode")
+
+
 @pytest.fixture
-def client(directory: Path) -> Iterator[stripe.StripeClient]:
-    """The sandbox account, or Stripe test mode when STRIPE_API_KEY is set."""
-    if LIVE_KEY:
+def client(live: bool, directory: Path) -> Iterator[stripe.StripeClient]:
+    """The sandbox account, or Stripe test mode (the same assertions hold for both)."""
+    if live:
+        assert LIVE_KEY is not None
         yield stripe.StripeClient(api_key=LIVE_KEY, max_network_retries=2)
     else:
         yield sandbox.connect(directory)
+
+
+@pytest.fixture
+def sandbox_client(directory: Path) -> stripe.StripeClient:
+    """For sandbox-only behaviour (request log, faults, show, processes): never Stripe."""
+    return sandbox.connect(directory)
 
 
 @pytest.fixture
@@ -54,9 +70,9 @@ def tag() -> str:
     return uuid.uuid4().hex[:12]
 
 
-def eventually(check: Callable[[], T], timeout: float = 90.0) -> T:
+def eventually(check: Callable[[], T], live: bool, timeout: float = 90.0) -> T:
     """Stripe's search is eventually consistent (the sandbox's is immediate): poll in live mode."""
-    deadline = time.monotonic() + (timeout if LIVE_KEY else 0)
+    deadline = time.monotonic() + (timeout if live else 0)
     while True:
         try:
             return check()
@@ -137,7 +153,7 @@ def test_metadata_limit_counts_merged_keys_on_update(client: stripe.StripeClient
     assert len(client.v1.customers.retrieve(customer.id).metadata.to_dict()) == 30
 
 
-def test_search_customers_by_metadata_with_paging(client: stripe.StripeClient) -> None:
+def test_search_customers_by_metadata_with_paging(client: stripe.StripeClient, live: bool) -> None:
     marker = tag()
     ids = {
         client.v1.customers.create(params={"email": f"c{i}@example.com", "metadata": {"run": marker}}).id
@@ -160,7 +176,7 @@ def test_search_customers_by_metadata_with_paging(client: stripe.StripeClient) -
                 return seen
             page = result.next_page
 
-    found = eventually(lambda: _assert_equal_set(all_pages(), ids))
+    found = eventually(lambda: _assert_equal_set(all_pages(), ids), live)
     assert len(found) == len(set(found)) == 5
 
 
@@ -169,7 +185,7 @@ def _assert_equal_set(found: list[str], expected: set[str]) -> list[str]:
     return found
 
 
-def test_search_with_and_or_and_field_equality(client: stripe.StripeClient) -> None:
+def test_search_with_and_or_and_field_equality(client: stripe.StripeClient, live: bool) -> None:
     marker = tag()
     a = client.v1.customers.create(
         params={"email": f"a-{marker}@example.com", "metadata": {"run": marker, "k": "a"}}
@@ -181,12 +197,13 @@ def test_search_with_and_or_and_field_equality(client: stripe.StripeClient) -> N
     def ids(query: str) -> set[str]:
         return {c.id for c in client.v1.customers.search(params={"query": query}).data}
 
-    eventually(lambda: _assert_same(ids(f"metadata['run']:'{marker}' AND metadata['k']:'a'"), {a.id}))
-    eventually(lambda: _assert_same(ids(f"metadata['k']:'a' AND metadata['run']:'{marker}' "), {a.id}))
+    eventually(lambda: _assert_same(ids(f"metadata['run']:'{marker}' AND metadata['k']:'a'"), {a.id}), live)
+    eventually(lambda: _assert_same(ids(f"metadata['k']:'a' AND metadata['run']:'{marker}' "), {a.id}), live)
     eventually(
         lambda: _assert_same(
             ids(f"email:'a-{marker}@example.com' OR email:'b-{marker}@example.com'"), {a.id, b.id}
-        )
+        ),
+        live,
     )
 
 
@@ -272,13 +289,13 @@ def test_price_with_product_data_creates_the_product(client: stripe.StripeClient
     assert client.v1.products.retrieve(str(price.product)).name == "Inline"
 
 
-def test_zero_decimal_currency_amounts_are_whole_units(client: stripe.StripeClient) -> None:
+def test_zero_decimal_currency_amounts_are_whole_units(client: stripe.StripeClient, live: bool) -> None:
     product = new_product(client)
     price = client.v1.prices.create(params={"product": product.id, "currency": "JPY", "unit_amount": 1500})
     assert price.currency == "jpy"
     assert price.unit_amount == 1500
     assert price.unit_amount_decimal == Decimal("1500")
-    if not LIVE_KEY:
+    if not live:
         from cpq_sync.sandbox.stripe.resources.money import format_amount
 
         assert format_amount(1500, "jpy") == "1500 JPY"
@@ -443,7 +460,7 @@ def test_lookup_keys_are_unique_unless_transferred(client: stripe.StripeClient) 
     assert [p.id for p in client.v1.prices.list(params={"lookup_keys": [key]}).data] == [second.id]
 
 
-def test_search_prices_by_product(client: stripe.StripeClient) -> None:
+def test_search_prices_by_product(client: stripe.StripeClient, live: bool) -> None:
     product = new_product(client)
     ids = {
         client.v1.prices.create(params={"product": product.id, "currency": "usd", "unit_amount": n}).id
@@ -454,7 +471,7 @@ def test_search_prices_by_product(client: stripe.StripeClient) -> None:
         result = client.v1.prices.search(params={"query": f"product:'{product.id}' AND active:'true'"})
         assert {p.id for p in result.data} == ids
 
-    eventually(found)
+    eventually(found, live)
 
 
 # -- billing meters and coupons
@@ -498,7 +515,7 @@ def test_coupons(client: stripe.StripeClient) -> None:
 
 
 # -- lists
-def test_list_paging_over_250_objects(client: stripe.StripeClient) -> None:
+def test_list_paging_over_250_objects(client: stripe.StripeClient, live: bool) -> None:
     marker = tag()
     created = [
         client.v1.coupons.create(params={"percent_off": 1, "name": f"{marker}-{i}"}).id for i in range(250)
@@ -520,7 +537,7 @@ def test_list_paging_over_250_objects(client: stripe.StripeClient) -> None:
             break
         after = page.data[-1].id
     assert seen == newest_first
-    if not LIVE_KEY:
+    if not live:
         assert pages == 3
         assert client.v1.coupons.list().data[0].id == newest_first[0]
         assert len(client.v1.coupons.list().data) == 10
@@ -594,27 +611,27 @@ def test_missing_object_is_404_resource_missing(client: stripe.StripeClient) -> 
     error = rejected(
         lambda: client.v1.prices.create(params={"product": "prod_nope", "currency": "usd", "unit_amount": 1})
     )
-    assert (error.http_status, error.code, error.param) == (404, "resource_missing", "product")
+    assert (error.http_status, error.code, error.param) == (400, "resource_missing", "product")
 
 
-@sandbox_only
-def test_unsupported_endpoint_is_404_saying_so(client: stripe.StripeClient) -> None:
-    error = rejected(lambda: client.v1.refunds.create(params={"charge": "ch_123"}))
+def test_unsupported_endpoint_is_404_saying_so(sandbox_client: stripe.StripeClient) -> None:
+    error = rejected(lambda: sandbox_client.v1.refunds.create(params={"charge": "ch_123"}))
     assert error.http_status == 404
     assert "does not emulate" in error.user_message
 
 
-@sandbox_only
 def test_parameter_stripe_accepts_but_sandbox_does_not_emulate_is_refused(
-    client: stripe.StripeClient,
+    sandbox_client: stripe.StripeClient,
 ) -> None:
-    error = rejected(lambda: client.v1.customers.create(params={"tax_exempt": "exempt"}))
+    error = rejected(lambda: sandbox_client.v1.customers.create(params={"tax_exempt": "exempt"}))
     assert error.param == "tax_exempt"
     assert "does not emulate" in error.user_message
 
 
 # -- idempotency
-def test_idempotent_replay_returns_the_first_response(client: stripe.StripeClient, directory: Path) -> None:
+def test_idempotent_replay_returns_the_first_response(
+    client: stripe.StripeClient, live: bool, directory: Path
+) -> None:
     key = f"create-customer-{tag()}"
     marker = tag()
     first = client.v1.customers.create(params={"metadata": {"run": marker}}, options={"idempotency_key": key})
@@ -625,8 +642,8 @@ def test_idempotent_replay_returns_the_first_response(client: stripe.StripeClien
     assert second.last_response is not None
     assert second.last_response.headers.get("Idempotent-Replayed") == "true"
     assert first.last_response is not None
-    assert second.last_response.request_id == first.last_response.request_id
-    if not LIVE_KEY:
+    assert second.last_response.headers.get("Original-Request") == first.last_response.request_id
+    if not live:
         assert sandbox_count(directory, "customer") == 1
 
 
@@ -645,11 +662,12 @@ def sandbox_count(directory: Path, object_type: str) -> int:
 
 
 # -- faults and the request log (sandbox only)
-@sandbox_only
-def test_request_log_records_every_request(client: stripe.StripeClient, directory: Path) -> None:
-    customer = client.v1.customers.create(params={"name": "Logged"}, options={"idempotency_key": "log-1"})
-    client.v1.customers.retrieve(customer.id)
-    rejected(lambda: client.v1.customers.retrieve("cus_missing"))
+def test_request_log_records_every_request(sandbox_client: stripe.StripeClient, directory: Path) -> None:
+    customer = sandbox_client.v1.customers.create(
+        params={"name": "Logged"}, options={"idempotency_key": "log-1"}
+    )
+    sandbox_client.v1.customers.retrieve(customer.id)
+    rejected(lambda: sandbox_client.v1.customers.retrieve("cus_missing"))
     log = sandbox.request_log(directory)
     assert [(e.method, e.path, e.status) for e in log] == [
         ("POST", "/v1/customers", 200),
@@ -666,7 +684,6 @@ def test_request_log_records_every_request(client: stripe.StripeClient, director
     assert sandbox.request_log(directory) == []
 
 
-@sandbox_only
 def test_rate_limit_429_is_retried_by_the_sdk_then_raised(directory: Path, fast_retries: None) -> None:
     limited = sandbox.connect(directory, faults=StripeFaults(rate_limit_per_second=2), max_network_retries=1)
     limited.v1.customers.create()
@@ -677,7 +694,6 @@ def test_rate_limit_429_is_retried_by_the_sdk_then_raised(directory: Path, fast_
     assert sandbox_count(directory, "customer") == 2
 
 
-@sandbox_only
 def test_rate_limit_clears_after_the_window(directory: Path) -> None:
     limited = sandbox.connect(directory, faults=StripeFaults(rate_limit_per_second=1), max_network_retries=3)
     limited.v1.customers.create()
@@ -688,7 +704,6 @@ def test_rate_limit_clears_after_the_window(directory: Path) -> None:
     assert sandbox_count(directory, "customer") == 2
 
 
-@sandbox_only
 def test_server_errors_are_retried_and_surface_as_api_errors(directory: Path, fast_retries: None) -> None:
     failing = sandbox.connect(directory, faults=StripeFaults(server_error_rate=1.0), max_network_retries=2)
     rejected(lambda: failing.v1.customers.create(), stripe.APIError)
@@ -698,7 +713,6 @@ def test_server_errors_are_retried_and_surface_as_api_errors(directory: Path, fa
     assert sandbox_count(directory, "customer") == 0
 
 
-@sandbox_only
 def test_seeded_server_errors_are_deterministic(tmp_path: Path, fast_retries: None) -> None:
     def outcomes(run: str) -> list[int | None]:
         directory = tmp_path / run
@@ -715,7 +729,6 @@ def test_seeded_server_errors_are_deterministic(tmp_path: Path, fast_retries: No
     assert 200 in first and any(s in (500, 503) for s in first)
 
 
-@sandbox_only
 def test_connection_error_before_apply_stores_nothing(directory: Path, fast_retries: None) -> None:
     broken = sandbox.connect(directory, faults=StripeFaults(connection_error_rate=1.0), max_network_retries=2)
     rejected(lambda: broken.v1.customers.create(params={"name": "never"}), stripe.APIConnectionError)
@@ -725,7 +738,6 @@ def test_connection_error_before_apply_stores_nothing(directory: Path, fast_retr
     assert len({e.idempotency_key for e in log}) == 1  # the SDK retried with its own key
 
 
-@sandbox_only
 def test_timeout_after_apply_then_sdk_retry_creates_exactly_one_object(
     directory: Path, fast_retries: None
 ) -> None:
@@ -743,7 +755,6 @@ def test_timeout_after_apply_then_sdk_retry_creates_exactly_one_object(
     assert log[0].object_id == log[1].object_id == customer.id
 
 
-@sandbox_only
 def test_faults_set_for_the_directory_reach_other_clients(directory: Path, fast_retries: None) -> None:
     sandbox.set_faults(directory, StripeFaults(connection_error_rate=1.0))
     other = sandbox.connect(directory, max_network_retries=0)
@@ -752,7 +763,6 @@ def test_faults_set_for_the_directory_reach_other_clients(directory: Path, fast_
     assert other.v1.customers.list().data == []
 
 
-@sandbox_only
 def test_state_is_shared_by_clients_and_reset_empties_it(directory: Path) -> None:
     one = sandbox.connect(directory)
     two = sandbox.connect(directory)
@@ -762,13 +772,12 @@ def test_state_is_shared_by_clients_and_reset_empties_it(directory: Path) -> Non
     rejected(lambda: two.v1.customers.retrieve(customer.id))
 
 
-@sandbox_only
-def test_show_prints_counts_and_rows(client: stripe.StripeClient, directory: Path) -> None:
+def test_show_prints_counts_and_rows(sandbox_client: stripe.StripeClient, directory: Path) -> None:
     from rich.console import Console
 
-    customer = client.v1.customers.create(params={"email": "shown@example.com"})
-    product = new_product(client)
-    client.v1.prices.create(params={"product": product.id, "currency": "jpy", "unit_amount": 1500})
+    customer = sandbox_client.v1.customers.create(params={"email": "shown@example.com"})
+    product = new_product(sandbox_client)
+    sandbox_client.v1.prices.create(params={"product": product.id, "currency": "jpy", "unit_amount": 1500})
     console = Console(record=True, width=200)
     sandbox.show(directory, console)
     text = console.export_text()
@@ -786,16 +795,15 @@ for i in range(15):
 """
 
 
-@sandbox_only
-def test_two_processes_share_the_account(client: stripe.StripeClient, directory: Path) -> None:
+def test_two_processes_share_the_account(sandbox_client: stripe.StripeClient, directory: Path) -> None:
     import subprocess
     import sys
 
-    client.v1.customers.list()  # create the store before the child starts
+    sandbox_client.v1.customers.list()  # create the store before the child starts
     child = subprocess.Popen([sys.executable, "-c", _WRITER, str(directory)])
     for _ in range(15):
-        client.v1.customers.create(params={"metadata": {"writer": "parent"}})
+        sandbox_client.v1.customers.create(params={"metadata": {"writer": "parent"}})
     assert child.wait(timeout=30) == 0
-    found = client.v1.customers.search(params={"query": "metadata['writer']:'child'", "limit": 100})
+    found = sandbox_client.v1.customers.search(params={"query": "metadata['writer']:'child'", "limit": 100})
     assert len(found.data) == 15
     assert sandbox_count(directory, "customer") == 30

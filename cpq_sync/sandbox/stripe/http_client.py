@@ -117,7 +117,7 @@ class SandboxHTTPClient(stripe.HTTPClient):
         except StripeError as err:
             params = {}
             outcome = _Outcome(err.status, json.dumps(err.body(request_id)), request_id)
-            return self._respond(outcome, key, replayed=False)
+            return self._respond(outcome, request_id, key, replayed=False)
 
         faults = self._faults if self._faults is not None else load_faults(self.store)
         draws = None
@@ -179,7 +179,7 @@ class SandboxHTTPClient(stripe.HTTPClient):
                 "(Network error: sandbox fault: timeout after the request was applied)",
                 should_retry=True,
             )
-        return self._respond(outcome, key, replayed=replayed)
+        return self._respond(outcome, request_id, key, replayed=replayed)
 
     def _handle(
         self,
@@ -283,10 +283,13 @@ class SandboxHTTPClient(stripe.HTTPClient):
         )
 
     @staticmethod
-    def _respond(outcome: _Outcome, key: str | None, *, replayed: bool) -> tuple[str, int, Mapping[str, str]]:
+    def _respond(
+        outcome: _Outcome, request_id: str, key: str | None, *, replayed: bool
+    ) -> tuple[str, int, Mapping[str, str]]:
         headers: CaseInsensitiveDict[str] = CaseInsensitiveDict()
         headers["Content-Type"] = "application/json"
-        headers["Request-Id"] = outcome.request_id
+        headers["Request-Id"] = request_id
+        headers["Original-Request"] = outcome.request_id
         headers["Stripe-Version"] = _ApiVersion.CURRENT
         if key is not None:
             headers["Idempotency-Key"] = key
