@@ -1,8 +1,8 @@
 """Contract tests of the sandbox Stripe account's billing side, through a real stripe.StripeClient.
 
 Schedules, subscriptions, invoice items and invoices are driven exactly as the sync drives them. With
-STRIPE_API_KEY set (a test-mode key) the same tests run against Stripe; the checks that need the sandbox clock
-or ``billing_preview`` are skipped there. Without it they run against ``sandbox.stripe.connect(tmp_path)``.
+STRIPE_API_KEY set (a test-mode key) each test also runs against Stripe test mode (skipped, with the reason,
+otherwise); the tests that need the sandbox clock or ``billing_preview`` run against the sandbox alone.
 """
 
 from __future__ import annotations
@@ -20,9 +20,8 @@ from cpq_sync.sandbox import stripe as sandbox
 from cpq_sync.sandbox.stripe.billing import PreviewInvoice, periods
 
 LIVE_KEY = os.environ.get("STRIPE_API_KEY")
-sandbox_only = pytest.mark.skipif(
-    bool(LIVE_KEY), reason="sandbox-only: needs the sandbox clock or billing_preview"
-)
+# Sandbox-only tests (they need the sandbox clock or billing_preview) run against the sandbox alone.
+sandbox_only = pytest.mark.parametrize("live", ["sandbox"], indirect=True)
 NOW = datetime(2024, 7, 15, 12, tzinfo=UTC)
 
 
@@ -35,9 +34,21 @@ def directory(tmp_path: Path) -> Path:
     return tmp_path / "stripe"
 
 
+@pytest.fixture(params=["sandbox", "stripe-test-mode"])
+def live(request: pytest.FixtureRequest) -> bool:
+    """Each test runs against the sandbox and, with STRIPE_API_KEY set, against Stripe test mode."""
+    if request.param == "stripe-test-mode" and not LIVE_KEY:
+        pytest.skip(
+            "STRIPE_API_KEY is not set: set a Stripe test-mode key to run the contract against Stripe too"
+        )
+    return bool(request.param == "stripe-test-mode")
+
+
 @pytest.fixture
-def client(directory: Path) -> Iterator[stripe.StripeClient]:
-    if LIVE_KEY:
+def client(live: bool, directory: Path) -> Iterator[stripe.StripeClient]:
+    """Stripe test mode, or the sandbox with its clock frozen at NOW."""
+    if live:
+        assert LIVE_KEY is not None
         yield stripe.StripeClient(api_key=LIVE_KEY, max_network_retries=2)
     else:
         sandbox.set_clock(directory, NOW)
@@ -45,9 +56,9 @@ def client(directory: Path) -> Iterator[stripe.StripeClient]:
 
 
 @pytest.fixture
-def now(client: stripe.StripeClient) -> int:
+def now(live: bool, client: stripe.StripeClient) -> int:
     """The account's current time: the frozen sandbox clock, or real time against Stripe."""
-    return int(datetime.now(UTC).timestamp()) if LIVE_KEY else int(NOW.timestamp())
+    return int(datetime.now(UTC).timestamp()) if live else int(NOW.timestamp())
 
 
 class Account:
@@ -92,7 +103,7 @@ def month_after(start: int, n: int) -> int:
 
 
 def test_twelve_month_schedule_with_monthly_items_and_a_one_time_item(
-    client: stripe.StripeClient, account: Account, directory: Path, now: int
+    client: stripe.StripeClient, account: Account, directory: Path, now: int, live: bool
 ) -> None:
     seat, support = account.monthly(1250), account.monthly(999, name="Support")
     setup = account.price(50000, name="Setup")
@@ -136,7 +147,7 @@ def test_twelve_month_schedule_with_monthly_items_and_a_one_time_item(
     items = client.v1.subscription_items.list(params={"subscription": subscription.id})
     assert {i.id for i in items.data} == {i.id for i in subscription["items"].data}
     assert client.v1.subscription_items.retrieve(items.data[0].id).subscription == subscription.id
-    if LIVE_KEY:
+    if live:
         return
     invoices = preview(directory, schedule.id)
     assert len(invoices) == 12
@@ -568,7 +579,7 @@ def test_send_invoice_needs_days_until_due(client: stripe.StripeClient, account:
 
 
 def test_subscription_update_list_search_and_cancel(
-    client: stripe.StripeClient, account: Account, now: int
+    client: stripe.StripeClient, account: Account, now: int, live: bool
 ) -> None:
     a, b = account.monthly(1000), account.monthly(2000, name="Other")
     subscription = client.v1.subscriptions.create(
@@ -589,7 +600,7 @@ def test_subscription_update_list_search_and_cancel(
     assert updated.metadata.to_dict() == {"other": "x"}
     listed = client.v1.subscriptions.list(params={"customer": account.customer})
     assert [s.id for s in listed.data] == [subscription.id]
-    if not LIVE_KEY:  # Stripe's search is eventually consistent
+    if not live:  # Stripe's search is eventually consistent
         found = client.v1.subscriptions.search(params={"query": "metadata['other']:'x'"})
         assert [s.id for s in found.data] == [subscription.id]
     canceled = client.v1.subscriptions.cancel(subscription.id)
