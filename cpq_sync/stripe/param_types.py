@@ -9,8 +9,8 @@ strings (``"12"`` for an int, ``"true"``/``"false"`` for a bool, ``"0.5"`` for a
 accepted
 too, so the sync can check what it is about to send.
 
-Open enums (typed ``Literal[...] | str`` so newer SDKs do not break) accept the literal values plus the kept
-list :data:`OPEN_ENUM_EXTRAS`; currencies are checked against :data:`CURRENCIES`.
+Open enums (typed ``Literal[...] | str`` so newer SDKs do not break) accept the values of the kept list
+:data:`OPEN_ENUM_VALUES`, or else the SDK's literal values; currencies are checked against :data:`CURRENCIES`.
 
 Routes map to TypedDicts by reading the SDK's generated services (``stripe/**/_*_service.py``), which name the
 params type and the request path of every operation.
@@ -36,7 +36,7 @@ from typing_extensions import is_typeddict
 
 __all__ = [
     "CURRENCIES",
-    "OPEN_ENUM_EXTRAS",
+    "OPEN_ENUM_VALUES",
     "ParamError",
     "check_params",
     "field_type_at",
@@ -54,9 +54,27 @@ class ParamError(Exception):
         self.message = message
 
 
-# Values accepted by open enums beyond the SDK's literals, by field name (kept by hand; empty means "the
-# literals are the whole list"). Add a value here only when Stripe documents it for the pinned version.
-OPEN_ENUM_EXTRAS: dict[str, frozenset[str]] = {}
+# The kept list of values accepted by the open enums the project uses (typed ``Literal[...] | str`` in the
+# SDK,
+# so the type alone accepts any string), by field name, as Stripe's API reference documents them for the
+# pinned
+# version. It may be narrower than the SDK's literals: schedules' ``end_behavior`` lists legacy ``none`` and
+# ``renew`` in the SDK, the API reference only ``release`` and ``cancel``. Open enums not listed here accept
+# the
+# SDK's literal values.
+OPEN_ENUM_VALUES: dict[str, frozenset[str]] = {
+    "end_behavior": frozenset({"release", "cancel"}),
+    "proration_behavior": frozenset({"always_invoice", "create_prorations", "none"}),
+    "collection_method": frozenset({"charge_automatically", "send_invoice"}),
+    "billing_scheme": frozenset({"per_unit", "tiered"}),
+    "tiers_mode": frozenset({"graduated", "volume"}),
+    "usage_type": frozenset({"licensed", "metered"}),
+    "interval": frozenset({"day", "week", "month", "year"}),
+    "round": frozenset({"up", "down"}),
+    "tax_behavior": frozenset({"exclusive", "inclusive", "unspecified"}),
+    "formula": frozenset({"sum", "count", "last"}),
+    "duration": frozenset({"once", "repeating", "forever"}),
+}
 
 # Currencies Stripe supports (lowercase ISO codes) that the project may meet. Zero-decimal ones are marked in
 # ``cpq_sync.sandbox.stripe.resources.money``.
@@ -293,9 +311,8 @@ def _check_open_enum(value: Any, literals: list[Any], others: list[Any], path: l
             return
         except ParamError:
             pass
-    allowed = {str(v) for lit in literals for v in get_args(lit)}
     leaf = next((str(p) for p in reversed(path) if isinstance(p, str)), "")
-    allowed |= OPEN_ENUM_EXTRAS.get(leaf, frozenset())
+    allowed = set(OPEN_ENUM_VALUES.get(leaf) or {str(v) for lit in literals for v in get_args(lit)})
     if not isinstance(value, str) or value not in allowed:
         raise ParamError(_param(path), f"Invalid {leaf}: must be one of {_one_of(sorted(allowed))}")
 
@@ -304,6 +321,8 @@ def _one_of(values: list[str]) -> str:
     shown = [v for v in values if v != ""]
     if len(shown) <= 1:
         return "".join(shown)
+    if len(shown) == 2:
+        return f"{shown[0]} or {shown[1]}"
     return ", ".join(shown[:-1]) + f", or {shown[-1]}"
 
 

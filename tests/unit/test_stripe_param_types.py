@@ -171,3 +171,39 @@ def test_field_type_at_walks_dotted_paths() -> None:
     assert info.value.param == "phases[iterations]"
     with pytest.raises(ParamError):
         field_type_at(schedule, "customer.name")
+
+
+def test_open_enums_follow_the_kept_list() -> None:
+    check_params("POST", "/v1/subscription_schedules", {"end_behavior": "cancel"})
+    error = error_for("POST", "/v1/subscription_schedules", {"end_behavior": "renew"})
+    assert (error.param, error.message) == (
+        "end_behavior",
+        "Invalid end_behavior: must be one of cancel or release",
+    )
+    error = error_for("POST", "/v1/coupons", {"percent_off": 5, "duration": "sometimes"})
+    assert error.param == "duration"
+
+
+def test_kept_open_enum_values_are_known_to_the_sdk() -> None:
+    """Every kept value appears among the SDK's literals for that field somewhere (a typo would not)."""
+    from typing import Literal, get_args, get_origin
+
+    from cpq_sync.stripe.param_types import OPEN_ENUM_VALUES, typed_dict_hints
+
+    literals: dict[str, set[str]] = {}
+    for typed_dict in (
+        sp.SubscriptionScheduleCreateParams,
+        sp.SubscriptionScheduleCreateParamsPhase,
+        sp.SubscriptionScheduleCreateParamsDefaultSettings,
+        sp.PriceCreateParams,
+        sp.PriceCreateParamsRecurring,
+        sp.PriceCreateParamsTransformQuantity,
+        sp.CouponCreateParams,
+        sp.billing.MeterCreateParamsDefaultAggregation,
+    ):
+        for name, annotation in typed_dict_hints(typed_dict).items():
+            for member in get_args(annotation):
+                if get_origin(member) is Literal:
+                    literals.setdefault(name, set()).update(str(v) for v in get_args(member))
+    for name, values in OPEN_ENUM_VALUES.items():
+        assert values <= literals.get(name, set()), name
