@@ -211,6 +211,20 @@ def _assert_same(found: set[str], expected: set[str]) -> None:
     assert found == expected
 
 
+def test_search_negation_and_substring(client: stripe.StripeClient, live: bool) -> None:
+    marker = tag()
+    kept = client.v1.customers.create(params={"name": f"Keep {marker}", "metadata": {"run": marker}})
+    client.v1.customers.create(params={"name": f"Drop {marker}", "metadata": {"run": marker, "drop": "yes"}})
+
+    def ids(query: str) -> set[str]:
+        return {c.id for c in client.v1.customers.search(params={"query": query}).data}
+
+    eventually(
+        lambda: _assert_same(ids(f"metadata['run']:'{marker}' AND -metadata['drop']:'yes'"), {kept.id}), live
+    )
+    eventually(lambda: _assert_same(ids(f"name~'Keep {marker[:6]}'"), {kept.id}), live)
+
+
 def test_search_rejects_what_it_does_not_understand(client: stripe.StripeClient) -> None:
     error = rejected(
         lambda: client.v1.customers.search(params={"query": "metadata['a']:'1' AND email:'x' OR name:'y'"})
@@ -807,3 +821,15 @@ def test_two_processes_share_the_account(sandbox_client: stripe.StripeClient, di
     found = sandbox_client.v1.customers.search(params={"query": "metadata['writer']:'child'", "limit": 100})
     assert len(found.data) == 15
     assert sandbox_count(directory, "customer") == 30
+
+
+def test_one_client_used_from_several_threads(sandbox_client: stripe.StripeClient, directory: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        ids = list(
+            pool.map(lambda i: sandbox_client.v1.customers.create(params={"name": f"T{i}"}).id, range(40))
+        )
+    assert len(set(ids)) == 40
+    assert sandbox_count(directory, "customer") == 40
+    assert len(sandbox.request_log(directory)) == 40

@@ -115,8 +115,9 @@ class SandboxHTTPClient(stripe.HTTPClient):
             raw = parts.query if method in ("GET", "DELETE") else _text(post_data)
             params = wire.decode(raw)
         except StripeError as err:
-            params = {}
             outcome = _Outcome(err.status, json.dumps(err.body(request_id)), request_id)
+            with self.store.transaction():
+                self._log(method, path, {}, key, outcome.status, request_id, None, None)
             return self._respond(outcome, request_id, key, replayed=False)
 
         faults = self._faults if self._faults is not None else load_faults(self.store)
