@@ -948,3 +948,55 @@ def test_invoice_for_a_subscriptions_pending_items(client: stripe.StripeClient, 
     assert finalized.amount_due == 2100
     listed = client.v1.invoices.list(params={"subscription": subscription.id})
     assert [i.id for i in listed.data] == [invoice.id]
+
+
+def test_a_price_archived_after_use_stays_usable_on_its_schedule(
+    client: stripe.StripeClient, account: Account, now: int
+) -> None:
+    # The connector archives order-line prices right after attaching them, then reuses them in amendments.
+    price, other = account.monthly(1000), account.monthly(500, name="Add-on")
+    schedule = client.v1.subscription_schedules.create(
+        params={
+            "customer": account.customer,
+            "start_date": "now",
+            "end_behavior": "cancel",
+            "phases": [
+                {
+                    "items": [{"price": price, "quantity": 2}],
+                    "duration": {"interval": "month", "interval_count": 12},
+                }
+            ],
+        }
+    )
+    client.v1.prices.update(price, params={"active": False})
+    phase = schedule.phases[0]
+    amended = client.v1.subscription_schedules.update(
+        schedule.id,
+        params={
+            "phases": [
+                {
+                    "start_date": phase.start_date,
+                    "items": [{"price": price, "quantity": 2}],
+                    "end_date": month_after(phase.start_date, 1),
+                },
+                {"items": [{"price": price, "quantity": 3}, {"price": other}], "end_date": phase.end_date},
+            ]
+        },
+    )
+    assert [len(p["items"]) for p in amended.phases] == [1, 2]
+    error = invalid(
+        lambda: client.v1.subscription_schedules.create(
+            params={
+                "customer": account.customer,
+                "start_date": "now",
+                "phases": [{"items": [{"price": price}]}],
+            }
+        )
+    )
+    assert error.param == "phases[0][items][0][price]"
+    subscription = client.v1.subscriptions.retrieve(str(amended.subscription))
+    item = next(i for i in subscription["items"].data if i.price.id == price)
+    updated = client.v1.subscriptions.update(
+        subscription.id, params={"items": [{"id": item.id, "quantity": 4}]}
+    )
+    assert next(i.quantity for i in updated["items"].data if i.price.id == price) == 4

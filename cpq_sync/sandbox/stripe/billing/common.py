@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 from cpq_sync.sandbox.stripe.billing.periods import INTERVALS, Interval
@@ -67,12 +67,20 @@ def load_customer(ctx: RequestContext, customer_id: Any, param: str = "customer"
     return customer
 
 
-def load_price(ctx: RequestContext, price_id: Any, param: str, *, recurring: bool | None) -> JSONObject:
-    """A price usable in a new item: it exists, is active and has the expected type."""
+def load_price(
+    ctx: RequestContext,
+    price_id: Any,
+    param: str,
+    *,
+    recurring: bool | None,
+    allow_inactive: Collection[str] = (),
+) -> JSONObject:
+    """A price usable in an item: it exists, has the expected type, and is active, unless it is already on
+    the object being updated (``allow_inactive``: Stripe keeps items whose price was archived since)."""
     price = ctx.store.get("price", str(price_id))
     if price is None:
         raise ctx.missing("price", str(price_id), param=param)
-    if not price.get("active", True):
+    if not price.get("active", True) and price["id"] not in allow_inactive:
         raise invalid_request(
             f"The price specified ({price_id}) is inactive. This field only accepts active prices.",
             param=param,

@@ -11,6 +11,7 @@ does.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from cpq_sync.sandbox.stripe.billing import periods
@@ -69,7 +70,13 @@ class Currency:
 
 
 def normalize_items(
-    ctx: RequestContext, raw: Any, param: str, currency: Currency, *, required: bool = True
+    ctx: RequestContext,
+    raw: Any,
+    param: str,
+    currency: Currency,
+    *,
+    required: bool = True,
+    allow_inactive: Collection[str] = (),
 ) -> list[JSONObject]:
     """Phase (or subscription) items -> stored ``[{price, quantity, discounts, metadata, ...}]``."""
     items = as_list(raw, param)
@@ -87,7 +94,9 @@ def normalize_items(
         only(item, ("price", "quantity", "discounts", "metadata"), where)
         if "price" not in item:
             raise invalid_request(f"Missing required param: {where}[price].", param=f"{where}[price]")
-        price = load_price(ctx, item["price"], f"{where}[price]", recurring=True)
+        price = load_price(
+            ctx, item["price"], f"{where}[price]", recurring=True, allow_inactive=allow_inactive
+        )
         if price["id"] in seen:
             raise invalid_request(
                 f"A price may not be used more than once in a phase: {price['id']} is listed twice.",
@@ -136,7 +145,7 @@ def normalize_items(
 
 
 def normalize_one_time_items(
-    ctx: RequestContext, raw: Any, param: str, currency: Currency
+    ctx: RequestContext, raw: Any, param: str, currency: Currency, allow_inactive: Collection[str] = ()
 ) -> list[JSONObject]:
     items = as_list(raw, param)
     if len(items) > MAX_ADD_INVOICE_ITEMS:
@@ -155,7 +164,9 @@ def normalize_one_time_items(
                 f"You must specify exactly one of `price` or `price_data` in {where}.", param=where
             )
         if "price" in item:
-            price = load_price(ctx, item["price"], f"{where}[price]", recurring=False)
+            price = load_price(
+                ctx, item["price"], f"{where}[price]", recurring=False, allow_inactive=allow_inactive
+            )
         else:
             price = inline_price(ctx, item["price_data"], f"{where}[price_data]")
         currency.check(price, f"{where}[price]")
@@ -240,14 +251,17 @@ def normalize_phase(
     last: bool,
     currency: Currency,
     default_settings: JSONObject,
+    allow_inactive: Collection[str] = (),
 ) -> JSONObject:
     if not isinstance(phase, dict):
         raise invalid_request("Invalid object", param=where)
     only(phase, (*PHASE_KEYS, "start_date"), where)
-    items = normalize_items(ctx, phase.get("items"), f"{where}[items]", currency)
+    items = normalize_items(
+        ctx, phase.get("items"), f"{where}[items]", currency, allow_inactive=allow_inactive
+    )
     first_price = ctx.store.get("price", items[0]["price"]) or {}
     one_time = normalize_one_time_items(
-        ctx, phase.get("add_invoice_items"), f"{where}[add_invoice_items]", currency
+        ctx, phase.get("add_invoice_items"), f"{where}[add_invoice_items]", currency, allow_inactive
     )
     end = _end_of(ctx, phase, where, start, last, first_price)
     proration = str(phase.get("proration_behavior", "create_prorations"))
@@ -330,6 +344,7 @@ def normalize_phases(
     currency: Currency,
     offset: int = 0,
     previous_end: int | None = None,
+    allow_inactive: Collection[str] = (),
 ) -> list[JSONObject]:
     """``phases`` params -> stored phases. ``offset``: index in the request of the first phase given here.
 
@@ -364,7 +379,7 @@ def normalize_phases(
                     param=f"{where}[start_date]",
                 )
         normalized = normalize_phase(
-            ctx, phase, where, start, k == len(phases) - 1, currency, default_settings
+            ctx, phase, where, start, k == len(phases) - 1, currency, default_settings, allow_inactive
         )
         out.append(normalized)
         end = normalized["end_date"]

@@ -208,6 +208,8 @@ def _updated_phases(ctx: RequestContext, sched: JSONObject, raw: Any) -> list[JS
     where = sub("phases", k)
     previous_end = int(kept[-1]["end_date"]) if kept else None
     currency = Currency(stored[0]["currency"])
+    # Prices already on the schedule stay usable after being archived (as at Stripe).
+    on_schedule = {str(i["price"]) for p in stored for i in [*p["items"], *p["add_invoice_items"]]}
     if current is None:
         return normalize_phases(
             ctx,
@@ -216,6 +218,7 @@ def _updated_phases(ctx: RequestContext, sched: JSONObject, raw: Any) -> list[JS
             default_settings=sched["default_settings"],
             currency=currency,
             offset=k,
+            allow_inactive=on_schedule,
         )
     current_start = int(current["start_date"])
     if first.get("start_date") is not None:
@@ -243,6 +246,7 @@ def _updated_phases(ctx: RequestContext, sched: JSONObject, raw: Any) -> list[JS
         default_settings=sched["default_settings"],
         currency=currency,
         offset=k,
+        allow_inactive=on_schedule,
     )
     return [*past, *new]
 

@@ -184,7 +184,7 @@ def _updated_items(ctx: RequestContext, subscription: JSONObject, raw: Any) -> l
             specs.pop(item_id, None)
             continue
         spec = specs[item_id]
-        if "price" in entry:
+        if "price" in entry and str(entry["price"]) != spec["price"]:
             load_price(ctx, entry["price"], f"{where}[price]", recurring=True)
             spec["price"] = str(entry["price"])
         if "quantity" in entry:
@@ -201,7 +201,8 @@ def _updated_items(ctx: RequestContext, subscription: JSONObject, raw: Any) -> l
     for spec_entry in wire:
         spec_entry["metadata"] = spec_entry.get("metadata") or ""
     # Re-validate the whole item set as Stripe would (duplicates, currencies, intervals, archived new prices).
-    return normalize_items(ctx, wire, "items", Currency(subscription.get("currency")))
+    kept = {str(item["price"]["id"]) for item in subscription["items"]["data"]}
+    return normalize_items(ctx, wire, "items", Currency(subscription.get("currency")), allow_inactive=kept)
 
 
 @route("POST", "/v1/subscriptions/{subscription_exposed_id}")
