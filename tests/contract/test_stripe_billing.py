@@ -1000,3 +1000,37 @@ def test_a_price_archived_after_use_stays_usable_on_its_schedule(
         subscription.id, params={"items": [{"id": item.id, "quantity": 4}]}
     )
     assert next(i.quantity for i in updated["items"].data if i.price.id == price) == 4
+
+
+@sandbox_only
+def test_termination_ends_the_last_phase_now(
+    client: stripe.StripeClient, account: Account, directory: Path
+) -> None:
+    price = account.monthly(1000)
+    schedule = client.v1.subscription_schedules.create(
+        params={
+            "customer": account.customer,
+            "start_date": ts(2024, 1, 1),
+            "end_behavior": "cancel",
+            "phases": [{"items": [{"price": price}], "end_date": ts(2025, 1, 1)}],
+        }
+    )
+    start = schedule.phases[0].start_date
+    error = invalid(
+        lambda: client.v1.subscription_schedules.update(
+            schedule.id,
+            params={
+                "phases": [{"start_date": start, "items": [{"price": price}], "end_date": ts(2024, 7, 1)}]
+            },
+        )
+    )
+    assert error.param == "phases[0][end_date]"
+    ended = client.v1.subscription_schedules.update(
+        schedule.id,
+        params={"phases": [{"start_date": start, "items": [{"price": price}], "end_date": "now"}]},
+    )
+    assert ended.status == "completed"
+    assert client.v1.subscriptions.retrieve(str(ended.subscription)).status == "canceled"
+    invoices = preview(directory, schedule.id)
+    # Billed Jan..Jun in full, then July 1 .. July 15 12:00 prorated (14.5 of 31 days).
+    assert [inv.total for inv in invoices] == [1000] * 6 + [round(1000 * 14.5 / 31)]

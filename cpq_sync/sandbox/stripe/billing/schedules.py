@@ -248,6 +248,13 @@ def _updated_phases(ctx: RequestContext, sched: JSONObject, raw: Any) -> list[JS
         offset=k,
         allow_inactive=on_schedule,
     )
+    for index, phase in enumerate(new):
+        if int(phase["end_date"]) < now:
+            raise invalid_request(
+                f"The end of phases[{k + index}] is in the past: the current phase and the later ones must "
+                "end now or later.",
+                param=f"phases[{k + index}][end_date]",
+            )
     return [*past, *new]
 
 
