@@ -117,6 +117,16 @@ def test_customer_has_stripe_shape_and_round_trips(client: stripe.StripeClient) 
     assert fetched.metadata.to_dict() == {"salesforce_account_id": "001A"}
 
 
+def test_deleted_customer_is_a_tombstone(client: stripe.StripeClient) -> None:
+    customer = client.v1.customers.create(params={"name": "Gone"})
+    deleted = client.v1.customers.delete(customer.id)
+    assert (deleted.id, deleted.deleted) == (customer.id, True)
+    again = client.v1.customers.retrieve(customer.id)
+    assert again.to_dict().get("deleted") is True
+    rejected(lambda: client.v1.customers.update(customer.id, params={"name": "Back"}))
+    assert customer.id not in {c.id for c in client.v1.customers.list(params={"limit": 100}).data}
+
+
 def test_metadata_merges_key_by_key_and_empty_string_removes(client: stripe.StripeClient) -> None:
     customer = client.v1.customers.create(params={"metadata": {"a": "1", "b": "2"}})
     updated = client.v1.customers.update(customer.id, params={"metadata": {"b": "", "c": "3"}})
