@@ -843,3 +843,26 @@ def test_one_client_used_from_several_threads(sandbox_client: stripe.StripeClien
     assert len(set(ids)) == 40
     assert sandbox_count(directory, "customer") == 40
     assert len(sandbox.request_log(directory)) == 40
+
+
+def test_created_filters_follow_the_sandbox_clock(
+    sandbox_client: stripe.StripeClient, directory: Path
+) -> None:
+    from datetime import UTC, datetime
+
+    sandbox.set_clock(directory, datetime(2026, 1, 1, tzinfo=UTC))
+    old = sandbox_client.v1.customers.create(params={"name": "old"})
+    sandbox.set_clock(directory, datetime(2026, 6, 1, tzinfo=UTC))
+    new = sandbox_client.v1.customers.create(params={"name": "new"})
+    assert new.created - old.created == int(
+        (datetime(2026, 6, 1, tzinfo=UTC) - datetime(2026, 1, 1, tzinfo=UTC)).total_seconds()
+    )
+    march = int(datetime(2026, 3, 1, tzinfo=UTC).timestamp())
+    assert [c.id for c in sandbox_client.v1.customers.list(params={"created": {"gte": march}}).data] == [
+        new.id
+    ]
+    assert [c.id for c in sandbox_client.v1.customers.list(params={"created": {"lt": march}}).data] == [
+        old.id
+    ]
+    found = sandbox_client.v1.customers.search(params={"query": f"created<{march} AND name:'old'"})
+    assert [c.id for c in found.data] == [old.id]
