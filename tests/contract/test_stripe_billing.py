@@ -1034,3 +1034,25 @@ def test_termination_ends_the_last_phase_now(
     invoices = preview(directory, schedule.id)
     # Billed Jan..Jun in full, then July 1 .. July 15 12:00 prorated (14.5 of 31 days).
     assert [inv.total for inv in invoices] == [1000] * 6 + [round(1000 * 14.5 / 31)]
+
+
+@sandbox_only
+def test_timeout_after_a_schedule_is_applied_creates_one_schedule_and_one_subscription(
+    client: stripe.StripeClient, account: Account, directory: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cpq_sync.sandbox.stripe import StripeFaults
+    from cpq_sync.sandbox.stripe.store import Store
+
+    monkeypatch.setattr(stripe.HTTPClient, "INITIAL_DELAY", 0.001)
+    monkeypatch.setattr(stripe.HTTPClient, "MAX_DELAY", 0.002)
+    price = account.monthly(1000)
+    flaky = sandbox.connect(
+        directory, faults=StripeFaults(timeout_after_apply_rate=1.0), max_network_retries=2
+    )
+    schedule = flaky.v1.subscription_schedules.create(
+        params={"customer": account.customer, "start_date": "now", "phases": [{"items": [{"price": price}]}]}
+    )
+    store = Store(directory)
+    assert store.count("subscription_schedule") == 1
+    assert store.count("subscription") == 1
+    assert client.v1.subscription_schedules.retrieve(schedule.id).subscription == schedule.subscription
