@@ -571,6 +571,24 @@ def test_list_paging_over_250_objects(client: stripe.StripeClient, live: bool) -
     rejected(lambda: client.v1.coupons.list(params={"limit": 101}))
 
 
+def test_sdk_auto_paging_walks_lists_and_searches(client: stripe.StripeClient, live: bool) -> None:
+    product = new_product(client)
+    ids = {
+        client.v1.prices.create(params={"product": product.id, "currency": "usd", "unit_amount": n}).id
+        for n in range(12)
+    }
+    listed = client.v1.prices.list(params={"product": product.id, "limit": 5}).auto_paging_iter()
+    assert {p.id for p in listed} == ids
+
+    def searched() -> None:
+        pages = client.v1.prices.search(params={"query": f"product:'{product.id}'", "limit": 5})
+        assert {p.id for p in pages.auto_paging_iter()} == ids
+
+    eventually(searched, live)
+    expanded = client.v1.prices.list(params={"product": product.id, "limit": 2, "expand": ["data.product"]})
+    assert all(isinstance(p.product, stripe.Product) for p in expanded.data)
+
+
 # -- strictness and errors
 def test_unknown_and_mistyped_parameters_are_rejected(client: stripe.StripeClient) -> None:
     error = rejected(lambda: client.v1.customers.create(params={"favourite_colour": "blue"}))
