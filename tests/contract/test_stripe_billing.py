@@ -640,7 +640,7 @@ def test_subscription_cancel_at_ends_it_when_the_clock_gets_there(
 
 
 def test_one_time_invoice_from_invoice_items_is_finalized(
-    client: stripe.StripeClient, account: Account
+    client: stripe.StripeClient, account: Account, live: bool, directory: Path
 ) -> None:
     fee = account.price(12345, name="Implementation")
     first = client.v1.invoice_items.create(
@@ -669,16 +669,22 @@ def test_one_time_invoice_from_invoice_items_is_finalized(
             "collection_method": "send_invoice",
             "days_until_due": 30,
             "auto_advance": False,
+            "discounts": [{"coupon": account.coupon(percent_off=10, duration="once")}],
         }
     )
     assert invoice.status == "draft"
     assert invoice.subtotal == 24690 + 2999  # 3 x 999.5 = 2998.5, rounded half up per line
+    assert invoice.total == 24690 + 2999 - 2769  # 10% of 27689, rounded half up
     finalized = client.v1.invoices.finalize_invoice(invoice.id)
     assert finalized.status == "open"
     assert finalized.number
     assert finalized.hosted_invoice_url
     assert finalized.due_date is not None
-    assert finalized.total == 24690 + 2999
+    assert finalized.total == finalized.amount_due == 24690 + 2999 - 2769
+    if not live:
+        (previewed,) = preview(directory, invoice.id)
+        assert (previewed.subtotal, previewed.discount_total, previewed.total) == (27689, 2769, 24920)
+        assert [line.kind for line in previewed.lines] == ["invoice_item", "invoice_item"]
     assert client.v1.invoice_items.list(params={"customer": account.customer, "pending": True}).data == []
     assert client.v1.invoices.list(params={"customer": account.customer}).data[0].id == invoice.id
     error = invalid(lambda: client.v1.invoice_items.delete(first.id))

@@ -103,7 +103,8 @@ def step_schedule(store: Store, sched: JSONObject, now_ts: int) -> None:
             customer=str(sched["customer"]),
             start_date=start,
             anchor=start,
-            now_ts=now_ts,
+            # Created when the schedule starts (or with the schedule, when it starts at once or backdated).
+            now_ts=max(start, int(sched["created"])),
             collection_method=defaults["collection_method"],
             days_until_due=defaults["invoice_settings"].get("days_until_due"),
             metadata={},
