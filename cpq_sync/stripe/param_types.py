@@ -234,10 +234,14 @@ def _param(path: list[str | int]) -> str:
 
 # -- checking values
 def check_params(
-    method: str, path: str, params: Mapping[str, Any], *, params_type: type | None = None
+    method: str, path: str, params: Mapping[str, Any], *, typed_dict: type | None = None
 ) -> None:
-    """Raise :class:`ParamError` for the first parameter Stripe would reject on ``METHOD path``."""
-    typed_dict = params_type or globals()["params_type"](method, path)
+    """Raise :class:`ParamError` for the first parameter Stripe would reject on ``METHOD path``.
+
+    ``typed_dict`` overrides the SDK's params type of the route (a sandbox route without one passes its own).
+    """
+    if typed_dict is None:
+        typed_dict = params_type(method, path)
     if typed_dict is None:
         for key in params:
             raise ParamError(key, f"Received unknown parameter: {key}")

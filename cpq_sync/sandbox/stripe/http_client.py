@@ -218,7 +218,7 @@ class SandboxHTTPClient(stripe.HTTPClient):
             matched, path_params = found
             if matched.check:
                 try:
-                    check_params(method, matched.template, params, params_type=matched.params_type)
+                    check_params(method, matched.template, params, typed_dict=matched.params_type)
                 except ParamError as err:
                     raise invalid_request(err.message, param=err.param) from None
         except StripeError as err:
