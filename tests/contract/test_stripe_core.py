@@ -884,3 +884,21 @@ def test_created_filters_follow_the_sandbox_clock(
     ]
     found = sandbox_client.v1.customers.search(params={"query": f"created<{march} AND name:'old'"})
     assert [c.id for c in found.data] == [old.id]
+
+
+def test_request_log_keeps_params_as_sent(sandbox_client: stripe.StripeClient, directory: Path) -> None:
+    product = new_product(sandbox_client)
+    price = sandbox_client.v1.prices.create(
+        params={
+            "product": product.id,
+            "currency": "usd",
+            "billing_scheme": "tiered",
+            "tiers_mode": "volume",
+            "tiers": [{"up_to": "inf", "unit_amount": 100}],
+            "expand": ["tiers"],
+        }
+    )
+    assert price.tiers is not None
+    logged = sandbox.request_log(directory)[-1]
+    assert logged.params["expand"] == ["tiers"]
+    assert logged.params["tiers"] == [{"up_to": "inf", "unit_amount": "100"}]

@@ -6,6 +6,7 @@ The SDK encodes requests and parses responses exactly as against Stripe, and its
 
 from __future__ import annotations
 
+import copy
 import importlib
 import importlib.util
 import json
@@ -230,7 +231,7 @@ class SandboxHTTPClient(stripe.HTTPClient):
             path=path,
             template=matched.template,
             path_params=path_params,
-            params=params,
+            params=copy.deepcopy(params),  # handlers may edit theirs; the log keeps what was sent
             now=read_clock(store),
             directory=self.directory,
             idempotency_key=key,
