@@ -902,3 +902,11 @@ def test_request_log_keeps_params_as_sent(sandbox_client: stripe.StripeClient, d
     logged = sandbox.request_log(directory)[-1]
     assert logged.params["expand"] == ["tiers"]
     assert logged.params["tiers"] == [{"up_to": "inf", "unit_amount": "100"}]
+
+
+def test_latency_fault_delays_each_request(directory: Path) -> None:
+    slow = sandbox.connect(directory, faults=StripeFaults(latency_ms=40))
+    start = time.perf_counter()
+    slow.v1.customers.list()
+    slow.v1.customers.list()
+    assert time.perf_counter() - start >= 0.08
