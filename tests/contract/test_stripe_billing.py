@@ -1062,3 +1062,47 @@ def test_timeout_after_a_schedule_is_applied_creates_one_schedule_and_one_subscr
     assert store.count("subscription_schedule") == 1
     assert store.count("subscription") == 1
     assert client.v1.subscription_schedules.retrieve(schedule.id).subscription == schedule.subscription
+
+
+def test_a_fully_redeemed_coupon_stays_on_its_schedule(client: stripe.StripeClient, account: Account) -> None:
+    price = account.monthly(1000)
+    coupon = account.coupon(percent_off=20, duration="forever", max_redemptions=1)
+    schedule = client.v1.subscription_schedules.create(
+        params={
+            "customer": account.customer,
+            "start_date": "now",
+            "phases": [
+                {
+                    "items": [{"price": price}],
+                    "discounts": [{"coupon": coupon}],
+                    "duration": {"interval": "month", "interval_count": 12},
+                }
+            ],
+        }
+    )
+    assert client.v1.coupons.retrieve(coupon).times_redeemed == 1
+    phase = schedule.phases[0]
+    amended = client.v1.subscription_schedules.update(
+        schedule.id,
+        params={
+            "phases": [
+                {
+                    "start_date": phase.start_date,
+                    "items": [{"price": price, "quantity": 2}],
+                    "discounts": [{"coupon": coupon}],
+                    "end_date": phase.end_date,
+                }
+            ]
+        },
+    )
+    assert amended.phases[0].discounts[0].coupon == coupon
+    error = invalid(
+        lambda: client.v1.subscription_schedules.create(
+            params={
+                "customer": account.customer,
+                "start_date": "now",
+                "phases": [{"items": [{"price": price}], "discounts": [{"coupon": coupon}]}],
+            }
+        )
+    )
+    assert error.param == "phases[0][discounts][0][coupon]"

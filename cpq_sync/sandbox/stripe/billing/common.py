@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from cpq_sync.sandbox.stripe.billing.periods import INTERVALS, Interval
@@ -67,20 +68,27 @@ def load_customer(ctx: RequestContext, customer_id: Any, param: str = "customer"
     return customer
 
 
+@dataclass(frozen=True)
+class Reuse:
+    """Prices and coupons already on the object being updated. Stripe keeps using them even when the price was
+    archived or the coupon has reached ``max_redemptions`` since (the connector archives prices right after
+    attaching them, and amendments pass them again)."""
+
+    prices: frozenset[str] = frozenset()
+    coupons: frozenset[str] = frozenset()
+
+
+NEW = Reuse()
+
+
 def load_price(
-    ctx: RequestContext,
-    price_id: Any,
-    param: str,
-    *,
-    recurring: bool | None,
-    allow_inactive: Collection[str] = (),
+    ctx: RequestContext, price_id: Any, param: str, *, recurring: bool | None, reuse: Reuse = NEW
 ) -> JSONObject:
-    """A price usable in an item: it exists, has the expected type, and is active, unless it is already on
-    the object being updated (``allow_inactive``: Stripe keeps items whose price was archived since)."""
+    """A price usable in an item: it exists, has the expected type, and is active (unless reused)."""
     price = ctx.store.get("price", str(price_id))
     if price is None:
         raise ctx.missing("price", str(price_id), param=param)
-    if not price.get("active", True) and price["id"] not in allow_inactive:
+    if not price.get("active", True) and price["id"] not in reuse.prices:
         raise invalid_request(
             f"The price specified ({price_id}) is inactive. This field only accepts active prices.",
             param=param,
@@ -101,10 +109,12 @@ def load_price(
     return price
 
 
-def load_coupon(ctx: RequestContext, coupon_id: Any, param: str) -> JSONObject:
+def load_coupon(ctx: RequestContext, coupon_id: Any, param: str, reuse: Reuse = NEW) -> JSONObject:
     coupon = ctx.store.get("coupon", str(coupon_id))
     if coupon is None or coupon.get("deleted"):
         raise ctx.missing("coupon", str(coupon_id), param=param)
+    if coupon["id"] in reuse.coupons:
+        return coupon
     if coupon.get("valid") is False:
         raise invalid_request(f"Coupon expired: {coupon_id}", param=param)
     max_redemptions = coupon.get("max_redemptions")
@@ -113,7 +123,9 @@ def load_coupon(ctx: RequestContext, coupon_id: Any, param: str) -> JSONObject:
     return coupon
 
 
-def discounts_param(ctx: RequestContext, raw: Any, param: str, currency: str | None) -> list[JSONObject]:
+def discounts_param(
+    ctx: RequestContext, raw: Any, param: str, currency: str | None, reuse: Reuse = NEW
+) -> list[JSONObject]:
     """``discounts=[{coupon}]`` -> the stored shape ``[{coupon, discount, promotion_code}]``."""
     out: list[JSONObject] = []
     seen: set[str] = set()
@@ -124,7 +136,7 @@ def discounts_param(ctx: RequestContext, raw: Any, param: str, currency: str | N
         only(entry, ("coupon",), where)
         if "coupon" not in entry:
             raise invalid_request(f"Missing required param: {where}[coupon].", param=f"{where}[coupon]")
-        coupon = load_coupon(ctx, entry["coupon"], f"{where}[coupon]")
+        coupon = load_coupon(ctx, entry["coupon"], f"{where}[coupon]", reuse)
         if coupon.get("amount_off") is not None and currency is not None:
             coupon_currency = str(coupon.get("currency") or "").lower()
             if coupon_currency != currency.lower():

@@ -11,11 +11,12 @@ does.
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from typing import Any
 
 from cpq_sync.sandbox.stripe.billing import periods
 from cpq_sync.sandbox.stripe.billing.common import (
+    NEW,
+    Reuse,
     as_list,
     check_metadata,
     discounts_param,
@@ -76,7 +77,7 @@ def normalize_items(
     currency: Currency,
     *,
     required: bool = True,
-    allow_inactive: Collection[str] = (),
+    reuse: Reuse = NEW,
 ) -> list[JSONObject]:
     """Phase (or subscription) items -> stored ``[{price, quantity, discounts, metadata, ...}]``."""
     items = as_list(raw, param)
@@ -94,9 +95,7 @@ def normalize_items(
         only(item, ("price", "quantity", "discounts", "metadata"), where)
         if "price" not in item:
             raise invalid_request(f"Missing required param: {where}[price].", param=f"{where}[price]")
-        price = load_price(
-            ctx, item["price"], f"{where}[price]", recurring=True, allow_inactive=allow_inactive
-        )
+        price = load_price(ctx, item["price"], f"{where}[price]", recurring=True, reuse=reuse)
         if price["id"] in seen:
             raise invalid_request(
                 f"A price may not be used more than once in a phase: {price['id']} is listed twice.",
@@ -132,7 +131,7 @@ def normalize_items(
             {
                 "billing_thresholds": None,
                 "discounts": discounts_param(
-                    ctx, item.get("discounts"), f"{where}[discounts]", currency.value
+                    ctx, item.get("discounts"), f"{where}[discounts]", currency.value, reuse
                 ),
                 "metadata": check_metadata(item.get("metadata"), f"{where}[metadata]"),
                 "plan": price["id"],
@@ -145,7 +144,7 @@ def normalize_items(
 
 
 def normalize_one_time_items(
-    ctx: RequestContext, raw: Any, param: str, currency: Currency, allow_inactive: Collection[str] = ()
+    ctx: RequestContext, raw: Any, param: str, currency: Currency, reuse: Reuse = NEW
 ) -> list[JSONObject]:
     items = as_list(raw, param)
     if len(items) > MAX_ADD_INVOICE_ITEMS:
@@ -164,9 +163,7 @@ def normalize_one_time_items(
                 f"You must specify exactly one of `price` or `price_data` in {where}.", param=where
             )
         if "price" in item:
-            price = load_price(
-                ctx, item["price"], f"{where}[price]", recurring=False, allow_inactive=allow_inactive
-            )
+            price = load_price(ctx, item["price"], f"{where}[price]", recurring=False, reuse=reuse)
         else:
             price = inline_price(ctx, item["price_data"], f"{where}[price_data]")
         currency.check(price, f"{where}[price]")
@@ -179,7 +176,7 @@ def normalize_one_time_items(
             {
                 "discountable": True,
                 "discounts": discounts_param(
-                    ctx, item.get("discounts"), f"{where}[discounts]", currency.value
+                    ctx, item.get("discounts"), f"{where}[discounts]", currency.value, reuse
                 ),
                 "metadata": check_metadata(item.get("metadata"), f"{where}[metadata]"),
                 "period": {
@@ -251,17 +248,15 @@ def normalize_phase(
     last: bool,
     currency: Currency,
     default_settings: JSONObject,
-    allow_inactive: Collection[str] = (),
+    reuse: Reuse = NEW,
 ) -> JSONObject:
     if not isinstance(phase, dict):
         raise invalid_request("Invalid object", param=where)
     only(phase, (*PHASE_KEYS, "start_date"), where)
-    items = normalize_items(
-        ctx, phase.get("items"), f"{where}[items]", currency, allow_inactive=allow_inactive
-    )
+    items = normalize_items(ctx, phase.get("items"), f"{where}[items]", currency, reuse=reuse)
     first_price = ctx.store.get("price", items[0]["price"]) or {}
     one_time = normalize_one_time_items(
-        ctx, phase.get("add_invoice_items"), f"{where}[add_invoice_items]", currency, allow_inactive
+        ctx, phase.get("add_invoice_items"), f"{where}[add_invoice_items]", currency, reuse
     )
     end = _end_of(ctx, phase, where, start, last, first_price)
     proration = str(phase.get("proration_behavior", "create_prorations"))
@@ -309,7 +304,9 @@ def normalize_phase(
         "default_payment_method": None,
         "default_tax_rates": [],
         "description": phase.get("description") or None,
-        "discounts": discounts_param(ctx, phase.get("discounts"), f"{where}[discounts]", currency.value),
+        "discounts": discounts_param(
+            ctx, phase.get("discounts"), f"{where}[discounts]", currency.value, reuse
+        ),
         "end_date": end,
         "invoice_settings": None if invoice_settings is None else {"days_until_due": days_until_due},
         "items": items,
@@ -344,7 +341,7 @@ def normalize_phases(
     currency: Currency,
     offset: int = 0,
     previous_end: int | None = None,
-    allow_inactive: Collection[str] = (),
+    reuse: Reuse = NEW,
 ) -> list[JSONObject]:
     """``phases`` params -> stored phases. ``offset``: index in the request of the first phase given here.
 
@@ -379,7 +376,7 @@ def normalize_phases(
                     param=f"{where}[start_date]",
                 )
         normalized = normalize_phase(
-            ctx, phase, where, start, k == len(phases) - 1, currency, default_settings, allow_inactive
+            ctx, phase, where, start, k == len(phases) - 1, currency, default_settings, reuse
         )
         out.append(normalized)
         end = normalized["end_date"]

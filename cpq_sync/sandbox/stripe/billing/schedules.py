@@ -12,6 +12,7 @@ from typing import Any
 
 from cpq_sync.sandbox.stripe.billing.clock import TERMINAL, step_schedule
 from cpq_sync.sandbox.stripe.billing.common import (
+    Reuse,
     apply_metadata,
     as_list,
     check_metadata,
@@ -208,8 +209,11 @@ def _updated_phases(ctx: RequestContext, sched: JSONObject, raw: Any) -> list[JS
     where = sub("phases", k)
     previous_end = int(kept[-1]["end_date"]) if kept else None
     currency = Currency(stored[0]["currency"])
-    # Prices already on the schedule stay usable after being archived (as at Stripe).
-    on_schedule = {str(i["price"]) for p in stored for i in [*p["items"], *p["add_invoice_items"]]}
+    # Prices and coupons already on the schedule stay usable (archived prices, fully redeemed coupons).
+    on_schedule = Reuse(
+        prices=frozenset(str(i["price"]) for p in stored for i in [*p["items"], *p["add_invoice_items"]]),
+        coupons=frozenset(str(c["coupon"]) for c in _coupons(stored)),
+    )
     if current is None:
         return normalize_phases(
             ctx,
@@ -218,7 +222,7 @@ def _updated_phases(ctx: RequestContext, sched: JSONObject, raw: Any) -> list[JS
             default_settings=sched["default_settings"],
             currency=currency,
             offset=k,
-            allow_inactive=on_schedule,
+            reuse=on_schedule,
         )
     current_start = int(current["start_date"])
     if first.get("start_date") is not None:
@@ -246,7 +250,7 @@ def _updated_phases(ctx: RequestContext, sched: JSONObject, raw: Any) -> list[JS
         default_settings=sched["default_settings"],
         currency=currency,
         offset=k,
-        allow_inactive=on_schedule,
+        reuse=on_schedule,
     )
     for index, phase in enumerate(new):
         if int(phase["end_date"]) < now:

@@ -15,12 +15,12 @@ from typing import Any
 
 from cpq_sync.sandbox.stripe.billing import lifecycle
 from cpq_sync.sandbox.stripe.billing.common import (
+    Reuse,
     apply_metadata,
     as_list,
     check_metadata,
     discounts_param,
     load_customer,
-    load_price,
     only,
     redeem,
     sub,
@@ -153,21 +153,37 @@ def retrieve_subscription(ctx: RequestContext) -> JSONObject:
     return _get(ctx)
 
 
+def _coupon_ids(ctx: RequestContext, discount_ids: list[Any]) -> list[str]:
+    out = []
+    for discount_id in discount_ids:
+        discount = ctx.store.get("discount", str(discount_id))
+        if discount is not None:
+            out.append(str(discount["coupon"]["id"]))
+    return out
+
+
+def _reuse(ctx: RequestContext, subscription: JSONObject) -> Reuse:
+    """What the subscription already uses: its prices (even archived) and coupons (even fully redeemed)."""
+    items = subscription["items"]["data"]
+    coupons = _coupon_ids(
+        ctx, [*(subscription.get("discounts") or []), *(d for i in items for d in i["discounts"])]
+    )
+    return Reuse(prices=frozenset(str(i["price"]["id"]) for i in items), coupons=frozenset(coupons))
+
+
 def _updated_items(ctx: RequestContext, subscription: JSONObject, raw: Any) -> list[JSONObject]:
-    """Stripe's item update: entries with ``id`` change (or ``deleted``) an item; entries without add one."""
-    current = {item["id"]: item for item in subscription["items"]["data"]}
-    specs: dict[str, JSONObject] = {
-        item["id"]: {
+    """Stripe's item update: entries with ``id`` change (or ``deleted``) an item; entries without add one.
+    The resulting item set is validated as a whole (duplicates, currency, interval, new archived prices)."""
+    specs: dict[str, JSONObject] = {}
+    for item in subscription["items"]["data"]:
+        spec: JSONObject = {
             "price": item["price"]["id"],
-            "quantity": item.get("quantity"),
-            "metadata": item.get("metadata") or {},
-            "discounts": [
-                {"coupon": (ctx.store.get("discount", d) or {"coupon": {"id": ""}})["coupon"]["id"]}
-                for d in item.get("discounts") or []
-            ],
+            "metadata": item.get("metadata") or "",
+            "discounts": [{"coupon": c} for c in _coupon_ids(ctx, item.get("discounts") or [])],
         }
-        for item in subscription["items"]["data"]
-    }
+        if item.get("quantity") is not None:
+            spec["quantity"] = item["quantity"]
+        specs[item["id"]] = spec
     added: list[Any] = []
     for j, entry in enumerate(as_list(raw, "items")):
         where = sub("items", j)
@@ -178,31 +194,26 @@ def _updated_items(ctx: RequestContext, subscription: JSONObject, raw: Any) -> l
             added.append({k: v for k, v in entry.items() if k != "deleted"})
             continue
         item_id = str(entry["id"])
-        if item_id not in current:
+        if item_id not in specs:
             raise ctx.missing("subscription_item", item_id, param=f"{where}[id]")
         if "deleted" in entry and to_bool(entry["deleted"], f"{where}[deleted]"):
-            specs.pop(item_id, None)
+            specs.pop(item_id)
             continue
         spec = specs[item_id]
-        if "price" in entry and str(entry["price"]) != spec["price"]:
-            load_price(ctx, entry["price"], f"{where}[price]", recurring=True)
-            spec["price"] = str(entry["price"])
-        if "quantity" in entry:
-            spec["quantity"] = to_int(entry["quantity"], f"{where}[quantity]")
+        for key in ("price", "quantity", "discounts"):
+            if key in entry:
+                spec[key] = entry[key]
         if "metadata" in entry:
-            spec["metadata"] = apply_metadata(spec["metadata"], entry["metadata"], param=f"{where}[metadata]")
-        if "discounts" in entry:
-            spec["discounts"] = [
-                {"coupon": d["coupon"]} for d in as_list(entry["discounts"], f"{where}[discounts]")
-            ]
-    wire = [
-        {k: v for k, v in s.items() if not (k == "quantity" and v is None)} for s in [*specs.values(), *added]
-    ]
-    for spec_entry in wire:
-        spec_entry["metadata"] = spec_entry.get("metadata") or ""
-    # Re-validate the whole item set as Stripe would (duplicates, currencies, intervals, archived new prices).
-    kept = {str(item["price"]["id"]) for item in subscription["items"]["data"]}
-    return normalize_items(ctx, wire, "items", Currency(subscription.get("currency")), allow_inactive=kept)
+            spec["metadata"] = apply_metadata(
+                spec["metadata"] or {}, entry["metadata"], param=f"{where}[metadata]"
+            )
+    return normalize_items(
+        ctx,
+        [*specs.values(), *added],
+        "items",
+        Currency(subscription.get("currency")),
+        reuse=_reuse(ctx, subscription),
+    )
 
 
 @route("POST", "/v1/subscriptions/{subscription_exposed_id}")
@@ -238,7 +249,9 @@ def update_subscription(ctx: RequestContext) -> JSONObject:
     if "items" in params:
         lifecycle.set_items(ctx.store, subscription, _updated_items(ctx, subscription, params["items"]), now)
     if "discounts" in params:
-        wanted = discounts_param(ctx, params["discounts"], "discounts", subscription.get("currency"))
+        wanted = discounts_param(
+            ctx, params["discounts"], "discounts", subscription.get("currency"), _reuse(ctx, subscription)
+        )
         subscription["discounts"] = lifecycle.sync_discounts(
             ctx.store,
             subscription.get("discounts") or [],
