@@ -1106,3 +1106,30 @@ def test_a_fully_redeemed_coupon_stays_on_its_schedule(client: stripe.StripeClie
         )
     )
     assert error.param == "phases[0][discounts][0][coupon]"
+
+
+def test_invoice_lines_paging_and_search(client: stripe.StripeClient, account: Account, live: bool) -> None:
+    fees = [account.price(100 * (k + 1), name=f"Fee {k}") for k in range(3)]
+    for fee in fees:
+        client.v1.invoice_items.create(params={"customer": account.customer, "pricing": {"price": fee}})
+    invoice = client.v1.invoices.create(
+        params={
+            "customer": account.customer,
+            "pending_invoice_items_behavior": "include",
+            "metadata": {"salesforce_order_id": f"801{account.customer[-8:]}"},
+        }
+    )
+    first = client.v1.invoices.line_items.list(invoice.id, params={"limit": 2})
+    assert len(first.data) == 2
+    assert first.has_more is True
+    rest = client.v1.invoices.line_items.list(invoice.id, params={"starting_after": first.data[-1].id})
+    assert len(rest.data) == 1
+    assert rest.has_more is False
+    assert sorted(line.amount for line in [*first.data, *rest.data]) == [100, 200, 300]
+    if not live:  # Stripe's search is eventually consistent
+        found = client.v1.invoices.search(
+            params={
+                "query": f"metadata['salesforce_order_id']:'801{account.customer[-8:]}' AND status:'draft'"
+            }
+        )
+        assert [i.id for i in found.data] == [invoice.id]
