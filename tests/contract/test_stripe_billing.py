@@ -1133,3 +1133,29 @@ def test_invoice_lines_paging_and_search(client: stripe.StripeClient, account: A
             }
         )
         assert [i.id for i in found.data] == [invoice.id]
+
+
+@sandbox_only
+def test_a_discount_kept_across_phases_does_not_restart(
+    client: stripe.StripeClient, account: Account, directory: Path
+) -> None:
+    price = account.monthly(1000)
+    coupon = account.coupon(amount_off=100, currency="usd", duration="repeating", duration_in_months=3)
+    schedule = client.v1.subscription_schedules.create(
+        params={
+            "customer": account.customer,
+            "start_date": ts(2024, 8, 1),
+            "end_behavior": "cancel",
+            "phases": [
+                {"items": [{"price": price}], "discounts": [{"coupon": coupon}], "end_date": ts(2024, 10, 1)},
+                {
+                    "items": [{"price": price, "quantity": 2}],
+                    "discounts": [{"coupon": coupon}],
+                    "end_date": ts(2025, 2, 1),
+                },
+            ],
+        }
+    )
+    invoices = preview(directory, schedule.id)
+    assert [inv.discount_total for inv in invoices] == [100, 100, 100, 0, 0, 0]
+    assert [inv.total for inv in invoices] == [900, 900, 1900, 2000, 2000, 2000]
