@@ -22,7 +22,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from cpq_sync.sandbox.stripe.billing import lifecycle
-from cpq_sync.sandbox.stripe.billing.common import price_interval
 from cpq_sync.sandbox.stripe.router import RequestContext, before_request
 from cpq_sync.sandbox.stripe.store import Condition, JSONObject, Store, register_index
 
@@ -164,11 +163,3 @@ def advance(store: Store, now_ts: int) -> None:
 @before_request
 def _advance_to_clock(ctx: RequestContext) -> None:
     advance(ctx.store, ctx.now_ts)
-
-
-def interval_of_phase(store: Store, phase: Mapping[str, Any]) -> tuple[str, int]:
-    for item in phase["items"]:
-        price = store.get("price", str(item["price"]))
-        if price is not None:
-            return price_interval(price)
-    return "month", 1
