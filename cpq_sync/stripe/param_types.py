@@ -9,8 +9,8 @@ strings (``"12"`` for an int, ``"true"``/``"false"`` for a bool, ``"0.5"`` for a
 accepted
 too, so the sync can check what it is about to send.
 
-Open enums (typed ``Literal[...] | str`` so newer SDKs do not break) accept the literal values plus the kept
-list :data:`OPEN_ENUM_EXTRAS`; currencies are checked against :data:`CURRENCIES`.
+Open enums (typed ``Literal[...] | str`` so newer SDKs do not break) accept the values of the kept list
+:data:`OPEN_ENUM_VALUES`, or else the SDK's literal values; currencies are checked against :data:`CURRENCIES`.
 
 Routes map to TypedDicts by reading the SDK's generated services (``stripe/**/_*_service.py``), which name the
 params type and the request path of every operation.
@@ -36,7 +36,7 @@ from typing_extensions import is_typeddict
 
 __all__ = [
     "CURRENCIES",
-    "OPEN_ENUM_EXTRAS",
+    "OPEN_ENUM_VALUES",
     "ParamError",
     "check_params",
     "field_type_at",
@@ -54,9 +54,27 @@ class ParamError(Exception):
         self.message = message
 
 
-# Values accepted by open enums beyond the SDK's literals, by field name (kept by hand; empty means "the
-# literals are the whole list"). Add a value here only when Stripe documents it for the pinned version.
-OPEN_ENUM_EXTRAS: dict[str, frozenset[str]] = {}
+# The kept list of values accepted by the open enums the project uses (typed ``Literal[...] | str`` in the
+# SDK,
+# so the type alone accepts any string), by field name, as Stripe's API reference documents them for the
+# pinned
+# version. It may be narrower than the SDK's literals: schedules' ``end_behavior`` lists legacy ``none`` and
+# ``renew`` in the SDK, the API reference only ``release`` and ``cancel``. Open enums not listed here accept
+# the
+# SDK's literal values.
+OPEN_ENUM_VALUES: dict[str, frozenset[str]] = {
+    "end_behavior": frozenset({"release", "cancel"}),
+    "proration_behavior": frozenset({"always_invoice", "create_prorations", "none"}),
+    "collection_method": frozenset({"charge_automatically", "send_invoice"}),
+    "billing_scheme": frozenset({"per_unit", "tiered"}),
+    "tiers_mode": frozenset({"graduated", "volume"}),
+    "usage_type": frozenset({"licensed", "metered"}),
+    "interval": frozenset({"day", "week", "month", "year"}),
+    "round": frozenset({"up", "down"}),
+    "tax_behavior": frozenset({"exclusive", "inclusive", "unspecified"}),
+    "formula": frozenset({"sum", "count", "last"}),
+    "duration": frozenset({"once", "repeating", "forever"}),
+}
 
 # Currencies Stripe supports (lowercase ISO codes) that the project may meet. Zero-decimal ones are marked in
 # ``cpq_sync.sandbox.stripe.resources.money``.
@@ -215,9 +233,15 @@ def _param(path: list[str | int]) -> str:
 
 
 # -- checking values
-def check_params(method: str, path: str, params: Mapping[str, Any], *, params_type: type | None = None) -> None:
-    """Raise :class:`ParamError` for the first parameter Stripe would reject on ``METHOD path``."""
-    typed_dict = params_type or globals()["params_type"](method, path)
+def check_params(
+    method: str, path: str, params: Mapping[str, Any], *, typed_dict: type | None = None
+) -> None:
+    """Raise :class:`ParamError` for the first parameter Stripe would reject on ``METHOD path``.
+
+    ``typed_dict`` overrides the SDK's params type of the route (a sandbox route without one passes its own).
+    """
+    if typed_dict is None:
+        typed_dict = params_type(method, path)
     if typed_dict is None:
         for key in params:
             raise ParamError(key, f"Received unknown parameter: {key}")
@@ -262,19 +286,25 @@ def _check_value(value: Any, annotation: Any, path: list[str | int]) -> None:
     if len(members) > 1:
         literals = [m for m in members if get_origin(m) is Literal and get_args(m) != ("",)]
         if str in members and literals:
-            _check_open_enum(value, literals, [m for m in members if m is not str and m not in literals], path)
+            _check_open_enum(
+                value, literals, [m for m in members if m is not str and m not in literals], path
+            )
             return
-        errors: list[ParamError] = []
+        matching: list[ParamError] = []
+        others: list[ParamError] = []
+        unset: list[ParamError] = []
         for member in members:
             try:
                 _check_value(value, member, path)
                 return
             except ParamError as err:
-                if _annotation_shape(member) == _shape(value):
-                    errors.insert(0, err)
+                if get_origin(member) is Literal and get_args(member) == ("",):
+                    unset.append(err)
+                elif _annotation_shape(member) == _shape(value):
+                    matching.append(err)
                 else:
-                    errors.append(err)
-        raise errors[0]
+                    others.append(err)
+        raise (matching + others + unset)[0]
     _check_single(value, members[0], path)
 
 
@@ -285,9 +315,8 @@ def _check_open_enum(value: Any, literals: list[Any], others: list[Any], path: l
             return
         except ParamError:
             pass
-    allowed = {str(v) for lit in literals for v in get_args(lit)}
     leaf = next((str(p) for p in reversed(path) if isinstance(p, str)), "")
-    allowed |= OPEN_ENUM_EXTRAS.get(leaf, frozenset())
+    allowed = set(OPEN_ENUM_VALUES.get(leaf) or {str(v) for lit in literals for v in get_args(lit)})
     if not isinstance(value, str) or value not in allowed:
         raise ParamError(_param(path), f"Invalid {leaf}: must be one of {_one_of(sorted(allowed))}")
 
@@ -296,6 +325,8 @@ def _one_of(values: list[str]) -> str:
     shown = [v for v in values if v != ""]
     if len(shown) <= 1:
         return "".join(shown)
+    if len(shown) == 2:
+        return f"{shown[0]} or {shown[1]}"
     return ", ".join(shown[:-1]) + f", or {shown[-1]}"
 
 
@@ -350,7 +381,9 @@ def _check_scalar(value: Any, annotation: Any, path: list[str | int]) -> None:
         if not (isinstance(value, bool) or value in ("true", "false")):
             raise ParamError(name, f"Invalid boolean: {value}")
     elif annotation is int:
-        if isinstance(value, bool) or not (isinstance(value, int) or (isinstance(value, str) and _INT.match(value))):
+        if isinstance(value, bool) or not (
+            isinstance(value, int) or (isinstance(value, str) and _INT.match(value))
+        ):
             raise ParamError(name, f"Invalid integer: {value}")
     elif annotation is float:
         try:

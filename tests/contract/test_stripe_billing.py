@@ -1,8 +1,8 @@
 """Contract tests of the sandbox Stripe account's billing side, through a real stripe.StripeClient.
 
 Schedules, subscriptions, invoice items and invoices are driven exactly as the sync drives them. With
-STRIPE_API_KEY set (a test-mode key) the same tests run against Stripe; the checks that need the sandbox clock
-or ``billing_preview`` are skipped there. Without it they run against ``sandbox.stripe.connect(tmp_path)``.
+STRIPE_API_KEY set (a test-mode key) each test also runs against Stripe test mode (skipped, with the reason,
+otherwise); the tests that need the sandbox clock or ``billing_preview`` run against the sandbox alone.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from cpq_sync.sandbox import stripe as sandbox
 from cpq_sync.sandbox.stripe.billing import PreviewInvoice, periods
 
 LIVE_KEY = os.environ.get("STRIPE_API_KEY")
-sandbox_only = pytest.mark.skipif(bool(LIVE_KEY), reason="sandbox-only: needs the sandbox clock or billing_preview")
+# Sandbox-only tests (they need the sandbox clock or billing_preview) run against the sandbox alone.
+sandbox_only = pytest.mark.parametrize("live", ["sandbox"], indirect=True)
 NOW = datetime(2024, 7, 15, 12, tzinfo=UTC)
 
 
@@ -33,9 +34,21 @@ def directory(tmp_path: Path) -> Path:
     return tmp_path / "stripe"
 
 
+@pytest.fixture(params=["sandbox", "stripe-test-mode"])
+def live(request: pytest.FixtureRequest) -> bool:
+    """Each test runs against the sandbox and, with STRIPE_API_KEY set, against Stripe test mode."""
+    if request.param == "stripe-test-mode" and not LIVE_KEY:
+        pytest.skip(
+            "STRIPE_API_KEY is not set: set a Stripe test-mode key to run the contract against Stripe too"
+        )
+    return bool(request.param == "stripe-test-mode")
+
+
 @pytest.fixture
-def client(directory: Path) -> Iterator[stripe.StripeClient]:
-    if LIVE_KEY:
+def client(live: bool, directory: Path) -> Iterator[stripe.StripeClient]:
+    """Stripe test mode, or the sandbox with its clock frozen at NOW."""
+    if live:
+        assert LIVE_KEY is not None
         yield stripe.StripeClient(api_key=LIVE_KEY, max_network_retries=2)
     else:
         sandbox.set_clock(directory, NOW)
@@ -43,9 +56,9 @@ def client(directory: Path) -> Iterator[stripe.StripeClient]:
 
 
 @pytest.fixture
-def now(client: stripe.StripeClient) -> int:
+def now(live: bool, client: stripe.StripeClient) -> int:
     """The account's current time: the frozen sandbox clock, or real time against Stripe."""
-    return int(datetime.now(UTC).timestamp()) if LIVE_KEY else int(NOW.timestamp())
+    return int(datetime.now(UTC).timestamp()) if live else int(NOW.timestamp())
 
 
 class Account:
@@ -90,7 +103,7 @@ def month_after(start: int, n: int) -> int:
 
 
 def test_twelve_month_schedule_with_monthly_items_and_a_one_time_item(
-    client: stripe.StripeClient, account: Account, directory: Path, now: int
+    client: stripe.StripeClient, account: Account, directory: Path, now: int, live: bool
 ) -> None:
     seat, support = account.monthly(1250), account.monthly(999, name="Support")
     setup = account.price(50000, name="Setup")
@@ -128,11 +141,13 @@ def test_twelve_month_schedule_with_monthly_items_and_a_one_time_item(
     assert subscription.collection_method == "send_invoice"
     assert subscription.days_until_due == 30
     assert subscription.metadata["salesforce_order_id"] == "801A"
-    assert sorted((i.price.id, i.quantity) for i in subscription["items"].data) == sorted([(seat, 4), (support, 1)])
+    assert sorted((i.price.id, i.quantity) for i in subscription["items"].data) == sorted(
+        [(seat, 4), (support, 1)]
+    )
     items = client.v1.subscription_items.list(params={"subscription": subscription.id})
     assert {i.id for i in items.data} == {i.id for i in subscription["items"].data}
     assert client.v1.subscription_items.retrieve(items.data[0].id).subscription == subscription.id
-    if LIVE_KEY:
+    if live:
         return
     invoices = preview(directory, schedule.id)
     assert len(invoices) == 12
@@ -184,7 +199,9 @@ def test_the_connectors_amendment_example_period_by_period(
         *[(f"2022-{m:02d}-01", 6 * 1000 + 5 * 2000) for m in range(2, 13)],
     ]
     february = invoices[1]
-    assert [(line.price, line.quantity, line.unit_amount_decimal, line.amount) for line in february.lines] == [
+    assert [
+        (line.price, line.quantity, line.unit_amount_decimal, line.amount) for line in february.lines
+    ] == [
         (a, 6, 1000, 6000),
         (b, 5, 2000, 10000),
     ]
@@ -242,7 +259,9 @@ def test_backdated_periods_are_billed_unless_proration_behavior_is_none(
             params={
                 "customer": account.customer,
                 "start_date": ts(2024, 1, 15, 12),
-                "phases": [{"items": [{"price": price}], "end_date": ts(2025, 1, 15, 12), "proration_behavior": pb}],
+                "phases": [
+                    {"items": [{"price": price}], "end_date": ts(2025, 1, 15, 12), "proration_behavior": pb}
+                ],
             }
         )
         for pb in ("create_prorations", "none")
@@ -323,7 +342,9 @@ def test_release_and_cancel_through_the_api(client: stripe.StripeClient, account
             params={
                 "customer": account.customer,
                 "start_date": "now",
-                "phases": [{"items": [{"price": price}], "duration": {"interval": "month", "interval_count": 6}}],
+                "phases": [
+                    {"items": [{"price": price}], "duration": {"interval": "month", "interval_count": 6}}
+                ],
             }
         )
 
@@ -357,7 +378,9 @@ def test_list_schedules_by_customer(client: stripe.StripeClient, account: Accoun
     listed = client.v1.subscription_schedules.list(params={"customer": account.customer, "limit": 2})
     assert [s.id for s in listed.data] == mine[::-1][:2]
     assert listed.has_more is True
-    rest = client.v1.subscription_schedules.list(params={"customer": account.customer, "starting_after": mine[1]})
+    rest = client.v1.subscription_schedules.list(
+        params={"customer": account.customer, "starting_after": mine[1]}
+    )
     assert [s.id for s in rest.data] == [mine[0]]
 
 
@@ -407,7 +430,9 @@ def test_archived_price_is_rejected(client: stripe.StripeClient, account: Accoun
     )
     assert error.param == "phases[0][items][0][price]"
     error = invalid(
-        lambda: client.v1.subscriptions.create(params={"customer": account.customer, "items": [{"price": price}]})
+        lambda: client.v1.subscriptions.create(
+            params={"customer": account.customer, "items": [{"price": price}]}
+        )
     )
     assert error.param == "items[0][price]"
 
@@ -426,7 +451,9 @@ def test_prices_of_a_schedule_share_one_currency(client: stripe.StripeClient, ac
     assert error.param == "phases[0][items][1][price]"
 
 
-def test_phases_must_be_contiguous_and_bounded(client: stripe.StripeClient, account: Account, now: int) -> None:
+def test_phases_must_be_contiguous_and_bounded(
+    client: stripe.StripeClient, account: Account, now: int
+) -> None:
     price = account.monthly(1000)
     error = invalid(
         lambda: client.v1.subscription_schedules.create(
@@ -488,7 +515,9 @@ def test_ended_phases_cannot_be_changed_by_update(
     }
     current = {"items": [{"price": price, "quantity": 3}], "end_date": ts(2025, 1, 1)}
     error = invalid(
-        lambda: client.v1.subscription_schedules.update(schedule.id, params={"phases": [changed_past, current]})
+        lambda: client.v1.subscription_schedules.update(
+            schedule.id, params={"phases": [changed_past, current]}
+        )
     )
     assert error.param == "phases[0]"
     moved = {"start_date": ts(2024, 4, 1), **current}
@@ -549,7 +578,9 @@ def test_send_invoice_needs_days_until_due(client: stripe.StripeClient, account:
     assert error.param == "days_until_due"
 
 
-def test_subscription_update_list_search_and_cancel(client: stripe.StripeClient, account: Account, now: int) -> None:
+def test_subscription_update_list_search_and_cancel(
+    client: stripe.StripeClient, account: Account, now: int, live: bool
+) -> None:
     a, b = account.monthly(1000), account.monthly(2000, name="Other")
     subscription = client.v1.subscriptions.create(
         params={"customer": account.customer, "items": [{"price": a, "quantity": 1}], "metadata": {"k": "v1"}}
@@ -569,14 +600,17 @@ def test_subscription_update_list_search_and_cancel(client: stripe.StripeClient,
     assert updated.metadata.to_dict() == {"other": "x"}
     listed = client.v1.subscriptions.list(params={"customer": account.customer})
     assert [s.id for s in listed.data] == [subscription.id]
-    if not LIVE_KEY:  # Stripe's search is eventually consistent
+    if not live:  # Stripe's search is eventually consistent
         found = client.v1.subscriptions.search(params={"query": "metadata['other']:'x'"})
         assert [s.id for s in found.data] == [subscription.id]
     canceled = client.v1.subscriptions.cancel(subscription.id)
     assert canceled.status == "canceled"
     assert client.v1.subscriptions.list(params={"customer": account.customer}).data == []
     assert [
-        s.id for s in client.v1.subscriptions.list(params={"customer": account.customer, "status": "canceled"}).data
+        s.id
+        for s in client.v1.subscriptions.list(
+            params={"customer": account.customer, "status": "canceled"}
+        ).data
     ] == [subscription.id]
 
 
@@ -605,7 +639,9 @@ def test_subscription_cancel_at_ends_it_when_the_clock_gets_there(
 # -- invoice items and invoices -----------------------------------------------------------------------------
 
 
-def test_one_time_invoice_from_invoice_items_is_finalized(client: stripe.StripeClient, account: Account) -> None:
+def test_one_time_invoice_from_invoice_items_is_finalized(
+    client: stripe.StripeClient, account: Account, live: bool, directory: Path
+) -> None:
     fee = account.price(12345, name="Implementation")
     first = client.v1.invoice_items.create(
         params={"customer": account.customer, "pricing": {"price": fee}, "quantity": 2}
@@ -633,16 +669,22 @@ def test_one_time_invoice_from_invoice_items_is_finalized(client: stripe.StripeC
             "collection_method": "send_invoice",
             "days_until_due": 30,
             "auto_advance": False,
+            "discounts": [{"coupon": account.coupon(percent_off=10, duration="once")}],
         }
     )
     assert invoice.status == "draft"
     assert invoice.subtotal == 24690 + 2999  # 3 x 999.5 = 2998.5, rounded half up per line
+    assert invoice.total == 24690 + 2999 - 2769  # 10% of 27689, rounded half up
     finalized = client.v1.invoices.finalize_invoice(invoice.id)
     assert finalized.status == "open"
     assert finalized.number
     assert finalized.hosted_invoice_url
     assert finalized.due_date is not None
-    assert finalized.total == 24690 + 2999
+    assert finalized.total == finalized.amount_due == 24690 + 2999 - 2769
+    if not live:
+        (previewed,) = preview(directory, invoice.id)
+        assert (previewed.subtotal, previewed.discount_total, previewed.total) == (27689, 2769, 24920)
+        assert [line.kind for line in previewed.lines] == ["invoice_item", "invoice_item"]
     assert client.v1.invoice_items.list(params={"customer": account.customer, "pending": True}).data == []
     assert client.v1.invoices.list(params={"customer": account.customer}).data[0].id == invoice.id
     error = invalid(lambda: client.v1.invoice_items.delete(first.id))
@@ -693,7 +735,9 @@ def test_coupon_durations_in_the_preview(
     )
     invoices = preview(directory, schedule.id)
     discount = round(3998 * 0.25)  # 999.5 -> 1000, half up
-    assert [inv.discount_total for inv in invoices] == [discount] * discounted_months + [0] * (6 - discounted_months)
+    assert [inv.discount_total for inv in invoices] == [discount] * discounted_months + [0] * (
+        6 - discounted_months
+    )
     assert [inv.total for inv in invoices] == [3998 - inv.discount_total for inv in invoices]
 
 
@@ -812,3 +856,306 @@ def test_tiered_and_metered_prices_in_the_preview(
     invoices = preview(directory, schedule.id)
     assert [inv.total for inv in invoices] == [500 + 10 * 100 + 5 * 50] * 2
     assert [(line.price, line.quantity, line.amount) for line in invoices[0].lines][1] == (metered, 0, 0)
+
+
+@sandbox_only
+@pytest.mark.parametrize(("behavior", "billed_periods"), [("create_prorations", 12), ("none", 10)])
+def test_backdated_subscription_preview(
+    client: stripe.StripeClient, account: Account, directory: Path, behavior: str, billed_periods: int
+) -> None:
+    price = account.monthly(1000)
+    subscription = client.v1.subscriptions.create(
+        params={
+            "customer": account.customer,
+            "items": [{"price": price, "quantity": 2}],
+            "backdate_start_date": ts(2024, 5, 1),
+            "proration_behavior": behavior,  # type: ignore[typeddict-item]
+        }
+    )
+    assert subscription.start_date == ts(2024, 5, 1)
+    assert subscription["items"].data[0].current_period_start == ts(2024, 7, 1)
+    invoices = preview(directory, subscription.id)
+    # Twelve monthly periods from 2024-05-01; with proration_behavior=none May and June are not billed.
+    assert len(invoices) == billed_periods
+    assert invoices[0].period_start.date().isoformat() == (
+        "2024-05-01" if billed_periods == 12 else "2024-07-01"
+    )
+    assert {inv.total for inv in invoices} == {2000}
+
+
+@sandbox_only
+def test_future_billing_cycle_anchor_prorates_the_first_period(
+    client: stripe.StripeClient, account: Account, directory: Path
+) -> None:
+    price = account.monthly(3100)
+    subscription = client.v1.subscriptions.create(
+        params={
+            "customer": account.customer,
+            "items": [{"price": price}],
+            "billing_cycle_anchor": ts(2024, 8, 1),
+            "cancel_at": ts(2024, 10, 1),
+        }
+    )
+    item = subscription["items"].data[0]
+    assert (item.current_period_start, item.current_period_end) == (ts(2024, 7, 15, 12), ts(2024, 8, 1))
+    invoices = preview(directory, subscription.id)
+    # 2024-07-15 12:00 .. 08-01 is 16.5 of July's 31 days.
+    assert [inv.total for inv in invoices] == [round(3100 * 16.5 / 31), 3100, 3100]
+
+
+@sandbox_only
+def test_schedule_released_early_keeps_billing_the_phase_in_force(
+    client: stripe.StripeClient, account: Account, directory: Path
+) -> None:
+    price = account.monthly(1000)
+    schedule = client.v1.subscription_schedules.create(
+        params={
+            "customer": account.customer,
+            "start_date": ts(2024, 7, 1),
+            "phases": [
+                {"items": [{"price": price, "quantity": 1}], "end_date": ts(2024, 9, 1)},
+                {"items": [{"price": price, "quantity": 5}], "end_date": ts(2025, 1, 1)},
+            ],
+        }
+    )
+    client.v1.subscription_schedules.release(schedule.id)
+    invoices = preview(directory, schedule.id, until=datetime(2024, 12, 1, tzinfo=UTC))
+    assert [inv.total for inv in invoices] == [1000] * 5
+
+
+def test_invoice_for_a_subscriptions_pending_items(client: stripe.StripeClient, account: Account) -> None:
+    price, fee = account.monthly(1000), account.price(700, name="Proration")
+    subscription = client.v1.subscriptions.create(
+        params={
+            "customer": account.customer,
+            "items": [{"price": price}],
+            "collection_method": "send_invoice",
+            "days_until_due": 30,
+        }
+    )
+    client.v1.invoice_items.create(
+        params={
+            "customer": account.customer,
+            "subscription": subscription.id,
+            "pricing": {"price": fee},
+            "quantity": 3,
+            "metadata": {"salesforce_proration": "true"},
+        }
+    )
+    invoice = client.v1.invoices.create(
+        params={"customer": account.customer, "subscription": subscription.id}
+    )
+    assert invoice.parent is not None and invoice.parent.subscription_details is not None
+    assert invoice.parent.subscription_details.subscription == subscription.id
+    assert [line.amount for line in invoice.lines.data] == [2100]
+    assert invoice.collection_method == "send_invoice"
+    finalized = client.v1.invoices.finalize_invoice(invoice.id)
+    assert finalized.status == "open"
+    assert finalized.amount_due == 2100
+    listed = client.v1.invoices.list(params={"subscription": subscription.id})
+    assert [i.id for i in listed.data] == [invoice.id]
+
+
+def test_a_price_archived_after_use_stays_usable_on_its_schedule(
+    client: stripe.StripeClient, account: Account, now: int
+) -> None:
+    # The connector archives order-line prices right after attaching them, then reuses them in amendments.
+    price, other = account.monthly(1000), account.monthly(500, name="Add-on")
+    schedule = client.v1.subscription_schedules.create(
+        params={
+            "customer": account.customer,
+            "start_date": "now",
+            "end_behavior": "cancel",
+            "phases": [
+                {
+                    "items": [{"price": price, "quantity": 2}],
+                    "duration": {"interval": "month", "interval_count": 12},
+                }
+            ],
+        }
+    )
+    client.v1.prices.update(price, params={"active": False})
+    phase = schedule.phases[0]
+    amended = client.v1.subscription_schedules.update(
+        schedule.id,
+        params={
+            "phases": [
+                {
+                    "start_date": phase.start_date,
+                    "items": [{"price": price, "quantity": 2}],
+                    "end_date": month_after(phase.start_date, 1),
+                },
+                {"items": [{"price": price, "quantity": 3}, {"price": other}], "end_date": phase.end_date},
+            ]
+        },
+    )
+    assert [len(p["items"]) for p in amended.phases] == [1, 2]
+    error = invalid(
+        lambda: client.v1.subscription_schedules.create(
+            params={
+                "customer": account.customer,
+                "start_date": "now",
+                "phases": [{"items": [{"price": price}]}],
+            }
+        )
+    )
+    assert error.param == "phases[0][items][0][price]"
+    subscription = client.v1.subscriptions.retrieve(str(amended.subscription))
+    item = next(i for i in subscription["items"].data if i.price.id == price)
+    updated = client.v1.subscriptions.update(
+        subscription.id, params={"items": [{"id": item.id, "quantity": 4}]}
+    )
+    assert next(i.quantity for i in updated["items"].data if i.price.id == price) == 4
+
+
+@sandbox_only
+def test_termination_ends_the_last_phase_now(
+    client: stripe.StripeClient, account: Account, directory: Path
+) -> None:
+    price = account.monthly(1000)
+    schedule = client.v1.subscription_schedules.create(
+        params={
+            "customer": account.customer,
+            "start_date": ts(2024, 1, 1),
+            "end_behavior": "cancel",
+            "phases": [{"items": [{"price": price}], "end_date": ts(2025, 1, 1)}],
+        }
+    )
+    start = schedule.phases[0].start_date
+    error = invalid(
+        lambda: client.v1.subscription_schedules.update(
+            schedule.id,
+            params={
+                "phases": [{"start_date": start, "items": [{"price": price}], "end_date": ts(2024, 7, 1)}]
+            },
+        )
+    )
+    assert error.param == "phases[0][end_date]"
+    ended = client.v1.subscription_schedules.update(
+        schedule.id,
+        params={"phases": [{"start_date": start, "items": [{"price": price}], "end_date": "now"}]},
+    )
+    assert ended.status == "completed"
+    assert client.v1.subscriptions.retrieve(str(ended.subscription)).status == "canceled"
+    invoices = preview(directory, schedule.id)
+    # Billed Jan..Jun in full, then July 1 .. July 15 12:00 prorated (14.5 of 31 days).
+    assert [inv.total for inv in invoices] == [1000] * 6 + [round(1000 * 14.5 / 31)]
+
+
+@sandbox_only
+def test_timeout_after_a_schedule_is_applied_creates_one_schedule_and_one_subscription(
+    client: stripe.StripeClient, account: Account, directory: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cpq_sync.sandbox.stripe import StripeFaults
+    from cpq_sync.sandbox.stripe.store import Store
+
+    monkeypatch.setattr(stripe.HTTPClient, "INITIAL_DELAY", 0.001)
+    monkeypatch.setattr(stripe.HTTPClient, "MAX_DELAY", 0.002)
+    price = account.monthly(1000)
+    flaky = sandbox.connect(
+        directory, faults=StripeFaults(timeout_after_apply_rate=1.0), max_network_retries=2
+    )
+    schedule = flaky.v1.subscription_schedules.create(
+        params={"customer": account.customer, "start_date": "now", "phases": [{"items": [{"price": price}]}]}
+    )
+    store = Store(directory)
+    assert store.count("subscription_schedule") == 1
+    assert store.count("subscription") == 1
+    assert client.v1.subscription_schedules.retrieve(schedule.id).subscription == schedule.subscription
+
+
+def test_a_fully_redeemed_coupon_stays_on_its_schedule(client: stripe.StripeClient, account: Account) -> None:
+    price = account.monthly(1000)
+    coupon = account.coupon(percent_off=20, duration="forever", max_redemptions=1)
+    schedule = client.v1.subscription_schedules.create(
+        params={
+            "customer": account.customer,
+            "start_date": "now",
+            "phases": [
+                {
+                    "items": [{"price": price}],
+                    "discounts": [{"coupon": coupon}],
+                    "duration": {"interval": "month", "interval_count": 12},
+                }
+            ],
+        }
+    )
+    assert client.v1.coupons.retrieve(coupon).times_redeemed == 1
+    phase = schedule.phases[0]
+    amended = client.v1.subscription_schedules.update(
+        schedule.id,
+        params={
+            "phases": [
+                {
+                    "start_date": phase.start_date,
+                    "items": [{"price": price, "quantity": 2}],
+                    "discounts": [{"coupon": coupon}],
+                    "end_date": phase.end_date,
+                }
+            ]
+        },
+    )
+    assert amended.phases[0].discounts[0].coupon == coupon
+    error = invalid(
+        lambda: client.v1.subscription_schedules.create(
+            params={
+                "customer": account.customer,
+                "start_date": "now",
+                "phases": [{"items": [{"price": price}], "discounts": [{"coupon": coupon}]}],
+            }
+        )
+    )
+    assert error.param == "phases[0][discounts][0][coupon]"
+
+
+def test_invoice_lines_paging_and_search(client: stripe.StripeClient, account: Account, live: bool) -> None:
+    fees = [account.price(100 * (k + 1), name=f"Fee {k}") for k in range(3)]
+    for fee in fees:
+        client.v1.invoice_items.create(params={"customer": account.customer, "pricing": {"price": fee}})
+    invoice = client.v1.invoices.create(
+        params={
+            "customer": account.customer,
+            "pending_invoice_items_behavior": "include",
+            "metadata": {"salesforce_order_id": f"801{account.customer[-8:]}"},
+        }
+    )
+    first = client.v1.invoices.line_items.list(invoice.id, params={"limit": 2})
+    assert len(first.data) == 2
+    assert first.has_more is True
+    rest = client.v1.invoices.line_items.list(invoice.id, params={"starting_after": first.data[-1].id})
+    assert len(rest.data) == 1
+    assert rest.has_more is False
+    assert sorted(line.amount for line in [*first.data, *rest.data]) == [100, 200, 300]
+    if not live:  # Stripe's search is eventually consistent
+        found = client.v1.invoices.search(
+            params={
+                "query": f"metadata['salesforce_order_id']:'801{account.customer[-8:]}' AND status:'draft'"
+            }
+        )
+        assert [i.id for i in found.data] == [invoice.id]
+
+
+@sandbox_only
+def test_a_discount_kept_across_phases_does_not_restart(
+    client: stripe.StripeClient, account: Account, directory: Path
+) -> None:
+    price = account.monthly(1000)
+    coupon = account.coupon(amount_off=100, currency="usd", duration="repeating", duration_in_months=3)
+    schedule = client.v1.subscription_schedules.create(
+        params={
+            "customer": account.customer,
+            "start_date": ts(2024, 8, 1),
+            "end_behavior": "cancel",
+            "phases": [
+                {"items": [{"price": price}], "discounts": [{"coupon": coupon}], "end_date": ts(2024, 10, 1)},
+                {
+                    "items": [{"price": price, "quantity": 2}],
+                    "discounts": [{"coupon": coupon}],
+                    "end_date": ts(2025, 2, 1),
+                },
+            ],
+        }
+    )
+    invoices = preview(directory, schedule.id)
+    assert [inv.discount_total for inv in invoices] == [100, 100, 100, 0, 0, 0]
+    assert [inv.total for inv in invoices] == [900, 900, 1900, 2000, 2000, 2000]

@@ -24,7 +24,6 @@ from cpq_sync.sandbox.stripe import StripeFaults
 from cpq_sync.sandbox.stripe.store import Store
 
 LIVE_KEY = os.environ.get("STRIPE_API_KEY")
-sandbox_only = pytest.mark.skipif(bool(LIVE_KEY), reason="sandbox-only: request log and fault injection")
 T = TypeVar("T")
 
 
@@ -33,13 +32,30 @@ def directory(tmp_path: Path) -> Path:
     return tmp_path / "stripe"
 
 
+@pytest.fixture(params=["sandbox", "stripe-test-mode"])
+def live(request: pytest.FixtureRequest) -> bool:
+    """Each contract test runs against the sandbox and, with STRIPE_API_KEY set, against Stripe test mode."""
+    if request.param == "stripe-test-mode" and not LIVE_KEY:
+        pytest.skip(
+            "STRIPE_API_KEY is not set: set a Stripe test-mode key to run the contract against Stripe too"
+        )
+    return bool(request.param == "stripe-test-mode")
+
+
 @pytest.fixture
-def client(directory: Path) -> Iterator[stripe.StripeClient]:
-    """The sandbox account, or Stripe test mode when STRIPE_API_KEY is set."""
-    if LIVE_KEY:
+def client(live: bool, directory: Path) -> Iterator[stripe.StripeClient]:
+    """The sandbox account, or Stripe test mode (the same assertions hold for both)."""
+    if live:
+        assert LIVE_KEY is not None
         yield stripe.StripeClient(api_key=LIVE_KEY, max_network_retries=2)
     else:
         yield sandbox.connect(directory)
+
+
+@pytest.fixture
+def sandbox_client(directory: Path) -> stripe.StripeClient:
+    """For sandbox-only behaviour (request log, faults, show, processes): never Stripe."""
+    return sandbox.connect(directory)
 
 
 @pytest.fixture
@@ -54,9 +70,9 @@ def tag() -> str:
     return uuid.uuid4().hex[:12]
 
 
-def eventually(check: Callable[[], T], timeout: float = 90.0) -> T:
+def eventually(check: Callable[[], T], live: bool, timeout: float = 90.0) -> T:
     """Stripe's search is eventually consistent (the sandbox's is immediate): poll in live mode."""
-    deadline = time.monotonic() + (timeout if LIVE_KEY else 0)
+    deadline = time.monotonic() + (timeout if live else 0)
     while True:
         try:
             return check()
@@ -101,6 +117,16 @@ def test_customer_has_stripe_shape_and_round_trips(client: stripe.StripeClient) 
     assert fetched.metadata.to_dict() == {"salesforce_account_id": "001A"}
 
 
+def test_deleted_customer_is_a_tombstone(client: stripe.StripeClient) -> None:
+    customer = client.v1.customers.create(params={"name": "Gone"})
+    deleted = client.v1.customers.delete(customer.id)
+    assert (deleted.id, deleted.deleted) == (customer.id, True)
+    again = client.v1.customers.retrieve(customer.id)
+    assert again.to_dict().get("deleted") is True
+    rejected(lambda: client.v1.customers.update(customer.id, params={"name": "Back"}))
+    assert customer.id not in {c.id for c in client.v1.customers.list(params={"limit": 100}).data}
+
+
 def test_metadata_merges_key_by_key_and_empty_string_removes(client: stripe.StripeClient) -> None:
     customer = client.v1.customers.create(params={"metadata": {"a": "1", "b": "2"}})
     updated = client.v1.customers.update(customer.id, params={"metadata": {"b": "", "c": "3"}})
@@ -119,7 +145,9 @@ def test_metadata_merges_key_by_key_and_empty_string_removes(client: stripe.Stri
     ],
     ids=["51-keys", "41-char-key", "501-char-value"],
 )
-def test_metadata_limits_are_enforced(client: stripe.StripeClient, metadata: dict[str, str], param_prefix: str) -> None:
+def test_metadata_limits_are_enforced(
+    client: stripe.StripeClient, metadata: dict[str, str], param_prefix: str
+) -> None:
     error = rejected(lambda: client.v1.customers.create(params={"metadata": metadata}))
     assert error.http_status == 400
     assert error.param.startswith(param_prefix)
@@ -127,11 +155,15 @@ def test_metadata_limits_are_enforced(client: stripe.StripeClient, metadata: dic
 
 def test_metadata_limit_counts_merged_keys_on_update(client: stripe.StripeClient) -> None:
     customer = client.v1.customers.create(params={"metadata": {f"a{i}": "v" for i in range(30)}})
-    rejected(lambda: client.v1.customers.update(customer.id, params={"metadata": {f"b{i}": "v" for i in range(21)}}))
+    rejected(
+        lambda: client.v1.customers.update(
+            customer.id, params={"metadata": {f"b{i}": "v" for i in range(21)}}
+        )
+    )
     assert len(client.v1.customers.retrieve(customer.id).metadata.to_dict()) == 30
 
 
-def test_search_customers_by_metadata_with_paging(client: stripe.StripeClient) -> None:
+def test_search_customers_by_metadata_with_paging(client: stripe.StripeClient, live: bool) -> None:
     marker = tag()
     ids = {
         client.v1.customers.create(params={"email": f"c{i}@example.com", "metadata": {"run": marker}}).id
@@ -154,7 +186,7 @@ def test_search_customers_by_metadata_with_paging(client: stripe.StripeClient) -
                 return seen
             page = result.next_page
 
-    found = eventually(lambda: _assert_equal_set(all_pages(), ids))
+    found = eventually(lambda: _assert_equal_set(all_pages(), ids), live)
     assert len(found) == len(set(found)) == 5
 
 
@@ -163,23 +195,44 @@ def _assert_equal_set(found: list[str], expected: set[str]) -> list[str]:
     return found
 
 
-def test_search_with_and_or_and_field_equality(client: stripe.StripeClient) -> None:
+def test_search_with_and_or_and_field_equality(client: stripe.StripeClient, live: bool) -> None:
     marker = tag()
-    a = client.v1.customers.create(params={"email": f"a-{marker}@example.com", "metadata": {"run": marker, "k": "a"}})
-    b = client.v1.customers.create(params={"email": f"b-{marker}@example.com", "metadata": {"run": marker, "k": "b"}})
+    a = client.v1.customers.create(
+        params={"email": f"a-{marker}@example.com", "metadata": {"run": marker, "k": "a"}}
+    )
+    b = client.v1.customers.create(
+        params={"email": f"b-{marker}@example.com", "metadata": {"run": marker, "k": "b"}}
+    )
 
     def ids(query: str) -> set[str]:
         return {c.id for c in client.v1.customers.search(params={"query": query}).data}
 
-    eventually(lambda: _assert_same(ids(f"metadata['run']:'{marker}' AND metadata['k']:'a'"), {a.id}))
-    eventually(lambda: _assert_same(ids(f"metadata['k']:'a' AND metadata['run']:'{marker}' "), {a.id}))
+    eventually(lambda: _assert_same(ids(f"metadata['run']:'{marker}' AND metadata['k']:'a'"), {a.id}), live)
+    eventually(lambda: _assert_same(ids(f"metadata['k']:'a' AND metadata['run']:'{marker}' "), {a.id}), live)
     eventually(
-        lambda: _assert_same(ids(f"email:'a-{marker}@example.com' OR email:'b-{marker}@example.com'"), {a.id, b.id})
+        lambda: _assert_same(
+            ids(f"email:'a-{marker}@example.com' OR email:'b-{marker}@example.com'"), {a.id, b.id}
+        ),
+        live,
     )
 
 
 def _assert_same(found: set[str], expected: set[str]) -> None:
     assert found == expected
+
+
+def test_search_negation_and_substring(client: stripe.StripeClient, live: bool) -> None:
+    marker = tag()
+    kept = client.v1.customers.create(params={"name": f"Keep {marker}", "metadata": {"run": marker}})
+    client.v1.customers.create(params={"name": f"Drop {marker}", "metadata": {"run": marker, "drop": "yes"}})
+
+    def ids(query: str) -> set[str]:
+        return {c.id for c in client.v1.customers.search(params={"query": query}).data}
+
+    eventually(
+        lambda: _assert_same(ids(f"metadata['run']:'{marker}' AND -metadata['drop']:'yes'"), {kept.id}), live
+    )
+    eventually(lambda: _assert_same(ids(f"name~'Keep {marker[:6]}'"), {kept.id}), live)
 
 
 def test_search_rejects_what_it_does_not_understand(client: stripe.StripeClient) -> None:
@@ -194,7 +247,9 @@ def test_search_rejects_what_it_does_not_understand(client: stripe.StripeClient)
 # -- products
 def test_product_with_given_id_update_and_archive(client: stripe.StripeClient) -> None:
     product_id = f"prod_test_{tag()}"
-    product = client.v1.products.create(params={"id": product_id, "name": "Gizmo", "metadata": {"sf": "01t1"}})
+    product = client.v1.products.create(
+        params={"id": product_id, "name": "Gizmo", "metadata": {"sf": "01t1"}}
+    )
     assert product.id == product_id
     assert product.active is True
     duplicate = rejected(lambda: client.v1.products.create(params={"id": product_id, "name": "Again"}))
@@ -242,7 +297,9 @@ def test_recurring_price_shape(client: stripe.StripeClient) -> None:
 
 def test_one_time_price_with_decimal_amount(client: stripe.StripeClient) -> None:
     product = new_product(client)
-    price = client.v1.prices.create(params={"product": product.id, "currency": "eur", "unit_amount_decimal": "12.345"})
+    price = client.v1.prices.create(
+        params={"product": product.id, "currency": "eur", "unit_amount_decimal": "12.345"}
+    )
     assert price.type == "one_time"
     assert price.recurring is None
     assert price.unit_amount is None
@@ -250,17 +307,19 @@ def test_one_time_price_with_decimal_amount(client: stripe.StripeClient) -> None
 
 
 def test_price_with_product_data_creates_the_product(client: stripe.StripeClient) -> None:
-    price = client.v1.prices.create(params={"product_data": {"name": "Inline"}, "currency": "usd", "unit_amount": 5})
+    price = client.v1.prices.create(
+        params={"product_data": {"name": "Inline"}, "currency": "usd", "unit_amount": 5}
+    )
     assert client.v1.products.retrieve(str(price.product)).name == "Inline"
 
 
-def test_zero_decimal_currency_amounts_are_whole_units(client: stripe.StripeClient) -> None:
+def test_zero_decimal_currency_amounts_are_whole_units(client: stripe.StripeClient, live: bool) -> None:
     product = new_product(client)
     price = client.v1.prices.create(params={"product": product.id, "currency": "JPY", "unit_amount": 1500})
     assert price.currency == "jpy"
     assert price.unit_amount == 1500
     assert price.unit_amount_decimal == Decimal("1500")
-    if not LIVE_KEY:
+    if not live:
         from cpq_sync.sandbox.stripe.resources.money import format_amount
 
         assert format_amount(1500, "jpy") == "1500 JPY"
@@ -425,7 +484,7 @@ def test_lookup_keys_are_unique_unless_transferred(client: stripe.StripeClient) 
     assert [p.id for p in client.v1.prices.list(params={"lookup_keys": [key]}).data] == [second.id]
 
 
-def test_search_prices_by_product(client: stripe.StripeClient) -> None:
+def test_search_prices_by_product(client: stripe.StripeClient, live: bool) -> None:
     product = new_product(client)
     ids = {
         client.v1.prices.create(params={"product": product.id, "currency": "usd", "unit_amount": n}).id
@@ -436,7 +495,7 @@ def test_search_prices_by_product(client: stripe.StripeClient) -> None:
         result = client.v1.prices.search(params={"query": f"product:'{product.id}' AND active:'true'"})
         assert {p.id for p in result.data} == ids
 
-    eventually(found)
+    eventually(found, live)
 
 
 # -- billing meters and coupons
@@ -467,7 +526,9 @@ def test_coupons(client: stripe.StripeClient) -> None:
         params={"id": given, "amount_off": 500, "currency": "eur", "duration": "once", "max_redemptions": 3}
     )
     assert (amount.id, amount.amount_off, amount.currency, amount.max_redemptions) == (given, 500, "eur", 3)
-    assert rejected(lambda: client.v1.coupons.create(params={"id": given, "percent_off": 5})).http_status == 400
+    assert (
+        rejected(lambda: client.v1.coupons.create(params={"id": given, "percent_off": 5})).http_status == 400
+    )
     assert rejected(lambda: client.v1.coupons.create(params={"amount_off": 100})).param == "currency"
     rejected(lambda: client.v1.coupons.create(params={"percent_off": 10, "duration": "repeating"}))
     renamed = client.v1.coupons.update(given, params={"name": "Summer", "metadata": {"sf": "a0x"}})
@@ -478,9 +539,11 @@ def test_coupons(client: stripe.StripeClient) -> None:
 
 
 # -- lists
-def test_list_paging_over_250_objects(client: stripe.StripeClient) -> None:
+def test_list_paging_over_250_objects(client: stripe.StripeClient, live: bool) -> None:
     marker = tag()
-    created = [client.v1.coupons.create(params={"percent_off": 1, "name": f"{marker}-{i}"}).id for i in range(250)]
+    created = [
+        client.v1.coupons.create(params={"percent_off": 1, "name": f"{marker}-{i}"}).id for i in range(250)
+    ]
     newest_first = list(reversed(created))
     mine = set(created)
     seen: list[str] = []
@@ -498,7 +561,7 @@ def test_list_paging_over_250_objects(client: stripe.StripeClient) -> None:
             break
         after = page.data[-1].id
     assert seen == newest_first
-    if not LIVE_KEY:
+    if not live:
         assert pages == 3
         assert client.v1.coupons.list().data[0].id == newest_first[0]
         assert len(client.v1.coupons.list().data) == 10
@@ -508,6 +571,24 @@ def test_list_paging_over_250_objects(client: stripe.StripeClient) -> None:
     rejected(lambda: client.v1.coupons.list(params={"limit": 101}))
 
 
+def test_sdk_auto_paging_walks_lists_and_searches(client: stripe.StripeClient, live: bool) -> None:
+    product = new_product(client)
+    ids = {
+        client.v1.prices.create(params={"product": product.id, "currency": "usd", "unit_amount": n}).id
+        for n in range(12)
+    }
+    listed = client.v1.prices.list(params={"product": product.id, "limit": 5}).auto_paging_iter()
+    assert {p.id for p in listed} == ids
+
+    def searched() -> None:
+        pages = client.v1.prices.search(params={"query": f"product:'{product.id}'", "limit": 5})
+        assert {p.id for p in pages.auto_paging_iter()} == ids
+
+    eventually(searched, live)
+    expanded = client.v1.prices.list(params={"product": product.id, "limit": 2, "expand": ["data.product"]})
+    assert all(isinstance(p.product, stripe.Product) for p in expanded.data)
+
+
 # -- strictness and errors
 def test_unknown_and_mistyped_parameters_are_rejected(client: stripe.StripeClient) -> None:
     error = rejected(lambda: client.v1.customers.create(params={"favourite_colour": "blue"}))
@@ -515,7 +596,9 @@ def test_unknown_and_mistyped_parameters_are_rejected(client: stripe.StripeClien
     assert error.user_message.startswith("Received unknown parameter: favourite_colour")
     product = new_product(client)
     error = rejected(
-        lambda: client.v1.prices.create(params={"product": product.id, "currency": "usd", "unit_amount": "ten"})
+        lambda: client.v1.prices.create(
+            params={"product": product.id, "currency": "usd", "unit_amount": "ten"}
+        )
     )
     assert error.param == "unit_amount"
     error = rejected(
@@ -570,37 +653,39 @@ def test_missing_object_is_404_resource_missing(client: stripe.StripeClient) -> 
     error = rejected(
         lambda: client.v1.prices.create(params={"product": "prod_nope", "currency": "usd", "unit_amount": 1})
     )
-    assert (error.http_status, error.code, error.param) == (404, "resource_missing", "product")
+    assert (error.http_status, error.code, error.param) == (400, "resource_missing", "product")
 
 
-@sandbox_only
-def test_unsupported_endpoint_is_404_saying_so(client: stripe.StripeClient) -> None:
-    error = rejected(lambda: client.v1.refunds.create(params={"charge": "ch_123"}))
+def test_unsupported_endpoint_is_404_saying_so(sandbox_client: stripe.StripeClient) -> None:
+    error = rejected(lambda: sandbox_client.v1.refunds.create(params={"charge": "ch_123"}))
     assert error.http_status == 404
     assert "does not emulate" in error.user_message
 
 
-@sandbox_only
 def test_parameter_stripe_accepts_but_sandbox_does_not_emulate_is_refused(
-    client: stripe.StripeClient,
+    sandbox_client: stripe.StripeClient,
 ) -> None:
-    error = rejected(lambda: client.v1.customers.create(params={"tax_exempt": "exempt"}))
+    error = rejected(lambda: sandbox_client.v1.customers.create(params={"tax_exempt": "exempt"}))
     assert error.param == "tax_exempt"
     assert "does not emulate" in error.user_message
 
 
 # -- idempotency
-def test_idempotent_replay_returns_the_first_response(client: stripe.StripeClient, directory: Path) -> None:
+def test_idempotent_replay_returns_the_first_response(
+    client: stripe.StripeClient, live: bool, directory: Path
+) -> None:
     key = f"create-customer-{tag()}"
     marker = tag()
     first = client.v1.customers.create(params={"metadata": {"run": marker}}, options={"idempotency_key": key})
-    second = client.v1.customers.create(params={"metadata": {"run": marker}}, options={"idempotency_key": key})
+    second = client.v1.customers.create(
+        params={"metadata": {"run": marker}}, options={"idempotency_key": key}
+    )
     assert second.id == first.id
     assert second.last_response is not None
     assert second.last_response.headers.get("Idempotent-Replayed") == "true"
     assert first.last_response is not None
-    assert second.last_response.request_id == first.last_response.request_id
-    if not LIVE_KEY:
+    assert second.last_response.headers.get("Original-Request") == first.last_response.request_id
+    if not live:
         assert sandbox_count(directory, "customer") == 1
 
 
@@ -619,11 +704,12 @@ def sandbox_count(directory: Path, object_type: str) -> int:
 
 
 # -- faults and the request log (sandbox only)
-@sandbox_only
-def test_request_log_records_every_request(client: stripe.StripeClient, directory: Path) -> None:
-    customer = client.v1.customers.create(params={"name": "Logged"}, options={"idempotency_key": "log-1"})
-    client.v1.customers.retrieve(customer.id)
-    rejected(lambda: client.v1.customers.retrieve("cus_missing"))
+def test_request_log_records_every_request(sandbox_client: stripe.StripeClient, directory: Path) -> None:
+    customer = sandbox_client.v1.customers.create(
+        params={"name": "Logged"}, options={"idempotency_key": "log-1"}
+    )
+    sandbox_client.v1.customers.retrieve(customer.id)
+    rejected(lambda: sandbox_client.v1.customers.retrieve("cus_missing"))
     log = sandbox.request_log(directory)
     assert [(e.method, e.path, e.status) for e in log] == [
         ("POST", "/v1/customers", 200),
@@ -640,7 +726,6 @@ def test_request_log_records_every_request(client: stripe.StripeClient, director
     assert sandbox.request_log(directory) == []
 
 
-@sandbox_only
 def test_rate_limit_429_is_retried_by_the_sdk_then_raised(directory: Path, fast_retries: None) -> None:
     limited = sandbox.connect(directory, faults=StripeFaults(rate_limit_per_second=2), max_network_retries=1)
     limited.v1.customers.create()
@@ -651,7 +736,6 @@ def test_rate_limit_429_is_retried_by_the_sdk_then_raised(directory: Path, fast_
     assert sandbox_count(directory, "customer") == 2
 
 
-@sandbox_only
 def test_rate_limit_clears_after_the_window(directory: Path) -> None:
     limited = sandbox.connect(directory, faults=StripeFaults(rate_limit_per_second=1), max_network_retries=3)
     limited.v1.customers.create()
@@ -662,7 +746,6 @@ def test_rate_limit_clears_after_the_window(directory: Path) -> None:
     assert sandbox_count(directory, "customer") == 2
 
 
-@sandbox_only
 def test_server_errors_are_retried_and_surface_as_api_errors(directory: Path, fast_retries: None) -> None:
     failing = sandbox.connect(directory, faults=StripeFaults(server_error_rate=1.0), max_network_retries=2)
     rejected(lambda: failing.v1.customers.create(), stripe.APIError)
@@ -672,11 +755,12 @@ def test_server_errors_are_retried_and_surface_as_api_errors(directory: Path, fa
     assert sandbox_count(directory, "customer") == 0
 
 
-@sandbox_only
 def test_seeded_server_errors_are_deterministic(tmp_path: Path, fast_retries: None) -> None:
     def outcomes(run: str) -> list[int | None]:
         directory = tmp_path / run
-        flaky = sandbox.connect(directory, faults=StripeFaults(seed=7, server_error_rate=0.5), max_network_retries=0)
+        flaky = sandbox.connect(
+            directory, faults=StripeFaults(seed=7, server_error_rate=0.5), max_network_retries=0
+        )
         for _ in range(12):
             with contextlib.suppress(stripe.APIError):
                 flaky.v1.customers.create()
@@ -687,7 +771,6 @@ def test_seeded_server_errors_are_deterministic(tmp_path: Path, fast_retries: No
     assert 200 in first and any(s in (500, 503) for s in first)
 
 
-@sandbox_only
 def test_connection_error_before_apply_stores_nothing(directory: Path, fast_retries: None) -> None:
     broken = sandbox.connect(directory, faults=StripeFaults(connection_error_rate=1.0), max_network_retries=2)
     rejected(lambda: broken.v1.customers.create(params={"name": "never"}), stripe.APIConnectionError)
@@ -697,9 +780,12 @@ def test_connection_error_before_apply_stores_nothing(directory: Path, fast_retr
     assert len({e.idempotency_key for e in log}) == 1  # the SDK retried with its own key
 
 
-@sandbox_only
-def test_timeout_after_apply_then_sdk_retry_creates_exactly_one_object(directory: Path, fast_retries: None) -> None:
-    flaky = sandbox.connect(directory, faults=StripeFaults(timeout_after_apply_rate=1.0), max_network_retries=2)
+def test_timeout_after_apply_then_sdk_retry_creates_exactly_one_object(
+    directory: Path, fast_retries: None
+) -> None:
+    flaky = sandbox.connect(
+        directory, faults=StripeFaults(timeout_after_apply_rate=1.0), max_network_retries=2
+    )
     customer = flaky.v1.customers.create(params={"name": "Once"})
     assert sandbox_count(directory, "customer") == 1
     log = sandbox.request_log(directory)
@@ -711,7 +797,6 @@ def test_timeout_after_apply_then_sdk_retry_creates_exactly_one_object(directory
     assert log[0].object_id == log[1].object_id == customer.id
 
 
-@sandbox_only
 def test_faults_set_for_the_directory_reach_other_clients(directory: Path, fast_retries: None) -> None:
     sandbox.set_faults(directory, StripeFaults(connection_error_rate=1.0))
     other = sandbox.connect(directory, max_network_retries=0)
@@ -720,7 +805,6 @@ def test_faults_set_for_the_directory_reach_other_clients(directory: Path, fast_
     assert other.v1.customers.list().data == []
 
 
-@sandbox_only
 def test_state_is_shared_by_clients_and_reset_empties_it(directory: Path) -> None:
     one = sandbox.connect(directory)
     two = sandbox.connect(directory)
@@ -728,3 +812,101 @@ def test_state_is_shared_by_clients_and_reset_empties_it(directory: Path) -> Non
     assert two.v1.customers.retrieve(customer.id).name == "Shared"
     sandbox.reset(directory)
     rejected(lambda: two.v1.customers.retrieve(customer.id))
+
+
+def test_show_prints_counts_and_rows(sandbox_client: stripe.StripeClient, directory: Path) -> None:
+    from rich.console import Console
+
+    customer = sandbox_client.v1.customers.create(params={"email": "shown@example.com"})
+    product = new_product(sandbox_client)
+    sandbox_client.v1.prices.create(params={"product": product.id, "currency": "jpy", "unit_amount": 1500})
+    console = Console(record=True, width=200)
+    sandbox.show(directory, console)
+    text = console.export_text()
+    assert customer.id in text and "shown@example.com" in text
+    assert product.id in text
+    assert "1500 JPY" in text
+
+
+_WRITER = """
+import sys
+from cpq_sync.sandbox import stripe as sandbox
+client = sandbox.connect(sys.argv[1])
+for i in range(15):
+    client.v1.customers.create(params={"metadata": {"writer": "child"}})
+"""
+
+
+def test_two_processes_share_the_account(sandbox_client: stripe.StripeClient, directory: Path) -> None:
+    import subprocess
+    import sys
+
+    sandbox_client.v1.customers.list()  # create the store before the child starts
+    child = subprocess.Popen([sys.executable, "-c", _WRITER, str(directory)])
+    for _ in range(15):
+        sandbox_client.v1.customers.create(params={"metadata": {"writer": "parent"}})
+    assert child.wait(timeout=30) == 0
+    found = sandbox_client.v1.customers.search(params={"query": "metadata['writer']:'child'", "limit": 100})
+    assert len(found.data) == 15
+    assert sandbox_count(directory, "customer") == 30
+
+
+def test_one_client_used_from_several_threads(sandbox_client: stripe.StripeClient, directory: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        ids = list(
+            pool.map(lambda i: sandbox_client.v1.customers.create(params={"name": f"T{i}"}).id, range(40))
+        )
+    assert len(set(ids)) == 40
+    assert sandbox_count(directory, "customer") == 40
+    assert len(sandbox.request_log(directory)) == 40
+
+
+def test_created_filters_follow_the_sandbox_clock(
+    sandbox_client: stripe.StripeClient, directory: Path
+) -> None:
+    from datetime import UTC, datetime
+
+    sandbox.set_clock(directory, datetime(2026, 1, 1, tzinfo=UTC))
+    old = sandbox_client.v1.customers.create(params={"name": "old"})
+    sandbox.set_clock(directory, datetime(2026, 6, 1, tzinfo=UTC))
+    new = sandbox_client.v1.customers.create(params={"name": "new"})
+    assert new.created - old.created == int(
+        (datetime(2026, 6, 1, tzinfo=UTC) - datetime(2026, 1, 1, tzinfo=UTC)).total_seconds()
+    )
+    march = int(datetime(2026, 3, 1, tzinfo=UTC).timestamp())
+    assert [c.id for c in sandbox_client.v1.customers.list(params={"created": {"gte": march}}).data] == [
+        new.id
+    ]
+    assert [c.id for c in sandbox_client.v1.customers.list(params={"created": {"lt": march}}).data] == [
+        old.id
+    ]
+    found = sandbox_client.v1.customers.search(params={"query": f"created<{march} AND name:'old'"})
+    assert [c.id for c in found.data] == [old.id]
+
+
+def test_request_log_keeps_params_as_sent(sandbox_client: stripe.StripeClient, directory: Path) -> None:
+    product = new_product(sandbox_client)
+    price = sandbox_client.v1.prices.create(
+        params={
+            "product": product.id,
+            "currency": "usd",
+            "billing_scheme": "tiered",
+            "tiers_mode": "volume",
+            "tiers": [{"up_to": "inf", "unit_amount": 100}],
+            "expand": ["tiers"],
+        }
+    )
+    assert price.tiers is not None
+    logged = sandbox.request_log(directory)[-1]
+    assert logged.params["expand"] == ["tiers"]
+    assert logged.params["tiers"] == [{"up_to": "inf", "unit_amount": "100"}]
+
+
+def test_latency_fault_delays_each_request(directory: Path) -> None:
+    slow = sandbox.connect(directory, faults=StripeFaults(latency_ms=40))
+    start = time.perf_counter()
+    slow.v1.customers.list()
+    slow.v1.customers.list()
+    assert time.perf_counter() - start >= 0.08

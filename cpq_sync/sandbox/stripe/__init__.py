@@ -10,14 +10,14 @@ eventually consistent, within a minute): do not rely on that in the sync.
 
 from __future__ import annotations
 
-import importlib
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import stripe
 
 from cpq_sync.sandbox.stripe import request_log as _request_log
+from cpq_sync.sandbox.stripe.billing.preview import PreviewInvoice, PreviewLine, billing_preview
 from cpq_sync.sandbox.stripe.clock import read_clock, write_clock
 from cpq_sync.sandbox.stripe.faults import StripeFaults, save_faults
 from cpq_sync.sandbox.stripe.http_client import SandboxHTTPClient
@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "LoggedRequest",
+    "PreviewInvoice",
+    "PreviewLine",
     "SandboxHTTPClient",
     "StripeFaults",
     "billing_preview",
@@ -87,9 +89,3 @@ def show(directory: str | Path, console: Console) -> None:
     from cpq_sync.sandbox.stripe.show import show_account
 
     show_account(Store(directory), console)
-
-
-def billing_preview(directory: str | Path, object_id: str, *, until: datetime | None = None) -> Any:
-    """What Stripe would invoice for a schedule, subscription or invoice (implemented in ``billing``)."""
-    billing = importlib.import_module("cpq_sync.sandbox.stripe.billing")
-    return billing.billing_preview(directory, object_id, until=until)

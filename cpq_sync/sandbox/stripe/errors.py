@@ -47,8 +47,13 @@ def invalid_request(message: str, *, param: str | None = None, code: str | None 
 
 
 def resource_missing(kind: str, object_id: str, *, param: str | None = "id") -> StripeError:
-    """A 404 ``resource_missing``: "No such customer: 'cus_123'"."""
-    return StripeError(f"No such {kind}: '{object_id}'", status=404, code="resource_missing", param=param)
+    """``resource_missing``: "No such customer: 'cus_123'".
+
+    As at Stripe: 404 for the object named by the URL (``param="id"``), 400 for an object named by a request
+    parameter (``param="customer"``, ``"phases[0][items][0][price]"``...).
+    """
+    status = 404 if param in (None, "id") else 400
+    return StripeError(f"No such {kind}: '{object_id}'", status=status, code="resource_missing", param=param)
 
 
 def unknown_endpoint(method: str, path: str) -> StripeError:

@@ -6,6 +6,7 @@ The SDK encodes requests and parses responses exactly as against Stripe, and its
 
 from __future__ import annotations
 
+import copy
 import importlib
 import importlib.util
 import json
@@ -113,9 +114,10 @@ class SandboxHTTPClient(stripe.HTTPClient):
             raw = parts.query if method in ("GET", "DELETE") else _text(post_data)
             params = wire.decode(raw)
         except StripeError as err:
-            params = {}
             outcome = _Outcome(err.status, json.dumps(err.body(request_id)), request_id)
-            return self._respond(outcome, key, replayed=False)
+            with self.store.transaction():
+                self._log(method, path, {}, key, outcome.status, request_id, None, None)
+            return self._respond(outcome, request_id, key, replayed=False)
 
         faults = self._faults if self._faults is not None else load_faults(self.store)
         draws = None
@@ -172,7 +174,7 @@ class SandboxHTTPClient(stripe.HTTPClient):
                 "Request to Stripe timed out. (Network error: sandbox fault: timeout after the request was applied)",
                 should_retry=True,
             )
-        return self._respond(outcome, key, replayed=replayed)
+        return self._respond(outcome, request_id, key, replayed=replayed)
 
     def _handle(
         self,
@@ -207,7 +209,7 @@ class SandboxHTTPClient(stripe.HTTPClient):
             matched, path_params = found
             if matched.check:
                 try:
-                    check_params(method, matched.template, params, params_type=matched.params_type)
+                    check_params(method, matched.template, params, typed_dict=matched.params_type)
                 except ParamError as err:
                     raise invalid_request(err.message, param=err.param) from None
         except StripeError as err:
@@ -219,7 +221,7 @@ class SandboxHTTPClient(stripe.HTTPClient):
             path=path,
             template=matched.template,
             path_params=path_params,
-            params=params,
+            params=copy.deepcopy(params),  # handlers may edit theirs; the log keeps what was sent
             now=read_clock(store),
             directory=self.directory,
             idempotency_key=key,
@@ -273,10 +275,13 @@ class SandboxHTTPClient(stripe.HTTPClient):
         )
 
     @staticmethod
-    def _respond(outcome: _Outcome, key: str | None, *, replayed: bool) -> tuple[str, int, Mapping[str, str]]:
+    def _respond(
+        outcome: _Outcome, request_id: str, key: str | None, *, replayed: bool
+    ) -> tuple[str, int, Mapping[str, str]]:
         headers: CaseInsensitiveDict[str] = CaseInsensitiveDict()
         headers["Content-Type"] = "application/json"
-        headers["Request-Id"] = outcome.request_id
+        headers["Request-Id"] = request_id
+        headers["Original-Request"] = outcome.request_id
         headers["Stripe-Version"] = _ApiVersion.CURRENT
         if key is not None:
             headers["Idempotency-Key"] = key

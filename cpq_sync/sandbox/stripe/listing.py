@@ -10,7 +10,7 @@ from cpq_sync.sandbox.stripe.router import RequestContext
 from cpq_sync.sandbox.stripe.store import Condition, merge_filters
 from cpq_sync.sandbox.stripe.wire import to_int
 
-PAGING_PARAMS = frozenset({"limit", "starting_after", "ending_before", "expand"})
+PAGING_PARAMS = frozenset({"limit", "starting_after", "ending_before", "expand", "created"})
 
 
 def read_limit(params: Mapping[str, Any]) -> int:
@@ -58,6 +58,23 @@ def list_response(
         if before is None:
             raise resource_missing(kind or object_type, str(params["ending_before"]), param="ending_before")
     parts = [c for c in (merge_filters(object_type, filters or {}), condition) if c is not None]
+    if "created" in params:
+        parts.append(created_condition(params["created"]))
     combined = Condition.all_of(parts) if parts else None
     page = ctx.store.page(object_type, condition=combined, limit=limit, after=after, before=before)
     return {"object": "list", "data": page.data, "has_more": page.has_more, "url": url}
+
+
+_CREATED_OPS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+
+
+def created_condition(value: Any) -> Condition:
+    """``created=<ts>`` or ``created[gte]=<ts>`` (gt, gte, lt, lte) on list endpoints."""
+    if isinstance(value, dict):
+        parts = []
+        for op, bound in value.items():
+            if op not in _CREATED_OPS:
+                raise invalid_request(f"Received unknown parameter: created[{op}]", param=f"created[{op}]")
+            parts.append(Condition(f"o.created {_CREATED_OPS[op]} ?", (to_int(bound, f"created[{op}]"),)))
+        return Condition.all_of(parts) if parts else Condition("1 = 1")
+    return Condition("o.created = ?", (to_int(value, "created"),))

@@ -96,7 +96,7 @@ class RequestContext:
 
     @staticmethod
     def missing(kind: str, object_id: str, *, param: str | None = "id") -> StripeError:
-        """A 404 resource_missing: "No such price: 'price_123'"."""
+        """resource_missing "No such price: 'price_123'": 404 for the URL's object (param "id"), else 400."""
         return resource_missing(kind, object_id, param=param)
 
     def get_or_404(

@@ -1,9 +1,9 @@
 """Stripe's search query language (the subset the sandbox serves) and search responses.
 
 Supported: ``field:'value'`` (exact), ``field~'value'`` (substring, at least 3 characters),
-``metadata['key']:'value'``, clauses joined by ``AND`` or by ``OR`` (not both, as at Stripe), and ``-``
-negation.
-Anything else (numeric comparisons, ``null``, parentheses, unsupported fields) is a 400 naming the problem.
+``metadata['key']:'value'``, ``created>1700000000`` (also ``:``, ``>=``, ``<``, ``<=``), clauses joined by
+``AND`` or by ``OR`` (not both, as at Stripe), and ``-`` negation. Anything else (``null``, parentheses,
+unsupported fields, comparisons on other fields) is a 400 naming the problem.
 Paging: ``limit`` and ``page`` (the ``next_page`` token of the previous page).
 
 Unlike Stripe (eventually consistent, within a minute), the sandbox's search sees every write immediately.
@@ -100,12 +100,30 @@ def parse(query: str, fields: Iterable[str]) -> Query:
         kind, field = tokens[i]
         if kind != "field":
             raise _fail(f"expected a field name, found {field!r}.")
-        if not field.startswith("metadata.") and field not in allowed:
+        if not field.startswith("metadata.") and field not in allowed and field != "created":
             raise _fail(
                 f"`{field}` is not a supported search field here. Supported: {', '.join(sorted(allowed))}, "
                 "metadata['key']."
             )
         op_kind, op = tokens[i + 1] if i + 1 < len(tokens) else ("", "")
+        if field == "created":
+            value_kind, value = tokens[i + 2] if i + 2 < len(tokens) else ("", "")
+            if op_kind != "op" or op not in (":", ">", ">=", "<", "<=") or value_kind != "number":
+                raise _fail(
+                    "`created` takes a unix timestamp with :, >, >=, < or <= (e.g. created>1700000000)."
+                )
+            clauses.append(Clause(field, op, value, negated))
+            i += 3
+            if i >= len(tokens):
+                break
+            kind, word = tokens[i]
+            if kind != "joiner":
+                raise _fail(f"expected AND or OR, found {word!r}.")
+            joiners.add(word)
+            i += 1
+            if i >= len(tokens):
+                raise _fail(f"the query ends with {word}.")
+            continue
         if op_kind != "op" or op not in (":", "~"):
             raise _fail(f"operator {op or 'missing'!r} after `{field}` is not supported by the sandbox (use : or ~).")
         value_kind, value = tokens[i + 2] if i + 2 < len(tokens) else ("", "")
@@ -134,7 +152,10 @@ def parse(query: str, fields: Iterable[str]) -> Query:
 def to_condition(object_type: str, query: Query) -> Condition:
     parts = []
     for clause in query.clauses:
-        if clause.op == ":":
+        if clause.field == "created":
+            sql_op = "=" if clause.op == ":" else clause.op
+            cond = Condition(f"o.created {sql_op} ?", (int(float(clause.value)),))
+        elif clause.op == ":":
             cond = Condition.attr(object_type, clause.field, clause.value)
         else:
             escaped = clause.value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

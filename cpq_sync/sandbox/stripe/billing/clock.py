@@ -22,7 +22,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from cpq_sync.sandbox.stripe.billing import lifecycle
-from cpq_sync.sandbox.stripe.billing.common import price_interval
 from cpq_sync.sandbox.stripe.router import RequestContext, before_request
 from cpq_sync.sandbox.stripe.store import Condition, JSONObject, Store, register_index
 
@@ -56,7 +55,10 @@ def _apply_phase(store: Store, sched: JSONObject, sub: JSONObject, phase: Mappin
     lifecycle.set_items(store, sub, phase["items"], max(now_ts, int(phase["start_date"])))
     after = lifecycle.interval_of(store, sub)
     start = int(phase["start_date"])
-    reset = phase.get("billing_cycle_anchor") == "phase_start" or (before is not None and before != after)
+    anchor_setting = phase.get("billing_cycle_anchor") or sched["default_settings"].get(
+        "billing_cycle_anchor"
+    )
+    reset = anchor_setting == "phase_start" or (before is not None and before != after)
     if reset and int(sub["billing_cycle_anchor"]) < start:
         sub["billing_cycle_anchor"] = start
     sub["discounts"] = lifecycle.sync_discounts(
@@ -98,7 +100,8 @@ def step_schedule(store: Store, sched: JSONObject, now_ts: int) -> None:
             customer=str(sched["customer"]),
             start_date=start,
             anchor=start,
-            now_ts=now_ts,
+            # Created when the schedule starts (or with the schedule, when it starts at once or backdated).
+            now_ts=max(start, int(sched["created"])),
             collection_method=defaults["collection_method"],
             days_until_due=defaults["invoice_settings"].get("days_until_due"),
             metadata={},
@@ -158,11 +161,3 @@ def advance(store: Store, now_ts: int) -> None:
 @before_request
 def _advance_to_clock(ctx: RequestContext) -> None:
     advance(ctx.store, ctx.now_ts)
-
-
-def interval_of_phase(store: Store, phase: Mapping[str, Any]) -> tuple[str, int]:
-    for item in phase["items"]:
-        price = store.get("price", str(item["price"]))
-        if price is not None:
-            return price_interval(price)
-    return "month", 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from cpq_sync.sandbox.stripe.billing.periods import INTERVALS, Interval
@@ -66,12 +67,27 @@ def load_customer(ctx: RequestContext, customer_id: Any, param: str = "customer"
     return customer
 
 
-def load_price(ctx: RequestContext, price_id: Any, param: str, *, recurring: bool | None) -> JSONObject:
-    """A price usable in a new item: it exists, is active and has the expected type."""
+@dataclass(frozen=True)
+class Reuse:
+    """Prices and coupons already on the object being updated. Stripe keeps using them even when the price was
+    archived or the coupon has reached ``max_redemptions`` since (the connector archives prices right after
+    attaching them, and amendments pass them again)."""
+
+    prices: frozenset[str] = frozenset()
+    coupons: frozenset[str] = frozenset()
+
+
+NEW = Reuse()
+
+
+def load_price(
+    ctx: RequestContext, price_id: Any, param: str, *, recurring: bool | None, reuse: Reuse = NEW
+) -> JSONObject:
+    """A price usable in an item: it exists, has the expected type, and is active (unless reused)."""
     price = ctx.store.get("price", str(price_id))
     if price is None:
         raise ctx.missing("price", str(price_id), param=param)
-    if not price.get("active", True):
+    if not price.get("active", True) and price["id"] not in reuse.prices:
         raise invalid_request(
             f"The price specified ({price_id}) is inactive. This field only accepts active prices.",
             param=param,
@@ -92,10 +108,12 @@ def load_price(ctx: RequestContext, price_id: Any, param: str, *, recurring: boo
     return price
 
 
-def load_coupon(ctx: RequestContext, coupon_id: Any, param: str) -> JSONObject:
+def load_coupon(ctx: RequestContext, coupon_id: Any, param: str, reuse: Reuse = NEW) -> JSONObject:
     coupon = ctx.store.get("coupon", str(coupon_id))
     if coupon is None or coupon.get("deleted"):
         raise ctx.missing("coupon", str(coupon_id), param=param)
+    if coupon["id"] in reuse.coupons:
+        return coupon
     if coupon.get("valid") is False:
         raise invalid_request(f"Coupon expired: {coupon_id}", param=param)
     max_redemptions = coupon.get("max_redemptions")
@@ -104,7 +122,9 @@ def load_coupon(ctx: RequestContext, coupon_id: Any, param: str) -> JSONObject:
     return coupon
 
 
-def discounts_param(ctx: RequestContext, raw: Any, param: str, currency: str | None) -> list[JSONObject]:
+def discounts_param(
+    ctx: RequestContext, raw: Any, param: str, currency: str | None, reuse: Reuse = NEW
+) -> list[JSONObject]:
     """``discounts=[{coupon}]`` -> the stored shape ``[{coupon, discount, promotion_code}]``."""
     out: list[JSONObject] = []
     seen: set[str] = set()
@@ -115,7 +135,7 @@ def discounts_param(ctx: RequestContext, raw: Any, param: str, currency: str | N
         only(entry, ("coupon",), where)
         if "coupon" not in entry:
             raise invalid_request(f"Missing required param: {where}[coupon].", param=f"{where}[coupon]")
-        coupon = load_coupon(ctx, entry["coupon"], f"{where}[coupon]")
+        coupon = load_coupon(ctx, entry["coupon"], f"{where}[coupon]", reuse)
         if coupon.get("amount_off") is not None and currency is not None:
             coupon_currency = str(coupon.get("currency") or "").lower()
             if coupon_currency != currency.lower():

@@ -30,8 +30,9 @@ from cpq_sync.sandbox.stripe.billing.common import (
 from cpq_sync.sandbox.stripe.billing.inline_prices import inline_price
 from cpq_sync.sandbox.stripe.billing.phases import check_collection
 from cpq_sync.sandbox.stripe.errors import invalid_request
-from cpq_sync.sandbox.stripe.listing import list_response
+from cpq_sync.sandbox.stripe.listing import list_response, read_limit
 from cpq_sync.sandbox.stripe.router import RequestContext, route
+from cpq_sync.sandbox.stripe.search import search_response
 from cpq_sync.sandbox.stripe.store import JSONObject, Store, register_index
 
 
@@ -595,3 +596,47 @@ def delete_invoice(ctx: RequestContext) -> JSONObject:
         ctx.store.save(item)
     ctx.store.delete("invoice", invoice["id"])
     return {"id": invoice["id"], "object": "invoice", "deleted": True}
+
+
+register_index("invoice", "number")
+register_index("invoice", "currency")
+SEARCH_FIELDS = ("customer", "status", "subscription", "number", "currency")
+
+
+@route("GET", "/v1/invoices/search")
+def search_invoices(ctx: RequestContext) -> JSONObject:
+    page = search_response(ctx, "invoice", url="/v1/invoices/search", fields=SEARCH_FIELDS)
+    page["data"] = [public_invoice(i) for i in page["data"]]
+    return page
+
+
+@route("GET", "/v1/invoices/{invoice}/lines")
+def list_invoice_lines(ctx: RequestContext) -> JSONObject:
+    """An invoice's lines, in invoice order, with ``limit`` and ``starting_after``/``ending_before``."""
+    invoice = ctx.get_or_404("invoice", ctx.path_params["invoice"], kind="invoice")
+    only(ctx.params, ("limit", "starting_after", "ending_before"))
+    lines: list[JSONObject] = invoice["lines"]["data"]
+    limit = read_limit(ctx.params)
+    position = {line["id"]: i for i, line in enumerate(lines)}
+    start, stop = 0, len(lines)
+    for key in ("starting_after", "ending_before"):
+        if ctx.params.get(key):
+            line_id = str(ctx.params[key])
+            if line_id not in position:
+                raise ctx.missing("line_item", line_id, param=key)
+            if key == "starting_after":
+                start = position[line_id] + 1
+            else:
+                stop = position[line_id]
+    if ctx.params.get("ending_before"):
+        window = lines[max(start, stop - limit) : stop]
+        has_more = stop - limit > start
+    else:
+        window = lines[start : start + limit]
+        has_more = start + limit < stop
+    return {
+        "object": "list",
+        "data": window,
+        "has_more": has_more,
+        "url": f"/v1/invoices/{invoice['id']}/lines",
+    }

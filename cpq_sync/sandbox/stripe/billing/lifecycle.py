@@ -14,7 +14,7 @@ from typing import Any
 from cpq_sync.sandbox.stripe import ids
 from cpq_sync.sandbox.stripe.billing import periods
 from cpq_sync.sandbox.stripe.billing.common import list_object, plan_of, price_interval
-from cpq_sync.sandbox.stripe.store import JSONObject, Store, index_value, register_index
+from cpq_sync.sandbox.stripe.store import JSONObject, Store, register_index
 
 
 def _pad(ts: int | None) -> str | None:
@@ -282,7 +282,3 @@ def step_subscription(store: Store, sub: JSONObject, now_ts: int) -> None:
         return
     refresh_periods(store, sub, now_ts)
     save(store, sub)
-
-
-def customer_of(value: Any) -> str:
-    return str(index_value(value))

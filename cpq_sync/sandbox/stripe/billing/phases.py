@@ -15,6 +15,8 @@ from typing import Any
 
 from cpq_sync.sandbox.stripe.billing import periods
 from cpq_sync.sandbox.stripe.billing.common import (
+    NEW,
+    Reuse,
     as_list,
     check_metadata,
     discounts_param,
@@ -69,7 +71,13 @@ class Currency:
 
 
 def normalize_items(
-    ctx: RequestContext, raw: Any, param: str, currency: Currency, *, required: bool = True
+    ctx: RequestContext,
+    raw: Any,
+    param: str,
+    currency: Currency,
+    *,
+    required: bool = True,
+    reuse: Reuse = NEW,
 ) -> list[JSONObject]:
     """Phase (or subscription) items -> stored ``[{price, quantity, discounts, metadata, ...}]``."""
     items = as_list(raw, param)
@@ -87,7 +95,7 @@ def normalize_items(
         only(item, ("price", "quantity", "discounts", "metadata"), where)
         if "price" not in item:
             raise invalid_request(f"Missing required param: {where}[price].", param=f"{where}[price]")
-        price = load_price(ctx, item["price"], f"{where}[price]", recurring=True)
+        price = load_price(ctx, item["price"], f"{where}[price]", recurring=True, reuse=reuse)
         if price["id"] in seen:
             raise invalid_request(
                 f"A price may not be used more than once in a phase: {price['id']} is listed twice.",
@@ -108,18 +116,23 @@ def normalize_items(
         if is_metered(price):
             if "quantity" in item:
                 raise invalid_request(
-                    f"Quantity should not be specified where usage_type is `metered`. Remove quantity from `{where}`.",
+                    f"Quantity should not be specified where usage_type is `metered`. Remove quantity from "
+                    f"`{where}`.",
                     param=f"{where}[quantity]",
                 )
             quantity = None
         else:
             quantity = to_int(item.get("quantity", 1), f"{where}[quantity]")
             if quantity < 0:
-                raise invalid_request("This value must be greater than or equal to 0.", param=f"{where}[quantity]")
+                raise invalid_request(
+                    "This value must be greater than or equal to 0.", param=f"{where}[quantity]"
+                )
         out.append(
             {
                 "billing_thresholds": None,
-                "discounts": discounts_param(ctx, item.get("discounts"), f"{where}[discounts]", currency.value),
+                "discounts": discounts_param(
+                    ctx, item.get("discounts"), f"{where}[discounts]", currency.value, reuse
+                ),
                 "metadata": check_metadata(item.get("metadata"), f"{where}[metadata]"),
                 "plan": price["id"],
                 "price": price["id"],
@@ -130,7 +143,9 @@ def normalize_items(
     return out
 
 
-def normalize_one_time_items(ctx: RequestContext, raw: Any, param: str, currency: Currency) -> list[JSONObject]:
+def normalize_one_time_items(
+    ctx: RequestContext, raw: Any, param: str, currency: Currency, reuse: Reuse = NEW
+) -> list[JSONObject]:
     items = as_list(raw, param)
     if len(items) > MAX_ADD_INVOICE_ITEMS:
         raise invalid_request(
@@ -144,19 +159,25 @@ def normalize_one_time_items(ctx: RequestContext, raw: Any, param: str, currency
             raise invalid_request("Invalid object", param=where)
         only(item, ("price", "price_data", "quantity", "discounts", "metadata"), where)
         if ("price" in item) == ("price_data" in item):
-            raise invalid_request(f"You must specify exactly one of `price` or `price_data` in {where}.", param=where)
+            raise invalid_request(
+                f"You must specify exactly one of `price` or `price_data` in {where}.", param=where
+            )
         if "price" in item:
-            price = load_price(ctx, item["price"], f"{where}[price]", recurring=False)
+            price = load_price(ctx, item["price"], f"{where}[price]", recurring=False, reuse=reuse)
         else:
             price = inline_price(ctx, item["price_data"], f"{where}[price_data]")
         currency.check(price, f"{where}[price]")
         quantity = to_int(item.get("quantity", 1), f"{where}[quantity]")
         if quantity < 0:
-            raise invalid_request("This value must be greater than or equal to 0.", param=f"{where}[quantity]")
+            raise invalid_request(
+                "This value must be greater than or equal to 0.", param=f"{where}[quantity]"
+            )
         out.append(
             {
                 "discountable": True,
-                "discounts": discounts_param(ctx, item.get("discounts"), f"{where}[discounts]", currency.value),
+                "discounts": discounts_param(
+                    ctx, item.get("discounts"), f"{where}[discounts]", currency.value, reuse
+                ),
                 "metadata": check_metadata(item.get("metadata"), f"{where}[metadata]"),
                 "period": {
                     "end": {"timestamp": None, "type": "phase_end"},
@@ -170,7 +191,9 @@ def normalize_one_time_items(ctx: RequestContext, raw: Any, param: str, currency
     return out
 
 
-def _end_of(ctx: RequestContext, phase: JSONObject, where: str, start: int, last: bool, first_price: JSONObject) -> int:
+def _end_of(
+    ctx: RequestContext, phase: JSONObject, where: str, start: int, last: bool, first_price: JSONObject
+) -> int:
     has_end = "end_date" in phase
     has_duration = "duration" in phase
     if has_end and has_duration:
@@ -225,13 +248,16 @@ def normalize_phase(
     last: bool,
     currency: Currency,
     default_settings: JSONObject,
+    reuse: Reuse = NEW,
 ) -> JSONObject:
     if not isinstance(phase, dict):
         raise invalid_request("Invalid object", param=where)
     only(phase, (*PHASE_KEYS, "start_date"), where)
-    items = normalize_items(ctx, phase.get("items"), f"{where}[items]", currency)
+    items = normalize_items(ctx, phase.get("items"), f"{where}[items]", currency, reuse=reuse)
     first_price = ctx.store.get("price", items[0]["price"]) or {}
-    one_time = normalize_one_time_items(ctx, phase.get("add_invoice_items"), f"{where}[add_invoice_items]", currency)
+    one_time = normalize_one_time_items(
+        ctx, phase.get("add_invoice_items"), f"{where}[add_invoice_items]", currency, reuse
+    )
     end = _end_of(ctx, phase, where, start, last, first_price)
     proration = str(phase.get("proration_behavior", "create_prorations"))
     if proration not in PRORATION_BEHAVIORS:
@@ -253,10 +279,14 @@ def normalize_phase(
             raise invalid_request("Invalid object", param=f"{where}[invoice_settings]")
         only(invoice_settings, ("days_until_due",), f"{where}[invoice_settings]")
         if "days_until_due" in invoice_settings:
-            days_until_due = to_int(invoice_settings["days_until_due"], f"{where}[invoice_settings][days_until_due]")
+            days_until_due = to_int(
+                invoice_settings["days_until_due"], f"{where}[invoice_settings][days_until_due]"
+            )
     effective_method = collection_method or default_settings.get("collection_method")
     effective_days = (
-        days_until_due if days_until_due is not None else default_settings["invoice_settings"].get("days_until_due")
+        days_until_due
+        if days_until_due is not None
+        else default_settings["invoice_settings"].get("days_until_due")
     )
     check_collection(effective_method, effective_days, f"{where}[invoice_settings][days_until_due]")
     if "currency" in phase and str(phase["currency"]).lower() != currency.value:
@@ -274,7 +304,9 @@ def normalize_phase(
         "default_payment_method": None,
         "default_tax_rates": [],
         "description": phase.get("description") or None,
-        "discounts": discounts_param(ctx, phase.get("discounts"), f"{where}[discounts]", currency.value),
+        "discounts": discounts_param(
+            ctx, phase.get("discounts"), f"{where}[discounts]", currency.value, reuse
+        ),
         "end_date": end,
         "invoice_settings": None if invoice_settings is None else {"days_until_due": days_until_due},
         "items": items,
@@ -309,6 +341,7 @@ def normalize_phases(
     currency: Currency,
     offset: int = 0,
     previous_end: int | None = None,
+    reuse: Reuse = NEW,
 ) -> list[JSONObject]:
     """``phases`` params -> stored phases. ``offset``: index in the request of the first phase given here.
 
@@ -326,7 +359,9 @@ def normalize_phases(
         given_ts = None if given is None else timestamp(given, f"{where}[start_date]", ctx.now_ts)
         if k == 0 and first_start is None:
             if given_ts is None:
-                raise invalid_request(f"Missing required param: {where}[start_date].", param=f"{where}[start_date]")
+                raise invalid_request(
+                    f"Missing required param: {where}[start_date].", param=f"{where}[start_date]"
+                )
             start = given_ts
         elif k == 0 and end is None:
             assert first_start is not None
@@ -340,7 +375,9 @@ def normalize_phases(
                     f"previous phase ends at {_iso(start)}.",
                     param=f"{where}[start_date]",
                 )
-        normalized = normalize_phase(ctx, phase, where, start, k == len(phases) - 1, currency, default_settings)
+        normalized = normalize_phase(
+            ctx, phase, where, start, k == len(phases) - 1, currency, default_settings, reuse
+        )
         out.append(normalized)
         end = normalized["end_date"]
     return out

@@ -34,7 +34,7 @@ Not covered: taxes, trials, customer balances, credit notes, usage from meter ev
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from fractions import Fraction
@@ -46,6 +46,9 @@ from pydantic import BaseModel
 from cpq_sync.sandbox.stripe.billing import amounts, periods
 from cpq_sync.sandbox.stripe.billing.common import is_metered, price_interval
 from cpq_sync.sandbox.stripe.store import JSONObject, Store
+
+PRORATION_STATE = "billing.subscription_proration_behavior."
+"""State key (+ subscription id) keeping the ``proration_behavior`` a subscription was created with."""
 
 
 class PreviewLine(BaseModel):
@@ -188,7 +191,9 @@ class _Engine:
             description=description or f"{quantity} × {self.product_name(item.price)}",  # noqa: RUF001
         )
 
-    def run(self, segments: list[Segment], *, created: int, until: int, prorate_final: bool) -> list[PreviewInvoice]:
+    def run(
+        self, segments: list[Segment], *, created: int, until: int, prorate_final: bool
+    ) -> list[PreviewInvoice]:
         drafts: list[_Draft] = []
         discounts = _Discounts(self.store)
         pending: list[tuple[PreviewLine, list[str]]] = []
@@ -251,7 +256,9 @@ class _Engine:
                     continue
                 draft = _Draft(p_start, bill_end, p_start, coupons=list(seg.coupons))
                 for item in seg.items:
-                    draft.lines.append((self.line("subscription", item, p_start, bill_end, share), item.coupons))
+                    draft.lines.append(
+                        (self.line("subscription", item, p_start, bill_end, share), item.coupons)
+                    )
                 for item in one_time:
                     line = self.line(
                         "invoice_item", item, seg.start, seg.end, description=self.product_name(item.price)
@@ -264,7 +271,9 @@ class _Engine:
             if one_time:
                 lines = [
                     (
-                        self.line("invoice_item", i, seg.start, seg.end, description=self.product_name(i.price)),
+                        self.line(
+                            "invoice_item", i, seg.start, seg.end, description=self.product_name(i.price)
+                        ),
                         i.coupons,
                     )
                     for i in one_time
@@ -275,7 +284,9 @@ class _Engine:
             start = min(int(line.period_start.timestamp()) for line, _ in pending)
             end = max(int(line.period_end.timestamp()) for line, _ in pending)
             drafts.append(_Draft(start, end, start, pending, list(previous.coupons) if previous else []))
-        currency = str(segments[0].items[0].price.get("currency")) if segments and segments[0].items else "usd"
+        currency = (
+            str(segments[0].items[0].price.get("currency")) if segments and segments[0].items else "usd"
+        )
         return [self.finish(d, discounts, currency) for d in drafts]
 
     def prorations(
@@ -329,7 +340,8 @@ class _Engine:
         invoice_off = amounts.apply_coupons(invoice_coupons, base, currency)
         shares = amounts.allocate(invoice_off, remaining)
         lines = [
-            line.model_copy(update={"discounts": line.discounts + s}) for line, s in zip(lines, shares, strict=True)
+            line.model_copy(update={"discounts": line.discounts + s})
+            for line, s in zip(lines, shares, strict=True)
         ]
         subtotal = sum(line.amount for line in lines)
         discount_total = sum(line.discounts for line in lines)
@@ -352,6 +364,7 @@ def _price(store: Store, price_id: str) -> JSONObject:
 
 
 def schedule_segments(store: Store, schedule: JSONObject) -> list[Segment]:
+    default_anchor = schedule["default_settings"].get("billing_cycle_anchor")
     out: list[Segment] = []
     for phase in schedule["phases"]:
         items = [
@@ -378,7 +391,7 @@ def schedule_segments(store: Store, schedule: JSONObject) -> list[Segment]:
                 one_time=one_time,
                 coupons=[str(d["coupon"]) for d in phase["discounts"]],
                 proration_behavior=str(phase.get("proration_behavior") or "create_prorations"),
-                reset_anchor=phase.get("billing_cycle_anchor") == "phase_start",
+                reset_anchor=(phase.get("billing_cycle_anchor") or default_anchor) == "phase_start",
             )
         )
     return out
@@ -393,28 +406,38 @@ def _discount_coupons(store: Store, discount_ids: list[Any]) -> list[str]:
     return out
 
 
+def _cut(segments: list[Segment], at: int, new_end: int) -> list[Segment]:
+    """The segments that start before ``at``, the last one lasting until ``new_end``."""
+    kept = [seg for seg in segments if seg.start < at]
+    if kept:
+        kept[-1] = replace(kept[-1], end=new_end)
+    return kept
+
+
 def preview_schedule(store: Store, schedule: JSONObject, until: int | None) -> list[PreviewInvoice]:
     segments = schedule_segments(store, schedule)
-    end = segments[-1].end
-    if schedule.get("status") == "canceled" and schedule.get("canceled_at"):
-        end = min(end, int(schedule["canceled_at"]))
-    stop = end if until is None else min(until, end) if schedule["end_behavior"] == "cancel" else until
-    if schedule["end_behavior"] == "release" and until is not None and until > segments[-1].end:
-        last = segments[-1]
-        segments[-1] = Segment(
-            last.start,
-            until,
-            last.items,
-            last.one_time,
-            last.coupons,
-            last.proration_behavior,
-            last.reset_anchor,
-        )
+    last_end = segments[-1].end
+    stop = last_end if until is None else until
+    prorate_final = schedule["end_behavior"] == "cancel"
+    status = schedule.get("status")
+    if status == "canceled" and schedule.get("canceled_at"):
+        # Canceled through the API: nothing is billed after the cancellation.
+        canceled_at = int(schedule["canceled_at"])
+        segments = _cut(segments, canceled_at, min(canceled_at, last_end))
+        stop = min(stop, canceled_at)
+        prorate_final = False
+    elif status == "released" and schedule.get("released_at") and int(schedule["released_at"]) < last_end:
+        # Released through the API: the subscription goes on with the phase in force, not the later ones.
+        segments = _cut(segments, int(schedule["released_at"]), stop)
+        prorate_final = False
+    elif schedule["end_behavior"] == "release" and stop > last_end:
+        segments[-1] = replace(segments[-1], end=stop)
+    elif schedule["end_behavior"] == "cancel":
+        stop = min(stop, last_end)
+    if not segments:
+        return []
     return _Engine(store).run(
-        segments,
-        created=int(schedule["created"]),
-        until=stop,
-        prorate_final=schedule["end_behavior"] == "cancel",
+        segments, created=int(schedule["created"]), until=stop, prorate_final=prorate_final
     )
 
 
@@ -439,10 +462,19 @@ def preview_subscription(store: Store, subscription: JSONObject, until: int | No
     if until is None:
         until = end or periods.to_timestamp(periods.boundary(_dt(anchor), interval, count, 12))
     stop = until if end is None else min(until, end)
-    segment = Segment(start, stop, items, coupons=_discount_coupons(store, subscription.get("discounts") or []))
+    behavior = str(store.get_state(PRORATION_STATE + subscription["id"]) or "create_prorations")
+    segment = Segment(
+        start,
+        stop,
+        items,
+        coupons=_discount_coupons(store, subscription.get("discounts") or []),
+        proration_behavior=behavior,
+    )
     engine = _Engine(store)
     invoices: list[PreviewInvoice] = []
-    if anchor > start:
+    if anchor > start and behavior == "none":
+        segment.start = anchor  # the stub period before the anchor is free
+    elif anchor > start:
         # The stub period before a future billing cycle anchor, prorated.
         head = Segment(start, anchor, items, coupons=segment.coupons)
         first = periods.boundary(_dt(anchor), interval, count, -1)
@@ -499,7 +531,9 @@ def preview_invoice(store: Store, invoice: JSONObject) -> list[PreviewInvoice]:
     ]
 
 
-def billing_preview(directory: str | Path, object_id: str, *, until: datetime | None = None) -> list[PreviewInvoice]:
+def billing_preview(
+    directory: str | Path, object_id: str, *, until: datetime | None = None
+) -> list[PreviewInvoice]:
     """What Stripe would invoice for ``object_id`` (``sub_sched_``, ``sub_`` or ``in_``), period by period,
     from its start to ``until`` (default: the schedule's end, or 12 periods of an open-ended subscription)."""
     store = Store(directory)
@@ -519,4 +553,6 @@ def billing_preview(directory: str | Path, object_id: str, *, until: datetime | 
         if invoice is None:
             raise LookupError(f"No such invoice: '{object_id}'")
         return preview_invoice(store, invoice)
-    raise ValueError(f"billing_preview takes a subscription schedule, subscription or invoice id, not {object_id!r}")
+    raise ValueError(
+        f"billing_preview takes a subscription schedule, subscription or invoice id, not {object_id!r}"
+    )

@@ -12,6 +12,7 @@ from typing import Any
 
 from cpq_sync.sandbox.stripe.billing.clock import TERMINAL, step_schedule
 from cpq_sync.sandbox.stripe.billing.common import (
+    Reuse,
     apply_metadata,
     as_list,
     check_metadata,
@@ -197,6 +198,11 @@ def _updated_phases(ctx: RequestContext, sched: JSONObject, raw: Any) -> list[JS
     where = sub("phases", k)
     previous_end = int(kept[-1]["end_date"]) if kept else None
     currency = Currency(stored[0]["currency"])
+    # Prices and coupons already on the schedule stay usable (archived prices, fully redeemed coupons).
+    on_schedule = Reuse(
+        prices=frozenset(str(i["price"]) for p in stored for i in [*p["items"], *p["add_invoice_items"]]),
+        coupons=frozenset(str(c["coupon"]) for c in _coupons(stored)),
+    )
     if current is None:
         return normalize_phases(
             ctx,
@@ -205,6 +211,7 @@ def _updated_phases(ctx: RequestContext, sched: JSONObject, raw: Any) -> list[JS
             default_settings=sched["default_settings"],
             currency=currency,
             offset=k,
+            reuse=on_schedule,
         )
     current_start = int(current["start_date"])
     if first.get("start_date") is not None:
@@ -231,7 +238,15 @@ def _updated_phases(ctx: RequestContext, sched: JSONObject, raw: Any) -> list[JS
         default_settings=sched["default_settings"],
         currency=currency,
         offset=k,
+        reuse=on_schedule,
     )
+    for index, phase in enumerate(new):
+        if int(phase["end_date"]) < now:
+            raise invalid_request(
+                f"The end of phases[{k + index}] is in the past: the current phase and the later ones must "
+                "end now or later.",
+                param=f"phases[{k + index}][end_date]",
+            )
     return [*past, *new]
 
 

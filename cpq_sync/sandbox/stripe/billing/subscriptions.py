@@ -15,12 +15,12 @@ from typing import Any
 
 from cpq_sync.sandbox.stripe.billing import lifecycle
 from cpq_sync.sandbox.stripe.billing.common import (
+    Reuse,
     apply_metadata,
     as_list,
     check_metadata,
     discounts_param,
     load_customer,
-    load_price,
     only,
     redeem,
     sub,
@@ -30,6 +30,7 @@ from cpq_sync.sandbox.stripe.billing.common import (
     unsupported,
 )
 from cpq_sync.sandbox.stripe.billing.phases import Currency, check_collection, normalize_items
+from cpq_sync.sandbox.stripe.billing.preview import PRORATION_STATE
 from cpq_sync.sandbox.stripe.errors import invalid_request
 from cpq_sync.sandbox.stripe.listing import list_response
 from cpq_sync.sandbox.stripe.router import RequestContext, route
@@ -54,7 +55,9 @@ PRORATION_BEHAVIORS = ("create_prorations", "none", "always_invoice")
 
 
 def _collection(params: dict[str, Any], current: JSONObject | None = None) -> tuple[str, int | None]:
-    method = str(params.get("collection_method") or (current or {}).get("collection_method") or "charge_automatically")
+    method = str(
+        params.get("collection_method") or (current or {}).get("collection_method") or "charge_automatically"
+    )
     if "days_until_due" in params and params["days_until_due"] != "":
         days: int | None = to_int(params["days_until_due"], "days_until_due")
     elif "collection_method" in params:
@@ -134,6 +137,9 @@ def create_subscription(ctx: RequestContext) -> JSONObject:
     if subscription["cancel_at_period_end"]:
         subscription["cancel_at"] = subscription["items"]["data"][0]["current_period_end"]
     redeem(ctx.store, [*discounts, *(d for i in items for d in i["discounts"])])
+    if params.get("proration_behavior") == "none":
+        # Not part of the subscription object; the preview needs it for backdated or anchored starts.
+        ctx.store.set_state(PRORATION_STATE + subscription["id"], "none")
     lifecycle.save(ctx.store, subscription)
     return subscription
 
@@ -147,21 +153,37 @@ def retrieve_subscription(ctx: RequestContext) -> JSONObject:
     return _get(ctx)
 
 
+def _coupon_ids(ctx: RequestContext, discount_ids: list[Any]) -> list[str]:
+    out = []
+    for discount_id in discount_ids:
+        discount = ctx.store.get("discount", str(discount_id))
+        if discount is not None:
+            out.append(str(discount["coupon"]["id"]))
+    return out
+
+
+def _reuse(ctx: RequestContext, subscription: JSONObject) -> Reuse:
+    """What the subscription already uses: its prices (even archived) and coupons (even fully redeemed)."""
+    items = subscription["items"]["data"]
+    coupons = _coupon_ids(
+        ctx, [*(subscription.get("discounts") or []), *(d for i in items for d in i["discounts"])]
+    )
+    return Reuse(prices=frozenset(str(i["price"]["id"]) for i in items), coupons=frozenset(coupons))
+
+
 def _updated_items(ctx: RequestContext, subscription: JSONObject, raw: Any) -> list[JSONObject]:
-    """Stripe's item update: entries with ``id`` change (or ``deleted``) an item; entries without add one."""
-    current = {item["id"]: item for item in subscription["items"]["data"]}
-    specs: dict[str, JSONObject] = {
-        item["id"]: {
+    """Stripe's item update: entries with ``id`` change (or ``deleted``) an item; entries without add one.
+    The resulting item set is validated as a whole (duplicates, currency, interval, new archived prices)."""
+    specs: dict[str, JSONObject] = {}
+    for item in subscription["items"]["data"]:
+        spec: JSONObject = {
             "price": item["price"]["id"],
-            "quantity": item.get("quantity"),
-            "metadata": item.get("metadata") or {},
-            "discounts": [
-                {"coupon": (ctx.store.get("discount", d) or {"coupon": {"id": ""}})["coupon"]["id"]}
-                for d in item.get("discounts") or []
-            ],
+            "metadata": item.get("metadata") or "",
+            "discounts": [{"coupon": c} for c in _coupon_ids(ctx, item.get("discounts") or [])],
         }
-        for item in subscription["items"]["data"]
-    }
+        if item.get("quantity") is not None:
+            spec["quantity"] = item["quantity"]
+        specs[item["id"]] = spec
     added: list[Any] = []
     for j, entry in enumerate(as_list(raw, "items")):
         where = sub("items", j)
@@ -172,26 +194,26 @@ def _updated_items(ctx: RequestContext, subscription: JSONObject, raw: Any) -> l
             added.append({k: v for k, v in entry.items() if k != "deleted"})
             continue
         item_id = str(entry["id"])
-        if item_id not in current:
+        if item_id not in specs:
             raise ctx.missing("subscription_item", item_id, param=f"{where}[id]")
         if "deleted" in entry and to_bool(entry["deleted"], f"{where}[deleted]"):
-            specs.pop(item_id, None)
+            specs.pop(item_id)
             continue
         spec = specs[item_id]
-        if "price" in entry:
-            load_price(ctx, entry["price"], f"{where}[price]", recurring=True)
-            spec["price"] = str(entry["price"])
-        if "quantity" in entry:
-            spec["quantity"] = to_int(entry["quantity"], f"{where}[quantity]")
+        for key in ("price", "quantity", "discounts"):
+            if key in entry:
+                spec[key] = entry[key]
         if "metadata" in entry:
-            spec["metadata"] = apply_metadata(spec["metadata"], entry["metadata"], param=f"{where}[metadata]")
-        if "discounts" in entry:
-            spec["discounts"] = [{"coupon": d["coupon"]} for d in as_list(entry["discounts"], f"{where}[discounts]")]
-    wire = [{k: v for k, v in s.items() if not (k == "quantity" and v is None)} for s in [*specs.values(), *added]]
-    for spec_entry in wire:
-        spec_entry["metadata"] = spec_entry.get("metadata") or ""
-    # Re-validate the whole item set as Stripe would (duplicates, currencies, intervals, archived new prices).
-    return normalize_items(ctx, wire, "items", Currency(subscription.get("currency")))
+            spec["metadata"] = apply_metadata(
+                spec["metadata"] or {}, entry["metadata"], param=f"{where}[metadata]"
+            )
+    return normalize_items(
+        ctx,
+        [*specs.values(), *added],
+        "items",
+        Currency(subscription.get("currency")),
+        reuse=_reuse(ctx, subscription),
+    )
 
 
 @route("POST", "/v1/subscriptions/{subscription_exposed_id}")
@@ -227,7 +249,9 @@ def update_subscription(ctx: RequestContext) -> JSONObject:
     if "items" in params:
         lifecycle.set_items(ctx.store, subscription, _updated_items(ctx, subscription, params["items"]), now)
     if "discounts" in params:
-        wanted = discounts_param(ctx, params["discounts"], "discounts", subscription.get("currency"))
+        wanted = discounts_param(
+            ctx, params["discounts"], "discounts", subscription.get("currency"), _reuse(ctx, subscription)
+        )
         subscription["discounts"] = lifecycle.sync_discounts(
             ctx.store,
             subscription.get("discounts") or [],
@@ -256,7 +280,9 @@ def cancel_subscription(ctx: RequestContext) -> JSONObject:
     subscription = _get(ctx)
     only(ctx.params, ("invoice_now", "prorate", "cancellation_details"))
     if subscription["status"] == "canceled":
-        raise invalid_request(f"A canceled subscription can't be canceled again: {subscription['id']}.", param=None)
+        raise invalid_request(
+            f"A canceled subscription can't be canceled again: {subscription['id']}.", param=None
+        )
     schedule_id = subscription.get("schedule")
     lifecycle.end_subscription(ctx.store, subscription, ctx.now_ts)
     if schedule_id:

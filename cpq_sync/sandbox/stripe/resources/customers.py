@@ -84,12 +84,15 @@ def search_customers(ctx: RequestContext) -> dict[str, Any]:
 
 @route("GET", "/v1/customers/{customer}")
 def retrieve_customer(ctx: RequestContext) -> dict[str, Any]:
-    return ctx.get_or_404(OBJECT, ctx.path_params["customer"])
+    customer_id = ctx.path_params["customer"]
+    if ctx.store.exists(DELETED, customer_id):
+        return {"id": customer_id, "object": OBJECT, "deleted": True}
+    return ctx.get_or_404(OBJECT, customer_id)
 
 
 @route("POST", "/v1/customers/{customer}")
 def update_customer(ctx: RequestContext) -> dict[str, Any]:
-    customer = ctx.get_or_404(OBJECT, ctx.path_params["customer"])
+    customer = _live_customer(ctx, ctx.path_params["customer"])
     reject_unsupported(ctx, _FIELDS, what="customers")
     _apply(ctx, customer)
     ctx.store.save(customer)
@@ -98,9 +101,23 @@ def update_customer(ctx: RequestContext) -> dict[str, Any]:
 
 @route("DELETE", "/v1/customers/{customer}")
 def delete_customer(ctx: RequestContext) -> dict[str, Any]:
-    customer = ctx.get_or_404(OBJECT, ctx.path_params["customer"])
+    """As at Stripe, a deleted customer stays retrievable as ``{"id", "object", "deleted": true}``; it
+    leaves lists and search, and cannot be updated or used any more."""
+    customer = _live_customer(ctx, ctx.path_params["customer"])
     ctx.store.delete(OBJECT, customer["id"])
-    return {"id": customer["id"], "object": OBJECT, "deleted": True}
+    tombstone = {"id": customer["id"], "object": OBJECT, "deleted": True}
+    ctx.store.insert({**tombstone, "object": DELETED, "created": customer["created"]})
+    return tombstone
+
+
+DELETED = "deleted_customer"
+
+
+def _live_customer(ctx: RequestContext, customer_id: str) -> dict[str, Any]:
+    customer = ctx.store.get(OBJECT, customer_id)
+    if customer is None:
+        raise ctx.missing(OBJECT, customer_id)
+    return customer
 
 
 @route("GET", "/v1/customers")
