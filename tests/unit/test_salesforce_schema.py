@@ -102,7 +102,9 @@ def test_lookups_are_case_insensitive() -> None:
         ),
     ],
 )
-def test_parent_relationships_as_in_a_real_org(sobject: str, relationship: str, field: str, target: str) -> None:
+def test_parent_relationships_as_in_a_real_org(
+    sobject: str, relationship: str, field: str, target: str
+) -> None:
     obj = load_schema().sobject(sobject)
     assert obj is not None
     ref = obj.relationship(relationship)

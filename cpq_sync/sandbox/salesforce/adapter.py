@@ -32,12 +32,14 @@ MAX_PAGE = 2000
 MIN_BATCH = 200
 COLLECTION_LIMIT = 200
 COMPOSITE_LIMIT = 25
+COMPOSITE_HEAVY_LIMIT = 5
 ID_LEN = 18
 _PATH_RE = re.compile(r"^/services/data/v(\d{2}\.0)/(.*)$")
 _BATCH_RE = re.compile(r"batchSize\s*=\s*(\d+)", re.IGNORECASE)
 _ROLLED_BACK = {
     "statusCode": "ALL_OR_NONE_OPERATION_ROLLED_BACK",
-    "message": "Record rolled back because not all records were valid and the request was using AllOrNone header",
+    "message": "Record rolled back because not all records were valid and the request was using AllOrNone "
+    "header",
     "fields": [],
 }
 
@@ -59,7 +61,9 @@ class Call:
         try:
             return json.loads(self.raw_body)
         except ValueError as exc:
-            raise SalesforceError("JSON_PARSER_ERROR", f"Unexpected character in the request body: {exc}") from exc
+            raise SalesforceError(
+                "JSON_PARSER_ERROR", f"Unexpected character in the request body: {exc}"
+            ) from exc
 
 
 @dataclass
@@ -67,6 +71,17 @@ class Answer:
     status: int
     body: Any = None  # JSON-able, or str for CSV
     headers: dict[str, str] | None = None
+
+
+def _location(answer: Answer, version: str, path: list[str]) -> dict[str, str]:
+    if (
+        isinstance(answer.body, dict)
+        and answer.body.get("id")
+        and path[:1] == ["sobjects"]
+        and len(path) >= 2
+    ):
+        return {"Location": f"/services/data/v{version}/sobjects/{path[1]}/{answer.body['id']}"}
+    return {}
 
 
 class _AllOrNoneFailed(Exception):
@@ -78,7 +93,9 @@ class _AllOrNoneFailed(Exception):
 class SandboxAdapter(BaseAdapter):
     """Serves the org stored in a sandbox directory to ``requests``."""
 
-    def __init__(self, directory: Any, *, page_size: int | None = None, faults: SalesforceFaults | None = None) -> None:
+    def __init__(
+        self, directory: Any, *, page_size: int | None = None, faults: SalesforceFaults | None = None
+    ) -> None:
         super().__init__()
         if page_size is not None and not 1 <= page_size <= MAX_PAGE:
             raise ValueError(f"page_size must be between 1 and {MAX_PAGE}")
@@ -206,7 +223,9 @@ class SandboxAdapter(BaseAdapter):
         if options:
             m = _BATCH_RE.search(options)
             if m is None:
-                raise SalesforceError("INVALID_HEADER_TYPE", f"Invalid Sforce-Query-Options header: {options}")
+                raise SalesforceError(
+                    "INVALID_HEADER_TYPE", f"Invalid Sforce-Query-Options header: {options}"
+                )
             size = min(MAX_PAGE, max(MIN_BATCH, int(m.group(1))))
         if self.page_size is not None:
             size = min(size, self.page_size)
@@ -296,7 +315,10 @@ class SandboxAdapter(BaseAdapter):
         if not p:
             self._allow(call, "GET")
             return Answer(200, global_describe(store.schema, call.version))
-        sobj = store.sobject(p[0])
+        found = store.schema.sobject(p[0])
+        if found is None:
+            raise not_found()  # an unknown object in a URL is a missing resource, not a bad query
+        sobj = found
         if len(p) == 1:
             self._allow(call, "GET", "POST")
             if call.method == "GET":
@@ -342,7 +364,9 @@ class SandboxAdapter(BaseAdapter):
     def _record_body(self, call: Call) -> dict[str, Any]:
         body = call.body()
         if not isinstance(body, dict):
-            raise SalesforceError("JSON_PARSER_ERROR", "Cannot deserialize instance of SObject from a non-object value")
+            raise SalesforceError(
+                "JSON_PARSER_ERROR", "Cannot deserialize instance of SObject from a non-object value"
+            )
         return body
 
     def _lock_fault(self, call: Call, record: int = 0) -> None:
@@ -392,7 +416,9 @@ class SandboxAdapter(BaseAdapter):
             body = self._record_body(call)
             self._lock_fault(call)
             record_id, created = store.upsert(sobj.name, fd.name, value, body)
-            return Answer(201 if created else 200, {"id": record_id, "success": True, "errors": [], "created": created})
+            return Answer(
+                201 if created else 200, {"id": record_id, "success": True, "errors": [], "created": created}
+            )
         matches = (
             [ids.to_18(value)]
             if fd.name == "Id" and ids.is_valid(value)
@@ -410,7 +436,9 @@ class SandboxAdapter(BaseAdapter):
             start = format_datetime(parse_datetime(call.params["start"]))
             end = format_datetime(parse_datetime(call.params["end"]))
         except (KeyError, ValueError):
-            raise SalesforceError("INVALID_REPLICATION_DATE", "start and end must be valid dateTimes") from None
+            raise SalesforceError(
+                "INVALID_REPLICATION_DATE", "start and end must be valid dateTimes"
+            ) from None
         flag = 1 if deleted else 0
         rows = self.store.conn.execute(
             f'SELECT "Id", "SystemModstamp" FROM {table(sobject)} WHERE "IsDeleted" = ? AND '
@@ -473,7 +501,9 @@ class SandboxAdapter(BaseAdapter):
                     raise
                 return {"id": record_id, "success": True, "errors": [], "created": created}
 
-            return Answer(200, self._each(call, body["records"], upsert_one, bool(body.get("allOrNone", False))))
+            return Answer(
+                200, self._each(call, body["records"], upsert_one, bool(body.get("allOrNone", False)))
+            )
         raise not_found()
 
     @staticmethod
@@ -487,7 +517,9 @@ class SandboxAdapter(BaseAdapter):
     def _collection_body(self, call: Call) -> dict[str, Any]:
         body = call.body()
         if not isinstance(body, dict) or not isinstance(body.get("records"), list):
-            raise SalesforceError("JSON_PARSER_ERROR", "The request body must be an object with a records array")
+            raise SalesforceError(
+                "JSON_PARSER_ERROR", "The request body must be an object with a records array"
+            )
         self._check_size(len(body["records"]))
         for rec in body["records"]:
             if (
@@ -579,6 +611,18 @@ class SandboxAdapter(BaseAdapter):
                 "LIMIT_EXCEEDED",
                 f"The number of subrequests ({len(subs)}) exceeds the limit of {COMPOSITE_LIMIT}",
             )
+        heavy = sum(
+            1
+            for sub in subs
+            if re.search(r"/(composite/sobjects|query|queryAll)(/|\?|$)", str(sub.get("url", "")))
+        )
+        if heavy > COMPOSITE_HEAVY_LIMIT:
+            raise SalesforceError(
+                "LIMIT_EXCEEDED",
+                f"A composite request may contain at most {COMPOSITE_HEAVY_LIMIT} sObject Collections or "
+                "query "
+                f"subrequests; this one has {heavy}",
+            )
         all_or_none = bool(body.get("allOrNone", False))
         refs: dict[str, Any] = {}
         responses: list[dict[str, Any]] = []
@@ -622,8 +666,13 @@ class SandboxAdapter(BaseAdapter):
                                 number=call.number,
                                 faults=call.faults,
                             )
-                            if sub_call.path and sub_call.path[0] in ("composite", "jobs"):
-                                raise SalesforceError("INVALID_INPUT", "This resource is not supported in Composite")
+                            if sub_call.path[:1] == ["jobs"] or sub_call.path[:2] in (
+                                ["composite"],
+                                ["composite", "batch"],
+                            ):
+                                raise SalesforceError(
+                                    "INVALID_INPUT", "This resource is not supported in Composite"
+                                )
                             answer = self.route(sub_call)
                     except SalesforceError as err:
                         failed = True
@@ -632,7 +681,9 @@ class SandboxAdapter(BaseAdapter):
                     responses.append(
                         {
                             "body": answer.body,
-                            "httpHeaders": {},
+                            "httpHeaders": _location(answer, sub_call.version, sub_call.path)
+                            if answer.status == 201
+                            else {},
                             "httpStatusCode": answer.status,
                             "referenceId": ref_id,
                         }
@@ -640,7 +691,9 @@ class SandboxAdapter(BaseAdapter):
                 if failed and all_or_none:
                     raise _AllOrNoneFailed(responses)
         except _AllOrNoneFailed:
-            responses = [r if r["httpStatusCode"] >= 300 else self._halted(r["referenceId"]) for r in responses]
+            responses = [
+                r if r["httpStatusCode"] >= 300 else self._halted(r["referenceId"]) for r in responses
+            ]
         return Answer(200, {"compositeResponse": responses})
 
     @staticmethod

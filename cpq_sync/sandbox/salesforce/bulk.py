@@ -39,7 +39,9 @@ def create_query_job(store: OrgStore, engine: SoqlEngine, body: Any, version: st
         raise _invalid_job("InvalidJob : the query is required")
     plan = engine.plan(soql)
     if plan.count_only or any(isinstance(o, ChildOut) for o in plan.outputs):
-        raise _invalid_job("FeatureNotEnabled : Bulk API 2.0 queries do not support COUNT() or relationship subqueries")
+        raise _invalid_job(
+            "FeatureNotEnabled : Bulk API 2.0 queries do not support COUNT() or relationship subqueries"
+        )
     if plan.query.offset is not None:
         raise _invalid_job("FeatureNotEnabled : Bulk API 2.0 queries do not support OFFSET")
     for out in plan.outputs:
@@ -67,7 +69,8 @@ def create_query_job(store: OrgStore, engine: SoqlEngine, body: Any, version: st
             "columnDelimiter": "COMMA",
         }
         conn.execute(
-            "INSERT INTO _bulk_jobs (job_id, info, soql, include_deleted, ids, total) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO _bulk_jobs (job_id, info, soql, include_deleted, ids, total) VALUES (?, ?, ?, ?, "
+            "?, ?)",
             (job_id, json.dumps(info), soql, int(include_deleted), "".join(record_ids), len(record_ids)),
         )
         store.next_counter(conn, f"bulk-jobs-day:{stamp[:10]}")

@@ -245,9 +245,12 @@ class OrgStore:
     def _init_db(self) -> None:
         with self.transaction() as conn:
             conn.execute("CREATE TABLE IF NOT EXISTS _meta (key TEXT PRIMARY KEY, value TEXT)")
-            conn.execute("CREATE TABLE IF NOT EXISTS _counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)")
             conn.execute(
-                "CREATE TABLE IF NOT EXISTS _sessions (session_id TEXT PRIMARY KEY, issued_at_call INTEGER NOT NULL)"
+                "CREATE TABLE IF NOT EXISTS _counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)"
+            )
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS _sessions (session_id TEXT PRIMARY KEY, issued_at_call INTEGER "
+                "NOT NULL)"
             )
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS _cursors (cursor_id TEXT PRIMARY KEY, soql TEXT NOT NULL, "
@@ -274,17 +277,23 @@ class OrgStore:
                 decl += f" NOT NULL DEFAULT {1 if fd.default_value else 0}"
             cols.append((fd.name, decl))
         if not existing:
-            body = ", ".join(["rowid INTEGER PRIMARY KEY", '"Id" TEXT NOT NULL UNIQUE', *(d for _, d in cols)])
+            body = ", ".join(
+                ["rowid INTEGER PRIMARY KEY", '"Id" TEXT NOT NULL UNIQUE', *(d for _, d in cols)]
+            )
             conn.execute(f"CREATE TABLE {table(sobj.name)} ({body})")
         else:
             for name, decl in cols:
                 if name.lower() not in existing:
                     conn.execute(f"ALTER TABLE {table(sobj.name)} ADD COLUMN {decl}")
         prefix = f"ix_{sobj.name}_"
-        conn.execute(f'CREATE INDEX IF NOT EXISTS "{prefix}SystemModstamp" ON {table(sobj.name)}("SystemModstamp")')
+        conn.execute(
+            f'CREATE INDEX IF NOT EXISTS "{prefix}SystemModstamp" ON {table(sobj.name)}("SystemModstamp")'
+        )
         for fd in stored_columns(sobj):
             if fd.type == "reference" and fd.name not in ("CreatedById", "LastModifiedById"):
-                conn.execute(f'CREATE INDEX IF NOT EXISTS "{prefix}{fd.name}" ON {table(sobj.name)}({q(fd.name)})')
+                conn.execute(
+                    f'CREATE INDEX IF NOT EXISTS "{prefix}{fd.name}" ON {table(sobj.name)}({q(fd.name)})'
+                )
             elif fd.external_id or fd.unique:
                 unique = "UNIQUE " if fd.unique else ""
                 conn.execute(
@@ -458,7 +467,7 @@ class OrgStore:
                 ) from None
         if not isinstance(value, str):
             raise _json_type_error(fd, value)
-        if value == "" and t != "textarea":
+        if value == "":
             return None
         if fd.length is not None and len(value) > fd.length:
             raise SalesforceError(
@@ -496,7 +505,9 @@ class OrgStore:
                 continue
             fd = sobj.field(key)
             if fd is None:
-                raise SalesforceError("INVALID_FIELD", f"No such column '{key}' on sobject of type {sobj.name}")
+                raise SalesforceError(
+                    "INVALID_FIELD", f"No such column '{key}' on sobject of type {sobj.name}"
+                )
             if allow_system:
                 if fd.type != "address":
                     out[fd.name] = self.coerce(sobj, fd, value)
@@ -536,7 +547,9 @@ class OrgStore:
                 fields=missing,
             )
 
-    def _check_references(self, conn: sqlite3.Connection, sobj: SObjectDef, changes: Mapping[str, Any]) -> None:
+    def _check_references(
+        self, conn: sqlite3.Connection, sobj: SObjectDef, changes: Mapping[str, Any]
+    ) -> None:
         for name, value in changes.items():
             fd = sobj.fields[name]
             if fd.type != "reference" or value is None:
@@ -548,7 +561,9 @@ class OrgStore:
                     f"{fd.label}: id value of incorrect type: {value}",
                     fields=[name],
                 )
-            row = conn.execute(f'SELECT "IsDeleted" FROM {table(target.name)} WHERE "Id" = ?', (value,)).fetchone()
+            row = conn.execute(
+                f'SELECT "IsDeleted" FROM {table(target.name)} WHERE "Id" = ?', (value,)
+            ).fetchone()
             if row is None:
                 raise SalesforceError(
                     "INVALID_CROSS_REFERENCE_KEY", f"invalid cross reference id: {value}", fields=[name]
@@ -574,6 +589,57 @@ class OrgStore:
                     fields=[name],
                 )
 
+    def _check_rules(self, conn: sqlite3.Connection, sobj: SObjectDef, row: Mapping[str, Any]) -> None:
+        """Platform rules of price books and orders that a real org enforces on API writes."""
+        if sobj.name == "PricebookEntry":
+            book = conn.execute(
+                'SELECT "IsStandard" FROM "sf_Pricebook2" WHERE "Id" = ?', (row["Pricebook2Id"],)
+            ).fetchone()
+            same = conn.execute(
+                'SELECT "Id" FROM "sf_PricebookEntry" WHERE "Pricebook2Id" = ? AND "Product2Id" = ? '
+                'AND "CurrencyIsoCode" IS ? AND "IsDeleted" = 0 AND "Id" IS NOT ?',
+                (row["Pricebook2Id"], row["Product2Id"], row.get("CurrencyIsoCode"), row.get("Id")),
+            ).fetchone()
+            if same is not None:
+                raise SalesforceError(
+                    "DUPLICATE_VALUE", "This price definition already exists in this price book", fields=[]
+                )
+            if book is not None and not book[0]:
+                standard = conn.execute(
+                    'SELECT e."Id" FROM "sf_PricebookEntry" e JOIN "sf_Pricebook2" b ON b."Id" = '
+                    'e."Pricebook2Id" '
+                    'WHERE b."IsStandard" = 1 AND e."Product2Id" = ? AND e."CurrencyIsoCode" IS ? '
+                    'AND e."IsDeleted" = 0',
+                    (row["Product2Id"], row.get("CurrencyIsoCode")),
+                ).fetchone()
+                if standard is None:
+                    raise SalesforceError(
+                        "STANDARD_PRICE_NOT_DEFINED",
+                        "Before creating a custom price, create a standard price.",
+                    )
+        if sobj.name == "OrderItem":
+            found = conn.execute(
+                'SELECT o."Pricebook2Id", o."CurrencyIsoCode", e."Pricebook2Id", e."CurrencyIsoCode" '
+                'FROM "sf_Order" o, "sf_PricebookEntry" e WHERE o."Id" = ? AND e."Id" = ?',
+                (row.get("OrderId"), row.get("PricebookEntryId")),
+            ).fetchone()
+            if found is not None and found[0] != found[2]:
+                raise SalesforceError(
+                    "FIELD_INTEGRITY_EXCEPTION",
+                    "field integrity exception: PricebookEntryId (pricebook entry is in a different "
+                    "pricebook "
+                    "than the one assigned to the order, or Order has no pricebook assigned)",
+                    fields=["PricebookEntryId"],
+                )
+            if found is not None and found[1] != found[3]:
+                raise SalesforceError(
+                    "FIELD_INTEGRITY_EXCEPTION",
+                    "field integrity exception: PricebookEntryId (pricebook entry currency code does not "
+                    "match "
+                    "order currency code)",
+                    fields=["PricebookEntryId"],
+                )
+
     def _apply_computed(
         self, conn: sqlite3.Connection, sobj: SObjectDef, row: dict[str, Any], old: Mapping[str, Any] | None
     ) -> None:
@@ -587,7 +653,9 @@ class OrgStore:
         if name == "OrderItem":
             qty, price = row.get("Quantity"), row.get("UnitPrice")
             row["TotalPrice"] = None if qty is None or price is None else round(qty * price, 2)
-            if row.get("PricebookEntryId") and (row.get("Product2Id") is None or row.get("ListPrice") is None):
+            if row.get("PricebookEntryId") and (
+                row.get("Product2Id") is None or row.get("ListPrice") is None
+            ):
                 pbe = conn.execute(
                     'SELECT "Product2Id", "UnitPrice" FROM "sf_PricebookEntry" WHERE "Id" = ?',
                     (row["PricebookEntryId"],),
@@ -628,7 +696,9 @@ class OrgStore:
                 else None
             )
 
-    def _rollups(self, conn: sqlite3.Connection, sobj: SObjectDef, order_ids: Iterable[str], stamp: str) -> None:
+    def _rollups(
+        self, conn: sqlite3.Connection, sobj: SObjectDef, order_ids: Iterable[str], stamp: str
+    ) -> None:
         """Roll-up summaries on the parent; recalculating them bumps the parent's SystemModstamp."""
         if sobj.name != "OrderItem":
             return
@@ -660,7 +730,9 @@ class OrgStore:
         out = {k: row[k] for k in row.keys() if k != "rowid"}  # noqa: SIM118 - sqlite3.Row iterates values
         return out
 
-    def record_json(self, sobj: SObjectDef, stored: Mapping[str, Any], version: str = "59.0") -> dict[str, Any]:
+    def record_json(
+        self, sobj: SObjectDef, stored: Mapping[str, Any], version: str = "59.0"
+    ) -> dict[str, Any]:
         """A whole stored record as REST returns it (``attributes`` first, address fields compound)."""
         out: dict[str, Any] = {
             "attributes": {
@@ -675,7 +747,9 @@ class OrgStore:
                 out[fd.name] = to_json_value(fd, stored.get(fd.name))
         return out
 
-    def find_by_field(self, sobject: str, field: str, value: Any, *, include_deleted: bool = False) -> list[str]:
+    def find_by_field(
+        self, sobject: str, field: str, value: Any, *, include_deleted: bool = False
+    ) -> list[str]:
         sobj = self.sobject(sobject)
         fd = sobj.field(field)
         if fd is None:
@@ -711,6 +785,7 @@ class OrgStore:
             self._check_required(sobj, row)
             self._check_references(conn, sobj, row)
             self._check_unique(conn, sobj, row, None)
+            self._check_rules(conn, sobj, row)
             record_id = self._allocate(conn, sobj, 1)[0]
             stamp = format_datetime(self._now(conn))
             user = self.integration_user_id
@@ -742,6 +817,7 @@ class OrgStore:
             self._check_required(sobj, row)
             self._check_references(conn, sobj, changes)
             self._check_unique(conn, sobj, changes, record_id)
+            self._check_rules(conn, sobj, row)
             stamp = format_datetime(self._now(conn))
             row.update(
                 {
@@ -753,7 +829,9 @@ class OrgStore:
             self._apply_computed(conn, sobj, row, old)
             changed = {k: v for k, v in row.items() if k != "Id" and (k in changes or old.get(k) != v)}
             sets = ", ".join(f"{q(k)} = ?" for k in changed)
-            conn.execute(f'UPDATE {table(sobj.name)} SET {sets} WHERE "Id" = ?', (*changed.values(), record_id))
+            conn.execute(
+                f'UPDATE {table(sobj.name)} SET {sets} WHERE "Id" = ?', (*changed.values(), record_id)
+            )
             if sobj.name == "OrderItem":
                 self._rollups(conn, sobj, [row["OrderId"]], stamp)
 
@@ -785,7 +863,9 @@ class OrgStore:
             if sobj.name == "OrderItem":
                 self._rollups(conn, sobj, [old["OrderId"]], stamp)
 
-    def _soft_delete(self, conn: sqlite3.Connection, sobj: SObjectDef, record_ids: Sequence[str], stamp: str) -> None:
+    def _soft_delete(
+        self, conn: sqlite3.Connection, sobj: SObjectDef, record_ids: Sequence[str], stamp: str
+    ) -> None:
         for start in range(0, len(record_ids), 500):
             chunk = list(record_ids[start : start + 500])
             marks = ",".join("?" * len(chunk))
@@ -802,7 +882,8 @@ class OrgStore:
                 children = [
                     r[0]
                     for r in conn.execute(
-                        f'SELECT "Id" FROM {table(child.name)} WHERE {q(field)} IN ({marks}) AND "IsDeleted" = 0',
+                        f'SELECT "Id" FROM {table(child.name)} WHERE {q(field)} IN ({marks}) AND '
+                        '"IsDeleted" = 0',
                         chunk,
                     )
                 ]
@@ -916,7 +997,9 @@ class OrgStore:
                 changed = {k: v for k, v in row.items() if k != "Id" and old.get(k) != v}
                 if changed:
                     sets = ", ".join(f"{q(k)} = ?" for k in changed)
-                    conn.execute(f'UPDATE {table(sobj.name)} SET {sets} WHERE "Id" = ?', (*changed.values(), old["Id"]))
+                    conn.execute(
+                        f'UPDATE {table(sobj.name)} SET {sets} WHERE "Id" = ?', (*changed.values(), old["Id"])
+                    )
                 if sobj.name == "OrderItem":
                     touched_orders.append(row["OrderId"])
             self._rollups(conn, sobj, touched_orders, stamp)
@@ -938,7 +1021,9 @@ class OrgStore:
                 ]
                 self._rollups(conn, sobj, orders, stamp)
 
-    def _assign_auto_numbers(self, conn: sqlite3.Connection, sobj: SObjectDef, rows: list[dict[str, Any]]) -> None:
+    def _assign_auto_numbers(
+        self, conn: sqlite3.Connection, sobj: SObjectDef, rows: list[dict[str, Any]]
+    ) -> None:
         for fd in sobj.fields.values():
             if not is_auto_number(sobj.name, fd):
                 continue

@@ -125,7 +125,9 @@ def parse(query: str, fields: Iterable[str]) -> Query:
                 raise _fail(f"the query ends with {word}.")
             continue
         if op_kind != "op" or op not in (":", "~"):
-            raise _fail(f"operator {op or 'missing'!r} after `{field}` is not supported by the sandbox (use : or ~).")
+            raise _fail(
+                f"operator {op or 'missing'!r} after `{field}` is not supported by the sandbox (use : or ~)."
+            )
         value_kind, value = tokens[i + 2] if i + 2 < len(tokens) else ("", "")
         if value_kind != "string":
             raise _fail(f"the value for `{field}` must be a quoted string, e.g. {field}:'value'.")
@@ -177,7 +179,9 @@ def _decode_page(token: str) -> Cursor:
         raise invalid_request(f"Invalid page token: {token}", param="page") from None
 
 
-def search_response(ctx: RequestContext, object_type: str, *, url: str, fields: Iterable[str]) -> dict[str, Any]:
+def search_response(
+    ctx: RequestContext, object_type: str, *, url: str, fields: Iterable[str]
+) -> dict[str, Any]:
     """A Stripe ``search_result`` for ``object_type`` (fields: the searchable indexed fields)."""
     params = ctx.params
     query = params.get("query")

@@ -55,6 +55,14 @@ _SOAP_TYPES = {
 _CHUNK = 5000
 
 
+def _has_semi_join(cond: Condition) -> bool:
+    if isinstance(cond, Comparison):
+        return cond.subquery is not None
+    if isinstance(cond, Not):
+        return _has_semi_join(cond.item)
+    return any(_has_semi_join(c) for c in cond.items)
+
+
 def _not_filterable(fd: FieldDef) -> bool:
     return fd.type == "address" or (fd.type == "textarea" and (fd.length or 0) > 255)
 
@@ -81,12 +89,18 @@ class Scope:
         self.sobj = sobj
         self.alias = alias
         self.compiler = compiler
-        self.joins: dict[tuple[str, ...], tuple[str, str, SObjectDef]] = {}  # lower rel path -> (name, alias, obj)
+        self.joins: dict[
+            tuple[str, ...], tuple[str, str, SObjectDef]
+        ] = {}  # lower rel path -> (name, alias, obj)
         self.join_sql: list[str] = []
 
     def resolve(self, path: FieldPath) -> Resolved:
         parts = list(path.parts)
-        if len(parts) > 1 and parts[0].lower() == self.sobj.name.lower() and self.sobj.relationship(parts[0]) is None:
+        if (
+            len(parts) > 1
+            and parts[0].lower() == self.sobj.name.lower()
+            and self.sobj.relationship(parts[0]) is None
+        ):
             parts = parts[1:]  # "SELECT Account.Name FROM Account" names the object itself
         sobj, alias = self.sobj, self.alias
         rels: list[tuple[str, str, SObjectDef]] = []
@@ -112,7 +126,8 @@ class Scope:
                 joined = (ref.relationship_name, parent_alias, parent)
                 self.joins[lower_path] = joined
                 self.join_sql.append(
-                    f'LEFT JOIN {table(parent.name)} {parent_alias} ON {parent_alias}."Id" = {alias}.{q(ref.name)}'
+                    f'LEFT JOIN {table(parent.name)} {parent_alias} ON {parent_alias}."Id" = '
+                    f"{alias}.{q(ref.name)}"
                 )
             rels.append(joined)
             _, alias, sobj = joined
@@ -202,6 +217,8 @@ class Compiler:
             if len(query.select) != 1:
                 raise malformed("COUNT() must be the only element in the SELECT list")
             plan.count_only = True
+            if query.order_by:
+                raise malformed("ORDER BY is not supported with COUNT()")
         seen: set[tuple[str, ...]] = set()
         for item in query.select:
             if isinstance(item, CountItem):
@@ -264,6 +281,8 @@ class Compiler:
 
     def condition(self, cond: Condition, scope: Scope, params: list[Any], *, allow_semi: bool) -> str:
         if isinstance(cond, BoolOp):
+            if cond.op == "OR" and any(_has_semi_join(c) for c in cond.items):
+                raise malformed("Semi join sub-selects are not allowed with the 'OR' operator")
             parts = [self.condition(c, scope, params, allow_semi=allow_semi) for c in cond.items]
             return "(" + f" {cond.op} ".join(parts) + ")"
         if isinstance(cond, Not):
@@ -279,7 +298,7 @@ class Compiler:
         if cmp.subquery is not None:
             if not allow_semi:
                 raise malformed("Nesting of semi join sub-selects is not supported")
-            return self.semi_join(cmp, resolved, params)
+            return self.semi_join(cmp, resolved, params, scope.sobj)
         if cmp.op in ("INCLUDES", "EXCLUDES"):
             if fd.type != "multipicklist":
                 raise SalesforceError(
@@ -347,7 +366,8 @@ class Compiler:
         quoted = "be enclosed" if kind in ("string", "id") else "not be enclosed"
         return SalesforceError(
             "INVALID_FIELD",
-            f"value of filter criterion for field '{fd.name}' must be of type {kind} and should {quoted} in quotes",
+            f"value of filter criterion for field '{fd.name}' must be of type {kind} and should {quoted} in "
+            "quotes",
         )
 
     def value(self, fd: FieldDef, lit: Literal) -> Any:
@@ -388,7 +408,7 @@ class Compiler:
                 raise malformed(f"invalid dateTime: {lit.value}") from None
         raise self.type_error(fd, lit)
 
-    def semi_join(self, cmp: Comparison, left: Resolved, params: list[Any]) -> str:
+    def semi_join(self, cmp: Comparison, left: Resolved, params: list[Any], outer: SObjectDef) -> str:
         if left.fd.type not in ("id", "reference"):
             raise SalesforceError(
                 "INVALID_FIELD",
@@ -397,10 +417,15 @@ class Compiler:
         sub = cmp.subquery
         assert sub is not None
         if len(sub.select) != 1 or not isinstance(sub.select[0], FieldPath):
-            raise malformed("The selected field in a semi join sub-select must be a single id or reference field")
+            raise malformed(
+                "The selected field in a semi join sub-select must be a single id or reference field"
+            )
         if sub.order_by or sub.offset is not None:
             raise malformed("ORDER BY and OFFSET are not supported in semi join sub-selects")
-        scope = Scope(self.sobject(sub.sobject), self.new_alias(), self)
+        inner = self.sobject(sub.sobject)
+        if inner.name == outer.name:
+            raise malformed("The inner and outer selects should not be on the same object type")
+        scope = Scope(inner, self.new_alias(), self)
         target = scope.resolve(sub.select[0])
         if target.fd.type not in ("id", "reference"):
             raise SalesforceError(

@@ -50,7 +50,9 @@ def phase_at(phases: list[JSONObject], ts: int) -> JSONObject | None:
     return None
 
 
-def _apply_phase(store: Store, sched: JSONObject, sub: JSONObject, phase: Mapping[str, Any], now_ts: int) -> None:
+def _apply_phase(
+    store: Store, sched: JSONObject, sub: JSONObject, phase: Mapping[str, Any], now_ts: int
+) -> None:
     before = lifecycle.interval_of(store, sub) if sub["items"]["data"] else None
     lifecycle.set_items(store, sub, phase["items"], max(now_ts, int(phase["start_date"])))
     after = lifecycle.interval_of(store, sub)

@@ -69,7 +69,9 @@ def new_discount(
     coupon = store.get("coupon", coupon_id) or {"id": coupon_id}
     end = None
     if coupon.get("duration") == "repeating" and coupon.get("duration_in_months"):
-        end = periods.to_timestamp(periods.add_months(periods.from_timestamp(start), int(coupon["duration_in_months"])))
+        end = periods.to_timestamp(
+            periods.add_months(periods.from_timestamp(start), int(coupon["duration_in_months"]))
+        )
     discount: JSONObject = {
         "id": ids.new_id("di"),
         "object": "discount",
@@ -263,7 +265,9 @@ def new_subscription(
     }
 
 
-def end_subscription(store: Store, sub: JSONObject, when: int, *, reason: str = "cancellation_requested") -> None:
+def end_subscription(
+    store: Store, sub: JSONObject, when: int, *, reason: str = "cancellation_requested"
+) -> None:
     """Cancel now (or at ``when``, a past cancel_at reached by the clock)."""
     sub["status"] = "canceled"
     sub["canceled_at"] = sub.get("canceled_at") or when

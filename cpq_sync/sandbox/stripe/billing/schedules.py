@@ -71,7 +71,9 @@ def _default_settings(raw: Any, current: JSONObject | None = None) -> JSONObject
             raise invalid_request("Invalid object", param="default_settings[invoice_settings]")
         only(invoice_settings, ("days_until_due",), "default_settings[invoice_settings]")
         if "days_until_due" in invoice_settings:
-            days = to_int(invoice_settings["days_until_due"], "default_settings[invoice_settings][days_until_due]")
+            days = to_int(
+                invoice_settings["days_until_due"], "default_settings[invoice_settings][days_until_due]"
+            )
             if days < 0:
                 raise invalid_request(
                     "This value must be greater than or equal to 0.",
@@ -114,7 +116,9 @@ def create_schedule(ctx: RequestContext) -> JSONObject:
         raise invalid_request("Missing required param: start_date.", param="start_date")
     start = timestamp(params["start_date"], "start_date", ctx.now_ts)
     settings = _default_settings(params.get("default_settings"))
-    phases = normalize_phases(ctx, params["phases"], first_start=start, default_settings=settings, currency=Currency())
+    phases = normalize_phases(
+        ctx, params["phases"], first_start=start, default_settings=settings, currency=Currency()
+    )
     sched: JSONObject = {
         "id": ctx.new_id("sub_sched"),
         "object": "subscription_schedule",
@@ -155,13 +159,18 @@ def retrieve_schedule(ctx: RequestContext) -> JSONObject:
 def _same_phase(given: Any, stored: JSONObject, ctx: RequestContext, where: str) -> bool:
     if not isinstance(given, dict):
         return False
-    if "end_date" in given and timestamp(given["end_date"], f"{where}[end_date]", ctx.now_ts) != stored["end_date"]:
+    if (
+        "end_date" in given
+        and timestamp(given["end_date"], f"{where}[end_date]", ctx.now_ts) != stored["end_date"]
+    ):
         return False
     if "duration" in given:
         return False
     items = as_list(given.get("items"), f"{where}[items]")
     wanted = sorted((str(i.get("price")), int(i.get("quantity", 1))) for i in items if isinstance(i, dict))
-    have = sorted((str(i["price"]), int(i["quantity"] if i["quantity"] is not None else 1)) for i in stored["items"])
+    have = sorted(
+        (str(i["price"]), int(i["quantity"] if i["quantity"] is not None else 1)) for i in stored["items"]
+    )
     return wanted == have
 
 
@@ -193,7 +202,9 @@ def _updated_phases(ctx: RequestContext, sched: JSONObject, raw: Any) -> list[JS
         k += 1
     rest = incoming[k:]
     if not rest:
-        raise invalid_request("The phases must include the current phase and the phases after it.", param="phases")
+        raise invalid_request(
+            "The phases must include the current phase and the phases after it.", param="phases"
+        )
     first = rest[0] if isinstance(rest[0], dict) else {}
     where = sub("phases", k)
     previous_end = int(kept[-1]["end_date"]) if kept else None
@@ -228,7 +239,8 @@ def _updated_phases(ctx: RequestContext, sched: JSONObject, raw: Any) -> list[JS
         )
     if given != current_start:
         raise invalid_request(
-            f"You cannot change the start date of the current phase ({current_start}); {where}[start_date] is {given}.",
+            f"You cannot change the start date of the current phase ({current_start}); {where}[start_date] "
+            f"is {given}.",
             param=f"{where}[start_date]",
         )
     new = normalize_phases(
@@ -253,7 +265,8 @@ def _updated_phases(ctx: RequestContext, sched: JSONObject, raw: Any) -> list[JS
 def _refuse_if_ended(sched: JSONObject, action: str) -> None:
     if sched["status"] in TERMINAL:
         raise invalid_request(
-            f"You cannot {action} a subscription schedule that is currently in the `{sched['status']}` status.",
+            f"You cannot {action} a subscription schedule that is currently in the "
+            f"`{sched['status']}` status.",
             param=None,
         )
 
