@@ -33,6 +33,7 @@ def sync(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging (secrets are masked).")] = False,
 ) -> None:
     """Sync Salesforce CPQ into Stripe (incremental by default)."""
+    _quiet_prefect(verbose)
     from cpq_sync import redact
     from cpq_sync.report import print_plan, print_summary
     from flows.sync import SyncParameters, sync_flow
@@ -47,8 +48,29 @@ def sync(
     if dry_run and report.plan is not None:
         print_plan(report.plan, console)
     print_summary(report, console)
+    _where_to_look(report.run_url)
     if not report.ok:
         raise typer.Exit(1)
+
+
+def _quiet_prefect(verbose: bool) -> None:
+    """The CLI prints its own summary; Prefect's per-task lines are for the UI and --verbose."""
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "cpq_sync,stripe,simple_salesforce")
+    if not verbose:
+        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+
+def _where_to_look(run_url: str | None) -> None:
+    if os.environ.get("PREFECT_API_URL") and run_url:
+        console.print(f"This run in the Prefect UI: {run_url}")
+    else:
+        console.print(
+            "This run used a temporary Prefect server. To watch runs in the Prefect UI, start one with "
+            "[bold]uv run prefect server start[/] and run with "
+            "[bold]PREFECT_API_URL=http://127.0.0.1:4200/api[/] (UI at http://127.0.0.1:4200)."
+        )
+    console.print("What the sandboxes hold now: [bold]uv run cpq-sync sandbox show[/]")
 
 
 @sandbox_app.command("seed")

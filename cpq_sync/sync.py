@@ -91,6 +91,7 @@ class SyncReport:
     watermark: dt.datetime | None = None
     stopped_early: str | None = None
     plan: Plan | None = None
+    run_url: str | None = None
 
     @property
     def ok(self) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.runtime import flow_run
 from pydantic import BaseModel, Field
 
 from cpq_sync.config import load_settings
@@ -55,6 +56,7 @@ def sync_flow(parameters: SyncParameters | None = None) -> SyncReport:
         report.stopped_early = str(exc)
         logger.error("stopped early: %s", exc)
     report.salesforce_calls = ctx.org.calls_used()
+    report.run_url = flow_run.ui_url
     report.timings = dict(ctx.timings)
     create_markdown_artifact(summary_markdown(report), key="sync-summary", description="What this run did")
     rows = table_rows(report, ctx.org.instance_url, ctx.livemode)
