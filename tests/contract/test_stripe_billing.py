@@ -1159,3 +1159,32 @@ def test_a_discount_kept_across_phases_does_not_restart(
     invoices = preview(directory, schedule.id)
     assert [inv.discount_total for inv in invoices] == [100, 100, 100, 0, 0, 0]
     assert [inv.total for inv in invoices] == [900, 900, 1900, 2000, 2000, 2000]
+
+
+@sandbox_only
+@pytest.mark.parametrize("behavior", ["create_prorations", "none"])
+def test_subscription_item_change_mid_period_prorates(
+    client: stripe.StripeClient, account: Account, directory: Path, behavior: str
+) -> None:
+    price = account.monthly(1000)
+    subscription = client.v1.subscriptions.create(
+        params={"customer": account.customer, "items": [{"price": price, "quantity": 1}]}
+    )
+    sandbox.set_clock(directory, datetime(2024, 7, 31, tzinfo=UTC))  # 15.5 of the 31 days remain
+    item = subscription["items"].data[0]
+    client.v1.subscriptions.update(
+        subscription.id,
+        params={"items": [{"id": item.id, "quantity": 3}], "proration_behavior": behavior},  # type: ignore[typeddict-item]
+    )
+    pending = client.v1.invoice_items.list(params={"customer": account.customer, "pending": True}).data
+    invoices = preview(directory, subscription.id, until=datetime(2024, 9, 15, 12, tzinfo=UTC))
+    if behavior == "none":
+        assert pending == []
+        assert [inv.total for inv in invoices] == [1000, 3000]
+        return
+    assert sorted(i.amount for i in pending) == [-500, 1500]
+    assert all(i.proration for i in pending)
+    assert {(i.period.start, i.period.end) for i in pending} == {(ts(2024, 7, 31), ts(2024, 8, 15, 12))}
+    # The prorations land on the next invoice (2024-08-15), after the July period billed at 1 seat.
+    assert [inv.total for inv in invoices] == [1000, 3000 + 1000]
+    assert sorted(line.kind for line in invoices[1].lines) == ["proration", "proration", "subscription"]
