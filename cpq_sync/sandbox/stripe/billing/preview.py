@@ -27,6 +27,11 @@ What the preview covers
   amount_off (same currency), never below zero. Durations: ``once`` on the first invoice of the discount,
   ``repeating`` on invoices issued within ``duration_in_months`` months of its start, ``forever`` always. A
   discount starts with the first phase listing its coupon and lasts while consecutive phases keep listing it.
+* **Subscriptions** (``sub_``): a schedule's subscription is previewed through its schedule. A standalone one
+  bills each period with the items it had then (item changes are remembered), from ``start_date`` (a future
+  ``billing_cycle_anchor`` adds a prorated stub, free with ``proration_behavior=none``) to ``cancel_at`` (the
+  last period prorated) or 12 periods. Its pending invoice items (the prorations an item change created, or
+  the sync's own) go on the next invoice, as Stripe sweeps them into it.
 * **Invoices** (``in_``): their lines and totals as stored.
 
 Not covered: taxes, trials, customer balances, credit notes, usage from meter events, invoice thresholds.

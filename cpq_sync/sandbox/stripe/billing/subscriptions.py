@@ -3,10 +3,13 @@
 Create takes ``customer``, ``items`` (price, quantity, discounts, metadata), ``discounts`` (``coupon=`` is
 gone from the pinned API version; the strict checker refuses it), ``collection_method`` (``send_invoice``
 requires ``days_until_due``), ``cancel_at``, ``billing_cycle_anchor``, ``backdate_start_date``,
-``proration_behavior``, ``description`` and ``metadata``. ``DELETE`` cancels at once. Every other parameter
-the SDK knows is refused as not emulated. The sandbox does not take payments: subscriptions are ``active``
-(never ``incomplete``) and renewal invoices are not generated as objects; ``billing_preview`` shows what they
-would bill.
+``proration_behavior``, ``description`` and ``metadata``. Update changes items (by ``id``, ``deleted``, or new
+entries), discounts, collection settings, ``cancel_at`` and metadata; an item change in the middle of a period
+creates Stripe's pending proration invoice items unless ``proration_behavior=none`` (``always_invoice`` and
+interval changes are refused as not emulated). ``DELETE`` cancels at once. Every other parameter the SDK knows
+is refused as not emulated. The sandbox does not take payments: subscriptions are ``active`` (never
+``incomplete``) and renewal invoices are not generated as objects; ``billing_preview`` shows what they would
+bill.
 """
 
 from __future__ import annotations
