@@ -1226,3 +1226,30 @@ def test_a_phase_that_resets_the_billing_cycle_credits_the_unused_time(
     item = subscription["items"].data[0]
     expected_end = ts(2024, 9, 17) if how == "phase_start" else ts(2025, 8, 17)
     assert (item.current_period_start, item.current_period_end) == (ts(2024, 8, 17), expected_end)
+
+
+def test_zero_decimal_currency_amounts(
+    client: stripe.StripeClient, account: Account, live: bool, directory: Path
+) -> None:
+    yen = account.price(1500, name="Seat JP", currency="jpy", recurring={"interval": "month"})
+    fee = account.price(333, name="Fee JP", currency="jpy")
+    other = Account(client)
+    item = client.v1.invoice_items.create(
+        params={"customer": other.customer, "pricing": {"price": fee}, "quantity": 3}
+    )
+    assert (item.currency, item.amount) == ("jpy", 999)
+    schedule = client.v1.subscription_schedules.create(
+        params={
+            "customer": account.customer,
+            "start_date": "now",
+            "phases": [
+                {
+                    "items": [{"price": yen, "quantity": 3}],
+                    "duration": {"interval": "month", "interval_count": 2},
+                }
+            ],
+        }
+    )
+    assert schedule.phases[0].currency == "jpy"
+    if not live:
+        assert [(inv.currency, inv.total) for inv in preview(directory, schedule.id)] == [("jpy", 4500)] * 2
