@@ -1159,3 +1159,97 @@ def test_a_discount_kept_across_phases_does_not_restart(
     invoices = preview(directory, schedule.id)
     assert [inv.discount_total for inv in invoices] == [100, 100, 100, 0, 0, 0]
     assert [inv.total for inv in invoices] == [900, 900, 1900, 2000, 2000, 2000]
+
+
+@sandbox_only
+@pytest.mark.parametrize("behavior", ["create_prorations", "none"])
+def test_subscription_item_change_mid_period_prorates(
+    client: stripe.StripeClient, account: Account, directory: Path, behavior: str
+) -> None:
+    price = account.monthly(1000)
+    subscription = client.v1.subscriptions.create(
+        params={"customer": account.customer, "items": [{"price": price, "quantity": 1}]}
+    )
+    sandbox.set_clock(directory, datetime(2024, 7, 31, tzinfo=UTC))  # 15.5 of the 31 days remain
+    item = subscription["items"].data[0]
+    client.v1.subscriptions.update(
+        subscription.id,
+        params={"items": [{"id": item.id, "quantity": 3}], "proration_behavior": behavior},  # type: ignore[typeddict-item]
+    )
+    pending = client.v1.invoice_items.list(params={"customer": account.customer, "pending": True}).data
+    invoices = preview(directory, subscription.id, until=datetime(2024, 9, 15, 12, tzinfo=UTC))
+    if behavior == "none":
+        assert pending == []
+        assert [inv.total for inv in invoices] == [1000, 3000]
+        return
+    assert sorted(i.amount for i in pending) == [-500, 1500]
+    assert all(i.proration for i in pending)
+    assert {(i.period.start, i.period.end) for i in pending} == {(ts(2024, 7, 31), ts(2024, 8, 15, 12))}
+    # The prorations land on the next invoice (2024-08-15), after the July period billed at 1 seat.
+    assert [inv.total for inv in invoices] == [1000, 3000 + 1000]
+    assert sorted(line.kind for line in invoices[1].lines) == ["proration", "proration", "subscription"]
+
+
+@sandbox_only
+@pytest.mark.parametrize("how", ["phase_start", "yearly"])
+def test_a_phase_that_resets_the_billing_cycle_credits_the_unused_time(
+    client: stripe.StripeClient, account: Account, directory: Path, how: str
+) -> None:
+    monthly = account.monthly(3100)
+    yearly = account.price(36000, name="Annual", recurring={"interval": "year"})
+    second: dict[str, Any] = (
+        {"items": [{"price": monthly}], "billing_cycle_anchor": "phase_start", "end_date": ts(2024, 10, 17)}
+        if how == "phase_start"
+        else {"items": [{"price": yearly}], "end_date": ts(2025, 8, 17)}
+    )
+    schedule = client.v1.subscription_schedules.create(
+        params={
+            "customer": account.customer,
+            "start_date": ts(2024, 8, 1),
+            "end_behavior": "cancel",
+            "phases": [{"items": [{"price": monthly}], "end_date": ts(2024, 8, 17)}, second],
+        }
+    )
+    invoices = preview(directory, schedule.id)
+    # August billed in advance; at the 17th the cycle restarts and the unused 15/31 of August is credited.
+    assert invoices[0].total == 3100
+    assert invoices[1].period_start.date().isoformat() == "2024-08-17"
+    assert [line.amount for line in invoices[1].lines if line.kind == "proration"] == [-1500]
+    if how == "phase_start":
+        assert [inv.total for inv in invoices] == [3100, 3100 - 1500, 3100]
+    else:
+        assert [inv.total for inv in invoices] == [3100, 36000 - 1500]
+    sandbox.set_clock(directory, datetime(2024, 9, 1, tzinfo=UTC))
+    started = client.v1.subscription_schedules.retrieve(schedule.id)
+    subscription = client.v1.subscriptions.retrieve(str(started.subscription))
+    assert subscription.billing_cycle_anchor == ts(2024, 8, 17)
+    item = subscription["items"].data[0]
+    expected_end = ts(2024, 9, 17) if how == "phase_start" else ts(2025, 8, 17)
+    assert (item.current_period_start, item.current_period_end) == (ts(2024, 8, 17), expected_end)
+
+
+def test_zero_decimal_currency_amounts(
+    client: stripe.StripeClient, account: Account, live: bool, directory: Path
+) -> None:
+    yen = account.price(1500, name="Seat JP", currency="jpy", recurring={"interval": "month"})
+    fee = account.price(333, name="Fee JP", currency="jpy")
+    other = Account(client)
+    item = client.v1.invoice_items.create(
+        params={"customer": other.customer, "pricing": {"price": fee}, "quantity": 3}
+    )
+    assert (item.currency, item.amount) == ("jpy", 999)
+    schedule = client.v1.subscription_schedules.create(
+        params={
+            "customer": account.customer,
+            "start_date": "now",
+            "phases": [
+                {
+                    "items": [{"price": yen, "quantity": 3}],
+                    "duration": {"interval": "month", "interval_count": 2},
+                }
+            ],
+        }
+    )
+    assert schedule.phases[0].currency == "jpy"
+    if not live:
+        assert [(inv.currency, inv.total) for inv in preview(directory, schedule.id)] == [("jpy", 4500)] * 2

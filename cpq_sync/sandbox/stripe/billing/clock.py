@@ -19,9 +19,11 @@ does Stripe's).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from itertools import pairwise
 from typing import Any
 
 from cpq_sync.sandbox.stripe.billing import lifecycle
+from cpq_sync.sandbox.stripe.billing.common import price_interval
 from cpq_sync.sandbox.stripe.router import RequestContext, before_request
 from cpq_sync.sandbox.stripe.store import Condition, JSONObject, Store, register_index
 
@@ -50,19 +52,30 @@ def phase_at(phases: list[JSONObject], ts: int) -> JSONObject | None:
     return None
 
 
+def _phase_interval(store: Store, phase: Mapping[str, Any]) -> tuple[str, int]:
+    price = store.get("price", str(phase["items"][0]["price"])) if phase["items"] else None
+    return price_interval(price) if price is not None else ("month", 1)
+
+
+def billing_anchor(store: Store, sched: JSONObject, until_start: int) -> int:
+    """The billing cycle anchor in force for the phase starting at ``until_start``: the schedule's start,
+    reset by every phase (up to that one) with ``billing_cycle_anchor=phase_start`` or another interval."""
+    default = sched["default_settings"].get("billing_cycle_anchor")
+    phases = [p for p in sched["phases"] if int(p["start_date"]) <= until_start]
+    anchor = int(phases[0]["start_date"]) if phases else until_start
+    for previous, phase in pairwise(phases):
+        setting = phase.get("billing_cycle_anchor") or default
+        if setting == "phase_start" or _phase_interval(store, phase) != _phase_interval(store, previous):
+            anchor = int(phase["start_date"])
+    return anchor
+
+
 def _apply_phase(
     store: Store, sched: JSONObject, sub: JSONObject, phase: Mapping[str, Any], now_ts: int
 ) -> None:
-    before = lifecycle.interval_of(store, sub) if sub["items"]["data"] else None
     lifecycle.set_items(store, sub, phase["items"], max(now_ts, int(phase["start_date"])))
-    after = lifecycle.interval_of(store, sub)
     start = int(phase["start_date"])
-    anchor_setting = phase.get("billing_cycle_anchor") or sched["default_settings"].get(
-        "billing_cycle_anchor"
-    )
-    reset = anchor_setting == "phase_start" or (before is not None and before != after)
-    if reset and int(sub["billing_cycle_anchor"]) < start:
-        sub["billing_cycle_anchor"] = start
+    sub["billing_cycle_anchor"] = billing_anchor(store, sched, start)
     sub["discounts"] = lifecycle.sync_discounts(
         store,
         sub.get("discounts") or [],

@@ -13,6 +13,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from cpq_sync.sandbox.stripe import ids
 from cpq_sync.sandbox.stripe.billing import amounts
 from cpq_sync.sandbox.stripe.billing.common import (
     apply_metadata,
@@ -152,20 +153,66 @@ def create_invoice_item(ctx: RequestContext) -> JSONObject:
         if period["end"] < period["start"]:
             raise invalid_request("The period end must be on or after its start.", param="period[end]")
     discounts = discounts_param(ctx, params.get("discounts"), "discounts", currency)
-    item: JSONObject = {
-        "id": ctx.new_id("ii"),
+    item = build_invoice_item(
+        ctx.store,
+        customer=customer["id"],
+        currency=currency,
+        amount=amount,
+        unit=unit,
+        quantity=quantity,
+        price=price,
+        now=now,
+        period=period,
+        subscription_id=subscription_id,
+        invoice_id=invoice_id,
+        description=params.get("description") or None,
+        discounts=[d["coupon"] for d in discounts],
+        discountable=to_bool(params.get("discountable", "true"), "discountable"),
+        metadata=check_metadata(params.get("metadata"), "metadata"),
+    )
+    ctx.store.insert(item)
+    redeem(ctx.store, discounts)
+    if invoice_id is not None:
+        invoice = ctx.get_or_404("invoice", invoice_id)
+        _recompute(ctx.store, invoice)
+        ctx.store.save(invoice)
+    return _public_item(item)
+
+
+def build_invoice_item(
+    store: Store,
+    *,
+    customer: str,
+    currency: str,
+    amount: int,
+    unit: Decimal,
+    quantity: int,
+    price: JSONObject | None,
+    now: int,
+    period: dict[str, int],
+    subscription_id: str | None = None,
+    invoice_id: str | None = None,
+    description: str | None = None,
+    discounts: list[str] | None = None,
+    discountable: bool = True,
+    metadata: dict[str, str] | None = None,
+    proration: bool = False,
+) -> JSONObject:
+    """An invoice item in Stripe's shape (not stored)."""
+    return {
+        "id": ids.new_id("ii"),
         "object": "invoiceitem",
         "amount": amount,
         "currency": currency,
-        "customer": customer["id"],
+        "customer": customer,
         "customer_account": None,
         "date": now,
-        "description": params.get("description") or (None if price is None else _describe(ctx.store, price)),
-        "discountable": to_bool(params.get("discountable", "true"), "discountable"),
-        "discounts": [d["coupon"] for d in discounts],
+        "description": description or (None if price is None else _describe(store, price)),
+        "discountable": discountable,
+        "discounts": list(discounts or []),
         "invoice": invoice_id,
         "livemode": False,
-        "metadata": check_metadata(params.get("metadata"), "metadata"),
+        "metadata": dict(metadata or {}),
         "net_amount": amount,
         "parent": None
         if subscription_id is None
@@ -176,7 +223,7 @@ def create_invoice_item(ctx: RequestContext) -> JSONObject:
             "type": "price_details",
             "unit_amount_decimal": format(unit, "f"),
         },
-        "proration": False,
+        "proration": proration,
         "proration_details": {"discount_amounts": []},
         "quantity": quantity,
         "quantity_decimal": str(quantity),
@@ -184,13 +231,6 @@ def create_invoice_item(ctx: RequestContext) -> JSONObject:
         "test_clock": None,
         "created": now,
     }
-    ctx.store.insert(item)
-    redeem(ctx.store, discounts)
-    if invoice_id is not None:
-        invoice = ctx.get_or_404("invoice", invoice_id)
-        _recompute(ctx.store, invoice)
-        ctx.store.save(invoice)
-    return _public_item(item)
 
 
 def _public_item(item: JSONObject) -> JSONObject:

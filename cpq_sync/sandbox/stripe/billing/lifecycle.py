@@ -286,3 +286,30 @@ def step_subscription(store: Store, sub: JSONObject, now_ts: int) -> None:
         return
     refresh_periods(store, sub, now_ts)
     save(store, sub)
+
+
+HISTORY_STATE = "billing.subscription_items_history."
+"""State key (+ subscription id): the item sets a standalone subscription had and when each started, so the
+preview bills past periods with the items they had (Stripe's invoices keep them; the sandbox makes none)."""
+
+
+def record_items(store: Store, sub: JSONObject, when: int) -> None:
+    """Remember the subscription's current item set as starting at ``when``."""
+    key = HISTORY_STATE + sub["id"]
+    history: list[JSONObject] = store.get_state(key) or []
+    entry: JSONObject = {
+        "from": when,
+        "items": [
+            {
+                "price": item["price"]["id"],
+                "quantity": item.get("quantity"),
+                "discounts": [str(d) for d in item.get("discounts") or []],
+            }
+            for item in sub["items"]["data"]
+        ],
+    }
+    if history and int(history[-1]["from"]) == when:
+        history[-1] = entry
+    else:
+        history.append(entry)
+    store.set_state(key, history)

@@ -97,10 +97,12 @@ def normalize_items(
             raise invalid_request(f"Missing required param: {where}[price].", param=f"{where}[price]")
         price = load_price(ctx, item["price"], f"{where}[price]", recurring=True, reuse=reuse)
         if price["id"] in seen:
-            raise invalid_request(
-                f"A price may not be used more than once in a phase: {price['id']} is listed twice.",
-                param=param,
+            message = (
+                f"A price may not be used more than once in a phase: {price['id']} is listed twice."
+                if param.startswith("phases")
+                else f"Cannot add multiple subscription items with the same price: {price['id']}"
             )
+            raise invalid_request(message, param=param)
         seen.add(price["id"])
         currency.check(price, f"{where}[price]")
         this_interval = price_interval(price)
@@ -108,9 +110,9 @@ def normalize_items(
             interval = this_interval
         elif this_interval != interval:
             raise invalid_request(
-                "Currency and interval fields must match across all prices of a subscription: "
-                f"{price['id']} bills every {this_interval[1]} {this_interval[0]}(s), the others every "
-                f"{interval[1]} {interval[0]}(s).",
+                "All prices of a phase (or subscription) must have the same `interval`, `interval_count` and "
+                f"`currency`: {price['id']} bills every {this_interval[1]} {this_interval[0]}(s), the others "
+                f"every {interval[1]} {interval[0]}(s).",
                 param=f"{where}[price]",
             )
         if is_metered(price):

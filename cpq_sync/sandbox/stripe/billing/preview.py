@@ -27,6 +27,11 @@ What the preview covers
   amount_off (same currency), never below zero. Durations: ``once`` on the first invoice of the discount,
   ``repeating`` on invoices issued within ``duration_in_months`` months of its start, ``forever`` always. A
   discount starts with the first phase listing its coupon and lasts while consecutive phases keep listing it.
+* **Subscriptions** (``sub_``): a schedule's subscription is previewed through its schedule. A standalone one
+  bills each period with the items it had then (item changes are remembered), from ``start_date`` (a future
+  ``billing_cycle_anchor`` adds a prorated stub, free with ``proration_behavior=none``) to ``cancel_at`` (the
+  last period prorated) or 12 periods. Its pending invoice items (the prorations an item change created, or
+  the sync's own) go on the next invoice, as Stripe sweeps them into it.
 * **Invoices** (``in_``): their lines and totals as stored.
 
 Not covered: taxes, trials, customer balances, credit notes, usage from meter events, invoice thresholds.
@@ -34,6 +39,7 @@ Not covered: taxes, trials, customer balances, credit notes, usage from meter ev
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
@@ -45,7 +51,8 @@ from pydantic import BaseModel
 
 from cpq_sync.sandbox.stripe.billing import amounts, periods
 from cpq_sync.sandbox.stripe.billing.common import is_metered, price_interval
-from cpq_sync.sandbox.stripe.store import JSONObject, Store
+from cpq_sync.sandbox.stripe.billing.lifecycle import HISTORY_STATE
+from cpq_sync.sandbox.stripe.store import Condition, JSONObject, Store
 
 PRORATION_STATE = "billing.subscription_proration_behavior."
 """State key (+ subscription id) keeping the ``proration_behavior`` a subscription was created with."""
@@ -192,7 +199,13 @@ class _Engine:
         )
 
     def run(
-        self, segments: list[Segment], *, created: int, until: int, prorate_final: bool
+        self,
+        segments: list[Segment],
+        *,
+        created: int,
+        until: int,
+        prorate_final: bool,
+        extra: Sequence[tuple[int, PreviewLine, list[str]]] = (),
     ) -> list[PreviewInvoice]:
         drafts: list[_Draft] = []
         discounts = _Discounts(self.store)
@@ -284,6 +297,14 @@ class _Engine:
             start = min(int(line.period_start.timestamp()) for line, _ in pending)
             end = max(int(line.period_end.timestamp()) for line, _ in pending)
             drafts.append(_Draft(start, end, start, pending, list(previous.coupons) if previous else []))
+        for when, line, coupons in sorted(extra, key=lambda e: e[0]):
+            # Pending invoice items of the subscription go on its next invoice, as at Stripe.
+            target = next((d for d in drafts if d.issued >= when), None)
+            if target is None:
+                end = int(line.period_end.timestamp())
+                target = _Draft(when, max(end, when), when, [], list(previous.coupons) if previous else [])
+                drafts.append(target)
+            target.lines.append((line, coupons))
         currency = (
             str(segments[0].items[0].price.get("currency")) if segments and segments[0].items else "usd"
         )
@@ -406,6 +427,35 @@ def _discount_coupons(store: Store, discount_ids: list[Any]) -> list[str]:
     return out
 
 
+def pending_lines(store: Store, subscription_id: str | None) -> list[tuple[int, PreviewLine, list[str]]]:
+    """The subscription's pending invoice items (prorations included), as lines for its next invoice."""
+    if not subscription_id:
+        return []
+    condition = Condition.all_of(
+        [
+            Condition.attr("invoiceitem", "subscription", subscription_id),
+            Condition.attr("invoiceitem", "pending", "true"),
+        ]
+    )
+    out: list[tuple[int, PreviewLine, list[str]]] = []
+    for item in store.all("invoiceitem", condition):
+        pricing = item.get("pricing") or {}
+        details = pricing.get("price_details") or {}
+        line = PreviewLine(
+            kind="proration" if item.get("proration") else "invoice_item",
+            price=str(details.get("price") or ""),
+            product=str(details.get("product") or ""),
+            quantity=int(item.get("quantity") or 0),
+            unit_amount_decimal=Decimal(str(pricing.get("unit_amount_decimal") or 0)),
+            amount=int(item["amount"]),
+            period_start=_dt(int(item["period"]["start"])),
+            period_end=_dt(int(item["period"]["end"])),
+            description=str(item.get("description") or ""),
+        )
+        out.append((int(item["date"]), line, [str(c) for c in item.get("discounts") or []]))
+    return out
+
+
 def _cut(segments: list[Segment], at: int, new_end: int) -> list[Segment]:
     """The segments that start before ``at``, the last one lasting until ``new_end``."""
     kept = [seg for seg in segments if seg.start < at]
@@ -494,9 +544,41 @@ def preview_subscription(store: Store, subscription: JSONObject, until: int | No
         )
         segment.start = anchor
     invoices.extend(
-        engine.run([segment], created=int(subscription["created"]), until=stop, prorate_final=end is not None)
+        engine.run(
+            _history_segments(store, subscription, segment),
+            created=int(subscription["created"]),
+            until=stop,
+            prorate_final=end is not None,
+            extra=pending_lines(store, subscription["id"]),
+        )
     )
     return invoices
+
+
+def _history_segments(store: Store, subscription: JSONObject, whole: Segment) -> list[Segment]:
+    """``whole`` split where the subscription's items changed. Later changes carry proration_behavior=none:
+    their prorations, if any, are the pending invoice items Stripe created on update."""
+    history = store.get_state(HISTORY_STATE + subscription["id"]) or []
+    if len(history) < 2:
+        return [whole]
+    out: list[Segment] = []
+    for index, entry in enumerate(history):
+        begin = whole.start if index == 0 else max(int(entry["from"]), whole.start)
+        finish = int(history[index + 1]["from"]) if index + 1 < len(history) else whole.end
+        finish = min(finish, whole.end)
+        if finish <= begin:
+            continue
+        items = [
+            Item(
+                _price(store, str(i["price"])),
+                int(i["quantity"] or 0),
+                _discount_coupons(store, i["discounts"]),
+            )
+            for i in entry["items"]
+        ]
+        behavior = whole.proration_behavior if not out else "none"
+        out.append(Segment(begin, finish, items, coupons=whole.coupons, proration_behavior=behavior))
+    return out or [whole]
 
 
 def preview_invoice(store: Store, invoice: JSONObject) -> list[PreviewInvoice]:

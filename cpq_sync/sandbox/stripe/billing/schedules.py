@@ -145,9 +145,8 @@ def create_schedule(ctx: RequestContext) -> JSONObject:
         "subscription": None,
         "test_clock": None,
     }
-    ctx.store.insert(sched)
     redeem(ctx.store, _coupons(phases))
-    step_schedule(ctx.store, sched, ctx.now_ts)
+    step_schedule(ctx.store, sched, ctx.now_ts)  # stores it (once), with its subscription if it has started
     return sched
 
 

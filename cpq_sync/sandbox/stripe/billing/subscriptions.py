@@ -3,23 +3,27 @@
 Create takes ``customer``, ``items`` (price, quantity, discounts, metadata), ``discounts`` (``coupon=`` is
 gone from the pinned API version; the strict checker refuses it), ``collection_method`` (``send_invoice``
 requires ``days_until_due``), ``cancel_at``, ``billing_cycle_anchor``, ``backdate_start_date``,
-``proration_behavior``, ``description`` and ``metadata``. ``DELETE`` cancels at once. Every other parameter
-the SDK knows is refused as not emulated. The sandbox does not take payments: subscriptions are ``active``
-(never ``incomplete``) and renewal invoices are not generated as objects; ``billing_preview`` shows what they
-would bill.
+``proration_behavior``, ``description`` and ``metadata``. Update changes items (by ``id``, ``deleted``, or new
+entries), discounts, collection settings, ``cancel_at`` and metadata; an item change in the middle of a period
+creates Stripe's pending proration invoice items unless ``proration_behavior=none`` (``always_invoice`` and
+interval changes are refused as not emulated). ``DELETE`` cancels at once. Every other parameter the SDK knows
+is refused as not emulated. The sandbox does not take payments: subscriptions are ``active`` (never
+``incomplete``) and renewal invoices are not generated as objects; ``billing_preview`` shows what they would
+bill.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from cpq_sync.sandbox.stripe.billing import lifecycle
+from cpq_sync.sandbox.stripe.billing import amounts, lifecycle, periods
 from cpq_sync.sandbox.stripe.billing.common import (
     Reuse,
     apply_metadata,
     as_list,
     check_metadata,
     discounts_param,
+    is_metered,
     load_customer,
     only,
     redeem,
@@ -29,6 +33,7 @@ from cpq_sync.sandbox.stripe.billing.common import (
     to_int,
     unsupported,
 )
+from cpq_sync.sandbox.stripe.billing.invoices import build_invoice_item
 from cpq_sync.sandbox.stripe.billing.phases import Currency, check_collection, normalize_items
 from cpq_sync.sandbox.stripe.billing.preview import PRORATION_STATE
 from cpq_sync.sandbox.stripe.errors import invalid_request
@@ -137,6 +142,7 @@ def create_subscription(ctx: RequestContext) -> JSONObject:
     if subscription["cancel_at_period_end"]:
         subscription["cancel_at"] = subscription["items"]["data"][0]["current_period_end"]
     redeem(ctx.store, [*discounts, *(d for i in items for d in i["discounts"])])
+    lifecycle.record_items(ctx.store, subscription, now)
     if params.get("proration_behavior") == "none":
         # Not part of the subscription object; the preview needs it for backdated or anchored starts.
         ctx.store.set_state(PRORATION_STATE + subscription["id"], "none")
@@ -247,7 +253,21 @@ def update_subscription(ctx: RequestContext) -> JSONObject:
     if "description" in params:
         subscription["description"] = params["description"] or None
     if "items" in params:
+        behavior = str(params.get("proration_behavior", "create_prorations"))
+        if behavior == "always_invoice":
+            raise unsupported("proration_behavior")  # the sandbox does not invoice immediately
+        before = [(item["price"], item.get("quantity")) for item in subscription["items"]["data"]]
+        old_interval = lifecycle.interval_of(ctx.store, subscription)
         lifecycle.set_items(ctx.store, subscription, _updated_items(ctx, subscription, params["items"]), now)
+        if lifecycle.interval_of(ctx.store, subscription) != old_interval:
+            raise invalid_request(
+                "The sandbox Stripe account does not emulate changing a subscription's billing interval "
+                "(Stripe resets the billing cycle anchor); use a new subscription or a schedule phase.",
+                param="items",
+            )
+        if behavior == "create_prorations":
+            _prorate(ctx, subscription, before, old_interval)
+        lifecycle.record_items(ctx.store, subscription, now)
     if "discounts" in params:
         wanted = discounts_param(
             ctx, params["discounts"], "discounts", subscription.get("currency"), _reuse(ctx, subscription)
@@ -273,6 +293,56 @@ def update_subscription(ctx: RequestContext) -> JSONObject:
     lifecycle.refresh_periods(ctx.store, subscription, now)
     lifecycle.save(ctx.store, subscription)
     return subscription
+
+
+def _prorate(
+    ctx: RequestContext,
+    subscription: JSONObject,
+    before: list[tuple[JSONObject, int | None]],
+    interval: tuple[periods.Interval, int],
+) -> None:
+    """Stripe's prorations for an item change mid-period: pending invoice items crediting the unused time of
+    the items that changed and charging the remaining time of their replacements, on the next invoice."""
+    items = subscription["items"]["data"]
+    now = ctx.now_ts
+    if subscription["status"] != "active" or not items or now < int(subscription["start_date"]):
+        return
+    end = int(items[0]["current_period_end"])
+    anchor = periods.from_timestamp(int(subscription["billing_cycle_anchor"]))
+    natural_start, natural_end = periods.period_containing(anchor, *interval, periods.from_timestamp(now))
+    share = periods.fraction(
+        periods.from_timestamp(now), periods.from_timestamp(end), natural_start, natural_end
+    )
+    if share == 0:
+        return
+    after = [(item["price"], item.get("quantity")) for item in items]
+    old_keys = {(p["id"], q) for p, q in before}
+    new_keys = {(p["id"], q) for p, q in after}
+    when = periods.from_timestamp(now).strftime("%d %b %Y")
+    changes = [(p, q, -share, "Unused") for p, q in before if (p["id"], q) not in new_keys] + [
+        (p, q, share, "Remaining") for p, q in after if (p["id"], q) not in old_keys
+    ]
+    for price, quantity, part, word in changes:
+        if is_metered(price) or quantity is None:
+            continue
+        product = ctx.store.get("product", str(price["product"])) or {}
+        name = product.get("name") or price["product"]
+        ctx.store.insert(
+            build_invoice_item(
+                ctx.store,
+                customer=str(subscription["customer"]),
+                currency=str(price["currency"]),
+                amount=amounts.line_amount(price, quantity, part),
+                unit=amounts.unit_amount_decimal(price),
+                quantity=quantity,
+                price=price,
+                now=now,
+                period={"start": now, "end": end},
+                subscription_id=subscription["id"],
+                description=f"{word} time on {quantity} × {name} after {when}",  # noqa: RUF001
+                proration=True,
+            )
+        )
 
 
 @route("DELETE", "/v1/subscriptions/{subscription_exposed_id}")
