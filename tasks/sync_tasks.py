@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import cast
+from uuid import UUID
+
 from prefect import task
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.cache_policies import NO_CACHE
@@ -41,7 +44,7 @@ def plan_task(ctx: RunContext, extracted: Extracted) -> Plan:
 
 @task(name="apply", cache_policy=NO_CACHE, **RETRY_OPTIONS)
 def apply_task(ctx: RunContext, plan: Plan) -> dict[str, Outcome]:
-    artifact = create_progress_artifact(0.0, key="sync-apply-progress", description="Stripe writes applied")
+    artifact = cast(UUID, create_progress_artifact(0.0, key="sync-apply-progress", description="Stripe writes applied"))
 
     def progress(done: int, total: int) -> None:
         update_progress_artifact(artifact, 100.0 * done / total if total else 100.0)
