@@ -14,11 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from typing_extensions import is_typeddict
+
 from cpq_sync.errors import ConfigError
 from cpq_sync.mapping.apply import CompiledEntry, coercer_for, compile_entries
 from cpq_sync.mapping.kinds import SPECS, Kind
 from cpq_sync.mapping.loader import MappingEntry, MappingSet
-from cpq_sync.stripe.param_types import ParamError, field_type_at, params_type
+from cpq_sync.stripe.param_types import ParamError, check_value, field_type_at, params_type
 
 Describe = Callable[[str], dict[str, Any]]
 
@@ -54,7 +56,12 @@ def _check_stripe(entry: MappingEntry) -> Any:
         )
     if entry.is_static:
         try:
-            coercer_for(annotation)(entry.value)
+            check_value(coercer_for(annotation)(entry.value), annotation, entry.stripe_path)
+        except ParamError as exc:
+            raise ConfigError(
+                f"{entry.where}: the static value {entry.value!r} does not fit Stripe field "
+                f"{entry.kind.value}.{entry.stripe_path}: {exc.message}"
+            ) from None
         except ValueError as exc:
             raise ConfigError(
                 f"{entry.where}: the static value {entry.value!r} does not fit Stripe field "
@@ -64,13 +71,13 @@ def _check_stripe(entry: MappingEntry) -> Any:
 
 
 def _is_container(annotation: Any) -> bool:
-    members = typing.get_args(annotation) if typing.get_origin(annotation) in (typing.Union, types.UnionType) else ()
-    candidates = [m for m in members if m is not type(None)] or [annotation]
-    return all(
-        typing.is_typeddict(m)
-        or typing.get_origin(m) in (dict, list)
-        or (typing.get_origin(m) is not None and typing.get_origin(m) is not typing.Literal)
-        for m in candidates
+    """True when the Stripe field holds an object or a list (a single Salesforce value cannot fill it)."""
+    union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
+    members = typing.get_args(annotation) if union else (annotation,)
+    values = [m for m in members if m is not type(None) and typing.get_origin(m) is not typing.Literal]
+    return bool(values) and all(
+        is_typeddict(m) or typing.get_origin(m) in (dict, list, typing.Dict, typing.List)  # noqa: UP006
+        for m in values
     )
 
 

@@ -39,6 +39,7 @@ __all__ = [
     "OPEN_ENUM_VALUES",
     "ParamError",
     "check_params",
+    "check_value",
     "field_type_at",
     "params_type",
     "typed_dict_hints",
@@ -247,6 +248,11 @@ def check_params(
             raise ParamError(key, f"Received unknown parameter: {key}")
         return
     _check_typed_dict(params, typed_dict, [])
+
+
+def check_value(value: Any, annotation: Any, dotted_path: str) -> None:
+    """Raise :class:`ParamError` if one value does not fit the annotation at ``dotted_path`` (open enums included)."""
+    _check_value(value, annotation, list(dotted_path.split(".")))
 
 
 def _check_typed_dict(value: Any, typed_dict: type, path: list[str | int]) -> None:
