@@ -19,7 +19,14 @@ from cpq_sync.mapping.compile import compile_mappings
 from cpq_sync.mapping.loader import MappingSet, load_mappings
 from cpq_sync.plan import Action, Failure, Operation, Plan, build_plan
 from cpq_sync.salesforce.client import OrgClient, login
-from cpq_sync.salesforce.extract import Extracted, FieldLists, Window, extract_changed, extract_orders
+from cpq_sync.salesforce.extract import (
+    Extracted,
+    FieldLists,
+    Window,
+    apply_line_filters,
+    extract_changed,
+    extract_orders,
+)
 from cpq_sync.salesforce.filters import SyncFilters
 from cpq_sync.salesforce.state import read_watermark, write_watermark
 from cpq_sync.salesforce.write_back import (
@@ -158,6 +165,7 @@ def window_for(ctx: RunContext, mode: Mode, order_ids: tuple[str, ...] = ()) -> 
 def extract(ctx: RunContext, window: Window) -> Extracted:
     started = time.perf_counter()
     result = extract_orders(ctx.org, ctx.fields, window, ctx.filters)
+    apply_line_filters(ctx.org, result, ctx.filters)
     extract_changed(ctx.org, ctx.fields, window, ctx.filters, result)
     ctx.timed("extract", started)
     return result

@@ -271,6 +271,52 @@ def extract_orders(org: OrgClient, fields: FieldLists, window: Window, filters: 
     return result
 
 
+def _passing(org: OrgClient, sobject: str, ids: set[str], condition: str) -> set[str]:
+    """The ids among `ids` that pass a user filter (one query per 200 ids)."""
+    ordered = sorted(ids)
+    passing: set[str] = set()
+    for n in range(0, len(ordered), ID_CHUNK):
+        chunk = ", ".join(soql_string(i) for i in ordered[n : n + ID_CHUNK])
+        soql = f"SELECT Id FROM {sobject} WHERE Id IN ({chunk}) AND ({condition})"
+        passing |= {str(r["Id"]) for r in org.query_all_iter(soql)}
+    return passing
+
+
+def apply_line_filters(org: OrgClient, result: Extracted, filters: SyncFilters) -> None:
+    """An order whose product or price book entry does not pass its sync filter cannot be synced: it fails with an
+    error naming the line, the record and the filter (the connector synced such orders with what it could)."""
+    def product(item: OrderItemRecord) -> str | None:
+        return item.product2_id
+
+    def pricebook_entry(item: OrderItemRecord) -> str | None:
+        return item.pricebook_entry_id
+
+    checks = [
+        ("Product2", "Product2Id", filters.product, product),
+        ("PricebookEntry", "PricebookEntryId", filters.pricebook_entry, pricebook_entry),
+    ]
+    for sobject, field_name, condition, key in checks:
+        if not condition or not result.bundles:
+            continue
+        ids = {k for b in result.bundles for i in b.items if (k := key(i))}
+        passing = _passing(org, sobject, ids, condition)
+        kept = []
+        for bundle in result.bundles:
+            bad = next((i for i in bundle.items if key(i) and key(i) not in passing and not i.skip), None)
+            if bad is None:
+                kept.append(bundle)
+                continue
+            error = DataError(
+                "OrderItem",
+                bad.id,
+                field_name,
+                f"{sobject} {key(bad)} does not pass the {sobject} sync filter ({condition}).",
+                f"change the {sobject} record or the sync filter, or skip the line with Skip_Line_Item__c.",
+            )
+            result.failures.append(Failure(SfRef("Order", bundle.order.id), error))
+        result.bundles = kept
+
+
 def extract_changed(
     org: OrgClient, fields: FieldLists, window: Window, filters: SyncFilters, result: Extracted
 ) -> None:

@@ -220,3 +220,27 @@ def test_a_mapping_to_a_field_the_org_lacks_fails_only_the_records_that_need_it(
     assert record["Resolution_Status__c"] == "Error"
     message = record["Resolution_Message__c"]
     assert "custom.yaml, line 3" in message and "Purchase_Order__c" in message and "Order has no field" in message
+
+
+def test_an_order_whose_price_book_entry_fails_its_filter_fails_alone(
+    seeded: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CPQ_SYNC_FILTERS", "{Order: \"Status = 'Activated'\", PricebookEntry: 'IsActive = true'}")
+    sf, _ = connect_both(seeded)
+    acct = account_id(sf, "Acme%")
+    start = sandbox_sf.now(seeded).date().replace(day=1)
+    retired, (line,) = create_order(sf, acct, [("Legacy Reporting", 2)], start=start)
+    pbe = sf.OrderItem.get(line)["PricebookEntryId"]
+    sf.PricebookEntry.update(pbe, {"IsActive": False})
+    kept, _ = create_order(sf, acct, [("Platform Subscription", 2)], start=start)
+
+    report = run_sync(full=True)
+
+    assert kept in report.synced_orders and retired not in report.synced_orders
+    (record,) = sync_records(sf, retired)
+    assert record["Resolution_Status__c"] == "Error"
+    assert record["Resolution_Message__c"] == (
+        f"Data Error: OrderItem {line}, field PricebookEntryId: PricebookEntry {pbe} does not pass the PricebookEntry "
+        "sync filter (IsActive = true). Fix: change the PricebookEntry record or the sync filter, or skip the line "
+        "with Skip_Line_Item__c."
+    )

@@ -1,0 +1,39 @@
+"""Secrets never reach a log line, whichever logger emits them."""
+
+import logging
+
+import pytest
+
+from cpq_sync.redact import MASK, RedactingFilter, redact
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "sk_test_51HxYzAbCdEfGhIjKlMnOp",
+        "rk_live_51HxYzAbCdEfGhIjKlMnOp",
+        "00D5g000004XyZaEAK!AQ0AQHf8.abcdefghijklmnopqrstuvwxyz0123456789",
+        "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----",
+    ],
+)
+def test_known_secret_shapes_are_masked(secret: str) -> None:
+    text = f"request failed with {secret} in it"
+    assert secret not in redact(text)
+    assert MASK in redact(text)
+
+
+def test_configured_secret_values_and_authorization_headers_are_masked() -> None:
+    assert redact("login as bob with hunter2-password", ["hunter2-password"]) == f"login as bob with {MASK}"
+    assert redact("Authorization: Bearer abc.def.ghi") == f"Authorization: Bearer {MASK}"
+
+
+def test_the_filter_cleans_records_of_any_logger(caplog: pytest.LogCaptureFixture) -> None:
+    logger = logging.getLogger("stripe")
+    flt = RedactingFilter(["my-password"])
+    logger.addFilter(flt)
+    try:
+        with caplog.at_level(logging.DEBUG, logger="stripe"):
+            logger.debug("api_key=%s password=%s", "sk_test_51HxYzAbCdEfGhIjKlMnOp", "my-password")
+    finally:
+        logger.removeFilter(flt)
+    assert "sk_test_51" not in caplog.text and "my-password" not in caplog.text
