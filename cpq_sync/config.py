@@ -143,6 +143,16 @@ class Settings(BaseModel):
     runtime: RuntimeSettings
     preferences: SyncPreferences
 
+    def secret_values(self) -> list[str]:
+        """Every secret this run knows, for the log redaction."""
+        values = [
+            self.salesforce.password,
+            self.salesforce.security_token,
+            self.salesforce.access_token,
+            self.stripe.api_key,
+        ]
+        return [v.get_secret_value() for v in values if v is not None]
+
     @property
     def target(self) -> Target:
         return Target.SANDBOX if self.stripe.api_key is None else Target.PRODUCTION

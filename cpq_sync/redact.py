@@ -43,12 +43,19 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-def install(secrets: Iterable[str] = ()) -> RedactingFilter:
-    """Adds the filter to every handler of the root logger and of the loggers that carry secrets."""
+def install(secrets: Iterable[str] = ()) -> None:
+    """Masks secrets in every log record from now on, whatever logger or handler it goes through: the record
+    factory itself cleans each record as it is made (handlers added later, e.g. Prefect's, are covered too)."""
     flt = RedactingFilter(secrets)
-    for name in ("", "stripe", "simple_salesforce", "cpq_sync", "prefect", "urllib3", "requests"):
-        logger = logging.getLogger(name)
-        logger.addFilter(flt)
-        for handler in logger.handlers:
-            handler.addFilter(flt)
-    return flt
+    previous = logging.getLogRecordFactory()
+    if getattr(previous, "_cpq_sync_redacting", False):
+        previous = previous._cpq_sync_previous  # type: ignore[attr-defined]
+
+    def factory(*args: object, **kwargs: object) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        flt.filter(record)
+        return record
+
+    factory._cpq_sync_redacting = True  # type: ignore[attr-defined]
+    factory._cpq_sync_previous = previous  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)

@@ -12,6 +12,7 @@ from enum import StrEnum
 
 import stripe
 
+from cpq_sync import redact
 from cpq_sync.config import Settings, Target
 from cpq_sync.desired import Desired, SfRef
 from cpq_sync.errors import DataError
@@ -113,6 +114,7 @@ class SyncReport:
 
 def prepare(settings: Settings, *, now: dt.datetime | None = None) -> RunContext:
     """Connects both sides and loads and validates the mappings and filters, before anything is written."""
+    redact.install(settings.secret_values())
     if settings.target is Target.SANDBOX:
         _ensure_sandbox(settings)
     org = OrgClient(lambda: login(settings), run_share_percent=settings.preferences.api_usage_ceiling_percent)

@@ -37,3 +37,16 @@ def test_the_filter_cleans_records_of_any_logger(caplog: pytest.LogCaptureFixtur
     finally:
         logger.removeFilter(flt)
     assert "sk_test_51" not in caplog.text and "my-password" not in caplog.text
+
+
+def test_install_cleans_records_of_child_loggers_and_late_handlers(caplog: pytest.LogCaptureFixture) -> None:
+    from cpq_sync.redact import install
+
+    original = logging.getLogRecordFactory()
+    install(["s3cr3t-token"])
+    try:
+        with caplog.at_level(logging.DEBUG):
+            logging.getLogger("simple_salesforce.api.deep").warning("session %s", "s3cr3t-token")
+    finally:
+        logging.setLogRecordFactory(original)
+    assert "s3cr3t-token" not in caplog.text and MASK in caplog.text
