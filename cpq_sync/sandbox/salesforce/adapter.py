@@ -303,7 +303,10 @@ class SandboxAdapter(BaseAdapter):
         if not p:
             self._allow(call, "GET")
             return Answer(200, global_describe(store.schema, call.version))
-        sobj = store.sobject(p[0])
+        found = store.schema.sobject(p[0])
+        if found is None:
+            raise not_found()  # an unknown object in a URL is a missing resource, not a bad query
+        sobj = found
         if len(p) == 1:
             self._allow(call, "GET", "POST")
             if call.method == "GET":
