@@ -10,7 +10,9 @@ Records follow how CPQ computes (see the brief's "CPQ data conventions"):
   has ``SBQQ__Discount__c``;
 * amendments are delta lines (``SBQQ__RevisedOrderProduct__c`` -> the original order product) that
   co-terminate with the contract; a termination brings every subscription line to 0;
-* each order's kind is in ``Order.Description`` as ``kind: <kind>`` (one of :data:`ORDER_KINDS`).
+* each order's kind (one of :data:`ORDER_KINDS`) is in ``Order.Description`` as ``kind: <kind>`` and starts
+  its name, ``<kind>: <account name>`` (a long text area cannot be filtered in SOQL; ``Name LIKE 'renewal:%'``
+  can).
 
 Orders come in families (an initial order and its amendments or renewal) taken from :data:`CYCLE`, a fixed
 40-order pattern repeated as often as needed, so every kind is present from 40 orders up and the proportions
@@ -770,6 +772,7 @@ class _Generator:
             "BillToContactId": contact,
             "ShipToContactId": account.contacts[-1],
             "TotalAmount": round(total, 2),
+            "Name": f"{kind}: {account.name}"[:80],
             "Description": f"kind: {kind}",
             "PoNumber": f"PO-{rng.randint(10000, 99999)}" if rng.random() < 0.4 else None,
             "SBQQ__Quote__c": quote_id,
