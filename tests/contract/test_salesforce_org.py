@@ -41,6 +41,7 @@ from simple_salesforce.exceptions import (
 from cpq_sync.sandbox import salesforce as sandbox
 from cpq_sync.sandbox.salesforce import SalesforceFaults
 from cpq_sync.sandbox.salesforce.ids import to_18
+from cpq_sync.sandbox.salesforce.schema import FieldDef, Schema, SObjectDef, load_schema
 from cpq_sync.sandbox.salesforce.store import OrgStore
 
 DATETIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}\+0000$")
@@ -485,6 +486,29 @@ def test_write_validation_errors(org: Org, data: Dataset) -> None:
         org.sf.Account.get("001000000000000AAA")
 
 
+def test_price_book_and_order_product_rules(org: Org, data: Dataset) -> None:
+    product = org.create("Product2", {"Name": org.name("rules"), "IsActive": True})
+    custom = org.create("Pricebook2", {"Name": org.name("book"), "IsActive": True})
+    with pytest.raises(SalesforceMalformedRequest) as no_standard:
+        org.sf.PricebookEntry.create({"Pricebook2Id": custom, "Product2Id": product, "UnitPrice": 5})
+    assert error_code(no_standard.value) == "STANDARD_PRICE_NOT_DEFINED"
+    org.create(
+        "PricebookEntry", {"Pricebook2Id": org.standard_pricebook, "Product2Id": product, "UnitPrice": 5}
+    )
+    with pytest.raises(SalesforceMalformedRequest) as duplicate:
+        org.sf.PricebookEntry.create(
+            {"Pricebook2Id": org.standard_pricebook, "Product2Id": product, "UnitPrice": 6}
+        )
+    assert error_code(duplicate.value) == "DUPLICATE_VALUE"
+    other_book = org.create("PricebookEntry", {"Pricebook2Id": custom, "Product2Id": product, "UnitPrice": 4})
+    with pytest.raises(SalesforceMalformedRequest) as wrong_book:
+        org.sf.OrderItem.create(
+            {"OrderId": data.orders["o3"], "PricebookEntryId": other_book, "Quantity": 1, "UnitPrice": 4}
+        )
+    assert error_code(wrong_book.value) == "FIELD_INTEGRITY_EXCEPTION"
+    assert "PricebookEntryId" in error_message(wrong_book.value)
+
+
 def test_roll_ups_and_formulas_are_computed(org: Org, data: Dataset) -> None:
     order = org.sf.Order.get(data.orders["o1"])
     assert order["TotalAmount"] == pytest.approx(10 * 1 + 18 * 3)
@@ -842,6 +866,100 @@ def test_unknown_routes_and_methods_fail_loudly(sandbox_dir: Path) -> None:
     assert info.value.status == 405
 
 
+_NEXT_PAGE = """
+import json, sys
+from cpq_sync.sandbox import salesforce as sandbox
+sf = sandbox.connect(sys.argv[1], page_size=2)
+page = sf.query_more(sys.argv[2], identifier_is_url=True)
+print(json.dumps([r["Name"] for r in page["records"]]))
+"""
+
+
+def test_another_process_fetches_the_next_page(sandbox_dir: Path) -> None:
+    sf = sandbox.connect(sandbox_dir, page_size=2)
+    for i in range(5):
+        sf.Account.create({"Name": f"acc-{i}"})
+    first = sf.query("SELECT Name FROM Account ORDER BY Name")
+    out = subprocess.run(
+        [sys.executable, "-c", _NEXT_PAGE, str(sandbox_dir), first["nextRecordsUrl"]],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    assert names(first["records"]) == ["acc-0", "acc-1"]
+    assert out.stdout.strip() == '["acc-2", "acc-3"]'
+    with pytest.raises(SalesforceMalformedRequest) as info:
+        sf.query_more(first["nextRecordsUrl"].replace("-2", "-99"), identifier_is_url=True)
+    assert error_code(info.value) == "INVALID_QUERY_LOCATOR"
+
+
+def test_get_deleted_and_updated(sandbox_dir: Path) -> None:
+    sf = sandbox.connect(sandbox_dir)
+    sandbox.set_clock(sandbox_dir, datetime(2024, 6, 1, 10, 0, tzinfo=UTC))
+    kept = sf.Account.create({"Name": "kept"})["id"]
+    gone = sf.Account.create({"Name": "gone"})["id"]
+    sandbox.set_clock(sandbox_dir, datetime(2024, 6, 2, 10, 0, tzinfo=UTC))
+    sf.Account.delete(gone)
+    window = (datetime(2024, 6, 1, 12, 0, tzinfo=UTC), datetime(2024, 6, 3, tzinfo=UTC))
+    deleted = sf.Account.deleted(*window)
+    assert [(r["id"], r["deletedDate"]) for r in deleted["deletedRecords"]] == [
+        (gone, "2024-06-02T10:00:00.000+0000")
+    ]
+    assert sf.Account.updated(*window)["ids"] == []
+    assert sf.Account.updated(datetime(2024, 6, 1, tzinfo=UTC), window[1])["ids"] == [kept]
+
+
+def test_bulk2_job_state(sandbox_dir: Path) -> None:
+    sf = sandbox.connect(sandbox_dir)
+    job = sf.restful(
+        "jobs/query", method="POST", json={"operation": "query", "query": "SELECT Id FROM Account"}
+    )
+    assert job["state"] == "UploadComplete" and job["object"] == "Account" and job["id"].startswith("750")
+    assert sf.restful(f"jobs/query/{job['id']}")["state"] == "JobComplete"
+    with pytest.raises(SalesforceMalformedRequest):
+        sf.restful(
+            "jobs/query", method="POST", json={"operation": "query", "query": "SELECT Nope FROM Account"}
+        )
+
+
+def test_includes_and_excludes_on_multi_select_picklists(sandbox_dir: Path) -> None:
+    # The org's schema has no multi-select picklist; give Account one in a store this directory then uses.
+    schema = load_schema()
+    account = schema.objects["Account"]
+    regions = FieldDef(
+        name="Regions__c",
+        label="Regions",
+        type="multipicklist",
+        length=4099,
+        custom=True,
+        picklist_values=("EMEA", "AMER", "APAC"),
+        restricted_picklist=True,
+    )
+    patched = SObjectDef(
+        name=account.name,
+        label=account.label,
+        key_prefix=account.key_prefix,
+        custom=account.custom,
+        fields={**account.fields, "Regions__c": regions},
+        child_relationships=account.child_relationships,
+    )
+    custom = Schema([patched if o.name == "Account" else o for o in schema.objects.values()])
+    OrgStore._instances[sandbox_dir.resolve()] = OrgStore(sandbox_dir, schema=custom)
+    sf = sandbox.connect(sandbox_dir)
+    for name, value in (("a", "EMEA;AMER"), ("b", "APAC"), ("c", None), ("d", "AMER")):
+        sf.Account.create({"Name": name, "Regions__c": value})
+
+    def found(where: str) -> list[str]:
+        return names(sf.query_all(f"SELECT Name FROM Account WHERE {where} ORDER BY Name")["records"])
+
+    assert found("Regions__c INCLUDES ('AMER')") == ["a", "d"]
+    assert found("Regions__c INCLUDES ('amer;emea', 'APAC')") == ["a", "b"]
+    assert found("Regions__c EXCLUDES ('AMER')") == ["b", "c"]
+    with pytest.raises(SalesforceMalformedRequest) as info:
+        sf.Account.create({"Name": "e", "Regions__c": "EMEA;MARS"})
+    assert error_code(info.value) == "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"
+
+
 _WRITER = """
 import sys
 from cpq_sync.sandbox import salesforce as sandbox
@@ -861,10 +979,11 @@ def test_data_survives_process_exit(sandbox_dir: Path) -> None:
     ]
 
 
-def _write_many(directory: str, label: str, count: int) -> None:
+def _write_many(directory: str, label: str, count: int, barrier: Any) -> None:
     sf = sandbox.connect(directory)
+    barrier.wait(30)  # both processes start writing at the same moment
     for i in range(count):
-        sf.Account.create({"Name": f"{label}-{i:03d}"})
+        sf.Account.create({"Name": f"{label}-{i:03d}", "NumberOfEmployees": i})
         sf.query(f"SELECT Id FROM Account WHERE Name = '{label}-{i:03d}'")
 
 
@@ -872,14 +991,18 @@ def test_two_processes_writing_at_once_corrupt_nothing(sandbox_dir: Path) -> Non
     sandbox.connect(sandbox_dir)  # creates the database
     calls_before = sandbox.api_calls(sandbox_dir)
     ctx = multiprocessing.get_context("spawn")
-    workers = [ctx.Process(target=_write_many, args=(str(sandbox_dir), label, 40)) for label in ("p", "q")]
+    barrier = ctx.Barrier(2)
+    workers = [
+        ctx.Process(target=_write_many, args=(str(sandbox_dir), label, 150, barrier)) for label in "pq"
+    ]
     for w in workers:
         w.start()
     for w in workers:
         w.join(60)
         assert w.exitcode == 0
     sf = sandbox.connect(sandbox_dir)
-    records = sf.query_all("SELECT Id, Name FROM Account")["records"]
-    assert len(records) == 80 and len({r["Id"] for r in records}) == 80
-    assert sorted(names(records)) == sorted(f"{label}-{i:03d}" for label in ("p", "q") for i in range(40))
-    assert sandbox.api_calls(sandbox_dir) == calls_before + 160 + 1
+    records = sf.query_all("SELECT Id, Name, NumberOfEmployees FROM Account")["records"]
+    assert len(records) == 300 and len({r["Id"] for r in records}) == 300
+    assert sorted(names(records)) == sorted(f"{label}-{i:03d}" for label in "pq" for i in range(150))
+    assert all(r["NumberOfEmployees"] == int(r["Name"][2:]) for r in records)
+    assert sandbox.api_calls(sandbox_dir) == calls_before + 600 + 1

@@ -589,6 +589,57 @@ class OrgStore:
                     fields=[name],
                 )
 
+    def _check_rules(self, conn: sqlite3.Connection, sobj: SObjectDef, row: Mapping[str, Any]) -> None:
+        """Platform rules of price books and orders that a real org enforces on API writes."""
+        if sobj.name == "PricebookEntry":
+            book = conn.execute(
+                'SELECT "IsStandard" FROM "sf_Pricebook2" WHERE "Id" = ?', (row["Pricebook2Id"],)
+            ).fetchone()
+            same = conn.execute(
+                'SELECT "Id" FROM "sf_PricebookEntry" WHERE "Pricebook2Id" = ? AND "Product2Id" = ? '
+                'AND "CurrencyIsoCode" IS ? AND "IsDeleted" = 0 AND "Id" IS NOT ?',
+                (row["Pricebook2Id"], row["Product2Id"], row.get("CurrencyIsoCode"), row.get("Id")),
+            ).fetchone()
+            if same is not None:
+                raise SalesforceError(
+                    "DUPLICATE_VALUE", "This price definition already exists in this price book", fields=[]
+                )
+            if book is not None and not book[0]:
+                standard = conn.execute(
+                    'SELECT e."Id" FROM "sf_PricebookEntry" e JOIN "sf_Pricebook2" b ON b."Id" = '
+                    'e."Pricebook2Id" '
+                    'WHERE b."IsStandard" = 1 AND e."Product2Id" = ? AND e."CurrencyIsoCode" IS ? '
+                    'AND e."IsDeleted" = 0',
+                    (row["Product2Id"], row.get("CurrencyIsoCode")),
+                ).fetchone()
+                if standard is None:
+                    raise SalesforceError(
+                        "STANDARD_PRICE_NOT_DEFINED",
+                        "Before creating a custom price, create a standard price.",
+                    )
+        if sobj.name == "OrderItem":
+            found = conn.execute(
+                'SELECT o."Pricebook2Id", o."CurrencyIsoCode", e."Pricebook2Id", e."CurrencyIsoCode" '
+                'FROM "sf_Order" o, "sf_PricebookEntry" e WHERE o."Id" = ? AND e."Id" = ?',
+                (row.get("OrderId"), row.get("PricebookEntryId")),
+            ).fetchone()
+            if found is not None and found[0] != found[2]:
+                raise SalesforceError(
+                    "FIELD_INTEGRITY_EXCEPTION",
+                    "field integrity exception: PricebookEntryId (pricebook entry is in a different "
+                    "pricebook "
+                    "than the one assigned to the order, or Order has no pricebook assigned)",
+                    fields=["PricebookEntryId"],
+                )
+            if found is not None and found[1] != found[3]:
+                raise SalesforceError(
+                    "FIELD_INTEGRITY_EXCEPTION",
+                    "field integrity exception: PricebookEntryId (pricebook entry currency code does not "
+                    "match "
+                    "order currency code)",
+                    fields=["PricebookEntryId"],
+                )
+
     def _apply_computed(
         self, conn: sqlite3.Connection, sobj: SObjectDef, row: dict[str, Any], old: Mapping[str, Any] | None
     ) -> None:
@@ -734,6 +785,7 @@ class OrgStore:
             self._check_required(sobj, row)
             self._check_references(conn, sobj, row)
             self._check_unique(conn, sobj, row, None)
+            self._check_rules(conn, sobj, row)
             record_id = self._allocate(conn, sobj, 1)[0]
             stamp = format_datetime(self._now(conn))
             user = self.integration_user_id
@@ -765,6 +817,7 @@ class OrgStore:
             self._check_required(sobj, row)
             self._check_references(conn, sobj, changes)
             self._check_unique(conn, sobj, changes, record_id)
+            self._check_rules(conn, sobj, row)
             stamp = format_datetime(self._now(conn))
             row.update(
                 {
