@@ -375,6 +375,23 @@ def test_date_fields_and_order_by_several_keys(org: Org, data: Dataset) -> None:
         ("SELECT Id FROM Account WHERE Name LIKE 5", "MALFORMED_QUERY", None),
         ("SELECT Id FROM Account WHERE CreatedDate > 2024-01-01", "INVALID_FIELD", "CreatedDate"),
         ("SELECT Id FROM Account WHERE Name INCLUDES ('a')", "INVALID_FIELD", "Name"),
+        ("SELECT COUNT() FROM Account ORDER BY Name", "MALFORMED_QUERY", None),
+        ("SELECT Id FROM Account WHERE Id IN (SELECT Id FROM Account)", "MALFORMED_QUERY", None),
+        (
+            "SELECT Id FROM Account WHERE Name = 'a' OR Id IN (SELECT AccountId FROM Order)",
+            "MALFORMED_QUERY",
+            None,
+        ),
+        (
+            "SELECT Id FROM Account WHERE Id IN (SELECT AccountId FROM Order WHERE Id IN (SELECT OrderId "
+            "FROM OrderItem))",
+            "MALFORMED_QUERY",
+            None,
+        ),
+        ("SELECT Id FROM Account WHERE Id IN (SELECT Name FROM Order)", "INVALID_FIELD", "Name"),
+        ("SELECT Id FROM Account WHERE Id = 'not-an-id'", "INVALID_QUERY_FILTER_OPERATOR", "not-an-id"),
+        ("SELECT Id FROM Account OFFSET 2001", "NUMBER_OUTSIDE_VALID_RANGE", None),
+        ("SELECT Id, Name, name FROM Account", "MALFORMED_QUERY", "duplicate"),
         ("SELECT Id FROM Widget__c", "INVALID_TYPE", "Widget__c"),
         ("SELECT Id, (SELECT Id FROM Gizmos) FROM Account", "INVALID_TYPE", "Gizmos"),
     ],

@@ -55,6 +55,14 @@ _SOAP_TYPES = {
 _CHUNK = 5000
 
 
+def _has_semi_join(cond: Condition) -> bool:
+    if isinstance(cond, Comparison):
+        return cond.subquery is not None
+    if isinstance(cond, Not):
+        return _has_semi_join(cond.item)
+    return any(_has_semi_join(c) for c in cond.items)
+
+
 def _not_filterable(fd: FieldDef) -> bool:
     return fd.type == "address" or (fd.type == "textarea" and (fd.length or 0) > 255)
 
@@ -209,6 +217,8 @@ class Compiler:
             if len(query.select) != 1:
                 raise malformed("COUNT() must be the only element in the SELECT list")
             plan.count_only = True
+            if query.order_by:
+                raise malformed("ORDER BY is not supported with COUNT()")
         seen: set[tuple[str, ...]] = set()
         for item in query.select:
             if isinstance(item, CountItem):
@@ -271,6 +281,8 @@ class Compiler:
 
     def condition(self, cond: Condition, scope: Scope, params: list[Any], *, allow_semi: bool) -> str:
         if isinstance(cond, BoolOp):
+            if cond.op == "OR" and any(_has_semi_join(c) for c in cond.items):
+                raise malformed("Semi join sub-selects are not allowed with the 'OR' operator")
             parts = [self.condition(c, scope, params, allow_semi=allow_semi) for c in cond.items]
             return "(" + f" {cond.op} ".join(parts) + ")"
         if isinstance(cond, Not):
@@ -286,7 +298,7 @@ class Compiler:
         if cmp.subquery is not None:
             if not allow_semi:
                 raise malformed("Nesting of semi join sub-selects is not supported")
-            return self.semi_join(cmp, resolved, params)
+            return self.semi_join(cmp, resolved, params, scope.sobj)
         if cmp.op in ("INCLUDES", "EXCLUDES"):
             if fd.type != "multipicklist":
                 raise SalesforceError(
@@ -396,7 +408,7 @@ class Compiler:
                 raise malformed(f"invalid dateTime: {lit.value}") from None
         raise self.type_error(fd, lit)
 
-    def semi_join(self, cmp: Comparison, left: Resolved, params: list[Any]) -> str:
+    def semi_join(self, cmp: Comparison, left: Resolved, params: list[Any], outer: SObjectDef) -> str:
         if left.fd.type not in ("id", "reference"):
             raise SalesforceError(
                 "INVALID_FIELD",
@@ -410,7 +422,10 @@ class Compiler:
             )
         if sub.order_by or sub.offset is not None:
             raise malformed("ORDER BY and OFFSET are not supported in semi join sub-selects")
-        scope = Scope(self.sobject(sub.sobject), self.new_alias(), self)
+        inner = self.sobject(sub.sobject)
+        if inner.name == outer.name:
+            raise malformed("The inner and outer selects should not be on the same object type")
+        scope = Scope(inner, self.new_alias(), self)
         target = scope.resolve(sub.select[0])
         if target.fd.type not in ("id", "reference"):
             raise SalesforceError(
