@@ -5,7 +5,6 @@ State lives in ``DIR/salesforce.sqlite3`` so every process (CLI, Prefect worker,
 
 from __future__ import annotations
 
-import importlib
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,6 +15,7 @@ from simple_salesforce.api import Salesforce
 from cpq_sync.sandbox.salesforce.adapter import SandboxAdapter
 from cpq_sync.sandbox.salesforce.faults import SalesforceFaults, save_faults
 from cpq_sync.sandbox.salesforce.seed import SeedSummary, seed_org
+from cpq_sync.sandbox.salesforce.show import show as _show
 from cpq_sync.sandbox.salesforce.store import OrgStore
 from cpq_sync.sandbox.salesforce.usage import api_calls as _api_calls
 from cpq_sync.sandbox.salesforce.usage import new_session as _new_session
@@ -91,4 +91,4 @@ def api_calls(directory: str | Path) -> int:
 
 def show(directory: str | Path, console: rich.console.Console) -> None:
     """Print what the org holds as readable tables (counts and samples)."""
-    importlib.import_module("cpq_sync.sandbox.salesforce.show").show(directory, console)
+    _show(directory, console)

@@ -467,7 +467,7 @@ class OrgStore:
                 ) from None
         if not isinstance(value, str):
             raise _json_type_error(fd, value)
-        if value == "" and t != "textarea":
+        if value == "":
             return None
         if fd.length is not None and len(value) > fd.length:
             raise SalesforceError(
