@@ -671,8 +671,35 @@ def test_composite_with_references(org: Org) -> None:
     )
     created, read = answer["compositeResponse"]
     assert created["httpStatusCode"] == 201 and read["httpStatusCode"] == 200
+    assert created["httpHeaders"]["Location"].endswith(f"/sobjects/Account/{created['body']['id']}")
     assert read["body"]["Name"] == name
     org.created.append(("Account", created["body"]["id"]))
+
+
+def test_composite_carries_collections_up_to_five(org: Org) -> None:
+    def collection(i: int) -> dict[str, Any]:
+        return {
+            "method": "POST",
+            "url": "/services/data/v59.0/composite/sobjects",
+            "referenceId": f"batch{i}",
+            "body": {
+                "allOrNone": False,
+                "records": [{"attributes": {"type": "Account"}, "Name": org.name(f"b{i}")}],
+            },
+        }
+
+    answer = org.sf.restful(
+        "composite",
+        method="POST",
+        json={"allOrNone": False, "compositeRequest": [collection(i) for i in range(5)]},
+    )
+    results = [r["body"][0] for r in answer["compositeResponse"]]
+    assert all(r["success"] for r in results)
+    org.created += [("Account", r["id"]) for r in results]
+    with pytest.raises(SalesforceMalformedRequest):
+        org.sf.restful(
+            "composite", method="POST", json={"compositeRequest": [collection(i) for i in range(6)]}
+        )
 
 
 # ------------------------------------------------------------ describe, limits

@@ -32,6 +32,7 @@ MAX_PAGE = 2000
 MIN_BATCH = 200
 COLLECTION_LIMIT = 200
 COMPOSITE_LIMIT = 25
+COMPOSITE_HEAVY_LIMIT = 5
 ID_LEN = 18
 _PATH_RE = re.compile(r"^/services/data/v(\d{2}\.0)/(.*)$")
 _BATCH_RE = re.compile(r"batchSize\s*=\s*(\d+)", re.IGNORECASE)
@@ -70,6 +71,17 @@ class Answer:
     status: int
     body: Any = None  # JSON-able, or str for CSV
     headers: dict[str, str] | None = None
+
+
+def _location(answer: Answer, version: str, path: list[str]) -> dict[str, str]:
+    if (
+        isinstance(answer.body, dict)
+        and answer.body.get("id")
+        and path[:1] == ["sobjects"]
+        and len(path) >= 2
+    ):
+        return {"Location": f"/services/data/v{version}/sobjects/{path[1]}/{answer.body['id']}"}
+    return {}
 
 
 class _AllOrNoneFailed(Exception):
@@ -599,6 +611,18 @@ class SandboxAdapter(BaseAdapter):
                 "LIMIT_EXCEEDED",
                 f"The number of subrequests ({len(subs)}) exceeds the limit of {COMPOSITE_LIMIT}",
             )
+        heavy = sum(
+            1
+            for sub in subs
+            if re.search(r"/(composite/sobjects|query|queryAll)(/|\?|$)", str(sub.get("url", "")))
+        )
+        if heavy > COMPOSITE_HEAVY_LIMIT:
+            raise SalesforceError(
+                "LIMIT_EXCEEDED",
+                f"A composite request may contain at most {COMPOSITE_HEAVY_LIMIT} sObject Collections or "
+                "query "
+                f"subrequests; this one has {heavy}",
+            )
         all_or_none = bool(body.get("allOrNone", False))
         refs: dict[str, Any] = {}
         responses: list[dict[str, Any]] = []
@@ -642,7 +666,10 @@ class SandboxAdapter(BaseAdapter):
                                 number=call.number,
                                 faults=call.faults,
                             )
-                            if sub_call.path and sub_call.path[0] in ("composite", "jobs"):
+                            if sub_call.path[:1] == ["jobs"] or sub_call.path[:2] in (
+                                ["composite"],
+                                ["composite", "batch"],
+                            ):
                                 raise SalesforceError(
                                     "INVALID_INPUT", "This resource is not supported in Composite"
                                 )
@@ -654,7 +681,9 @@ class SandboxAdapter(BaseAdapter):
                     responses.append(
                         {
                             "body": answer.body,
-                            "httpHeaders": {},
+                            "httpHeaders": _location(answer, sub_call.version, sub_call.path)
+                            if answer.status == 201
+                            else {},
                             "httpStatusCode": answer.status,
                             "referenceId": ref_id,
                         }
