@@ -786,14 +786,23 @@ def test_batch_size_header_lowers_the_page(sandbox_dir: Path) -> None:
     assert default["done"] is True and len(default["records"]) == 300
     smaller = sf.query("SELECT Id FROM Account", headers={"Sforce-Query-Options": "batchSize=200"})
     assert smaller["done"] is False and len(smaller["records"]) == 200
-    assert (
-        len(
-            sf.query_all("SELECT Id FROM Account", headers={"Sforce-Query-Options": "batchSize=200"})[
-                "records"
-            ]
-        )
-        == 300
-    )
+    hint = {"Sforce-Query-Options": "batchSize=200"}
+    assert len(sf.query_all("SELECT Id FROM Account", headers=hint)["records"]) == 300
+    # As in a real org, batchSize is a hint between 200 and 2,000.
+    below = sf.query("SELECT Id FROM Account", headers={"Sforce-Query-Options": "batchSize=50"})
+    assert len(below["records"]) == 200
+
+
+def test_reset_empties_the_org(sandbox_dir: Path) -> None:
+    sf = sandbox.connect(sandbox_dir)
+    sf.Account.create({"Name": "before"})
+    sandbox.reset(sandbox_dir)
+    with pytest.raises(SalesforceExpiredSession):  # sessions are org state too
+        sf.query("SELECT COUNT() FROM Account")
+    fresh = sandbox.connect(sandbox_dir)
+    assert fresh.query("SELECT COUNT() FROM Account")["totalSize"] == 0
+    assert fresh.query_all("SELECT Id FROM Account", include_deleted=True)["records"] == []
+    assert fresh.Account.create({"Name": "after"})["id"] == to_18("0015g0000000001")
 
 
 def test_clock_drives_stamps_and_date_literals(sandbox_dir: Path) -> None:
