@@ -624,16 +624,12 @@ class _Generator:
                     "SBQQ__Quantity__c": quantity
                     if line.prior_quantity is None
                     else line.prior_quantity + quantity,
-                    "SBQQ__PriorQuantity__c": line.prior_quantity,
                     "SBQQ__Existing__c": line.revised is not None,
                     "SBQQ__RegularPrice__c": round(pbe_price * multiplier, 2),
                     "SBQQ__ProratedListPrice__c": round(pbe_price * multiplier, 2),
                     "SBQQ__CustomerPrice__c": unit,
                     "SBQQ__NetPrice__c": unit,
-                    "SBQQ__Discount__c": line.discount or None,
                     "SBQQ__StartDate__c": line_start,
-                    "SBQQ__EndDate__c": line_end,
-                    "SBQQ__SubscriptionTerm__c": line_term,
                     "SBQQ__ProrateMultiplier__c": multiplier,
                 }
             )
@@ -645,21 +641,30 @@ class _Generator:
                     "Quantity": quantity,
                     "UnitPrice": unit,
                     "ServiceDate": line_start,
-                    "EndDate": line_end,
-                    "SBQQ__SubscriptionTerm__c": line_term,
                     "SBQQ__ProrateMultiplier__c": multiplier,
                     "SBQQ__UnproratedNetPrice__c": round(pbe_price * keep, 2),
                     "SBQQ__OrderedQuantity__c": quantity,
                     "SBQQ__QuotedQuantity__c": quantity,
                     "SBQQ__QuoteLine__c": ql_id,
-                    "SBQQ__RevisedOrderProduct__c": line.revised.id if line.revised else None,
-                    "SBQQ__ContractAction__c": line.action or ("New" if p.recurring else None),
-                    "SBQQ__Contract__c": contract_id if p.recurring else None,
+                    "SBQQ__ContractAction__c": line.action or "New",
                     "SBQQ__Contracted__c": activated and p.recurring and contract_id is not None,
                     "SBQQ__Activated__c": activated,
                     "SBQQ__Status__c": "Activated" if activated else "Draft",
                 }
             )
+            # Blank fields are left out (hot path: the store stores them as null without validating them).
+            if line_end is not None:
+                item["EndDate"] = ql["SBQQ__EndDate__c"] = line_end
+            if line_term is not None:
+                item["SBQQ__SubscriptionTerm__c"] = ql["SBQQ__SubscriptionTerm__c"] = line_term
+            if line.prior_quantity is not None:
+                ql["SBQQ__PriorQuantity__c"] = line.prior_quantity
+            if line.discount:
+                ql["SBQQ__Discount__c"] = line.discount
+            if line.revised is not None:
+                item["SBQQ__RevisedOrderProduct__c"] = line.revised.id
+            if p.recurring and contract_id is not None:
+                item["SBQQ__Contract__c"] = contract_id
             if line.segment is not None:
                 index, label, key = line.segment
                 segment = {
@@ -1128,6 +1133,8 @@ def _flush(store: OrgStore, gen: _Generator) -> None:
     for sobject in INSERT_ORDER:
         rows = gen.rows[sobject]
         if rows:
+            if sobject not in ("OrderItem", "SBQQ__QuoteLine__c"):  # those two are built without blanks
+                rows = [{k: v for k, v in row.items() if v is not None} for row in rows]
             store.insert_many(sobject, rows)
             gen.rows[sobject] = []
 
