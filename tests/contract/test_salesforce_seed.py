@@ -570,11 +570,16 @@ def test_every_sfdx_file_is_well_formed_and_the_permission_set_names_real_fields
         assert allowed(obj, "Read")
         assert allowed(obj, "Create") == full and allowed(obj, "Delete") == full
         assert objects[obj].findtext("md:modifyAllRecords", namespaces=NS) == "false"
+    # Objects without permissions of their own: their access comes from the parent object(s).
+    inherited = {"OrderItem": ("Order",), "PricebookEntry": ("Pricebook2", "Product2")}
+    assert not set(inherited) & set(objects)
     for name, permission in granted.items():
         sobject, field = str(name).split(".")
         editable = permission.findtext("md:editable", namespaces=NS) == "true"
-        if editable:
-            assert allowed(sobject, "Edit"), name
+        for governing in inherited.get(sobject, (sobject,)):
+            assert allowed(governing, "Read"), name
+            if editable:
+                assert allowed(governing, "Edit"), name
         if field in ("Stripe_ID__c", "Stripe_Sync_Hash__c"):
             assert editable, name
 
