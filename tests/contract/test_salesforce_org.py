@@ -374,6 +374,7 @@ def test_date_fields_and_order_by_several_keys(org: Org, data: Dataset) -> None:
         ("SELECT Id FROM Account WHERE NumberOfEmployees = 'five'", "INVALID_FIELD", "NumberOfEmployees"),
         ("SELECT Id FROM Account WHERE Name LIKE 5", "MALFORMED_QUERY", None),
         ("SELECT Id FROM Account WHERE CreatedDate > 2024-01-01", "INVALID_FIELD", "CreatedDate"),
+        ("SELECT Id FROM Account WHERE CreatedDate > 2024-01-01T00:00:00.000+0000", "MALFORMED_QUERY", None),
         ("SELECT Id FROM Account WHERE Name INCLUDES ('a')", "INVALID_FIELD", "Name"),
         ("SELECT COUNT() FROM Account ORDER BY Name", "MALFORMED_QUERY", None),
         ("SELECT Id FROM Account WHERE Id IN (SELECT Id FROM Account)", "MALFORMED_QUERY", None),
@@ -912,6 +913,10 @@ def test_latency_is_added_to_every_call(sandbox_dir: Path) -> None:
 
 def test_unknown_routes_and_methods_fail_loudly(sandbox_dir: Path) -> None:
     sf = sandbox.connect(sandbox_dir)
+    too_many = ", ".join(f"'{to_18(f'0015g{i:010d}')}'" for i in range(800))
+    with pytest.raises(SalesforceGeneralError) as long_uri:
+        sf.query(f"SELECT Id FROM Account WHERE Id IN ({too_many})")
+    assert long_uri.value.status == 414
     with pytest.raises(SalesforceResourceNotFound):
         sf.restful("jobs/ingest", method="POST", json={"object": "Account"})
     with pytest.raises(SalesforceGeneralError) as info:

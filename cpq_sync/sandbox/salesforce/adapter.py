@@ -29,6 +29,7 @@ from cpq_sync.sandbox.salesforce.store import OrgStore, format_datetime, parse_d
 from cpq_sync.sandbox.salesforce.usage import admit_call, api_calls
 
 MAX_PAGE = 2000
+MAX_URL = 16_384  # longer GET URIs are refused by the org's front end
 MIN_BATCH = 200
 COLLECTION_LIMIT = 200
 COMPOSITE_LIMIT = 25
@@ -157,6 +158,10 @@ class SandboxAdapter(BaseAdapter):
         return resp
 
     def _handle(self, request: requests.PreparedRequest, faults: SalesforceFaults) -> Answer:
+        if len(request.url or "") > MAX_URL:
+            raise SalesforceError(
+                "URI_TOO_LONG", f"The request URI is longer than {MAX_URL:,} characters", status=414
+            )
         parts = urlsplit(request.url or "")
         match = _PATH_RE.match(parts.path)
         if match is None:
