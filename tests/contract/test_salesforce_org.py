@@ -711,6 +711,7 @@ def test_describe_global_and_per_object(org: Org) -> None:
     assert described["Account"]["keyPrefix"] == "001"
     assert described["Order"]["keyPrefix"] == "801"
     assert "Sync_Record__c" in described and described["Sync_Record__c"]["custom"] is True
+    assert org.sf.Order.metadata()["objectDescribe"]["keyPrefix"] == "801"
     order = org.sf.Order.describe()
     fields = {f["name"]: f for f in order["fields"]}
     assert fields["OrderNumber"]["autoNumber"] is True and fields["OrderNumber"]["createable"] is False

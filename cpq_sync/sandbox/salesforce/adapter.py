@@ -21,7 +21,7 @@ from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 
 from cpq_sync.sandbox.salesforce import bulk, ids
-from cpq_sync.sandbox.salesforce.describe import global_describe, sobject_describe
+from cpq_sync.sandbox.salesforce.describe import global_describe, sobject_describe, sobject_summary
 from cpq_sync.sandbox.salesforce.errors import SalesforceError, not_found
 from cpq_sync.sandbox.salesforce.faults import SalesforceFaults, load_faults
 from cpq_sync.sandbox.salesforce.soql.engine import SoqlEngine
@@ -330,8 +330,7 @@ class SandboxAdapter(BaseAdapter):
                 return Answer(
                     200,
                     {
-                        "objectDescribe": sobject_describe(store.schema, sobj, call.version)
-                        | {"fields": None, "childRelationships": None},
+                        "objectDescribe": sobject_summary(sobj, call.version),
                         "recentItems": [],
                     },
                 )
