@@ -153,6 +153,13 @@ def test_cpq_picklists_and_read_only_fields() -> None:
     currency = order.field("CurrencyIsoCode")
     assert currency is not None and set(currency.picklist_values) == {"USD", "EUR", "GBP", "JPY"}
     assert item.field("Name") is None  # OrderItem has no Name in a real org
+    names = {o: schema.sobject(o).field("Name") for o in ("Order", "Contract", "Account", "Opportunity")}  # type: ignore[union-attr]
+    assert {o: f.nillable for o, f in names.items() if f is not None} == {
+        "Order": True,
+        "Contract": True,
+        "Account": False,
+        "Opportunity": False,
+    }
 
 
 def test_custom_fields_come_from_the_sfdx_files() -> None:
