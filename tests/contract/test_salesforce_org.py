@@ -603,6 +603,10 @@ def test_collections_create_update_delete_in_order_with_per_record_errors(org: O
     )
     assert updated == [{"id": first, "success": True, "errors": []}]
     assert org.sf.Account.get(first)["NumberOfEmployees"] == 11
+    fetched = org.sf.restful(
+        "composite/sobjects/Account", params={"ids": f"{third},{first}", "fields": "Name"}
+    )
+    assert [r["Name"] for r in fetched] == [n2, n1] and fetched[0]["attributes"]["type"] == "Account"
     deleted = org.sf.restful("composite/sobjects", method="DELETE", params={"ids": f"{first},{third}"})
     assert [(r["id"], r["success"]) for r in deleted] == [(first, True), (third, True)]
 
