@@ -829,6 +829,52 @@ def test_clock_drives_stamps_and_date_literals(sandbox_dir: Path) -> None:
     assert today == [new] and recent == [new] and [r["Id"] for r in last_year] == [old, new]
 
 
+@pytest.mark.parametrize(
+    ("literal", "expected"),
+    [
+        ("TODAY", ["wed"]),
+        ("YESTERDAY", ["tue"]),
+        ("TOMORROW", ["thu"]),
+        ("LAST_N_DAYS:1", ["tue", "wed"]),
+        ("NEXT_N_DAYS:2", ["thu", "fri"]),
+        ("N_DAYS_AGO:8", ["last-tue"]),
+        ("THIS_WEEK", ["sun", "tue", "wed", "thu", "fri"]),  # weeks start on Sunday in the en_US locale
+        ("LAST_WEEK", ["last-tue"]),
+        ("THIS_MONTH", ["sun", "tue", "wed", "thu", "fri", "last-tue"]),
+        ("LAST_MONTH", ["prev-month"]),
+        ("LAST_N_MONTHS:1", ["prev-month"]),
+        ("THIS_QUARTER", ["prev-month", "sun", "tue", "wed", "thu", "fri", "last-tue"]),
+        ("THIS_YEAR", ["prev-month", "sun", "tue", "wed", "thu", "fri", "last-tue"]),
+        ("LAST_YEAR", ["last-year"]),
+    ],
+)
+def test_date_literals_on_date_fields(sandbox_dir: Path, literal: str, expected: list[str]) -> None:
+    sandbox.set_clock(sandbox_dir, datetime(2024, 5, 15, 23, 30, tzinfo=UTC))  # a Wednesday
+    sf = sandbox.connect(sandbox_dir)
+    days = {
+        "sun": "2024-05-12", "tue": "2024-05-14", "wed": "2024-05-15", "thu": "2024-05-16",
+        "fri": "2024-05-17", "last-tue": "2024-05-07", "prev-month": "2024-04-30", "last-year": "2023-12-31",
+    }  # fmt: skip
+    for name, day in days.items():
+        sf.Opportunity.create({"Name": name, "StageName": "Prospecting", "CloseDate": day})
+    got = sf.query_all(f"SELECT Name FROM Opportunity WHERE CloseDate = {literal}")["records"]
+    assert sorted(names(got)) == sorted(expected)
+
+
+def test_one_client_shared_by_threads(sandbox_dir: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    sf = sandbox.connect(sandbox_dir)
+
+    def work(worker: int) -> list[str]:
+        return [sf.Account.create({"Name": f"t{worker}-{i}"})["id"] for i in range(25)]
+
+    with ThreadPoolExecutor(4) as pool:
+        created = [i for chunk in pool.map(work, range(4)) for i in chunk]
+    assert len(set(created)) == 100
+    assert sf.query("SELECT COUNT() FROM Account")["totalSize"] == 100
+
+
 def test_expired_session_and_new_session(sandbox_dir: Path) -> None:
     sandbox.set_faults(sandbox_dir, SalesforceFaults(expire_session_after_calls=2))
     sf = sandbox.connect(sandbox_dir)
