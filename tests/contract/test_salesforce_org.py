@@ -527,6 +527,14 @@ def test_price_book_and_order_product_rules(org: Org, data: Dataset) -> None:
     assert "PricebookEntryId" in error_message(wrong_book.value)
 
 
+def test_activated_orders_and_their_products_cannot_be_deleted(org: Org, data: Dataset) -> None:
+    for sobject, record_id in (("OrderItem", data.items["o1w"]), ("Order", data.orders["o1"])):
+        with pytest.raises(SalesforceMalformedRequest) as info:
+            getattr(org.sf, sobject).delete(record_id)
+        assert error_code(info.value) == "DELETE_FAILED"
+        assert getattr(org.sf, sobject).get(record_id)["Id"] == record_id
+
+
 def test_roll_ups_and_formulas_are_computed(org: Org, data: Dataset) -> None:
     order = org.sf.Order.get(data.orders["o1"])
     assert order["TotalAmount"] == pytest.approx(10 * 1 + 18 * 3)

@@ -856,11 +856,31 @@ class OrgStore:
 
     def delete(self, sobject: str, record_id: str) -> None:
         """Move a record (and its master-detail children) to the recycle bin: ``IsDeleted`` true, stamps
-        bumped.
+        bumped. Activated orders and their products cannot be deleted (deactivate the order first).
         """
         sobj = self.sobject(sobject)
         with self.transaction() as conn:
             old = self._require_live(sobj, record_id)
+            order_id = (
+                old["Id"]
+                if sobj.name == "Order"
+                else old.get("OrderId")
+                if sobj.name == "OrderItem"
+                else None
+            )
+            if order_id is not None:
+                status = conn.execute(
+                    'SELECT "StatusCode" FROM "sf_Order" WHERE "Id" = ?', (order_id,)
+                ).fetchone()
+                if status is not None and status[0] == "Activated":
+                    what = (
+                        "an activated order"
+                        if sobj.name == "Order"
+                        else "order products of an activated order"
+                    )
+                    raise SalesforceError(
+                        "DELETE_FAILED", f"You can't delete {what}. Deactivate the order first."
+                    )
             stamp = format_datetime(self._now(conn))
             self._soft_delete(conn, sobj, [old["Id"]], stamp)
             if sobj.name == "OrderItem":
