@@ -535,6 +535,15 @@ def test_activated_orders_and_their_products_cannot_be_deleted(org: Org, data: D
         assert getattr(org.sf, sobject).get(record_id)["Id"] == record_id
 
 
+def test_deleting_a_record_clears_lookups_to_it(org: Org) -> None:
+    parent = org.create("Account", {"Name": org.name("parent")})
+    child = org.create("Account", {"Name": org.name("child"), "ParentId": parent})
+    assert org.sf.Account.get(child)["ParentId"] == parent
+    org.sf.Account.delete(parent)
+    row = org.sf.query(f"SELECT ParentId, Parent.Name FROM Account WHERE Id = '{child}'")["records"][0]
+    assert row["ParentId"] is None and row["Parent"] is None
+
+
 def test_roll_ups_and_formulas_are_computed(org: Org, data: Dataset) -> None:
     order = org.sf.Order.get(data.orders["o1"])
     assert order["TotalAmount"] == pytest.approx(10 * 1 + 18 * 3)

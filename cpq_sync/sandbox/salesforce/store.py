@@ -883,8 +883,27 @@ class OrgStore:
                     )
             stamp = format_datetime(self._now(conn))
             self._soft_delete(conn, sobj, [old["Id"]], stamp)
+            self._clear_lookups(conn, sobj, old["Id"], stamp)
             if sobj.name == "OrderItem":
                 self._rollups(conn, sobj, [old["OrderId"]], stamp)
+
+    def _clear_lookups(self, conn: sqlite3.Connection, sobj: SObjectDef, record_id: str, stamp: str) -> None:
+        """Lookups to a deleted record are cleared on the records that still hold them (a system update)."""
+        cascades = set(CASCADE_DELETE.get(sobj.name, ()))
+        for other in self.schema.objects.values():
+            for fd in other.fields.values():
+                if (
+                    fd.type != "reference"
+                    or sobj.name not in fd.reference_to
+                    or fd.name.lower() in _SYSTEM_LOWER
+                    or (other.name, fd.name) in cascades
+                ):
+                    continue
+                conn.execute(
+                    f'UPDATE {table(other.name)} SET {q(fd.name)} = NULL, "SystemModstamp" = ? '
+                    f'WHERE {q(fd.name)} = ? AND "IsDeleted" = 0',
+                    (stamp, record_id),
+                )
 
     def _soft_delete(
         self, conn: sqlite3.Connection, sobj: SObjectDef, record_ids: Sequence[str], stamp: str
