@@ -409,6 +409,42 @@ def test_renewals_start_a_new_contract_after_the_old_one(sf: Salesforce) -> None
         assert {x["SBQQ__ContractAction__c"] for x in renewal["OrderItems"]["records"]} == {"Renew"}
 
 
+def test_contracted_lines_have_subscriptions(sf: Salesforce) -> None:
+    subscriptions = records(
+        sf,
+        "SELECT Id, SBQQ__Contract__c, SBQQ__Product__c, SBQQ__Quantity__c, SBQQ__NetPrice__c, "
+        "SBQQ__RevisedSubscription__c, SBQQ__RevisedSubscription__r.SBQQ__Contract__c, "
+        "SBQQ__TerminatedDate__c, "
+        "SBQQ__OrderProduct__r.Id, SBQQ__OrderProduct__r.Quantity, SBQQ__OrderProduct__r.UnitPrice, "
+        "SBQQ__OrderProduct__r.Product2Id, SBQQ__OrderProduct__r.SBQQ__Subscription__c, "
+        "SBQQ__OrderProduct__r.Order.ContractId FROM SBQQ__Subscription__c",
+    )
+    lines = records(
+        sf,
+        "SELECT Id FROM OrderItem WHERE Order.Status = 'Activated' AND Order.ContractId != null "
+        "AND SBQQ__ChargeType__c != 'One-Time'",
+    )
+    assert {s["SBQQ__OrderProduct__r"]["Id"] for s in subscriptions} == {line["Id"] for line in lines}
+    revised = terminated = 0
+    for subscription in subscriptions:
+        line = subscription["SBQQ__OrderProduct__r"]
+        assert line["SBQQ__Subscription__c"] == subscription["Id"]
+        assert subscription["SBQQ__Contract__c"] == line["Order"]["ContractId"]
+        assert (subscription["SBQQ__Product__c"], subscription["SBQQ__Quantity__c"]) == (
+            line["Product2Id"],
+            line["Quantity"],
+        )
+        assert subscription["SBQQ__NetPrice__c"] == line["UnitPrice"]
+        if subscription["SBQQ__RevisedSubscription__c"] is not None:
+            revised += 1
+            assert (
+                subscription["SBQQ__RevisedSubscription__r"]["SBQQ__Contract__c"]
+                == subscription["SBQQ__Contract__c"]
+            )
+        terminated += subscription["SBQQ__TerminatedDate__c"] is not None
+    assert revised and terminated
+
+
 def test_mdq_ramps_have_yearly_segments(activated_lines: list[dict[str, Any]]) -> None:
     segments: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for line in activated_lines:

@@ -2,7 +2,8 @@
 
 ``seed_org(directory, orders=N, seed=S)`` empties the org and fills it with users, accounts (addresses,
 contacts), a catalog covering every charge type, standard and custom price books in USD and EUR, and N orders
-of every kind the sync handles, each with its opportunity, quote, quote lines and (when contracted) contract.
+of every kind the sync handles, each with its opportunity, quote, quote lines and (when contracted) contract
+and one ``SBQQ__Subscription__c`` per subscription line.
 Records follow how CPQ computes (see the brief's "CPQ data conventions"):
 
 * ``SBQQ__ProrateMultiplier__c = round(term / default term, 4)``; ``UnitPrice = round(PBE price x multiplier x
@@ -133,6 +134,7 @@ INSERT_ORDER = (
     "Quote_Stripe_Coupon_Association__c",
     "Quote_Line_Stripe_Coupon_Association__c",
     "Contract",
+    "SBQQ__Subscription__c",
     "OrderItem",
     "Order",
 )
@@ -211,6 +213,7 @@ class _Item:
     product: Product
     quantity: float
     discount: float
+    subscription: str | None = None  # the SBQQ__Subscription__c contracting created for it
 
 
 @dataclass
@@ -509,6 +512,8 @@ class _Generator:
                     created,
                 )
         self.item_templates: dict[tuple[str, str, str], tuple[dict[str, Any], dict[str, Any]]] = {}
+        self.subscription_templates: dict[tuple[str, str, str], dict[str, Any]] = {}
+        subscription_object = self.store.sobject("SBQQ__Subscription__c")
         for (book, code, currency), (pbe_id, unit) in self.pbes.items():
             p = BY_CODE[code]
             charge: dict[str, Any] = {
@@ -543,6 +548,13 @@ class _Generator:
                 **charge,
             }
             self.item_templates[(book, code, currency)] = (item, quote_line)
+            if p.recurring:
+                self.subscription_templates[(book, code, currency)] = {
+                    "SBQQ__Product__c": self.product_ids[code],
+                    "SBQQ__ListPrice__c": unit,
+                    "CurrencyIsoCode": currency,
+                    **{k: v for k, v in charge.items() if subscription_object.field(k) is not None},
+                }
 
     # -- deals -----------------------------------------------------------------------------------------------
 
@@ -590,6 +602,7 @@ class _Generator:
         contact = account.contacts[0]
         templates = self.item_templates
         item_rows = self.rows["OrderItem"]
+        subscription_rows = self.rows["SBQQ__Subscription__c"]
         line_rows = self.rows["SBQQ__QuoteLine__c"]
         total = 0.0
         items: list[_Item] = []
@@ -692,8 +705,56 @@ class _Generator:
             line_rows.append(ql)
             if line_coupon_target is None and p.recurring:
                 line_coupon_target = ql_id
+            subscription_id = None
+            if p.recurring and activated and contract_id is not None:
+                # Contracting the order made one subscription per subscription line (deltas included).
+                subscription_id = self.new_id("SBQQ__Subscription__c")
+                item["SBQQ__Subscription__c"] = subscription_id
+                subscription = dict(self.subscription_templates[(book, p.code, currency)])
+                subscription.update(
+                    {
+                        "Id": subscription_id,
+                        "SBQQ__Account__c": account.id,
+                        "SBQQ__Contract__c": contract_id,
+                        "SBQQ__OrderProduct__c": item_id,
+                        "SBQQ__QuoteLine__c": ql_id,
+                        "SBQQ__OriginalQuoteLine__c": ql_id,
+                        "SBQQ__Quantity__c": quantity,
+                        "SBQQ__RenewalQuantity__c": quantity,
+                        "SBQQ__NetPrice__c": unit,
+                        "SBQQ__CustomerPrice__c": unit,
+                        "SBQQ__RegularPrice__c": ql["SBQQ__RegularPrice__c"],
+                        "SBQQ__ProrateMultiplier__c": multiplier,
+                        "SBQQ__SubscriptionStartDate__c": line_start,
+                        "SBQQ__StartDate__c": line_start,
+                        "OwnerId": account.owner,
+                        "CreatedDate": activated_at,
+                        "LastModifiedDate": activated_at,
+                        "SystemModstamp": activated_at,
+                    }
+                )
+                if line_end is not None:
+                    subscription["SBQQ__SubscriptionEndDate__c"] = subscription["SBQQ__EndDate__c"] = line_end
+                if line.revised is not None and line.revised.subscription is not None:
+                    subscription["SBQQ__RevisedSubscription__c"] = line.revised.subscription
+                    if line.revised.quantity + quantity == 0:
+                        subscription["SBQQ__TerminatedDate__c"] = line_start
+                if line.segment is not None:
+                    index, label, key = line.segment
+                    subscription.update(
+                        {
+                            "SBQQ__SegmentIndex__c": index,
+                            "SBQQ__SegmentLabel__c": label,
+                            "SBQQ__SegmentKey__c": key,
+                            "SBQQ__DimensionType__c": "Year",
+                            "SBQQ__SegmentStartDate__c": line_start,
+                            "SBQQ__SegmentEndDate__c": line_end,
+                            "SBQQ__SegmentQuantity__c": quantity,
+                        }
+                    )
+                subscription_rows.append(subscription)
             if p.recurring:
-                items.append(_Item(item_id, p, quantity, line.discount))
+                items.append(_Item(item_id, p, quantity, line.discount, subscription_id))
         opportunity_kind = (
             "Renewal" if renewed_contract else "Amendment" if amended_contract else "New Business"
         )
@@ -1125,6 +1186,7 @@ class _Generator:
 # Entry point
 
 
+_BUILT_WITHOUT_BLANKS = frozenset({"OrderItem", "SBQQ__QuoteLine__c", "SBQQ__Subscription__c"})
 FLUSH_EVERY = 2_000  # families generated between two bulk inserts (bounds memory at any size)
 
 
@@ -1133,7 +1195,7 @@ def _flush(store: OrgStore, gen: _Generator) -> None:
     for sobject in INSERT_ORDER:
         rows = gen.rows[sobject]
         if rows:
-            if sobject not in ("OrderItem", "SBQQ__QuoteLine__c"):  # those two are built without blanks
+            if sobject not in _BUILT_WITHOUT_BLANKS:
                 rows = [{k: v for k, v in row.items() if v is not None} for row in rows]
             store.insert_many(sobject, rows)
             gen.rows[sobject] = []
