@@ -42,9 +42,9 @@ from cpq_sync.sandbox.salesforce.seed_catalog import (
     COMPANY_SUFFIXES,
     COMPANY_WORDS,
     COUPONS,
-    CURRENCY_SHARE_EUR,
     CUSTOM_PRICE_BOOK_FACTOR,
     EU_PLACES,
+    EUR_ACCOUNT_EVERY,
     FIRST_NAMES,
     INDUSTRIES,
     LAST_NAMES,
@@ -278,7 +278,7 @@ class _Generator:
         latest = self.now - timedelta(minutes=5)
         return min(moment, latest)
 
-    def month_start(self, offset_months: int) -> date:
+    def day_in_month(self, offset_months: int) -> date:
         """A start date ``offset_months`` from this month, on a day between 1 and 28."""
         first = add_months(date(self.today.year, self.today.month, 1), offset_months)
         return first.replace(day=self.rng.randint(1, 28))
@@ -316,8 +316,7 @@ class _Generator:
         self.accounts_by_currency: dict[str, list[_Account]] = {"USD": [], "EUR": []}
         words, nouns, suffixes = len(COMPANY_WORDS), len(COMPANY_NOUNS), len(COMPANY_SUFFIXES)
         for i in range(n_accounts):
-            currency = "EUR" if i % 5 == 4 else "USD"  # exactly CURRENCY_SHARE_EUR of the accounts
-            assert CURRENCY_SHARE_EUR == 0.2
+            currency = "EUR" if i % EUR_ACCOUNT_EVERY == EUR_ACCOUNT_EVERY - 1 else "USD"
             # (word, noun) pairs are unique within each block of words x nouns accounts (11 is prime to 20).
             block = i // words
             name = (
@@ -812,17 +811,25 @@ class _Generator:
         if quote_coupon is not None:
             self.add(
                 "Quote_Stripe_Coupon_Association__c",
-                {"Name": f"{quote_id}-coupon", "Quote__c": quote_id, "Quote_Stripe_Coupon__c": quote_coupon,
-                 "CurrencyIsoCode": currency},
+                {
+                    "Name": f"{quote_id}-coupon",
+                    "Quote__c": quote_id,
+                    "Quote_Stripe_Coupon__c": quote_coupon,
+                    "CurrencyIsoCode": currency,
+                },
                 created,
-            )  # fmt: skip
+            )
         if line_coupon is not None and line_coupon_target is not None:
             self.add(
                 "Quote_Line_Stripe_Coupon_Association__c",
-                {"Name": f"{line_coupon_target}-coupon", "Quote_Line__c": line_coupon_target,
-                 "Quote_Stripe_Coupon__c": line_coupon, "CurrencyIsoCode": currency},
+                {
+                    "Name": f"{line_coupon_target}-coupon",
+                    "Quote_Line__c": line_coupon_target,
+                    "Quote_Stripe_Coupon__c": line_coupon,
+                    "CurrencyIsoCode": currency,
+                },
                 created,
-            )  # fmt: skip
+            )
         order_row: dict[str, Any] = {
             "Id": order_id,
             "AccountId": account.id,
@@ -963,28 +970,28 @@ class _Generator:
                     account,
                     kind=first,
                     lines=lines,
-                    start=self.month_start(rng.randint(-8, 2)),
+                    start=self.day_in_month(rng.randint(-8, 2)),
                     term=None,
                     book=book,
                 )
                 return
             term = rng.choice((12, 12, 24, 36))
-            start = self.month_start(rng.randint(-8, 2))
+            start = self.day_in_month(rng.randint(-8, 2))
             skip_past = False
             if first == "backdated":
-                start = self.month_start(rng.randint(-8, -5))
+                start = self.day_in_month(rng.randint(-8, -5))
                 skip_past = variant % 2 == 1
             elif first == "future_start":
-                start = self.month_start(rng.randint(1, 2))
+                start = self.day_in_month(rng.randint(1, 2))
             elif first == "odd_term":
                 term = 18 if variant % 2 == 0 else 9
             if len(kinds) > 1:  # amended or renewed later: an earlier start
                 if kinds[1] == "renewal":
-                    term, start = 12, self.month_start(rng.randint(-11, -10))
+                    term, start = 12, self.day_in_month(rng.randint(-11, -10))
                 elif len(kinds) > 2:
-                    start, term = self.month_start(rng.randint(-7, -5)), rng.choice((12, 24))
+                    start, term = self.day_in_month(rng.randint(-7, -5)), rng.choice((12, 24))
                 else:
-                    start, term = self.month_start(rng.randint(-8, -3)), rng.choice((12, 24))
+                    start, term = self.day_in_month(rng.randint(-8, -3)), rng.choice((12, 24))
             lines = self.termed_lines(annual_only=first == "odd_term", one_time=len(kinds) == 1)
             if len(kinds) > 1 and not any(line.quantity >= 2 for line in lines):
                 lines.append(self.recurring_line(BY_CODE["SEAT-A"]))
@@ -999,9 +1006,16 @@ class _Generator:
                 )
                 coupons = (quote_coupon, line_coupon)
             deal = self.deal(
-                account, kind=first, lines=lines, start=start, term=term, book=book,
-                create_contract=True, coupons=coupons, skip_past=skip_past,
-            )  # fmt: skip
+                account,
+                kind=first,
+                lines=lines,
+                start=start,
+                term=term,
+                book=book,
+                create_contract=True,
+                coupons=coupons,
+                skip_past=skip_past,
+            )
             for later in kinds[1:]:
                 if later == "renewal":
                     self.renewal(account, deal, book, term)
@@ -1016,7 +1030,7 @@ class _Generator:
             lines = [_Line(BY_CODE["HOST-E"], float(rng.randint(1, 4)))]
             if rng.random() < 0.5:
                 lines.append(_Line(BY_CODE["TRAIN"], 1.0))
-            start = self.month_start(rng.randint(-8, 1) if len(kinds) == 1 else rng.randint(-8, -3))
+            start = self.day_in_month(rng.randint(-8, 1) if len(kinds) == 1 else rng.randint(-8, -3))
             deal = self.deal(
                 account,
                 kind="evergreen",
@@ -1031,12 +1045,19 @@ class _Generator:
             return
         if first in ("draft", "deleted"):
             account = self.pick_account()
-            start = self.month_start(rng.randint(0, 2))
+            start = self.day_in_month(rng.randint(0, 2))
             created = self.at(self.today - timedelta(days=rng.randint(1, 20)), rng.randint(8, 17))
             self.deal(
-                account, kind=first, lines=self.termed_lines(), start=start, term=12, book=book,
-                activated=False, deleted=first == "deleted", created=created,
-            )  # fmt: skip
+                account,
+                kind=first,
+                lines=self.termed_lines(),
+                start=start,
+                term=12,
+                book=book,
+                activated=False,
+                deleted=first == "deleted",
+                created=created,
+            )
             if first == "deleted":
                 # A duplicate contact, created and then deleted by the rep.
                 first_name, last_name = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
@@ -1097,10 +1118,19 @@ class _Generator:
                     lines.append(line)
         created = self.at(min(start - timedelta(days=rng.randint(2, 10)), self.today), rng.randint(8, 17))
         deal = self.deal(
-            account, kind=kind, lines=lines, start=start, term=remaining, book=book, quote_type="Amendment",
-            order_type="Amendment", contract=base.contract_id, amended_contract=base.contract_id,
-            contract_end=base.end, created=created,
-        )  # fmt: skip
+            account,
+            kind=kind,
+            lines=lines,
+            start=start,
+            term=remaining,
+            book=book,
+            quote_type="Amendment",
+            order_type="Amendment",
+            contract=base.contract_id,
+            amended_contract=base.contract_id,
+            contract_end=base.end,
+            created=created,
+        )
         for line in lines:
             if line.revised is not None:
                 line.revised.quantity += line.quantity
@@ -1131,9 +1161,18 @@ class _Generator:
         ]
         created = self.at(self.today - timedelta(days=self.rng.randint(1, 15)), self.rng.randint(8, 17))
         deal = self.deal(
-            account, kind="renewal", lines=lines, start=start, term=term, book=book, quote_type="Renewal",
-            order_type="Renewal", create_contract=True, renewed_contract=base.contract_id, created=created,
-        )  # fmt: skip
+            account,
+            kind="renewal",
+            lines=lines,
+            start=start,
+            term=term,
+            book=book,
+            quote_type="Renewal",
+            order_type="Renewal",
+            create_contract=True,
+            renewed_contract=base.contract_id,
+            created=created,
+        )
         renewal_opp = self.rows["Opportunity"][-1]["Id"]
         self.touch_contract(
             base.contract_id,
@@ -1148,16 +1187,24 @@ class _Generator:
         lines = [self.delta(i, -i.quantity, 1, start, None) for i in base.items if i.quantity > 0]
         created = self.at(min(start - timedelta(days=3), self.today), 11)
         self.deal(
-            account, kind="evergreen_cancellation", lines=lines, start=start, term=None, book=book,
-            quote_type="Amendment", order_type="Amendment", contract=base.contract_id,
-            amended_contract=base.contract_id, created=created,
-        )  # fmt: skip
+            account,
+            kind="evergreen_cancellation",
+            lines=lines,
+            start=start,
+            term=None,
+            book=book,
+            quote_type="Amendment",
+            order_type="Amendment",
+            contract=base.contract_id,
+            amended_contract=base.contract_id,
+            created=created,
+        )
         self.touch_contract(base.contract_id, {"SBQQ__AmendmentStartDate__c": start}, created)
 
     def mdq(self, book: str, *, years: int, discounted: bool) -> None:
         rng = self.rng
         account = self.pick_account()
-        start = self.month_start(rng.randint(-8, 2))
+        start = self.day_in_month(rng.randint(-8, 2))
         term = 12 * years
         key = str(1_700_000_000_000 + rng.randrange(10**11))
         quantity = float(rng.randrange(10, 30, 5))
