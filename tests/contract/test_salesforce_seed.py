@@ -123,6 +123,18 @@ def test_order_kind_mix_scales_with_the_number_of_orders() -> None:
     assert big == Counter({k: v * (100_000 // CYCLE_ORDERS) for k, v in cycle.items()})
 
 
+def test_seeding_replaces_the_org_and_zero_orders_leaves_only_the_company(tmp_path: Path) -> None:
+    _seed(tmp_path, orders=40)
+    client = sandbox.connect(tmp_path)
+    client.Account.create({"Name": "Left over from a previous run"})
+    summary = _seed(tmp_path, orders=0)
+    client = sandbox.connect(tmp_path)  # seeding empties the org, sessions included
+    assert summary.order_kinds == dict.fromkeys(ORDER_KINDS, 0) and summary.order_lines == 0
+    assert client.query("SELECT COUNT() FROM Order")["totalSize"] == 0
+    assert records(client, "SELECT Id FROM Account WHERE Name = 'Left over from a previous run'") == []
+    assert client.query("SELECT COUNT() FROM Product2")["totalSize"] == summary.records["Product2"] > 0
+
+
 def test_accounts_have_addresses_contacts_and_an_owner_with_email(sf: Salesforce) -> None:
     accounts = records(
         sf,
