@@ -248,21 +248,34 @@ def test_unsupported_or_broken_metadata_fails_loudly(
 
 
 BRIEF_FIELDS = {
-    "Order": "EffectiveDate EndDate ActivatedDate OrderNumber TotalAmount Pricebook2Id ContractId OpportunityId "
-    "SBQQ__Quote__c SBQQ__PaymentTerm__c SBQQ__ContractingMethod__c SBQQ__Contracted__c",
-    "OrderItem": "SBQQ__SegmentIndex__c SBQQ__SegmentKey__c SBQQ__SegmentLabel__c SBQQ__DimensionType__c "
-    "SBQQ__PriceDimension__c SBQQ__OrderedQuantity__c SBQQ__ProrateMultiplier__c SBQQ__SubscriptionTerm__c "
-    "SBQQ__DefaultSubscriptionTerm__c SBQQ__Activated__c SBQQ__UnproratedNetPrice__c SBQQ__ChargeType__c "
-    "SBQQ__BillingFrequency__c SBQQ__BillingType__c SBQQ__SubscriptionType__c SBQQ__ProductSubscriptionType__c "
-    "SBQQ__SubscriptionPricing__c SBQQ__PricingMethod__c SBQQ__ContractAction__c SBQQ__RevisedOrderProduct__c",
-    "SBQQ__QuoteLine__c": "SBQQ__SegmentStartDate__c SBQQ__SegmentEndDate__c SBQQ__Discount__c SBQQ__NetPrice__c",
-    "SBQQ__Quote__c": "SBQQ__StartDate__c SBQQ__EndDate__c SBQQ__SubscriptionTerm__c SBQQ__Type__c SBQQ__Account__c "
-    "SBQQ__Opportunity2__c SBQQ__MasterContract__c SBQQ__PrimaryContact__c SBQQ__Primary__c",
-    "Opportunity": "SBQQ__AmendedContract__c SBQQ__RenewedContract__c CloseDate StageName",
-    "Contract": "SBQQ__Order__c SBQQ__Quote__c StartDate EndDate ContractTerm SBQQ__AmendmentStartDate__c",
-    "ConsumptionSchedule": "Type BillingTerm BillingTermUnit RatingMethod IsActive",
-    "ConsumptionRate": "LowerBound UpperBound Price PricingMethod ProcessingOrder ConsumptionScheduleId",
-    "ProductConsumptionSchedule": "ProductId ConsumptionScheduleId",
+    "Order": (
+        "EffectiveDate EndDate ActivatedDate OrderNumber TotalAmount Pricebook2Id "
+        "ContractId OpportunityId SBQQ__Quote__c SBQQ__PaymentTerm__c "
+        "SBQQ__ContractingMethod__c SBQQ__Contracted__c"
+    ),
+    "OrderItem": (
+        "SBQQ__SegmentIndex__c SBQQ__SegmentKey__c SBQQ__SegmentLabel__c "
+        "SBQQ__DimensionType__c SBQQ__PriceDimension__c SBQQ__OrderedQuantity__c "
+        "SBQQ__ProrateMultiplier__c SBQQ__SubscriptionTerm__c "
+        "SBQQ__DefaultSubscriptionTerm__c SBQQ__Activated__c SBQQ__UnproratedNetPrice__c "
+        "SBQQ__ChargeType__c SBQQ__BillingFrequency__c SBQQ__BillingType__c "
+        "SBQQ__SubscriptionType__c SBQQ__ProductSubscriptionType__c "
+        "SBQQ__SubscriptionPricing__c SBQQ__PricingMethod__c SBQQ__ContractAction__c "
+        "SBQQ__RevisedOrderProduct__c"
+    ),
+    "SBQQ__QuoteLine__c": (
+        "SBQQ__SegmentStartDate__c SBQQ__SegmentEndDate__c SBQQ__Discount__c SBQQ__NetPrice__c"
+    ),
+    "SBQQ__Quote__c": (
+        "SBQQ__StartDate__c SBQQ__EndDate__c SBQQ__SubscriptionTerm__c SBQQ__Type__c "
+        "SBQQ__Account__c SBQQ__Opportunity2__c SBQQ__MasterContract__c "
+        "SBQQ__PrimaryContact__c SBQQ__Primary__c"
+    ),
+    "Opportunity": ("SBQQ__AmendedContract__c SBQQ__RenewedContract__c CloseDate StageName"),
+    "Contract": ("SBQQ__Order__c SBQQ__Quote__c StartDate EndDate ContractTerm SBQQ__AmendmentStartDate__c"),
+    "ConsumptionSchedule": ("Type BillingTerm BillingTermUnit RatingMethod IsActive"),
+    "ConsumptionRate": ("LowerBound UpperBound Price PricingMethod ProcessingOrder ConsumptionScheduleId"),
+    "ProductConsumptionSchedule": ("ProductId ConsumptionScheduleId"),
 }
 
 
