@@ -878,6 +878,34 @@ def test_date_literals_on_date_fields(sandbox_dir: Path, literal: str, expected:
     assert sorted(names(got)) == sorted(expected)
 
 
+def test_range_filters_on_a_large_object_agree_with_small_ones(sandbox_dir: Path) -> None:
+    # Over 5,000 rows the engine scans instead of walking an index when a range matches most rows.
+    store = OrgStore.open(sandbox_dir)
+    base = datetime(2024, 1, 1, tzinfo=UTC)
+    stamps = [base + timedelta(minutes=i) for i in range(6000)]
+    store.insert_many(
+        "Account",
+        [
+            {
+                "Name": f"a{i:05d}",
+                "NumberOfEmployees": i % 7,
+                "SystemModstamp": stamp,
+                "LastModifiedDate": stamp,
+            }
+            for i, stamp in enumerate(stamps)
+        ],
+    )
+    sf = sandbox.connect(sandbox_dir)
+    for cut in (10, 5990):
+        since = stamps[cut].strftime("%Y-%m-%dT%H:%M:%SZ")
+        soql = (
+            f"SELECT Name FROM Account WHERE SystemModstamp >= {since} AND NumberOfEmployees = 3 "
+            "ORDER BY SystemModstamp DESC, Name"
+        )
+        expected = [f"a{i:05d}" for i in reversed(range(cut, 6000)) if i % 7 == 3]
+        assert names(sf.query_all(soql)["records"]) == expected
+
+
 def test_one_client_shared_by_threads(sandbox_dir: Path) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
