@@ -1147,7 +1147,7 @@ def test_two_processes_writing_at_once_corrupt_nothing(sandbox_dir: Path) -> Non
     ctx = multiprocessing.get_context("spawn")
     barrier = ctx.Barrier(2)
     workers = [
-        ctx.Process(target=_write_many, args=(str(sandbox_dir), label, 150, barrier)) for label in "pq"
+        ctx.Process(target=_write_many, args=(str(sandbox_dir), label, 60, barrier)) for label in "pq"
     ]
     for w in workers:
         w.start()
@@ -1156,7 +1156,7 @@ def test_two_processes_writing_at_once_corrupt_nothing(sandbox_dir: Path) -> Non
         assert w.exitcode == 0
     sf = sandbox.connect(sandbox_dir)
     records = sf.query_all("SELECT Id, Name, NumberOfEmployees FROM Account")["records"]
-    assert len(records) == 300 and len({r["Id"] for r in records}) == 300
-    assert sorted(names(records)) == sorted(f"{label}-{i:03d}" for label in "pq" for i in range(150))
+    assert len(records) == 120 and len({r["Id"] for r in records}) == 120
+    assert sorted(names(records)) == sorted(f"{label}-{i:03d}" for label in "pq" for i in range(60))
     assert all(r["NumberOfEmployees"] == int(r["Name"][2:]) for r in records)
-    assert sandbox.api_calls(sandbox_dir) == calls_before + 600 + 1
+    assert sandbox.api_calls(sandbox_dir) == calls_before + 240 + 1
