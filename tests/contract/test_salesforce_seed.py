@@ -123,6 +123,18 @@ def test_order_kind_mix_scales_with_the_number_of_orders() -> None:
     assert big == Counter({k: v * (100_000 // CYCLE_ORDERS) for k, v in cycle.items()})
 
 
+def test_seeding_replaces_the_org_and_zero_orders_leaves_only_the_company(tmp_path: Path) -> None:
+    _seed(tmp_path, orders=40)
+    client = sandbox.connect(tmp_path)
+    client.Account.create({"Name": "Left over from a previous run"})
+    summary = _seed(tmp_path, orders=0)
+    client = sandbox.connect(tmp_path)  # seeding empties the org, sessions included
+    assert summary.order_kinds == dict.fromkeys(ORDER_KINDS, 0) and summary.order_lines == 0
+    assert client.query("SELECT COUNT() FROM Order")["totalSize"] == 0
+    assert records(client, "SELECT Id FROM Account WHERE Name = 'Left over from a previous run'") == []
+    assert client.query("SELECT COUNT() FROM Product2")["totalSize"] == summary.records["Product2"] > 0
+
+
 def test_accounts_have_addresses_contacts_and_an_owner_with_email(sf: Salesforce) -> None:
     accounts = records(
         sf,
@@ -409,6 +421,42 @@ def test_renewals_start_a_new_contract_after_the_old_one(sf: Salesforce) -> None
         assert {x["SBQQ__ContractAction__c"] for x in renewal["OrderItems"]["records"]} == {"Renew"}
 
 
+def test_contracted_lines_have_subscriptions(sf: Salesforce) -> None:
+    subscriptions = records(
+        sf,
+        "SELECT Id, SBQQ__Contract__c, SBQQ__Product__c, SBQQ__Quantity__c, SBQQ__NetPrice__c, "
+        "SBQQ__RevisedSubscription__c, SBQQ__RevisedSubscription__r.SBQQ__Contract__c, "
+        "SBQQ__TerminatedDate__c, "
+        "SBQQ__OrderProduct__r.Id, SBQQ__OrderProduct__r.Quantity, SBQQ__OrderProduct__r.UnitPrice, "
+        "SBQQ__OrderProduct__r.Product2Id, SBQQ__OrderProduct__r.SBQQ__Subscription__c, "
+        "SBQQ__OrderProduct__r.Order.ContractId FROM SBQQ__Subscription__c",
+    )
+    lines = records(
+        sf,
+        "SELECT Id FROM OrderItem WHERE Order.Status = 'Activated' AND Order.ContractId != null "
+        "AND SBQQ__ChargeType__c != 'One-Time'",
+    )
+    assert {s["SBQQ__OrderProduct__r"]["Id"] for s in subscriptions} == {line["Id"] for line in lines}
+    revised = terminated = 0
+    for subscription in subscriptions:
+        line = subscription["SBQQ__OrderProduct__r"]
+        assert line["SBQQ__Subscription__c"] == subscription["Id"]
+        assert subscription["SBQQ__Contract__c"] == line["Order"]["ContractId"]
+        assert (subscription["SBQQ__Product__c"], subscription["SBQQ__Quantity__c"]) == (
+            line["Product2Id"],
+            line["Quantity"],
+        )
+        assert subscription["SBQQ__NetPrice__c"] == line["UnitPrice"]
+        if subscription["SBQQ__RevisedSubscription__c"] is not None:
+            revised += 1
+            assert (
+                subscription["SBQQ__RevisedSubscription__r"]["SBQQ__Contract__c"]
+                == subscription["SBQQ__Contract__c"]
+            )
+        terminated += subscription["SBQQ__TerminatedDate__c"] is not None
+    assert revised and terminated
+
+
 def test_mdq_ramps_have_yearly_segments(activated_lines: list[dict[str, Any]]) -> None:
     segments: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for line in activated_lines:
@@ -570,11 +618,16 @@ def test_every_sfdx_file_is_well_formed_and_the_permission_set_names_real_fields
         assert allowed(obj, "Read")
         assert allowed(obj, "Create") == full and allowed(obj, "Delete") == full
         assert objects[obj].findtext("md:modifyAllRecords", namespaces=NS) == "false"
+    # Objects without permissions of their own: their access comes from the parent object(s).
+    inherited = {"OrderItem": ("Order",), "PricebookEntry": ("Pricebook2", "Product2")}
+    assert not set(inherited) & set(objects)
     for name, permission in granted.items():
         sobject, field = str(name).split(".")
         editable = permission.findtext("md:editable", namespaces=NS) == "true"
-        if editable:
-            assert allowed(sobject, "Edit"), name
+        for governing in inherited.get(sobject, (sobject,)):
+            assert allowed(governing, "Read"), name
+            if editable:
+                assert allowed(governing, "Edit"), name
         if field in ("Stripe_ID__c", "Stripe_Sync_Hash__c"):
             assert editable, name
 

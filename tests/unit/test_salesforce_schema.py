@@ -153,6 +153,13 @@ def test_cpq_picklists_and_read_only_fields() -> None:
     currency = order.field("CurrencyIsoCode")
     assert currency is not None and set(currency.picklist_values) == {"USD", "EUR", "GBP", "JPY"}
     assert item.field("Name") is None  # OrderItem has no Name in a real org
+    names = {o: schema.sobject(o).field("Name") for o in ("Order", "Contract", "Account", "Opportunity")}  # type: ignore[union-attr]
+    assert {o: f.nillable for o, f in names.items() if f is not None} == {
+        "Order": True,
+        "Contract": True,
+        "Account": False,
+        "Opportunity": False,
+    }
 
 
 def test_custom_fields_come_from_the_sfdx_files() -> None:
@@ -238,3 +245,42 @@ def test_unsupported_or_broken_metadata_fails_loudly(
     (fields / file_name).write_text(content)
     with pytest.raises(SchemaError, match=message):
         load_schema(metadata)
+
+
+BRIEF_FIELDS = {
+    "Order": (
+        "EffectiveDate EndDate ActivatedDate OrderNumber TotalAmount Pricebook2Id "
+        "ContractId OpportunityId SBQQ__Quote__c SBQQ__PaymentTerm__c "
+        "SBQQ__ContractingMethod__c SBQQ__Contracted__c"
+    ),
+    "OrderItem": (
+        "SBQQ__SegmentIndex__c SBQQ__SegmentKey__c SBQQ__SegmentLabel__c "
+        "SBQQ__DimensionType__c SBQQ__PriceDimension__c SBQQ__OrderedQuantity__c "
+        "SBQQ__ProrateMultiplier__c SBQQ__SubscriptionTerm__c "
+        "SBQQ__DefaultSubscriptionTerm__c SBQQ__Activated__c SBQQ__UnproratedNetPrice__c "
+        "SBQQ__ChargeType__c SBQQ__BillingFrequency__c SBQQ__BillingType__c "
+        "SBQQ__SubscriptionType__c SBQQ__ProductSubscriptionType__c "
+        "SBQQ__SubscriptionPricing__c SBQQ__PricingMethod__c SBQQ__ContractAction__c "
+        "SBQQ__RevisedOrderProduct__c"
+    ),
+    "SBQQ__QuoteLine__c": (
+        "SBQQ__SegmentStartDate__c SBQQ__SegmentEndDate__c SBQQ__Discount__c SBQQ__NetPrice__c"
+    ),
+    "SBQQ__Quote__c": (
+        "SBQQ__StartDate__c SBQQ__EndDate__c SBQQ__SubscriptionTerm__c SBQQ__Type__c "
+        "SBQQ__Account__c SBQQ__Opportunity2__c SBQQ__MasterContract__c "
+        "SBQQ__PrimaryContact__c SBQQ__Primary__c"
+    ),
+    "Opportunity": ("SBQQ__AmendedContract__c SBQQ__RenewedContract__c CloseDate StageName"),
+    "Contract": ("SBQQ__Order__c SBQQ__Quote__c StartDate EndDate ContractTerm SBQQ__AmendmentStartDate__c"),
+    "ConsumptionSchedule": ("Type BillingTerm BillingTermUnit RatingMethod IsActive"),
+    "ConsumptionRate": ("LowerBound UpperBound Price PricingMethod ProcessingOrder ConsumptionScheduleId"),
+    "ProductConsumptionSchedule": ("ProductId ConsumptionScheduleId"),
+}
+
+
+@pytest.mark.parametrize("sobject", sorted(BRIEF_FIELDS))
+def test_the_fields_a_billing_sync_reads_exist(sobject: str) -> None:
+    obj = load_schema().sobject(sobject)
+    assert obj is not None
+    assert [name for name in BRIEF_FIELDS[sobject].split() if obj.field(name) is None] == []

@@ -21,7 +21,7 @@ from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 
 from cpq_sync.sandbox.salesforce import bulk, ids
-from cpq_sync.sandbox.salesforce.describe import global_describe, sobject_describe
+from cpq_sync.sandbox.salesforce.describe import global_describe, sobject_describe, sobject_summary
 from cpq_sync.sandbox.salesforce.errors import SalesforceError, not_found
 from cpq_sync.sandbox.salesforce.faults import SalesforceFaults, load_faults
 from cpq_sync.sandbox.salesforce.soql.engine import SoqlEngine
@@ -29,6 +29,7 @@ from cpq_sync.sandbox.salesforce.store import OrgStore, format_datetime, parse_d
 from cpq_sync.sandbox.salesforce.usage import admit_call, api_calls
 
 MAX_PAGE = 2000
+MAX_URL = 16_384  # longer GET URIs are refused by the org's front end
 MIN_BATCH = 200
 COLLECTION_LIMIT = 200
 COMPOSITE_LIMIT = 25
@@ -157,6 +158,10 @@ class SandboxAdapter(BaseAdapter):
         return resp
 
     def _handle(self, request: requests.PreparedRequest, faults: SalesforceFaults) -> Answer:
+        if len(request.url or "") > MAX_URL:
+            raise SalesforceError(
+                "URI_TOO_LONG", f"The request URI is longer than {MAX_URL:,} characters", status=414
+            )
         parts = urlsplit(request.url or "")
         match = _PATH_RE.match(parts.path)
         if match is None:
@@ -325,8 +330,7 @@ class SandboxAdapter(BaseAdapter):
                 return Answer(
                     200,
                     {
-                        "objectDescribe": sobject_describe(store.schema, sobj, call.version)
-                        | {"fields": None, "childRelationships": None},
+                        "objectDescribe": sobject_summary(sobj, call.version),
                         "recentItems": [],
                     },
                 )
@@ -457,6 +461,9 @@ class SandboxAdapter(BaseAdapter):
     # ------------------------------------------------------------------ sObject Collections
 
     def collections(self, call: Call, p: list[str]) -> Answer:
+        if len(p) == 1:
+            self._allow(call, "GET")
+            return Answer(200, self.retrieve_many(call, p[0]))
         if not p:
             self._allow(call, "POST", "PATCH", "DELETE")
             if call.method == "DELETE":
@@ -505,6 +512,33 @@ class SandboxAdapter(BaseAdapter):
                 200, self._each(call, body["records"], upsert_one, bool(body.get("allOrNone", False)))
             )
         raise not_found()
+
+    def retrieve_many(self, call: Call, sobject: str) -> list[dict[str, Any] | None]:
+        """GET composite/sobjects/{T}?ids=...&fields=...: records in the order asked, null when absent."""
+        store = self.store
+        sobj = store.sobject(sobject)
+        id_list = [i for i in call.params.get("ids", "").split(",") if i]
+        fields = [f.strip() for f in call.params.get("fields", "").split(",") if f.strip()]
+        if not id_list or not fields:
+            raise SalesforceError("MISSING_ARGUMENT", "ids and fields are required")
+        self._check_size(len(id_list))
+        wanted = []
+        for name in fields:
+            fd = sobj.field(name)
+            if fd is None:
+                raise SalesforceError("INVALID_FIELD", f"No such column '{name}' on entity '{sobj.name}'")
+            wanted.append(fd.name)
+        out: list[dict[str, Any] | None] = []
+        for text in id_list:
+            if not ids.is_valid(text):
+                raise SalesforceError("MALFORMED_ID", f"invalid ID field: {text}")
+            stored = store.get(sobj.name, ids.to_18(text))
+            if stored is None or store.sobject_of_id(stored["Id"]) != sobj:
+                out.append(None)
+                continue
+            record = store.record_json(sobj, stored, call.version)
+            out.append({"attributes": record["attributes"], **{k: record[k] for k in wanted}})
+        return out
 
     @staticmethod
     def _check_size(n: int) -> None:

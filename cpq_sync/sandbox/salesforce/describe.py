@@ -39,11 +39,11 @@ def global_describe(schema: Schema, version: str) -> dict[str, Any]:
     return {
         "encoding": "UTF-8",
         "maxBatchSize": 200,
-        "sobjects": [_summary(sobj, version) for sobj in schema.objects.values()],
+        "sobjects": [sobject_summary(sobj, version) for sobj in schema.objects.values()],
     }
 
 
-def _summary(sobj: SObjectDef, version: str) -> dict[str, Any]:
+def sobject_summary(sobj: SObjectDef, version: str) -> dict[str, Any]:
     return {
         "activateable": False,
         "createable": True,
@@ -130,7 +130,7 @@ def _compound_of(sobj: SObjectDef, fd: FieldDef) -> str | None:
 
 def sobject_describe(schema: Schema, sobj: SObjectDef, version: str) -> dict[str, Any]:
     cascades = {(child, fld) for child, fld in CASCADE_DELETE.get(sobj.name, ())}
-    out = _summary(sobj, version)
+    out = sobject_summary(sobj, version)
     out.update(
         {
             "childRelationships": [

@@ -6,6 +6,7 @@ the real checksum: for each 5-character chunk, a bit per upper-case letter, mapp
 
 from __future__ import annotations
 
+import functools
 import re
 
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -13,18 +14,21 @@ _SUFFIX = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
 _ID_RE = re.compile(r"^[0-9A-Za-z]{15}(?:[A-Z0-5]{3})?$")
 #: The "pod" characters after the key prefix (real ids carry the instance there, e.g. ``5g``).
 POD = "5g"
+ID_LENGTH = 18
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _chunk(chars: str) -> str:
+    bits = 0
+    for i, ch in enumerate(chars):
+        if "A" <= ch <= "Z":
+            bits |= 1 << i
+    return _SUFFIX[bits]
 
 
 def checksum(id15: str) -> str:
     """The 3-character case-safe suffix of a 15-character id."""
-    out = []
-    for chunk in range(3):
-        bits = 0
-        for i, ch in enumerate(id15[chunk * 5 : chunk * 5 + 5]):
-            if "A" <= ch <= "Z":
-                bits |= 1 << i
-        out.append(_SUFFIX[bits])
-    return "".join(out)
+    return _chunk(id15[0:5]) + _chunk(id15[5:10]) + _chunk(id15[10:15])
 
 
 def to_18(value: str) -> str:

@@ -46,6 +46,8 @@ OBJECTS_SUBDIR = Path("force-app/main/default/objects")
 
 # Objects whose CurrencyIsoCode is inherited from the parent record (read-only on the child).
 _CURRENCY_FROM_PARENT = frozenset({"OrderItem", "SBQQ__QuoteLine__c"})
+# Standard objects whose Name is optional (Order Name, Contract Name).
+_OPTIONAL_NAME = frozenset({"Order", "Contract"})
 
 
 class SchemaError(ValueError):
@@ -234,7 +236,7 @@ def _system_fields(spec: O) -> list[FieldDef]:
                     label=f"{spec.label} Name",
                     type="string",
                     length=255,
-                    nillable=spec.name == "Order",
+                    nillable=spec.name in _OPTIONAL_NAME,
                 )
             )
     if spec.owner:

@@ -2,7 +2,8 @@
 
 ``seed_org(directory, orders=N, seed=S)`` empties the org and fills it with users, accounts (addresses,
 contacts), a catalog covering every charge type, standard and custom price books in USD and EUR, and N orders
-of every kind the sync handles, each with its opportunity, quote, quote lines and (when contracted) contract.
+of every kind the sync handles, each with its opportunity, quote, quote lines and (when contracted) contract
+and one ``SBQQ__Subscription__c`` per subscription line.
 Records follow how CPQ computes (see the brief's "CPQ data conventions"):
 
 * ``SBQQ__ProrateMultiplier__c = round(term / default term, 4)``; ``UnitPrice = round(PBE price x multiplier x
@@ -41,9 +42,9 @@ from cpq_sync.sandbox.salesforce.seed_catalog import (
     COMPANY_SUFFIXES,
     COMPANY_WORDS,
     COUPONS,
-    CURRENCY_SHARE_EUR,
     CUSTOM_PRICE_BOOK_FACTOR,
     EU_PLACES,
+    EUR_ACCOUNT_EVERY,
     FIRST_NAMES,
     INDUSTRIES,
     LAST_NAMES,
@@ -133,6 +134,7 @@ INSERT_ORDER = (
     "Quote_Stripe_Coupon_Association__c",
     "Quote_Line_Stripe_Coupon_Association__c",
     "Contract",
+    "SBQQ__Subscription__c",
     "OrderItem",
     "Order",
 )
@@ -211,6 +213,7 @@ class _Item:
     product: Product
     quantity: float
     discount: float
+    subscription: str | None = None  # the SBQQ__Subscription__c contracting created for it
 
 
 @dataclass
@@ -275,7 +278,7 @@ class _Generator:
         latest = self.now - timedelta(minutes=5)
         return min(moment, latest)
 
-    def month_start(self, offset_months: int) -> date:
+    def day_in_month(self, offset_months: int) -> date:
         """A start date ``offset_months`` from this month, on a day between 1 and 28."""
         first = add_months(date(self.today.year, self.today.month, 1), offset_months)
         return first.replace(day=self.rng.randint(1, 28))
@@ -313,8 +316,7 @@ class _Generator:
         self.accounts_by_currency: dict[str, list[_Account]] = {"USD": [], "EUR": []}
         words, nouns, suffixes = len(COMPANY_WORDS), len(COMPANY_NOUNS), len(COMPANY_SUFFIXES)
         for i in range(n_accounts):
-            currency = "EUR" if i % 5 == 4 else "USD"  # exactly CURRENCY_SHARE_EUR of the accounts
-            assert CURRENCY_SHARE_EUR == 0.2
+            currency = "EUR" if i % EUR_ACCOUNT_EVERY == EUR_ACCOUNT_EVERY - 1 else "USD"
             # (word, noun) pairs are unique within each block of words x nouns accounts (11 is prime to 20).
             block = i // words
             name = (
@@ -509,6 +511,8 @@ class _Generator:
                     created,
                 )
         self.item_templates: dict[tuple[str, str, str], tuple[dict[str, Any], dict[str, Any]]] = {}
+        self.subscription_templates: dict[tuple[str, str, str], dict[str, Any]] = {}
+        subscription_object = self.store.sobject("SBQQ__Subscription__c")
         for (book, code, currency), (pbe_id, unit) in self.pbes.items():
             p = BY_CODE[code]
             charge: dict[str, Any] = {
@@ -543,6 +547,13 @@ class _Generator:
                 **charge,
             }
             self.item_templates[(book, code, currency)] = (item, quote_line)
+            if p.recurring:
+                self.subscription_templates[(book, code, currency)] = {
+                    "SBQQ__Product__c": self.product_ids[code],
+                    "SBQQ__ListPrice__c": unit,
+                    "CurrencyIsoCode": currency,
+                    **{k: v for k, v in charge.items() if subscription_object.field(k) is not None},
+                }
 
     # -- deals -----------------------------------------------------------------------------------------------
 
@@ -590,6 +601,7 @@ class _Generator:
         contact = account.contacts[0]
         templates = self.item_templates
         item_rows = self.rows["OrderItem"]
+        subscription_rows = self.rows["SBQQ__Subscription__c"]
         line_rows = self.rows["SBQQ__QuoteLine__c"]
         total = 0.0
         items: list[_Item] = []
@@ -624,16 +636,12 @@ class _Generator:
                     "SBQQ__Quantity__c": quantity
                     if line.prior_quantity is None
                     else line.prior_quantity + quantity,
-                    "SBQQ__PriorQuantity__c": line.prior_quantity,
                     "SBQQ__Existing__c": line.revised is not None,
                     "SBQQ__RegularPrice__c": round(pbe_price * multiplier, 2),
                     "SBQQ__ProratedListPrice__c": round(pbe_price * multiplier, 2),
                     "SBQQ__CustomerPrice__c": unit,
                     "SBQQ__NetPrice__c": unit,
-                    "SBQQ__Discount__c": line.discount or None,
                     "SBQQ__StartDate__c": line_start,
-                    "SBQQ__EndDate__c": line_end,
-                    "SBQQ__SubscriptionTerm__c": line_term,
                     "SBQQ__ProrateMultiplier__c": multiplier,
                 }
             )
@@ -645,21 +653,30 @@ class _Generator:
                     "Quantity": quantity,
                     "UnitPrice": unit,
                     "ServiceDate": line_start,
-                    "EndDate": line_end,
-                    "SBQQ__SubscriptionTerm__c": line_term,
                     "SBQQ__ProrateMultiplier__c": multiplier,
                     "SBQQ__UnproratedNetPrice__c": round(pbe_price * keep, 2),
                     "SBQQ__OrderedQuantity__c": quantity,
                     "SBQQ__QuotedQuantity__c": quantity,
                     "SBQQ__QuoteLine__c": ql_id,
-                    "SBQQ__RevisedOrderProduct__c": line.revised.id if line.revised else None,
-                    "SBQQ__ContractAction__c": line.action or ("New" if p.recurring else None),
-                    "SBQQ__Contract__c": contract_id if p.recurring else None,
+                    "SBQQ__ContractAction__c": line.action or "New",
                     "SBQQ__Contracted__c": activated and p.recurring and contract_id is not None,
                     "SBQQ__Activated__c": activated,
                     "SBQQ__Status__c": "Activated" if activated else "Draft",
                 }
             )
+            # Blank fields are left out (hot path: the store stores them as null without validating them).
+            if line_end is not None:
+                item["EndDate"] = ql["SBQQ__EndDate__c"] = line_end
+            if line_term is not None:
+                item["SBQQ__SubscriptionTerm__c"] = ql["SBQQ__SubscriptionTerm__c"] = line_term
+            if line.prior_quantity is not None:
+                ql["SBQQ__PriorQuantity__c"] = line.prior_quantity
+            if line.discount:
+                ql["SBQQ__Discount__c"] = line.discount
+            if line.revised is not None:
+                item["SBQQ__RevisedOrderProduct__c"] = line.revised.id
+            if p.recurring and contract_id is not None:
+                item["SBQQ__Contract__c"] = contract_id
             if line.segment is not None:
                 index, label, key = line.segment
                 segment = {
@@ -687,8 +704,56 @@ class _Generator:
             line_rows.append(ql)
             if line_coupon_target is None and p.recurring:
                 line_coupon_target = ql_id
+            subscription_id = None
+            if p.recurring and activated and contract_id is not None:
+                # Contracting the order made one subscription per subscription line (deltas included).
+                subscription_id = self.new_id("SBQQ__Subscription__c")
+                item["SBQQ__Subscription__c"] = subscription_id
+                subscription = dict(self.subscription_templates[(book, p.code, currency)])
+                subscription.update(
+                    {
+                        "Id": subscription_id,
+                        "SBQQ__Account__c": account.id,
+                        "SBQQ__Contract__c": contract_id,
+                        "SBQQ__OrderProduct__c": item_id,
+                        "SBQQ__QuoteLine__c": ql_id,
+                        "SBQQ__OriginalQuoteLine__c": ql_id,
+                        "SBQQ__Quantity__c": quantity,
+                        "SBQQ__RenewalQuantity__c": quantity,
+                        "SBQQ__NetPrice__c": unit,
+                        "SBQQ__CustomerPrice__c": unit,
+                        "SBQQ__RegularPrice__c": ql["SBQQ__RegularPrice__c"],
+                        "SBQQ__ProrateMultiplier__c": multiplier,
+                        "SBQQ__SubscriptionStartDate__c": line_start,
+                        "SBQQ__StartDate__c": line_start,
+                        "OwnerId": account.owner,
+                        "CreatedDate": activated_at,
+                        "LastModifiedDate": activated_at,
+                        "SystemModstamp": activated_at,
+                    }
+                )
+                if line_end is not None:
+                    subscription["SBQQ__SubscriptionEndDate__c"] = subscription["SBQQ__EndDate__c"] = line_end
+                if line.revised is not None and line.revised.subscription is not None:
+                    subscription["SBQQ__RevisedSubscription__c"] = line.revised.subscription
+                    if line.revised.quantity + quantity == 0:
+                        subscription["SBQQ__TerminatedDate__c"] = line_start
+                if line.segment is not None:
+                    index, label, key = line.segment
+                    subscription.update(
+                        {
+                            "SBQQ__SegmentIndex__c": index,
+                            "SBQQ__SegmentLabel__c": label,
+                            "SBQQ__SegmentKey__c": key,
+                            "SBQQ__DimensionType__c": "Year",
+                            "SBQQ__SegmentStartDate__c": line_start,
+                            "SBQQ__SegmentEndDate__c": line_end,
+                            "SBQQ__SegmentQuantity__c": quantity,
+                        }
+                    )
+                subscription_rows.append(subscription)
             if p.recurring:
-                items.append(_Item(item_id, p, quantity, line.discount))
+                items.append(_Item(item_id, p, quantity, line.discount, subscription_id))
         opportunity_kind = (
             "Renewal" if renewed_contract else "Amendment" if amended_contract else "New Business"
         )
@@ -746,17 +811,25 @@ class _Generator:
         if quote_coupon is not None:
             self.add(
                 "Quote_Stripe_Coupon_Association__c",
-                {"Name": f"{quote_id}-coupon", "Quote__c": quote_id, "Quote_Stripe_Coupon__c": quote_coupon,
-                 "CurrencyIsoCode": currency},
+                {
+                    "Name": f"{quote_id}-coupon",
+                    "Quote__c": quote_id,
+                    "Quote_Stripe_Coupon__c": quote_coupon,
+                    "CurrencyIsoCode": currency,
+                },
                 created,
-            )  # fmt: skip
+            )
         if line_coupon is not None and line_coupon_target is not None:
             self.add(
                 "Quote_Line_Stripe_Coupon_Association__c",
-                {"Name": f"{line_coupon_target}-coupon", "Quote_Line__c": line_coupon_target,
-                 "Quote_Stripe_Coupon__c": line_coupon, "CurrencyIsoCode": currency},
+                {
+                    "Name": f"{line_coupon_target}-coupon",
+                    "Quote_Line__c": line_coupon_target,
+                    "Quote_Stripe_Coupon__c": line_coupon,
+                    "CurrencyIsoCode": currency,
+                },
                 created,
-            )  # fmt: skip
+            )
         order_row: dict[str, Any] = {
             "Id": order_id,
             "AccountId": account.id,
@@ -897,28 +970,28 @@ class _Generator:
                     account,
                     kind=first,
                     lines=lines,
-                    start=self.month_start(rng.randint(-8, 2)),
+                    start=self.day_in_month(rng.randint(-8, 2)),
                     term=None,
                     book=book,
                 )
                 return
             term = rng.choice((12, 12, 24, 36))
-            start = self.month_start(rng.randint(-8, 2))
+            start = self.day_in_month(rng.randint(-8, 2))
             skip_past = False
             if first == "backdated":
-                start = self.month_start(rng.randint(-8, -5))
+                start = self.day_in_month(rng.randint(-8, -5))
                 skip_past = variant % 2 == 1
             elif first == "future_start":
-                start = self.month_start(rng.randint(1, 2))
+                start = self.day_in_month(rng.randint(1, 2))
             elif first == "odd_term":
                 term = 18 if variant % 2 == 0 else 9
             if len(kinds) > 1:  # amended or renewed later: an earlier start
                 if kinds[1] == "renewal":
-                    term, start = 12, self.month_start(rng.randint(-11, -10))
+                    term, start = 12, self.day_in_month(rng.randint(-11, -10))
                 elif len(kinds) > 2:
-                    start, term = self.month_start(rng.randint(-7, -5)), rng.choice((12, 24))
+                    start, term = self.day_in_month(rng.randint(-7, -5)), rng.choice((12, 24))
                 else:
-                    start, term = self.month_start(rng.randint(-8, -3)), rng.choice((12, 24))
+                    start, term = self.day_in_month(rng.randint(-8, -3)), rng.choice((12, 24))
             lines = self.termed_lines(annual_only=first == "odd_term", one_time=len(kinds) == 1)
             if len(kinds) > 1 and not any(line.quantity >= 2 for line in lines):
                 lines.append(self.recurring_line(BY_CODE["SEAT-A"]))
@@ -933,9 +1006,16 @@ class _Generator:
                 )
                 coupons = (quote_coupon, line_coupon)
             deal = self.deal(
-                account, kind=first, lines=lines, start=start, term=term, book=book,
-                create_contract=True, coupons=coupons, skip_past=skip_past,
-            )  # fmt: skip
+                account,
+                kind=first,
+                lines=lines,
+                start=start,
+                term=term,
+                book=book,
+                create_contract=True,
+                coupons=coupons,
+                skip_past=skip_past,
+            )
             for later in kinds[1:]:
                 if later == "renewal":
                     self.renewal(account, deal, book, term)
@@ -950,7 +1030,7 @@ class _Generator:
             lines = [_Line(BY_CODE["HOST-E"], float(rng.randint(1, 4)))]
             if rng.random() < 0.5:
                 lines.append(_Line(BY_CODE["TRAIN"], 1.0))
-            start = self.month_start(rng.randint(-8, 1) if len(kinds) == 1 else rng.randint(-8, -3))
+            start = self.day_in_month(rng.randint(-8, 1) if len(kinds) == 1 else rng.randint(-8, -3))
             deal = self.deal(
                 account,
                 kind="evergreen",
@@ -965,12 +1045,19 @@ class _Generator:
             return
         if first in ("draft", "deleted"):
             account = self.pick_account()
-            start = self.month_start(rng.randint(0, 2))
+            start = self.day_in_month(rng.randint(0, 2))
             created = self.at(self.today - timedelta(days=rng.randint(1, 20)), rng.randint(8, 17))
             self.deal(
-                account, kind=first, lines=self.termed_lines(), start=start, term=12, book=book,
-                activated=False, deleted=first == "deleted", created=created,
-            )  # fmt: skip
+                account,
+                kind=first,
+                lines=self.termed_lines(),
+                start=start,
+                term=12,
+                book=book,
+                activated=False,
+                deleted=first == "deleted",
+                created=created,
+            )
             if first == "deleted":
                 # A duplicate contact, created and then deleted by the rep.
                 first_name, last_name = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
@@ -1031,10 +1118,19 @@ class _Generator:
                     lines.append(line)
         created = self.at(min(start - timedelta(days=rng.randint(2, 10)), self.today), rng.randint(8, 17))
         deal = self.deal(
-            account, kind=kind, lines=lines, start=start, term=remaining, book=book, quote_type="Amendment",
-            order_type="Amendment", contract=base.contract_id, amended_contract=base.contract_id,
-            contract_end=base.end, created=created,
-        )  # fmt: skip
+            account,
+            kind=kind,
+            lines=lines,
+            start=start,
+            term=remaining,
+            book=book,
+            quote_type="Amendment",
+            order_type="Amendment",
+            contract=base.contract_id,
+            amended_contract=base.contract_id,
+            contract_end=base.end,
+            created=created,
+        )
         for line in lines:
             if line.revised is not None:
                 line.revised.quantity += line.quantity
@@ -1065,9 +1161,18 @@ class _Generator:
         ]
         created = self.at(self.today - timedelta(days=self.rng.randint(1, 15)), self.rng.randint(8, 17))
         deal = self.deal(
-            account, kind="renewal", lines=lines, start=start, term=term, book=book, quote_type="Renewal",
-            order_type="Renewal", create_contract=True, renewed_contract=base.contract_id, created=created,
-        )  # fmt: skip
+            account,
+            kind="renewal",
+            lines=lines,
+            start=start,
+            term=term,
+            book=book,
+            quote_type="Renewal",
+            order_type="Renewal",
+            create_contract=True,
+            renewed_contract=base.contract_id,
+            created=created,
+        )
         renewal_opp = self.rows["Opportunity"][-1]["Id"]
         self.touch_contract(
             base.contract_id,
@@ -1082,16 +1187,24 @@ class _Generator:
         lines = [self.delta(i, -i.quantity, 1, start, None) for i in base.items if i.quantity > 0]
         created = self.at(min(start - timedelta(days=3), self.today), 11)
         self.deal(
-            account, kind="evergreen_cancellation", lines=lines, start=start, term=None, book=book,
-            quote_type="Amendment", order_type="Amendment", contract=base.contract_id,
-            amended_contract=base.contract_id, created=created,
-        )  # fmt: skip
+            account,
+            kind="evergreen_cancellation",
+            lines=lines,
+            start=start,
+            term=None,
+            book=book,
+            quote_type="Amendment",
+            order_type="Amendment",
+            contract=base.contract_id,
+            amended_contract=base.contract_id,
+            created=created,
+        )
         self.touch_contract(base.contract_id, {"SBQQ__AmendmentStartDate__c": start}, created)
 
     def mdq(self, book: str, *, years: int, discounted: bool) -> None:
         rng = self.rng
         account = self.pick_account()
-        start = self.month_start(rng.randint(-8, 2))
+        start = self.day_in_month(rng.randint(-8, 2))
         term = 12 * years
         key = str(1_700_000_000_000 + rng.randrange(10**11))
         quantity = float(rng.randrange(10, 30, 5))
@@ -1120,6 +1233,7 @@ class _Generator:
 # Entry point
 
 
+_BUILT_WITHOUT_BLANKS = frozenset({"OrderItem", "SBQQ__QuoteLine__c", "SBQQ__Subscription__c"})
 FLUSH_EVERY = 2_000  # families generated between two bulk inserts (bounds memory at any size)
 
 
@@ -1128,6 +1242,8 @@ def _flush(store: OrgStore, gen: _Generator) -> None:
     for sobject in INSERT_ORDER:
         rows = gen.rows[sobject]
         if rows:
+            if sobject not in _BUILT_WITHOUT_BLANKS:
+                rows = [{k: v for k, v in row.items() if v is not None} for row in rows]
             store.insert_many(sobject, rows)
             gen.rows[sobject] = []
 

@@ -191,7 +191,8 @@ ONE_TIME = ("IMPL", "TRAIN")
 #: The custom price book sells at a 5% lower list price than the standard one.
 CUSTOM_PRICE_BOOK_FACTOR = 0.95
 
-CURRENCY_SHARE_EUR = 0.2
+#: Every fifth account is billed in EUR (its orders use the EUR price book entries).
+EUR_ACCOUNT_EVERY = 5
 
 COMPANY_WORDS = (
     "Acme", "Apex", "Blue", "Bright", "Cedar", "Cobalt", "Crest", "Delta", "Ember", "Falcon", "Granite",

@@ -670,6 +670,7 @@ CPQ_OBJECTS: tuple[O, ...] = (
                 "SBQQ__RenewingQuoteLines__r",
             ),
             b("SBQQ__Existing__c"),
+            b("SBQQ__Bundled__c"),
         ),
     ),
     O(
@@ -717,6 +718,7 @@ CPQ_OBJECTS: tuple[O, ...] = (
             pct("SBQQ__SegmentUplift__c", 12, 2),
             *charge_fields(with_product_subscription_type=True),
             num("SBQQ__ProrateMultiplier__c", 8, 4),
+            b("SBQQ__Bundled__c"),
             s("SBQQ__RootId__c", 18),
             s("SBQQ__RequiredById__c", 18),
         ),

@@ -12,6 +12,7 @@ system fields bumped from the org clock) or through :meth:`insert_many` (the see
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import re
 import sqlite3
@@ -77,6 +78,7 @@ def q(name: str) -> str:
     return f'"{name}"'
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def format_datetime(value: datetime) -> str:
     """Canonical stored/returned form: ``2024-01-15T10:00:00.000+0000`` (UTC, milliseconds)."""
     if value.tzinfo is None:
@@ -172,6 +174,7 @@ class OrgStore:
         self.path = self.directory / DB_NAME
         self.schema = schema or load_schema()
         self._local = threading.local()
+        self._converters: dict[str, dict[str, tuple[str, Callable[[Any], Any]]]] = {}
         self._init_db()
 
     @classmethod
@@ -853,15 +856,54 @@ class OrgStore:
 
     def delete(self, sobject: str, record_id: str) -> None:
         """Move a record (and its master-detail children) to the recycle bin: ``IsDeleted`` true, stamps
-        bumped.
+        bumped. Activated orders and their products cannot be deleted (deactivate the order first).
         """
         sobj = self.sobject(sobject)
         with self.transaction() as conn:
             old = self._require_live(sobj, record_id)
+            order_id = (
+                old["Id"]
+                if sobj.name == "Order"
+                else old.get("OrderId")
+                if sobj.name == "OrderItem"
+                else None
+            )
+            if order_id is not None:
+                status = conn.execute(
+                    'SELECT "StatusCode" FROM "sf_Order" WHERE "Id" = ?', (order_id,)
+                ).fetchone()
+                if status is not None and status[0] == "Activated":
+                    what = (
+                        "an activated order"
+                        if sobj.name == "Order"
+                        else "order products of an activated order"
+                    )
+                    raise SalesforceError(
+                        "DELETE_FAILED", f"You can't delete {what}. Deactivate the order first."
+                    )
             stamp = format_datetime(self._now(conn))
             self._soft_delete(conn, sobj, [old["Id"]], stamp)
+            self._clear_lookups(conn, sobj, old["Id"], stamp)
             if sobj.name == "OrderItem":
                 self._rollups(conn, sobj, [old["OrderId"]], stamp)
+
+    def _clear_lookups(self, conn: sqlite3.Connection, sobj: SObjectDef, record_id: str, stamp: str) -> None:
+        """Lookups to a deleted record are cleared on the records that still hold them (a system update)."""
+        cascades = set(CASCADE_DELETE.get(sobj.name, ()))
+        for other in self.schema.objects.values():
+            for fd in other.fields.values():
+                if (
+                    fd.type != "reference"
+                    or sobj.name not in fd.reference_to
+                    or fd.name.lower() in _SYSTEM_LOWER
+                    or (other.name, fd.name) in cascades
+                ):
+                    continue
+                conn.execute(
+                    f'UPDATE {table(other.name)} SET {q(fd.name)} = NULL, "SystemModstamp" = ? '
+                    f'WHERE {q(fd.name)} = ? AND "IsDeleted" = 0',
+                    (stamp, record_id),
+                )
 
     def _soft_delete(
         self, conn: sqlite3.Connection, sobj: SObjectDef, record_ids: Sequence[str], stamp: str
@@ -953,9 +995,15 @@ class OrgStore:
                 if fd.default_value is not None and fd.type not in ("address", "boolean") and fd.createable
             }
             prepared: list[dict[str, Any]] = []
+            converters = self._converters.setdefault(sobj.name, {})
             for raw in rows:
                 row = dict(defaults)
-                row.update(self._resolve_fields(sobj, raw, creating=True, allow_system=True))
+                for key, value in raw.items():
+                    entry = converters.get(key)
+                    if entry is None:
+                        entry = converters[key] = self._bulk_converter(sobj, key)
+                    if entry[0]:
+                        row[entry[0]] = entry[1](value)
                 row["Id"] = row.get("Id") or next(fresh)
                 row.setdefault("IsDeleted", 0)
                 row.setdefault("CreatedDate", stamp)
@@ -972,6 +1020,57 @@ class OrgStore:
             if sobj.name == "OrderItem":
                 self._rollups(conn, sobj, [r["OrderId"] for r in prepared], stamp)
             return [r["Id"] for r in prepared]
+
+    def _bulk_converter(self, sobj: SObjectDef, key: str) -> tuple[str, Callable[[Any], Any]]:
+        """The (field name, converter) of a key in insert_many rows, with fast paths for common values."""
+        if key == "attributes":
+            return "", _identity
+        fd = sobj.field(key)
+        if fd is None:
+            raise SalesforceError("INVALID_FIELD", f"No such column '{key}' on sobject of type {sobj.name}")
+        if fd.type == "address":
+            return "", _identity
+        slow = functools.partial(self.coerce, sobj, fd)
+        t, length = fd.type, fd.length
+        if t in TEXT_TYPES and not fd.restricted_picklist and t != "multipicklist":
+
+            def text(value: Any) -> Any:
+                if type(value) is str and value and (length is None or len(value) <= length):
+                    return value
+                return slow(value)
+
+            return fd.name, text
+        if t in ("id", "reference"):
+
+            def ref(value: Any) -> Any:
+                if type(value) is str and len(value) == ids.ID_LENGTH:
+                    return _checked_id(value)
+                return slow(value)
+
+            return fd.name, ref
+        if t in NUMBER_TYPES and t != "int":
+            limit = 10 ** ((fd.precision or 40) - (fd.scale or 0))
+            scale = fd.scale if fd.scale is not None else 15
+
+            def number(value: Any) -> Any:
+                if (type(value) is float or type(value) is int) and -limit < value < limit:
+                    return round(float(value), scale)
+                return slow(value)
+
+            return fd.name, number
+        if t == "date":
+
+            def day(value: Any) -> Any:
+                return value.isoformat() if type(value) is date else slow(value)
+
+            return fd.name, day
+        if t == "boolean":
+
+            def flag(value: Any) -> Any:
+                return 1 if value is True else 0 if value is False or value is None else slow(value)
+
+            return fd.name, flag
+        return fd.name, slow
 
     def update_many(self, sobject: str, rows: Iterable[Mapping[str, Any]]) -> None:
         """Update many records by ``Id`` (seed fast path; may set system and read-only fields)."""
@@ -1036,9 +1135,8 @@ class OrgStore:
 
     def _insert_rows(self, conn: sqlite3.Connection, sobj: SObjectDef, rows: list[dict[str, Any]]) -> None:
         groups: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
-        for row in rows:
-            keys = tuple(k for k in row if k in sobj.fields)
-            groups.setdefault(keys, []).append(tuple(row[k] for k in keys))
+        for row in rows:  # every key is a stored field: rows are built from the schema
+            groups.setdefault(tuple(row), []).append(tuple(row.values()))
         for keys, values in groups.items():
             cols = ", ".join(q(k) for k in keys)
             marks = ", ".join("?" * len(keys))
@@ -1079,6 +1177,18 @@ def address_json(field_name: str, stored: Mapping[str, Any]) -> dict[str, Any] |
     }
 
 
+def _identity(value: Any) -> Any:
+    return value
+
+
+@functools.lru_cache(maxsize=1 << 17)
+def _checked_id(value: str) -> str:
+    try:
+        return ids.to_18(value)
+    except ValueError:
+        raise SalesforceError("MALFORMED_ID", f"id value of incorrect type: {value}") from None
+
+
 def _sf_includes(value: str | None, wanted: str) -> int:
     """INCLUDES for multi-select picklists: any of the ``;``-joined value sets is contained in ``value``."""
     if value is None:
@@ -1088,6 +1198,3 @@ def _sf_includes(value: str | None, wanted: str) -> int:
         if {g.lower() for g in group.split(";") if g} <= have:
             return 1
     return 0
-
-
-Converter = Callable[[Any], Any]

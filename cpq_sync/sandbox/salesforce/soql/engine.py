@@ -53,6 +53,17 @@ _SOAP_TYPES = {
     "reference": "id",
 }
 _CHUNK = 5000
+#: Marks the column of a range comparison; replaced by "" (index usable) or "+" (index disabled) at run time.
+RANGE_MARK = "/*range*/"
+PROBE_MIN_ROWS = 5000
+
+
+def _has_semi_join(cond: Condition) -> bool:
+    if isinstance(cond, Comparison):
+        return cond.subquery is not None
+    if isinstance(cond, Not):
+        return _has_semi_join(cond.item)
+    return any(_has_semi_join(c) for c in cond.items)
 
 
 def _has_semi_join(cond: Condition) -> bool:
@@ -172,6 +183,7 @@ class Plan:
     where_params: list[Any] = field(default_factory=list)
     order_sql: str = ""
     version: str = "59.0"
+    probe: tuple[str, Any] | None = None  # counts rows matching the first range term (index-only)
 
     @property
     def sobj(self) -> SObjectDef:
@@ -196,6 +208,7 @@ class Compiler:
         self.today = now.astimezone(UTC).date()
         self.version = version
         self._aliases = 0
+        self.ranges: list[tuple[str, str, Any, str]] = []  # range terms: (column, op, value, collation)
 
     def new_alias(self) -> str:
         self._aliases += 1
@@ -238,7 +251,17 @@ class Compiler:
             rel_ids = [plan.column_index(f'{alias}."Id"') for _, alias, _ in resolved.rels]
             plan.outputs.append(FieldOut(resolved, cols, rel_ids))
         if query.where is not None:
+            first_range = len(self.ranges)
             plan.where_sql = self.condition(query.where, scope, plan.where_params, allow_semi=True)
+            own = [r for r in self.ranges[first_range:] if r[0].startswith(f"{scope.alias}.")]
+            if own:
+                col, op, value, collate = own[0]
+                column = col.split(".", 1)[1]
+                plan.probe = (
+                    f"SELECT count(*) FROM (SELECT 1 FROM {table(scope.sobj.name)} "
+                    f"WHERE {column} {op} ?{collate} LIMIT ?)",
+                    value,
+                )
         order = []
         for key in query.order_by:
             resolved = scope.resolve(key.path)
@@ -248,7 +271,7 @@ class Compiler:
             collate = " COLLATE NOCASE" if fd.type in TEXT_TYPES else ""
             direction = "DESC" if key.descending else "ASC"
             nulls = "LAST" if key.nulls_last else "FIRST"
-            order.append(f"{resolved.column}{collate} {direction} NULLS {nulls}")
+            order.append(f"{RANGE_MARK}{resolved.column}{collate} {direction} NULLS {nulls}")
         order.append(f"{scope.alias}.rowid")
         plan.order_sql = ", ".join(order)
         if query.offset is not None and query.offset > 2000:
@@ -339,14 +362,16 @@ class Compiler:
             lo, hi = (self.day_bound(fd, start), self.day_bound(fd, end))
             if op == "=":
                 params.extend([lo, hi])
-                return f"({col} >= ? AND {col} < ?)"
+                self.ranges.append((col, ">=", lo, ""))
+                return f"({RANGE_MARK}{col} >= ? AND {RANGE_MARK}{col} < ?)"
             if op == "!=":
                 params.extend([lo, hi])
                 return f"({col} IS NULL OR {col} < ? OR {col} >= ?)"
             bound = {"<": lo, "<=": hi, ">": hi, ">=": lo}[op]
             params.append(bound)
             sql_op = {"<": "<", "<=": "<", ">": ">=", ">=": ">="}[op]
-            return f"{col} {sql_op} ?"
+            self.ranges.append((col, sql_op, bound, ""))
+            return f"{RANGE_MARK}{col} {sql_op} ?"
         value = self.value(fd, lit)
         collate = " COLLATE NOCASE" if fd.type in TEXT_TYPES else ""
         params.append(value)
@@ -354,7 +379,8 @@ class Compiler:
             return f"{col} = ?{collate}"
         if op == "!=":
             return f"({col} IS NULL OR {col} <> ?{collate})"
-        return f"{col} {op} ?{collate}"
+        self.ranges.append((col, op, value, collate))
+        return f"{RANGE_MARK}{col} {op} ?{collate}"
 
     def day_bound(self, fd: FieldDef, day: date) -> str:
         if fd.type == "date":
@@ -462,15 +488,31 @@ class SoqlEngine:
         deleted = "" if include_deleted else f'{plan.scope.alias}."IsDeleted" = 0 AND '
         return f"{deleted}({plan.where_sql})"
 
+    def _unselective(self, plan: Plan) -> bool:
+        """True when the query's first range term (e.g. ``SystemModstamp >= X``) matches a large share of
+        the table: a scan then beats walking the index and fetching every row (SQLite has no range stats).
+        """
+        if plan.probe is None:
+            return False
+        conn = self.store.conn
+        rows = conn.execute(f"SELECT max(rowid) FROM {table(plan.sobj.name)}").fetchone()[0] or 0
+        if rows < PROBE_MIN_ROWS:
+            return False
+        cap = rows // 4
+        sql, value = plan.probe
+        return bool(conn.execute(sql, (value, cap)).fetchone()[0] >= cap)
+
     def select_ids(self, plan: Plan, include_deleted: bool) -> list[str]:
         """The ids of every matching record, in result order (the cursor's snapshot)."""
         q_ = plan.query
         limit = f" LIMIT {q_.limit if q_.limit is not None else -1}"
         offset = f" OFFSET {q_.offset}" if q_.offset else ""
+        mark = "+" if self._unselective(plan) else ""
+        where = self._where(plan, include_deleted).replace(RANGE_MARK, mark)
+        order = plan.order_sql.replace(RANGE_MARK, mark)
         sql = (
-            f'SELECT {plan.scope.alias}."Id" FROM {plan.scope.from_sql} WHERE '
-            f"{self._where(plan, include_deleted)} "
-            f"ORDER BY {plan.order_sql}{limit}{offset}"
+            f'SELECT {plan.scope.alias}."Id" FROM {plan.scope.from_sql} WHERE {where} '
+            f"ORDER BY {order}{limit}{offset}"
         )
         return [r[0] for r in self.store.conn.execute(sql, plan.where_params)]
 

@@ -13,7 +13,7 @@ from cpq_sync.sandbox.salesforce.errors import SalesforceError
 _TOKEN_RE = re.compile(
     r"""
     (?P<ws>\s+)
-  | (?P<datetime>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:?\d{2}))
+  | (?P<datetime>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,3})?(?:Z|[+-]\d{2}:\d{2}))
   | (?P<date>\d{4}-\d{2}-\d{2}(?![\w:.]))
   | (?P<number>[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?![\w.]))
   | (?P<string>'(?:[^'\\\n]|\\.)*')
