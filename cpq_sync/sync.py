@@ -29,7 +29,7 @@ from cpq_sync.salesforce.extract import (
     extract_orders,
 )
 from cpq_sync.salesforce.filters import SyncFilters
-from cpq_sync.salesforce.state import read_watermark, write_watermark
+from cpq_sync.salesforce.state import APPLY_MARKER_KEY, parse_watermark, read_states, write_state, write_watermark
 from cpq_sync.salesforce.write_back import (
     Status,
     StripeIdUpdate,
@@ -66,6 +66,7 @@ class RunContext:
     started_at: dt.datetime
     livemode: bool = False
     timings: dict[str, float] = field(default_factory=dict)
+    state: dict[str, str] = field(default_factory=dict)  # Stripe_Sync_State__c, read once a run
 
     def timed(self, step: str, started: float) -> None:
         self.timings[step] = self.timings.get(step, 0.0) + time.perf_counter() - started
@@ -154,12 +155,13 @@ def _ensure_sandbox(settings: Settings) -> None:
 
 def window_for(ctx: RunContext, mode: Mode, order_ids: tuple[str, ...] = ()) -> Window:
     prefs = ctx.settings.preferences
+    ctx.state = read_states(ctx.org)
     start = None if prefs.migrate_orders_before_start_date else prefs.sync_start_date
     if mode is Mode.ORDERS:
         return Window(since=None, until=ctx.started_at, order_ids=order_ids)
     if mode is Mode.FULL:
         return Window(since=None, until=ctx.started_at, sync_start_date=start)
-    watermark = read_watermark(ctx.org)
+    watermark = parse_watermark(ctx.state)
     since = None if watermark is None else watermark - dt.timedelta(seconds=prefs.lookback_seconds)
     return Window(since=since, until=ctx.started_at, sync_start_date=start)
 
@@ -213,9 +215,19 @@ def apply_plan(
     """Applies the plan layer by layer; after each layer the new Stripe ids are written back to Salesforce, so a
     crash loses at most the layer in flight (and its creates are replayed by their idempotency keys)."""
     prefs = ctx.settings.preferences
+    # A marker left by a run that died while applying: its creates may be older than Stripe keeps idempotency
+    # keys (24 h), so this run looks objects up by their metadata before creating them. Normal runs read nothing.
+    recovering = bool(ctx.state.get(APPLY_MARKER_KEY))
+    if recovering:
+        log.warning("an earlier run stopped while applying to Stripe; this run checks for its objects first")
     applier = StripeApplier(
-        ctx.stripe, pacer=Pacer(prefs.stripe_requests_per_second), concurrency=prefs.stripe_concurrency
+        ctx.stripe,
+        pacer=Pacer(prefs.stripe_requests_per_second),
+        concurrency=prefs.stripe_concurrency,
+        recover=recovering,
     )
+    if plan.writes:
+        write_state(ctx.org, APPLY_MARKER_KEY, ctx.started_at.isoformat())
     ids: dict[str, str] = {
         op.key: op.desired.known_id
         for op in plan.operations.values()
@@ -238,6 +250,8 @@ def apply_plan(
         ctx.timed("write_back", started)
         if on_progress:
             on_progress(done, total)
+    if plan.writes or recovering:
+        write_state(ctx.org, APPLY_MARKER_KEY, None)
     return outcomes
 
 

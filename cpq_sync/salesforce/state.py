@@ -6,20 +6,19 @@ import datetime as dt
 from urllib.parse import quote
 
 from cpq_sync.salesforce.client import OrgClient
-from cpq_sync.salesforce.extract import soql_string
 
 WATERMARK_KEY = "watermark:Order"
+APPLY_MARKER_KEY = "apply:in_progress"  # set while a run applies to Stripe; still set at start = it crashed
 
 
-def read_state(org: OrgClient, key: str) -> str | None:
-    soql = f"SELECT Value__c FROM Stripe_Sync_State__c WHERE Key__c = {soql_string(key)} LIMIT 1"
-    for record in org.query_all_iter(soql):
-        value = record.get("Value__c")
-        return str(value) if value is not None else None
-    return None
+def read_states(org: OrgClient) -> dict[str, str]:
+    """Every sync state value, in one query."""
+    soql = "SELECT Key__c, Value__c FROM Stripe_Sync_State__c"
+    return {str(r["Key__c"]): str(r["Value__c"]) for r in org.query_all_iter(soql) if r.get("Value__c")}
 
 
-def write_state(org: OrgClient, key: str, value: str) -> None:
+def write_state(org: OrgClient, key: str, value: str | None) -> None:
+    """Upserts one state value on its key (None clears it)."""
     org.restful(
         f"sobjects/Stripe_Sync_State__c/Key__c/{quote(key, safe='')}",
         "PATCH",
@@ -27,8 +26,8 @@ def write_state(org: OrgClient, key: str, value: str) -> None:
     )
 
 
-def read_watermark(org: OrgClient) -> dt.datetime | None:
-    value = read_state(org, WATERMARK_KEY)
+def parse_watermark(states: dict[str, str]) -> dt.datetime | None:
+    value = states.get(WATERMARK_KEY)
     return dt.datetime.fromisoformat(value) if value else None
 
 

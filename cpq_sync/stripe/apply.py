@@ -69,10 +69,13 @@ def describe_stripe_error(exc: stripe.StripeError) -> str:
 
 
 class StripeApplier:
-    def __init__(self, client: stripe.StripeClient, *, pacer: Pacer, concurrency: int = 8) -> None:
+    def __init__(
+        self, client: stripe.StripeClient, *, pacer: Pacer, concurrency: int = 8, recover: bool = False
+    ) -> None:
         self.client = client
         self.pacer = pacer
         self.concurrency = concurrency
+        self.recover = recover  # look objects up by metadata before creating them (after a crashed run)
 
     def run_layer(self, operations: list[Operation], ids: dict[str, str]) -> list[Outcome]:
         """Applies one layer; `ids` (key -> Stripe id) must hold every object this layer references."""
@@ -133,18 +136,26 @@ class StripeApplier:
         raise NotImplementedError(f"applying {kind.value} objects")
 
     def _create_or_recover(self, op: Operation, create: Callable[[], Any], params: dict[str, Any]) -> Any:
+        if self.recover:
+            existing = self._find_existing(op.desired, params)
+            if existing is not None:
+                return self._adopt(op, existing, params)
         try:
             return create()
         except stripe.IdempotencyError:
             existing = self._find_existing(op.desired, params)
             if existing is None:
                 raise
-            log.info("%s was created by an earlier run (%s); updating it instead", op.key, existing.id)
-            if op.desired.kind is ObjectKind.CUSTOMER:
-                return self._call(self.client.v1.customers.update, existing.id, params)
-            if op.desired.kind is ObjectKind.PRODUCT:
-                return self._call(self.client.v1.products.update, existing.id, params)
-            return existing
+            return self._adopt(op, existing, params)
+
+    def _adopt(self, op: Operation, existing: Any, params: dict[str, Any]) -> Any:
+        """An object an earlier, interrupted run created for this record: brought up to date, never duplicated."""
+        log.info("%s was created by an earlier run (%s); using it", op.key, existing.id)
+        if op.desired.kind is ObjectKind.CUSTOMER:
+            return self._call(self.client.v1.customers.update, existing.id, params)
+        if op.desired.kind is ObjectKind.PRODUCT:
+            return self._call(self.client.v1.products.update, existing.id, params)
+        return existing
 
     def _find_existing(self, desired: Desired, params: dict[str, Any]) -> Any:
         """Finds the object an earlier, interrupted run created for this record (through its metadata)."""
@@ -158,11 +169,15 @@ class StripeApplier:
         if desired.kind is ObjectKind.PRODUCT:
             found = self._call(v1.products.search, {"query": query, "limit": 1})
             return found.data[0] if found.data else None
-        if desired.kind is ObjectKind.SUBSCRIPTION_SCHEDULE:
-            page = self._call(v1.subscription_schedules.list, {"customer": params["customer"], "limit": 100})
-            for schedule in page.auto_paging_iter():
-                if (schedule.metadata or {}).get(field) == record_id:
-                    return schedule
+        listing = {
+            ObjectKind.SUBSCRIPTION_SCHEDULE: v1.subscription_schedules.list,
+            ObjectKind.INVOICE: v1.invoices.list,
+        }.get(desired.kind)
+        if listing is not None:  # lists are consistent (search is not): by customer, then metadata
+            page = self._call(listing, {"customer": params["customer"], "limit": 100})
+            for obj in page.auto_paging_iter():
+                if (obj.metadata or {}).get(field) == record_id:
+                    return obj
         return None
 
     def _invoice(self, desired: Desired, params: dict[str, Any], ids: dict[str, str]) -> Any:
@@ -170,6 +185,13 @@ class StripeApplier:
         items), then finalized. Each step is idempotent on its own key."""
         v1 = self.client.v1
         base = idempotency_key(desired, Action.CREATE)
+        if self.recover:
+            existing = self._find_existing(desired, params)
+            if existing is not None and existing.status != "draft":
+                return existing
+            if existing is not None:  # a draft an interrupted run left half-built: start it again
+                self._call(v1.invoices.delete, existing.id)
+                base = f"{base}-retry"
         invoice = self._call(v1.invoices.create, params, {"idempotency_key": base})
         for index, line in enumerate(desired.children["lines"]):
             line_params = {**resolve_refs(line, ids), "customer": params["customer"], "invoice": invoice.id}

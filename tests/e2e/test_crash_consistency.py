@@ -91,3 +91,30 @@ def test_killed_mid_apply_then_rerun_converges_without_duplicates(sandbox: Path)
         assert sf.Order.get(order_id)["Stripe_ID__c"] == next(
             s.id for s in schedules if s.metadata["salesforce_order_id"] == order_id
         ), count
+
+
+def test_after_a_crash_older_than_idempotency_keys_the_rerun_finds_what_was_created(sandbox: Path) -> None:
+    sandbox_sf.seed_org(sandbox, orders=40, seed=12)
+    sf, stripe = connect_both(sandbox)
+    start = sandbox_sf.now(sandbox).date().replace(day=1)
+    order_id, _ = create_order(sf, account_id(sf, "Acme%"), [("Platform Subscription", 3)], start=start)
+    sandbox_stripe.set_faults(sandbox, sandbox_stripe.StripeFaults(latency_ms=60))
+    assert _kill_after_writes(sandbox, 9), "the sync finished before the kill point"
+    sandbox_stripe.set_faults(sandbox, None)
+    created_before = {r.object_id for r in sandbox_stripe.request_log(sandbox) if r.method.upper() == "POST"}
+    sandbox_stripe.expire_idempotency_keys(sandbox)  # as if the rerun came more than 24 hours later
+
+    run_sync(full=True)
+
+    customers = list(stripe.v1.customers.list({"limit": 100}).auto_paging_iter())
+    assert max(Counter(c.metadata["salesforce_account_id"] for c in customers).values()) == 1
+    products = list(stripe.v1.products.list({"limit": 100}).auto_paging_iter())
+    assert max(Counter(p.metadata["salesforce_product_id"] for p in products).values()) == 1
+    schedules = list(stripe.v1.subscription_schedules.list({"limit": 100}).auto_paging_iter())
+    assert max(Counter(s.metadata["salesforce_order_id"] for s in schedules).values()) == 1
+    invoices = list(stripe.v1.invoices.list({"limit": 100}).auto_paging_iter())
+    assert max(Counter(i.metadata["salesforce_order_id"] for i in invoices).values()) == 1
+    assert sf.Order.get(order_id)["Stripe_ID__c"]
+    # The objects the killed run made are the ones in use, not orphans beside new copies.
+    in_use = {c.id for c in customers} | {p.id for p in products} | {s.id for s in schedules}
+    assert created_before & in_use

@@ -35,6 +35,7 @@ __all__ = [
     "StripeFaults",
     "billing_preview",
     "clear_request_log",
+    "expire_idempotency_keys",
     "connect",
     "now",
     "request_log",
@@ -69,6 +70,13 @@ def request_log(directory: str | Path) -> list[LoggedRequest]:
 
 def clear_request_log(directory: str | Path) -> None:
     _request_log.clear(Store(directory))
+
+
+def expire_idempotency_keys(directory: str | Path) -> None:
+    """Forget every saved idempotency key, as Stripe does after 24 hours (tests of recovery after a long outage)."""
+    store = Store(directory)
+    with store.db:
+        store.db.execute("DELETE FROM idempotency")
 
 
 def set_clock(directory: str | Path, when: datetime | None) -> None:
