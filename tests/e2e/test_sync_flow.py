@@ -39,10 +39,10 @@ def test_full_sync_creates_what_was_contracted(seeded: Path) -> None:
     today = sandbox_sf.now(seeded).date()
     start = today.replace(day=1)
     acct = account_id(sf, "Acme%")
-    order_id, (seat_line, setup_line) = create_order(
+    order_id, (seat_line, _setup_line) = create_order(
         sf, acct, [("Platform Subscription", 10), ("Implementation Services", 1)], start=start, term=12
     )
-    annual_id, (annual_line,) = create_order(sf, acct, [("Enterprise License", 3)], start=start, term=24)
+    annual_id, (_annual_line,) = create_order(sf, acct, [("Enterprise License", 3)], start=start, term=24)
 
     report = run_sync(full=True)
     assert order_id in report.synced_orders and annual_id in report.synced_orders
