@@ -34,6 +34,8 @@ What the preview covers
   the sync's own) go on the next invoice, as Stripe sweeps them into it.
 * **Invoices** (``in_``): their lines and totals as stored.
 
+* **Mixed intervals** (flexible billing mode): each item bills on its own interval; see ``mixed_preview``.
+
 Not covered: taxes, trials, customer balances, credit notes, usage from meter events, invoice thresholds.
 """
 
@@ -207,6 +209,12 @@ class _Engine:
         prorate_final: bool,
         extra: Sequence[tuple[int, PreviewLine, list[str]]] = (),
     ) -> list[PreviewInvoice]:
+        from cpq_sync.sandbox.stripe.billing import mixed_preview  # it builds on this module
+
+        if mixed_preview.is_mixed(segments):
+            return mixed_preview.run_mixed(
+                self, segments, created=created, until=until, prorate_final=prorate_final, extra=extra
+            )
         drafts: list[_Draft] = []
         discounts = _Discounts(self.store)
         pending: list[tuple[PreviewLine, list[str]]] = []
