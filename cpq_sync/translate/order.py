@@ -34,6 +34,10 @@ from cpq_sync.translate.terms import payment_term_days, whole_number
 DEFAULT_DAYS_UNTIL_DUE = 30
 MAX_INVOICE_ITEMS_PER_PHASE = 20
 MAX_RECURRING_LINES = 100
+SCHEDULE_BILLING_MODE = {"type": "flexible"}
+"""Every new schedule (and subscription) is in Stripe's flexible billing mode, the default since API
+2025-09-30.clover, said explicitly: it lets one schedule bill lines of different frequencies (an annual license,
+a quarterly add-on and a monthly fee), each on its own interval, on one invoice when their periods align."""
 
 
 @dataclass
@@ -174,18 +178,11 @@ def _schedule(
     order = bundle.order
     if len(recurring) > MAX_RECURRING_LINES:
         raise DataError("Order", order.id, "OrderItems", f"{len(recurring)} recurring lines; Stripe allows 100.")
-    intervals = {charges[i.id].interval_months for i in recurring}
-    if len(intervals) > 1:
-        raise DataError(
-            "Order",
-            order.id,
-            "SBQQ__BillingFrequency__c",
-            f"the order's lines bill at different frequencies ({sorted(intervals)} months).",
-            "split the order so each order has one billing frequency.",
-        )
-    interval = intervals.pop()
     term = _order_term(order, recurring, charges)
-    if term % interval:
+    # Lines may bill at different frequencies (flexible billing mode); the term is whole periods of each.
+    uneven = sorted(m for m in {charges[i.id].interval_months for i in recurring} if term % m)
+    if uneven:
+        interval = uneven[-1]
         raise DataError(
             "Order",
             order.id,
@@ -236,6 +233,7 @@ def _schedule(
     schedule: dict[str, Any] = {
         "customer": Ref(customer_key(bundle.account.id)),
         "start_date": utc_midnight(start),
+        "billing_mode": dict(SCHEDULE_BILLING_MODE),
         "end_behavior": "cancel",
         "default_settings": {
             "collection_method": "send_invoice",
