@@ -95,3 +95,29 @@ def test_a_term_that_is_not_whole_periods_of_every_line_is_still_refused(sandbox
     assert record["Resolution_Status__c"] == "Error"
     assert "a term of 10 months is not a whole number of 3-month billing periods" in record["Resolution_Message__c"]
     assert stripe.v1.subscription_schedules.list({"limit": 10}).data == []
+
+
+def test_the_seeded_companys_new_orders_with_mixed_frequencies_bill_what_cpq_sold(sandbox: Path) -> None:
+    sandbox_sf.seed_org(sandbox, orders=40, seed=7)
+    sf, stripe = connect_both(sandbox)
+    orders = sf.query_all("SELECT Id, Description, TotalAmount FROM Order WHERE Status = 'Activated'")["records"]
+    new = {o["Id"]: o for o in orders if o["Description"] == "kind: new"}
+    frequencies: dict[str, set[str]] = {order_id: set() for order_id in new}
+    for line in sf.query_all("SELECT OrderId, SBQQ__BillingFrequency__c FROM OrderItem")["records"]:
+        if line["OrderId"] in new and line["SBQQ__BillingFrequency__c"]:
+            frequencies[line["OrderId"]].add(line["SBQQ__BillingFrequency__c"])
+    mixed = [order_id for order_id, found in frequencies.items() if len(found) > 1]
+    assert mixed, "the seeded company has new orders whose lines bill at different frequencies"
+
+    report = run_sync(order_ids=mixed)
+    # Those that fail, fail for another reason than their frequencies (usage lines, for instance).
+    assert not any("frequenc" in record.message for record in report.failed)
+    assert report.synced_orders
+    for order_id in report.synced_orders:
+        schedule = stripe.v1.subscription_schedules.retrieve(sf.Order.get(order_id)["Stripe_ID__c"])
+        assert schedule.billing_mode.type == "flexible"
+        invoices = sandbox_stripe.billing_preview(sandbox, schedule.id)
+        assert sum(inv.total for inv in invoices) == cents(new[order_id]["TotalAmount"]), order_id
+    before = len(stripe_posts(sandbox))
+    assert run_sync(order_ids=mixed).stripe_writes == 0
+    assert stripe_posts(sandbox)[before:] == []
