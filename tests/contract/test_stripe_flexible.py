@@ -296,3 +296,73 @@ def test_the_schedule_end_prorates_the_items_it_cuts(cat: Catalog, directory: Pa
     assert [line.amount for line in annual][1:] == [round(ANNUAL * cut)]
     assert annual[1].period_end.date().isoformat() == "2026-01-01"
     assert len(invoices) == 18
+
+
+def test_one_time_items_and_discounts_on_a_mixed_schedule(
+    client: stripe.StripeClient, cat: Catalog, directory: Path
+) -> None:
+    product = client.v1.products.create(params={"name": "Setup"}).id
+    setup = client.v1.prices.create(params={"product": product, "currency": "usd", "unit_amount": 70000}).id
+    tenth = client.v1.coupons.create(params={"percent_off": 10, "duration": "forever"}).id
+    license_off = client.v1.coupons.create(params={"amount_off": 20000, "currency": "usd", "duration": "once"}).id
+    items = cat.all_three()
+    items[0]["discounts"] = [{"coupon": license_off}]
+    schedule = cat.schedule(
+        [
+            {
+                "items": items,
+                "add_invoice_items": [{"price": setup}],
+                "discounts": [{"coupon": tenth}],
+                "duration": months(12),
+            }
+        ],
+        ts(2024, 7),
+    )
+    invoices = preview(directory, schedule.id)
+    first = invoices[0]
+    assert sorted(line.kind for line in first.lines) == ["invoice_item", "subscription", "subscription", "subscription"]
+    # The setup fee once; the license discounted once (its own coupon); 10% off every invoice after that.
+    assert first.total == round((ANNUAL - 20000 + QUARTERLY + MONTHLY + 70000) * 0.9)
+    assert [inv.total for inv in invoices[1:]] == [round(total * 0.9) for _, total in expected_mixed((2024, 7), 12)[1:]]
+
+
+def test_always_invoice_puts_the_prorations_on_their_own_invoice(cat: Catalog, directory: Path) -> None:
+    change = ts(2024, 8, 15)
+    schedule = cat.schedule(
+        [
+            {"items": cat.all_three(), "end_date": change},
+            {"items": cat.all_three(2), "end_date": ts(2025, 7), "proration_behavior": "always_invoice"},
+        ],
+        ts(2024, 7),
+    )
+    invoices = preview(directory, schedule.id)
+    own = [inv for inv in invoices if inv.period_start.date().isoformat() == "2024-08-15"]
+    (prorations,) = own
+    assert {line.kind for line in prorations.lines} == {"proration"}
+    # The annual and the quarterly item are mid-period, the monthly one too: six lines (credit and charge each).
+    assert len(prorations.lines) == 6
+    expected = 0
+    for price, end, begin in [
+        (ANNUAL, ts(2025, 7), ts(2024, 7)),
+        (QUARTERLY, ts(2024, 10), ts(2024, 7)),
+        (MONTHLY, ts(2024, 9), ts(2024, 8)),
+    ]:
+        share = periods.fraction(*(periods.from_timestamp(t) for t in (change, end, begin, end)))
+        expected += round(2 * price * share) - round(price * share)  # the rest of each period, less the unused
+    assert prorations.total == expected
+
+
+def test_item_changes_on_a_mixed_subscription_are_refused_as_not_emulated(
+    client: stripe.StripeClient, cat: Catalog
+) -> None:
+    mixed = client.v1.subscriptions.create(params={"customer": cat.customer, "items": cat.all_three()})
+    with pytest.raises(stripe.InvalidRequestError, match="does not emulate"):
+        client.v1.subscriptions.update(mixed.id, params={"items": [{"id": mixed["items"].data[0].id, "quantity": 2}]})
+    single = client.v1.subscriptions.create(params={"customer": cat.customer, "items": [{"price": cat.monthly}]})
+    with pytest.raises(stripe.InvalidRequestError, match="does not emulate"):
+        client.v1.subscriptions.update(single.id, params={"items": [{"price": cat.annual}]})
+    classic = client.v1.subscriptions.create(
+        params={"customer": cat.customer, "items": [{"price": cat.monthly}], "billing_mode": {"type": "classic"}}
+    )
+    with pytest.raises(stripe.InvalidRequestError, match="billing_mode"):
+        client.v1.subscriptions.update(classic.id, params={"items": [{"price": cat.annual}]})

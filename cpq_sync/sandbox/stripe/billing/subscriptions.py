@@ -230,6 +230,7 @@ def _updated_items(ctx: RequestContext, subscription: JSONObject, raw: Any) -> l
         "items",
         Currency(subscription.get("currency")),
         reuse=_reuse(ctx, subscription),
+        mixed=mixed_allowed(subscription.get("billing_mode")),
     )
 
 
@@ -268,10 +269,13 @@ def update_subscription(ctx: RequestContext) -> JSONObject:
         if behavior == "always_invoice":
             raise unsupported("proration_behavior")  # the sandbox does not invoice immediately
         before = [(item["price"], item.get("quantity")) for item in subscription["items"]["data"]]
-        if len({price_interval(item["price"]) for item in subscription["items"]["data"]}) > 1:
-            raise unsupported("items")  # item changes (and their prorations) on mixed intervals
+        wanted = _updated_items(ctx, subscription, params["items"])
+        intervals = {price_interval(item["price"]) for item in subscription["items"]["data"]}
+        intervals_after = {price_interval(ctx.store.get("price", str(i["price"])) or {}) for i in wanted}
+        if len(intervals) > 1 or len(intervals_after) > 1:
+            raise unsupported("items")  # item changes (and their prorations) with mixed intervals
         old_interval = lifecycle.interval_of(ctx.store, subscription)
-        lifecycle.set_items(ctx.store, subscription, _updated_items(ctx, subscription, params["items"]), now)
+        lifecycle.set_items(ctx.store, subscription, wanted, now)
         if lifecycle.interval_of(ctx.store, subscription) != old_interval:
             raise invalid_request(
                 "The sandbox Stripe account does not emulate changing a subscription's billing interval "
