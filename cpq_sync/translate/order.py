@@ -34,10 +34,11 @@ from cpq_sync.translate.terms import payment_term_days, whole_number
 DEFAULT_DAYS_UNTIL_DUE = 30
 MAX_INVOICE_ITEMS_PER_PHASE = 20
 MAX_RECURRING_LINES = 100
-SCHEDULE_BILLING_MODE = {"type": "flexible"}
-"""Every new schedule (and subscription) is in Stripe's flexible billing mode, the default since API
-2025-09-30.clover, said explicitly: it lets one schedule bill lines of different frequencies (an annual license,
-a quarterly add-on and a monthly fee), each on its own interval, on one invoice when their periods align."""
+BILLING_MODE = {"type": "flexible"}
+"""Sent on every new schedule and subscription: Stripe's flexible billing mode (the default since API
+2025-09-30.clover, said explicitly so it does not hang on the pinned API version) lets one schedule bill lines of
+different frequencies (an annual license, a quarterly add-on, a monthly fee), each on its own interval, on one
+invoice when their periods align. Classic mode refuses such orders, and a mode cannot go back to classic."""
 
 
 @dataclass
@@ -233,7 +234,7 @@ def _schedule(
     schedule: dict[str, Any] = {
         "customer": Ref(customer_key(bundle.account.id)),
         "start_date": utc_midnight(start),
-        "billing_mode": dict(SCHEDULE_BILLING_MODE),
+        "billing_mode": dict(BILLING_MODE),
         "end_behavior": "cancel",
         "default_settings": {
             "collection_method": "send_invoice",
