@@ -366,3 +366,12 @@ def test_item_changes_on_a_mixed_subscription_are_refused_as_not_emulated(
     )
     with pytest.raises(stripe.InvalidRequestError, match="billing_mode"):
         client.v1.subscriptions.update(classic.id, params={"items": [{"price": cat.annual}]})
+
+
+def test_an_open_ended_mixed_subscription_is_previewed_for_twelve_of_its_shortest_periods(
+    client: stripe.StripeClient, cat: Catalog, directory: Path
+) -> None:
+    subscription = client.v1.subscriptions.create(
+        params={"customer": cat.customer, "items": cat.all_three(), "backdate_start_date": ts(2024, 7)}
+    )
+    assert by_month(preview(directory, subscription.id)) == expected_mixed((2024, 7), 12)
