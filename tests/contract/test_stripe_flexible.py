@@ -46,8 +46,12 @@ class Catalog:
 
     def price(self, amount: int, name: str, recurring: dict[str, Any]) -> str:
         product = self.client.v1.products.create(params={"name": name}).id
-        params: dict[str, Any] = {"product": product, "currency": "usd", "unit_amount": amount}
-        return self.client.v1.prices.create(params={**params, "recurring": recurring}).id  # type: ignore[arg-type]
+        params: dict[str, Any] = {"product": product, "currency": "usd", "unit_amount": amount, "recurring": recurring}
+        return self.client.v1.prices.create(params=params).id  # type: ignore[arg-type]
+
+    def subscription(self, **params: Any) -> Any:
+        full: dict[str, Any] = {"customer": self.customer, **params}
+        return self.client.v1.subscriptions.create(params=full)  # type: ignore[arg-type]
 
     def schedule(self, phases: list[dict[str, Any]], start: int | str, **extra: Any) -> Any:
         params: dict[str, Any] = {
@@ -77,7 +81,7 @@ def months(n: int) -> dict[str, Any]:
 
 
 def preview(directory: Path, object_id: str) -> list[PreviewInvoice]:
-    return sandbox.billing_preview(directory, object_id)  # type: ignore[no-any-return]
+    return sandbox.billing_preview(directory, object_id)
 
 
 def by_month(invoices: list[PreviewInvoice]) -> list[tuple[str, int]]:
@@ -121,9 +125,7 @@ def test_classic_mode_refuses_prices_of_different_intervals_and_flexible_mode_ac
     assert refused.value.param == "phases[0][items][1][price]"
     assert "billing_mode[type]=flexible" in str(refused.value)
     with pytest.raises(stripe.InvalidRequestError):
-        client.v1.subscriptions.create(
-            params={"customer": cat.customer, "items": cat.all_three(), "billing_mode": {"type": "classic"}}
-        )
+        cat.subscription(items=cat.all_three(), billing_mode={"type": "classic"})
     schedule = cat.schedule(phases, ts(2024, 7), billing_mode={"type": "flexible"})
     assert [i.price for i in schedule.phases[0]["items"]] == [cat.annual, cat.quarterly, cat.monthly]
     assert cat.schedule(phases, ts(2024, 7)).billing_mode.type == "flexible"  # the default
@@ -172,15 +174,12 @@ def test_each_item_has_its_own_current_period(client: stripe.StripeClient, cat: 
 def test_a_standalone_mixed_subscription_bills_each_item_on_its_interval(
     client: stripe.StripeClient, cat: Catalog, directory: Path
 ) -> None:
-    subscription = client.v1.subscriptions.create(
-        params={
-            "customer": cat.customer,
-            "items": cat.all_three(),
-            "backdate_start_date": ts(2024, 7),
-            "cancel_at": ts(2025, 7),
-            "collection_method": "send_invoice",
-            "days_until_due": 30,
-        }
+    subscription = cat.subscription(
+        items=cat.all_three(),
+        backdate_start_date=ts(2024, 7),
+        cancel_at=ts(2025, 7),
+        collection_method="send_invoice",
+        days_until_due=30,
     )
     ends = {i.price.id: i.current_period_end for i in subscription["items"].data}
     assert ends == {cat.annual: ts(2025, 7), cat.quarterly: ts(2024, 10), cat.monthly: ts(2024, 8)}
@@ -355,15 +354,13 @@ def test_always_invoice_puts_the_prorations_on_their_own_invoice(cat: Catalog, d
 def test_item_changes_on_a_mixed_subscription_are_refused_as_not_emulated(
     client: stripe.StripeClient, cat: Catalog
 ) -> None:
-    mixed = client.v1.subscriptions.create(params={"customer": cat.customer, "items": cat.all_three()})
+    mixed = cat.subscription(items=cat.all_three())
     with pytest.raises(stripe.InvalidRequestError, match="does not emulate"):
         client.v1.subscriptions.update(mixed.id, params={"items": [{"id": mixed["items"].data[0].id, "quantity": 2}]})
-    single = client.v1.subscriptions.create(params={"customer": cat.customer, "items": [{"price": cat.monthly}]})
+    single = cat.subscription(items=[{"price": cat.monthly}])
     with pytest.raises(stripe.InvalidRequestError, match="does not emulate"):
         client.v1.subscriptions.update(single.id, params={"items": [{"price": cat.annual}]})
-    classic = client.v1.subscriptions.create(
-        params={"customer": cat.customer, "items": [{"price": cat.monthly}], "billing_mode": {"type": "classic"}}
-    )
+    classic = cat.subscription(items=[{"price": cat.monthly}], billing_mode={"type": "classic"})
     with pytest.raises(stripe.InvalidRequestError, match="billing_mode"):
         client.v1.subscriptions.update(classic.id, params={"items": [{"price": cat.annual}]})
 
@@ -371,7 +368,5 @@ def test_item_changes_on_a_mixed_subscription_are_refused_as_not_emulated(
 def test_an_open_ended_mixed_subscription_is_previewed_for_twelve_of_its_shortest_periods(
     client: stripe.StripeClient, cat: Catalog, directory: Path
 ) -> None:
-    subscription = client.v1.subscriptions.create(
-        params={"customer": cat.customer, "items": cat.all_three(), "backdate_start_date": ts(2024, 7)}
-    )
+    subscription = cat.subscription(items=cat.all_three(), backdate_start_date=ts(2024, 7))
     assert by_month(preview(directory, subscription.id)) == expected_mixed((2024, 7), 12)
