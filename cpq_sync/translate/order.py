@@ -34,6 +34,11 @@ from cpq_sync.translate.terms import payment_term_days, whole_number
 DEFAULT_DAYS_UNTIL_DUE = 30
 MAX_INVOICE_ITEMS_PER_PHASE = 20
 MAX_RECURRING_LINES = 100
+BILLING_MODE = {"type": "flexible"}
+"""Sent on every new schedule and subscription: Stripe's flexible billing mode (the default since API
+2025-09-30.clover, said explicitly so it does not hang on the pinned API version) lets one schedule bill lines of
+different frequencies (an annual license, a quarterly add-on, a monthly fee), each on its own interval, on one
+invoice when their periods align. Classic mode refuses such orders, and a mode cannot go back to classic."""
 
 
 @dataclass
@@ -174,18 +179,11 @@ def _schedule(
     order = bundle.order
     if len(recurring) > MAX_RECURRING_LINES:
         raise DataError("Order", order.id, "OrderItems", f"{len(recurring)} recurring lines; Stripe allows 100.")
-    intervals = {charges[i.id].interval_months for i in recurring}
-    if len(intervals) > 1:
-        raise DataError(
-            "Order",
-            order.id,
-            "SBQQ__BillingFrequency__c",
-            f"the order's lines bill at different frequencies ({sorted(intervals)} months).",
-            "split the order so each order has one billing frequency.",
-        )
-    interval = intervals.pop()
     term = _order_term(order, recurring, charges)
-    if term % interval:
+    # Lines may bill at different frequencies (flexible billing mode); the term is whole periods of each.
+    uneven = sorted(m for m in {charges[i.id].interval_months for i in recurring} if term % m)
+    if uneven:
+        interval = uneven[-1]
         raise DataError(
             "Order",
             order.id,
@@ -236,6 +234,7 @@ def _schedule(
     schedule: dict[str, Any] = {
         "customer": Ref(customer_key(bundle.account.id)),
         "start_date": utc_midnight(start),
+        "billing_mode": dict(BILLING_MODE),
         "end_behavior": "cancel",
         "default_settings": {
             "collection_method": "send_invoice",

@@ -262,3 +262,58 @@ def test_price_amount_matches_quantity_times_term(ctx: TranslateContext) -> None
     price = next(o for o in result.objects if o.kind is ObjectKind.PRICE)
     assert price.params["recurring"]["interval_count"] == 3
     assert Decimal(price.params["unit_amount_decimal"]) == Decimal(5000)
+
+
+def _freq(n: int, frequency: str, unit_price: str, term: int) -> OrderItemRecord:
+    return line(n, PROD_A, PBE_A, "1", unit_price, sbqq__billingfrequency__c=frequency, sbqq__subscriptionterm__c=term)
+
+
+@pytest.mark.parametrize(
+    ("frequencies", "term", "intervals"),
+    [
+        (["Annual", "Quarterly", "Monthly"], 12, [12, 3, 1]),
+        (["Annual", "Quarterly", "Monthly"], 24, [12, 3, 1]),
+        (["Semiannual", "Monthly"], 18, [6, 1]),
+        (["Quarterly", "Monthly"], 9, [3, 1]),
+        (["Monthly"], 7, [1]),
+    ],
+)
+def test_lines_billing_at_different_frequencies_share_one_flexible_schedule(
+    ctx: TranslateContext, frequencies: list[str], term: int, intervals: list[int]
+) -> None:
+    items = [_freq(n, f, "1260", term) for n, f in enumerate(frequencies, 1)]
+    result = translate_order(bundle(items, **{"sbqq__quote__r.sbqq__subscriptionterm__c": term}), ctx)
+    params = result.main.params
+    assert params["billing_mode"] == {"type": "flexible"}
+    (phase,) = params["phases"]
+    assert phase["duration"] == {"interval": "month", "interval_count": term}
+    prices = {o.key: o.params for o in result.objects if o.kind is ObjectKind.PRICE}
+    billed = [prices[item["price"].key]["recurring"]["interval_count"] for item in phase["items"]]
+    assert billed == intervals
+    # Each line's price is its share of the line's total for one of its own periods.
+    amounts = [Decimal(prices[item["price"].key]["unit_amount_decimal"]) for item in phase["items"]]
+    assert amounts == [Decimal(126000) * months / term for months in intervals]
+
+
+@pytest.mark.parametrize(
+    ("frequencies", "term", "uneven"),
+    [
+        (["Annual", "Monthly"], 18, 12),  # 18 months is 1.5 years: the proration case
+        (["Annual", "Quarterly", "Monthly"], 6, 12),
+        (["Quarterly", "Monthly"], 10, 3),
+        (["Annual", "Semiannual"], 9, 12),  # the longest uneven interval is named
+    ],
+)
+def test_the_term_must_be_whole_periods_of_every_line(
+    ctx: TranslateContext, frequencies: list[str], term: int, uneven: int
+) -> None:
+    items = [_freq(n, f, "1200", term) for n, f in enumerate(frequencies, 1)]
+    with pytest.raises(DataError) as err:
+        translate_order(bundle(items, **{"sbqq__quote__r.sbqq__subscriptionterm__c": term}), ctx)
+    assert f"Order {ORDER}, field SBQQ__SubscriptionTerm__c:" in str(err.value)
+    assert f"a term of {term} months is not a whole number of {uneven}-month billing periods" in str(err.value)
+
+
+def test_every_new_schedule_is_in_flexible_billing_mode(ctx: TranslateContext) -> None:
+    result = translate_order(bundle([line(1, PROD_A, PBE_A, "10", "120")]), ctx)
+    assert result.main.params["billing_mode"] == {"type": "flexible"}

@@ -57,15 +57,28 @@ def _phase_interval(store: Store, phase: Mapping[str, Any]) -> tuple[str, int]:
     return price_interval(price) if price is not None else ("month", 1)
 
 
+def mixed_intervals(store: Store, phases: list[JSONObject]) -> bool:
+    """Whether some phase bills prices of different intervals (a flexible billing mode schedule)."""
+    for phase in phases:
+        prices = (store.get("price", str(i["price"])) for i in phase["items"])
+        if len({price_interval(p) for p in prices if p is not None}) > 1:
+            return True
+    return False
+
+
 def billing_anchor(store: Store, sched: JSONObject, until_start: int) -> int:
     """The billing cycle anchor in force for the phase starting at ``until_start``: the schedule's start,
-    reset by every phase (up to that one) with ``billing_cycle_anchor=phase_start`` or another interval."""
+    reset by every phase (up to that one) with ``billing_cycle_anchor=phase_start`` or another interval.
+    When phases mix intervals, each item bills on its own interval from the anchor and only
+    ``phase_start`` resets it."""
     default = sched["default_settings"].get("billing_cycle_anchor")
     phases = [p for p in sched["phases"] if int(p["start_date"]) <= until_start]
     anchor = int(phases[0]["start_date"]) if phases else until_start
+    mixed = mixed_intervals(store, sched["phases"])
     for previous, phase in pairwise(phases):
         setting = phase.get("billing_cycle_anchor") or default
-        if setting == "phase_start" or _phase_interval(store, phase) != _phase_interval(store, previous):
+        new_interval = not mixed and _phase_interval(store, phase) != _phase_interval(store, previous)
+        if setting == "phase_start" or new_interval:
             anchor = int(phase["start_date"])
     return anchor
 
@@ -121,6 +134,7 @@ def step_schedule(store: Store, sched: JSONObject, now_ts: int) -> None:
             days_until_due=defaults["invoice_settings"].get("days_until_due"),
             metadata={},
             schedule=sched["id"],
+            billing_mode=sched.get("billing_mode"),
         )
         sched["subscription"] = sub["id"]
     if now_ts >= end:

@@ -179,9 +179,10 @@ def set_items(store: Store, sub: JSONObject, specs: Sequence[Mapping[str, Any]],
 
 
 def refresh_periods(store: Store, sub: JSONObject, now_ts: int) -> None:
-    interval = interval_of(store, sub)
-    start, end = current_period(sub, interval, now_ts)
+    """Each item's current period, on its own price's interval (they differ in a mixed-interval
+    subscription), all anchored on the subscription's billing cycle anchor."""
     for item in sub["items"]["data"]:
+        start, end = current_period(sub, price_interval(item["price"]), now_ts)
         item["current_period_start"] = start
         item["current_period_end"] = end
 
@@ -206,6 +207,7 @@ def new_subscription(
     description: str | None = None,
     schedule: str | None = None,
     cancel_at: int | None = None,
+    billing_mode: JSONObject | None = None,
 ) -> JSONObject:
     sub_id = ids.new_id("sub")
     return {
@@ -216,11 +218,10 @@ def new_subscription(
         "automatic_tax": {"disabled_reason": None, "enabled": False, "liability": None},
         "billing_cycle_anchor": anchor,
         "billing_cycle_anchor_config": None,
-        "billing_mode": {
-            "flexible": {"proration_discounts": "included"},
-            "type": "flexible",
-            "updated_at": None,
-        },
+        "billing_mode": dict(
+            billing_mode
+            or {"flexible": {"proration_discounts": "included"}, "type": "flexible", "updated_at": None}
+        ),
         "billing_thresholds": None,
         "cancel_at": cancel_at,
         "cancel_at_period_end": False,

@@ -78,8 +78,11 @@ def normalize_items(
     *,
     required: bool = True,
     reuse: Reuse = NEW,
+    mixed: bool = False,
 ) -> list[JSONObject]:
-    """Phase (or subscription) items -> stored ``[{price, quantity, discounts, metadata, ...}]``."""
+    """Phase (or subscription) items -> stored ``[{price, quantity, discounts, metadata, ...}]``.
+
+    ``mixed``: prices of different intervals are allowed (flexible billing mode); otherwise refused."""
     items = as_list(raw, param)
     if required and not items:
         raise invalid_request(f"Missing required param: {param}.", param=param)
@@ -108,11 +111,12 @@ def normalize_items(
         this_interval = price_interval(price)
         if interval is None:
             interval = this_interval
-        elif this_interval != interval:
+        elif this_interval != interval and not mixed:
             raise invalid_request(
                 "All prices of a phase (or subscription) must have the same `interval`, `interval_count` and "
                 f"`currency`: {price['id']} bills every {this_interval[1]} {this_interval[0]}(s), the others "
-                f"every {interval[1]} {interval[0]}(s).",
+                f"every {interval[1]} {interval[0]}(s). Prices of different intervals need "
+                "`billing_mode[type]=flexible`.",
                 param=f"{where}[price]",
             )
         if is_metered(price):
@@ -194,7 +198,13 @@ def normalize_one_time_items(
 
 
 def _end_of(
-    ctx: RequestContext, phase: JSONObject, where: str, start: int, last: bool, first_price: JSONObject
+    ctx: RequestContext,
+    phase: JSONObject,
+    where: str,
+    start: int,
+    last: bool,
+    first_price: JSONObject,
+    mixed: bool = False,
 ) -> int:
     has_end = "end_date" in phase
     has_duration = "duration" in phase
@@ -222,6 +232,8 @@ def _end_of(
                 "This value must be greater than or equal to 1.", param=f"{where}[duration][interval_count]"
             )
         end = periods.to_timestamp(periods.end_after(begin, interval, count))
+    elif last and mixed:
+        raise unsupported(f"{where}[end_date]")  # which interval a mixed last phase lasts is not emulated
     elif last:
         interval, count = price_interval(first_price)
         end = periods.to_timestamp(periods.end_after(begin, interval, count))
@@ -251,16 +263,18 @@ def normalize_phase(
     currency: Currency,
     default_settings: JSONObject,
     reuse: Reuse = NEW,
+    mixed: bool = False,
 ) -> JSONObject:
     if not isinstance(phase, dict):
         raise invalid_request("Invalid object", param=where)
     only(phase, (*PHASE_KEYS, "start_date"), where)
-    items = normalize_items(ctx, phase.get("items"), f"{where}[items]", currency, reuse=reuse)
+    items = normalize_items(ctx, phase.get("items"), f"{where}[items]", currency, reuse=reuse, mixed=mixed)
     first_price = ctx.store.get("price", items[0]["price"]) or {}
+    mixed = mixed and len({price_interval(ctx.store.get("price", i["price"]) or {}) for i in items}) > 1
     one_time = normalize_one_time_items(
         ctx, phase.get("add_invoice_items"), f"{where}[add_invoice_items]", currency, reuse
     )
-    end = _end_of(ctx, phase, where, start, last, first_price)
+    end = _end_of(ctx, phase, where, start, last, first_price, mixed)
     proration = str(phase.get("proration_behavior", "create_prorations"))
     if proration not in PRORATION_BEHAVIORS:
         raise invalid_request(
@@ -344,6 +358,7 @@ def normalize_phases(
     offset: int = 0,
     previous_end: int | None = None,
     reuse: Reuse = NEW,
+    mixed: bool = False,
 ) -> list[JSONObject]:
     """``phases`` params -> stored phases. ``offset``: index in the request of the first phase given here.
 
@@ -378,7 +393,7 @@ def normalize_phases(
                     param=f"{where}[start_date]",
                 )
         normalized = normalize_phase(
-            ctx, phase, where, start, k == len(phases) - 1, currency, default_settings, reuse
+            ctx, phase, where, start, k == len(phases) - 1, currency, default_settings, reuse, mixed
         )
         out.append(normalized)
         end = normalized["end_date"]

@@ -30,9 +30,11 @@ What the preview covers
 * **Subscriptions** (``sub_``): a schedule's subscription is previewed through its schedule. A standalone one
   bills each period with the items it had then (item changes are remembered), from ``start_date`` (a future
   ``billing_cycle_anchor`` adds a prorated stub, free with ``proration_behavior=none``) to ``cancel_at`` (the
-  last period prorated) or 12 periods. Its pending invoice items (the prorations an item change created, or
-  the sync's own) go on the next invoice, as Stripe sweeps them into it.
+  last period prorated) or 12 periods (of the shortest interval when its items mix intervals). Its pending
+  invoice items (the prorations an item change created, or the sync's own) go on the next invoice, as Stripe
+  sweeps them into it.
 * **Invoices** (``in_``): their lines and totals as stored.
+* **Mixed intervals** (flexible billing mode): each item bills on its own interval; see ``mixed_preview``.
 
 Not covered: taxes, trials, customer balances, credit notes, usage from meter events, invoice thresholds.
 """
@@ -207,6 +209,12 @@ class _Engine:
         prorate_final: bool,
         extra: Sequence[tuple[int, PreviewLine, list[str]]] = (),
     ) -> list[PreviewInvoice]:
+        from cpq_sync.sandbox.stripe.billing import mixed_preview  # it builds on this module
+
+        if mixed_preview.is_mixed(segments):
+            return mixed_preview.run_mixed(
+                self, segments, created=created, until=until, prorate_final=prorate_final, extra=extra
+            )
         drafts: list[_Draft] = []
         discounts = _Discounts(self.store)
         pending: list[tuple[PreviewLine, list[str]]] = []
@@ -509,8 +517,9 @@ def preview_subscription(store: Store, subscription: JSONObject, until: int | No
     interval, count = price_interval(items[0].price) if items else ("month", 1)
     ends = [int(subscription[k]) for k in ("cancel_at", "ended_at") if subscription.get(k)]
     end = min(ends) if ends else None
-    if until is None:
-        until = end or periods.to_timestamp(periods.boundary(_dt(anchor), interval, count, 12))
+    if until is None:  # 12 periods (of the shortest interval, when the items mix intervals)
+        horizons = (periods.boundary(_dt(anchor), *price_interval(i.price), 12) for i in items)
+        until = end or periods.to_timestamp(min(horizons, default=periods.boundary(_dt(anchor), interval, count, 12)))
     stop = until if end is None else min(until, end)
     behavior = str(store.get_state(PRORATION_STATE + subscription["id"]) or "create_prorations")
     segment = Segment(

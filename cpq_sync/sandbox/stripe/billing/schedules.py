@@ -4,12 +4,15 @@ Update follows Stripe: ``phases`` replaces the schedule's phases from the curren
 ended may be omitted (they are kept) or passed back unchanged with their ``start_date``; changing one is
 refused. The first phase given must carry ``start_date`` (for an active schedule, the current phase's start,
 which cannot move). A canceled, completed or released schedule can no longer be updated, canceled or released.
+``billing_mode`` is set on create (default ``flexible``, see ``billing_mode``): a flexible schedule's phases may
+mix prices of different intervals, each item billed on its own interval; a classic one refuses that.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from cpq_sync.sandbox.stripe.billing.billing_mode import billing_mode, mixed_allowed
 from cpq_sync.sandbox.stripe.billing.clock import TERMINAL, step_schedule
 from cpq_sync.sandbox.stripe.billing.common import (
     Reuse,
@@ -108,7 +111,11 @@ def _coupons(phases: list[JSONObject]) -> list[JSONObject]:
 @route("POST", "/v1/subscription_schedules")
 def create_schedule(ctx: RequestContext) -> JSONObject:
     params = ctx.params
-    only(params, ("customer", "start_date", "end_behavior", "phases", "default_settings", "metadata"))
+    only(
+        params,
+        ("customer", "start_date", "end_behavior", "phases", "default_settings", "metadata", "billing_mode"),
+    )
+    mode = billing_mode(params.get("billing_mode"))
     customer = load_customer(ctx, params.get("customer"))
     if not as_list(params.get("phases"), "phases"):
         raise invalid_request("Missing required param: phases.", param="phases")
@@ -117,17 +124,18 @@ def create_schedule(ctx: RequestContext) -> JSONObject:
     start = timestamp(params["start_date"], "start_date", ctx.now_ts)
     settings = _default_settings(params.get("default_settings"))
     phases = normalize_phases(
-        ctx, params["phases"], first_start=start, default_settings=settings, currency=Currency()
+        ctx,
+        params["phases"],
+        first_start=start,
+        default_settings=settings,
+        currency=Currency(),
+        mixed=mixed_allowed(mode),
     )
     sched: JSONObject = {
         "id": ctx.new_id("sub_sched"),
         "object": "subscription_schedule",
         "application": None,
-        "billing_mode": {
-            "flexible": {"proration_discounts": "included"},
-            "type": "flexible",
-            "updated_at": None,
-        },
+        "billing_mode": mode,
         "canceled_at": None,
         "completed_at": None,
         "created": ctx.now_ts,
@@ -222,6 +230,7 @@ def _updated_phases(ctx: RequestContext, sched: JSONObject, raw: Any) -> list[JS
             currency=currency,
             offset=k,
             reuse=on_schedule,
+            mixed=mixed_allowed(sched.get("billing_mode")),
         )
     current_start = int(current["start_date"])
     if first.get("start_date") is not None:
@@ -250,6 +259,7 @@ def _updated_phases(ctx: RequestContext, sched: JSONObject, raw: Any) -> list[JS
         currency=currency,
         offset=k,
         reuse=on_schedule,
+        mixed=mixed_allowed(sched.get("billing_mode")),
     )
     for index, phase in enumerate(new):
         if int(phase["end_date"]) < now:

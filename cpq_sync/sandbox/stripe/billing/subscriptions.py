@@ -3,13 +3,14 @@
 Create takes ``customer``, ``items`` (price, quantity, discounts, metadata), ``discounts`` (``coupon=`` is
 gone from the pinned API version; the strict checker refuses it), ``collection_method`` (``send_invoice``
 requires ``days_until_due``), ``cancel_at``, ``billing_cycle_anchor``, ``backdate_start_date``,
-``proration_behavior``, ``description`` and ``metadata``. Update changes items (by ``id``, ``deleted``, or new
-entries), discounts, collection settings, ``cancel_at`` and metadata; an item change in the middle of a period
-creates Stripe's pending proration invoice items unless ``proration_behavior=none`` (``always_invoice`` and
-interval changes are refused as not emulated). ``DELETE`` cancels at once. Every other parameter the SDK knows
-is refused as not emulated. The sandbox does not take payments: subscriptions are ``active`` (never
-``incomplete``) and renewal invoices are not generated as objects; ``billing_preview`` shows what they would
-bill.
+``proration_behavior``, ``description``, ``metadata`` and ``billing_mode`` (default flexible: items may bill
+on different intervals, each with its own current period; classic refuses that). Update changes items (by
+``id``, ``deleted``, or new entries; not on a mixed-interval subscription, not emulated), discounts,
+collection settings, ``cancel_at`` and metadata; an item change in the middle of a period creates Stripe's
+pending proration invoice items unless ``proration_behavior=none`` (``always_invoice`` and interval changes
+are refused as not emulated). ``DELETE`` cancels at once. Every other parameter the SDK knows is refused as
+not emulated. The sandbox does not take payments: subscriptions are ``active`` (never ``incomplete``) and
+renewal invoices are not generated as objects; ``billing_preview`` shows what they would bill.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from cpq_sync.sandbox.stripe.billing import amounts, lifecycle, periods
+from cpq_sync.sandbox.stripe.billing.billing_mode import billing_mode, mixed_allowed
 from cpq_sync.sandbox.stripe.billing.common import (
     Reuse,
     apply_metadata,
@@ -26,6 +28,7 @@ from cpq_sync.sandbox.stripe.billing.common import (
     is_metered,
     load_customer,
     only,
+    price_interval,
     redeem,
     sub,
     timestamp,
@@ -55,6 +58,7 @@ CREATE_KEYS = (
     "proration_behavior",
     "description",
     "metadata",
+    "billing_mode",
 )
 PRORATION_BEHAVIORS = ("create_prorations", "none", "always_invoice")
 
@@ -105,7 +109,13 @@ def create_subscription(ctx: RequestContext) -> JSONObject:
     customer = load_customer(ctx, params.get("customer"))
     _proration(params)
     currency = Currency()
-    items = normalize_items(ctx, params.get("items"), "items", currency)
+    mode = billing_mode(params.get("billing_mode"))
+    items = normalize_items(ctx, params.get("items"), "items", currency, mixed=mixed_allowed(mode))
+    mixed = len({price_interval(ctx.store.get("price", i["price"]) or {}) for i in items}) > 1
+    if mixed and "billing_cycle_anchor" in params:
+        raise unsupported("billing_cycle_anchor")  # the stub before a future anchor of mixed items
+    if mixed and "cancel_at_period_end" in params:
+        raise unsupported("cancel_at_period_end")  # which item's period end is not emulated
     discounts = discounts_param(ctx, params.get("discounts"), "discounts", currency.value)
     method, days = _collection(params)
     now = ctx.now_ts
@@ -131,6 +141,7 @@ def create_subscription(ctx: RequestContext) -> JSONObject:
         metadata=check_metadata(params.get("metadata"), "metadata"),
         description=params.get("description") or None,
         cancel_at=cancel_at,
+        billing_mode=mode,
     )
     lifecycle.set_items(ctx.store, subscription, items, now)
     subscription["discounts"] = lifecycle.sync_discounts(
@@ -219,6 +230,7 @@ def _updated_items(ctx: RequestContext, subscription: JSONObject, raw: Any) -> l
         "items",
         Currency(subscription.get("currency")),
         reuse=_reuse(ctx, subscription),
+        mixed=mixed_allowed(subscription.get("billing_mode")),
     )
 
 
@@ -257,8 +269,13 @@ def update_subscription(ctx: RequestContext) -> JSONObject:
         if behavior == "always_invoice":
             raise unsupported("proration_behavior")  # the sandbox does not invoice immediately
         before = [(item["price"], item.get("quantity")) for item in subscription["items"]["data"]]
+        wanted = _updated_items(ctx, subscription, params["items"])
+        intervals = {price_interval(item["price"]) for item in subscription["items"]["data"]}
+        intervals_after = {price_interval(ctx.store.get("price", str(i["price"])) or {}) for i in wanted}
+        if len(intervals) > 1 or len(intervals_after) > 1:
+            raise unsupported("items")  # item changes (and their prorations) with mixed intervals
         old_interval = lifecycle.interval_of(ctx.store, subscription)
-        lifecycle.set_items(ctx.store, subscription, _updated_items(ctx, subscription, params["items"]), now)
+        lifecycle.set_items(ctx.store, subscription, wanted, now)
         if lifecycle.interval_of(ctx.store, subscription) != old_interval:
             raise invalid_request(
                 "The sandbox Stripe account does not emulate changing a subscription's billing interval "

@@ -1,0 +1,123 @@
+"""Orders whose lines bill at different frequencies (an annual license, a quarterly add-on and a monthly platform
+fee in one order), end to end on the two sandboxes: one schedule in flexible billing mode whose billing preview
+bills each line on its own frequency and, over the term, exactly the order's CPQ total (issue 5)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from cpq_sync.sandbox import salesforce as sandbox_sf
+from cpq_sync.sandbox import stripe as sandbox_stripe
+from tests.e2e.support import account_id, add_months, connect_both, create_order, run_sync, stripe_posts, sync_records
+
+pytestmark = pytest.mark.xdist_group("prefect")
+
+# (product, quantity, months between bills, list price per bill in USD), as the sandbox's price book has them.
+LINES = [
+    ("Enterprise License", 2, 12, Decimal(1200)),
+    ("Analytics Add-on", 3, 3, Decimal(120)),
+    ("Platform Subscription", 10, 1, Decimal(49)),
+]
+
+
+def cents(amount: Decimal | float) -> int:
+    return int((Decimal(str(amount)) * 100).quantize(Decimal(1)))
+
+
+def expected_bills(start: dt.date, term: int) -> list[tuple[dt.date, int]]:
+    """What each month's invoice must bill: every line whose own period starts that month."""
+    out = []
+    for k in range(term):
+        due = sum(qty * price for _, qty, every, price in LINES if k % every == 0)
+        out.append((add_months(start, k), cents(due)))
+    return out
+
+
+@pytest.mark.parametrize(
+    ("offset", "term"),
+    [(0, 12), (0, 24), (-5, 12), (2, 24)],
+    ids=["this-month-12", "this-month-24", "backdated-12", "future-24"],
+)
+def test_an_order_of_annual_quarterly_and_monthly_lines_bills_each_on_its_own_frequency(
+    sandbox: Path, offset: int, term: int
+) -> None:
+    sandbox_sf.seed_org(sandbox, orders=0, seed=3)
+    sf, stripe = connect_both(sandbox)
+    start = add_months(sandbox_sf.now(sandbox).date().replace(day=1), offset)
+    acct = account_id(sf, "Acme%")
+    order_id, line_ids = create_order(sf, acct, [(name, qty) for name, qty, _, _ in LINES], start=start, term=term)
+
+    report = run_sync(order_ids=[order_id])
+    assert report.synced_orders == [order_id], report.failed
+    (record,) = sync_records(sf, order_id)
+    assert record["Resolution_Status__c"] == "Success"
+
+    schedule = stripe.v1.subscription_schedules.retrieve(sf.Order.get(order_id)["Stripe_ID__c"])
+    assert schedule.billing_mode.type == "flexible"
+    (phase,) = schedule.phases
+    intervals = {}
+    for item in phase["items"]:
+        price = stripe.v1.prices.retrieve(item.price)
+        intervals[item.metadata["salesforce_order_item_id"]] = price.recurring.interval_count
+    assert intervals == dict(zip(line_ids, [12, 3, 1], strict=True))
+
+    invoices = sandbox_stripe.billing_preview(sandbox, schedule.id)
+    billed = [(inv.period_start.date(), inv.total) for inv in invoices]
+    assert billed == expected_bills(start, term)
+    # Over the whole contract, Stripe bills exactly what CPQ sold, to the cent.
+    total = sf.Order.get(order_id)["TotalAmount"]
+    assert sum(inv.total for inv in invoices) == cents(total)
+    # Aligned periods share one invoice: the first one bills the three lines, each for its own period.
+    periods = {(line.period_start.date(), line.period_end.date()) for line in invoices[0].lines}
+    assert periods == {(start, add_months(start, n)) for n in (12, 3, 1)}
+
+    before = len(stripe_posts(sandbox))
+    again = run_sync(full=True)
+    assert again.stripe_writes == 0
+    assert stripe_posts(sandbox)[before:] == []
+
+
+def test_a_term_that_is_not_whole_periods_of_every_line_is_still_refused(sandbox: Path) -> None:
+    sandbox_sf.seed_org(sandbox, orders=0, seed=3)
+    sf, stripe = connect_both(sandbox)
+    start = sandbox_sf.now(sandbox).date().replace(day=1)
+    acct = account_id(sf, "Acme%")
+    lines = [("Analytics Add-on", 1), ("Platform Subscription", 1)]
+    order_id, _ = create_order(sf, acct, lines, start=start, term=10)
+
+    report = run_sync(order_ids=[order_id])
+    assert report.synced_orders == []
+    (record,) = sync_records(sf, order_id)
+    assert record["Resolution_Status__c"] == "Error"
+    assert "a term of 10 months is not a whole number of 3-month billing periods" in record["Resolution_Message__c"]
+    assert stripe.v1.subscription_schedules.list({"limit": 10}).data == []
+
+
+def test_the_seeded_companys_new_orders_with_mixed_frequencies_bill_what_cpq_sold(sandbox: Path) -> None:
+    sandbox_sf.seed_org(sandbox, orders=40, seed=7)
+    sf, stripe = connect_both(sandbox)
+    orders = sf.query_all("SELECT Id, Description, TotalAmount FROM Order WHERE Status = 'Activated'")["records"]
+    new = {o["Id"]: o for o in orders if o["Description"] == "kind: new"}
+    frequencies: dict[str, set[str]] = {order_id: set() for order_id in new}
+    for line in sf.query_all("SELECT OrderId, SBQQ__BillingFrequency__c FROM OrderItem")["records"]:
+        if line["OrderId"] in new and line["SBQQ__BillingFrequency__c"]:
+            frequencies[line["OrderId"]].add(line["SBQQ__BillingFrequency__c"])
+    mixed = [order_id for order_id, found in frequencies.items() if len(found) > 1]
+    assert mixed, "the seeded company has new orders whose lines bill at different frequencies"
+
+    report = run_sync(order_ids=mixed)
+    # Those that fail, fail for another reason than their frequencies (usage lines, for instance).
+    assert not any("frequenc" in record.message for record in report.failed)
+    assert report.synced_orders
+    for order_id in report.synced_orders:
+        schedule = stripe.v1.subscription_schedules.retrieve(sf.Order.get(order_id)["Stripe_ID__c"])
+        assert schedule.billing_mode.type == "flexible"
+        invoices = sandbox_stripe.billing_preview(sandbox, schedule.id)
+        assert sum(inv.total for inv in invoices) == cents(new[order_id]["TotalAmount"]), order_id
+    before = len(stripe_posts(sandbox))
+    assert run_sync(order_ids=mixed).stripe_writes == 0
+    assert stripe_posts(sandbox)[before:] == []
