@@ -19,6 +19,7 @@ from cpq_sync.mapping.compile import compile_mappings
 from cpq_sync.mapping.loader import MappingSet, load_mappings
 from cpq_sync.plan import Action, Failure, Operation, Plan, build_plan
 from cpq_sync.salesforce.client import OrgClient, login
+from cpq_sync.salesforce.coupons import attach_coupons
 from cpq_sync.salesforce.extract import Extracted, FieldLists, Window, extract_changed, extract_orders
 from cpq_sync.salesforce.filters import SyncFilters
 from cpq_sync.salesforce.state import read_watermark, write_watermark
@@ -158,6 +159,7 @@ def window_for(ctx: RunContext, mode: Mode, order_ids: tuple[str, ...] = ()) -> 
 def extract(ctx: RunContext, window: Window) -> Extracted:
     started = time.perf_counter()
     result = extract_orders(ctx.org, ctx.fields, window, ctx.filters)
+    attach_coupons(ctx.org, ctx.fields.coupon, result)
     extract_changed(ctx.org, ctx.fields, window, ctx.filters, result)
     ctx.timed("extract", started)
     return result
