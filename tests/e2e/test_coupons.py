@@ -206,10 +206,41 @@ def test_order_line_once_and_stacked_coupons_bill_what_cpq_sold_after_discounts(
     assert len(expected_stacked) == 6
     assert preview_totals(org, sf.Order.get(order_stacked)["Stripe_ID__c"]) == expected_stacked
 
-    # A rerun writes nothing.
+    # A rerun writes nothing, full or incremental.
     before = len(stripe_posts(org))
     again = run_sync(full=True)
     assert stripe_posts(org)[before:] == [] and again.stripe_writes == 0
+    run_sync()
+    assert stripe_posts(org)[before:] == []
+
+
+def test_one_time_orders_take_their_coupons_on_the_invoice(org: Path) -> None:
+    sf, stripe = connect_both(org)
+    acct = account_id(sf, "Acme%")
+    start = sandbox_sf.now(org).date()
+    ten = new_coupon(sf, "TEN-ONCE", Percent_Off__c=10, Duration__c="once")
+    hundred = new_coupon(sf, "HUNDRED", Amount_Off__c=100, Duration__c="once")
+    order_id, (setup, training) = create_order(
+        sf, acct, [("Implementation Services", 1), ("Training Workshop", 2)], start=start
+    )
+    on_order(sf, order_id, ten)
+    on_line(sf, training, hundred)
+
+    report = run_sync(full=True)
+
+    assert order_id in report.synced_orders
+    invoice = stripe.v1.invoices.retrieve(sf.Order.get(order_id)["Stripe_ID__c"])
+    items = {
+        i["Id"]: i
+        for i in sf.query_all(f"SELECT Id, Quantity, UnitPrice FROM OrderItem WHERE OrderId = '{order_id}'")["records"]
+    }
+    setup_cents = cents(Decimal(str(items[setup]["UnitPrice"])) * 100)
+    training_cents = cents(Decimal(str(items[training]["UnitPrice"])) * 2 * 100) - 10000
+    expected = setup_cents + training_cents
+    expected -= cents(Decimal(expected) / 10)
+    assert (invoice.subtotal, invoice.total) == (setup_cents + training_cents + 10000, expected)
+    (preview,) = sandbox_stripe.billing_preview(org, invoice.id)
+    assert preview.total == expected
 
 
 def test_a_changed_coupon_is_replaced_and_later_orders_use_the_new_one(org: Path) -> None:
