@@ -310,3 +310,21 @@ def test_lines_billed_as_one_item_must_share_their_coupons(ctx: TranslateContext
     with pytest.raises(DataError) as caught:
         translate_order(bundle([a1, a2], lines={a2.id: [coupon()]}), ctx)
     assert caught.value.field == "SBQQ__QuoteLine__c" and a1.id in caught.value.message
+
+
+def test_custom_coupon_mappings_are_queried_and_applied(tmp_path: Any) -> None:
+    from cpq_sync.salesforce.extract import FieldLists
+
+    for name in ("default.yaml", "preferences.yaml"):
+        (tmp_path / name).write_text((DEFAULT_MAPPINGS_DIR / name).read_text())
+    (tmp_path / "custom.yaml").write_text(
+        "field_defaults:\n  coupon:\n    metadata.source: Salesforce\n"
+        "field_mappings:\n  coupon:\n    metadata.campaign: Campaign__r.Name\n"
+    )
+    mappings = load_mappings(tmp_path)
+    fields = FieldLists.build(mappings)
+    assert "campaign__r.name" in fields.coupon and "percent_off__c" in fields.coupon
+    custom = TranslateContext(mappings=compile_mappings(mappings))
+    params = translate_coupon(coupon(**{"campaign__r.name": "Spring"}), "usd", custom).params
+    assert params["metadata"]["campaign"] == "Spring" and params["metadata"]["source"] == "Salesforce"
+    assert params["metadata"]["salesforce_coupon_id"] == COUPON
