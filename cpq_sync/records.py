@@ -112,6 +112,7 @@ class OrderItemRecord(SfModel):
     segment_key: str | None = Field(None, validation_alias="sbqq__segmentkey__c")
     segment_label: str | None = Field(None, validation_alias="sbqq__segmentlabel__c")
     skip: bool | None = Field(None, validation_alias="skip_line_item__c")
+    quote_line_id: str | None = Field(None, validation_alias="sbqq__quoteline__c")
 
 
 class OrderRecord(SfModel):
@@ -132,6 +133,20 @@ class OrderRecord(SfModel):
     quote_type: str | None = Field(None, validation_alias="sbqq__quote__r.sbqq__type__c")
     skip_past_initial_invoices: bool | None = Field(None, validation_alias="skip_past_initial_invoices__c")
     system_modstamp: dt.datetime | None = Field(None, validation_alias="systemmodstamp")
+
+
+class CouponRecord(SfModel):
+    """A Quote_Stripe_Coupon__c: one Stripe coupon (checked in `translate.coupons`, not here)."""
+
+    OBJECT_TYPE: ClassVar[str] = "Quote_Stripe_Coupon__c"
+    name: str | None = Field(None, validation_alias="name")
+    display_name: str | None = Field(None, validation_alias="name__c")
+    percent_off: Decimal | None = Field(None, validation_alias="percent_off__c")
+    amount_off: Decimal | None = Field(None, validation_alias="amount_off__c")
+    duration: str | None = Field(None, validation_alias="duration__c")
+    duration_in_months: Decimal | None = Field(None, validation_alias="duration_in_months__c")
+    max_redemptions: Decimal | None = Field(None, validation_alias="max_redemptions__c")
+    currency: str | None = Field(None, validation_alias="currencyisocode")
 
 
 M = TypeVar("M", bound=SfModel)

@@ -20,6 +20,7 @@ from cpq_sync.mapping.compile import compile_mappings
 from cpq_sync.mapping.loader import MappingSet, load_mappings
 from cpq_sync.plan import Action, Failure, Operation, Plan, build_plan
 from cpq_sync.salesforce.client import OrgClient, login
+from cpq_sync.salesforce.coupons import attach_coupons
 from cpq_sync.salesforce.extract import (
     Extracted,
     FieldLists,
@@ -170,6 +171,7 @@ def extract(ctx: RunContext, window: Window) -> Extracted:
     started = time.perf_counter()
     result = extract_orders(ctx.org, ctx.fields, window, ctx.filters)
     apply_line_filters(ctx.org, result, ctx.filters)
+    attach_coupons(ctx.org, ctx.fields.coupon, result)
     extract_changed(ctx.org, ctx.fields, window, ctx.filters, result)
     ctx.timed("extract", started)
     return result

@@ -23,6 +23,7 @@ from cpq_sync.mapping.loader import MappingEntry, MappingSet
 from cpq_sync.plan import Failure
 from cpq_sync.records import (
     AccountRecord,
+    CouponRecord,
     OrderItemRecord,
     OrderRecord,
     PricebookEntryRecord,
@@ -70,6 +71,7 @@ class FieldLists:
     pricebook_entry: list[str]
     order: list[str]
     order_item: list[str]
+    coupon: list[str] = field(default_factory=list)  # Quote_Stripe_Coupon__c, read through its associations
 
     @classmethod
     def build(cls, mappings: MappingSet, broken: Iterable[MappingEntry] = ()) -> FieldLists:
@@ -100,6 +102,7 @@ class FieldLists:
                     *paths(Kind.PHASE_ITEM, Kind.PRICE_ORDER_ITEM, Kind.SUBSCRIPTION_ITEM, Kind.INVOICE_ITEM),
                 ]
             ),
+            coupon=_unique([*CouponRecord.soql_fields(), *paths(Kind.COUPON)]),
         )
 
     def order_select(self) -> list[str]:

@@ -127,6 +127,8 @@ class StripeApplier:
                     {"idempotency_key": f"{KEY_PREFIX}-archive-{desired.known_id}"},
                 )
             return price
+        if kind is ObjectKind.COUPON:  # immutable: a changed coupon is a new one (its key carries the hash)
+            return self._call(v1.coupons.create, params, options)
         if kind is ObjectKind.SUBSCRIPTION_SCHEDULE:
             return self._create_or_recover(
                 op, lambda: self._call(v1.subscription_schedules.create, params, options), params

@@ -15,6 +15,7 @@ from cpq_sync.errors import DataError
 from cpq_sync.mapping.kinds import Kind
 from cpq_sync.records import (
     AccountRecord,
+    CouponRecord,
     OrderItemRecord,
     OrderRecord,
     PricebookEntryRecord,
@@ -29,6 +30,7 @@ from cpq_sync.translate.catalog import (
     translate_product,
 )
 from cpq_sync.translate.context import TranslateContext
+from cpq_sync.translate.coupons import add_discounts, order_coupons
 from cpq_sync.translate.terms import payment_term_days, whole_number
 
 DEFAULT_DAYS_UNTIL_DUE = 30
@@ -50,6 +52,8 @@ class OrderBundle:
     account: AccountRecord
     products: dict[str, Product2Record] = field(default_factory=dict)
     pricebook_entries: dict[str, PricebookEntryRecord] = field(default_factory=dict)
+    quote_coupons: list[CouponRecord] = field(default_factory=list)  # order level, through the quote
+    line_coupons: dict[str, list[CouponRecord]] = field(default_factory=dict)  # OrderItem id -> its quote line's
 
 
 @dataclass
@@ -152,6 +156,9 @@ def translate_order(bundle: OrderBundle, ctx: TranslateContext) -> OrderTranslat
         main = _schedule(bundle, recurring, one_time, charges, line_prices, start, days_until_due, ctx)
     else:
         main = _invoice(bundle, one_time, line_prices, currency, days_until_due, ctx)
+    coupons = order_coupons(bundle.quote_coupons, bundle.line_coupons, lines, currency, ctx)
+    add_discounts(main, coupons, order.id)
+    objects.update((c.key, c) for c in coupons.objects)
     for obj in objects.values():
         obj.primaries.add(SfRef("Order", order.id))
     main.primaries.add(SfRef("Order", order.id))
