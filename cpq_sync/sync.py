@@ -13,7 +13,7 @@ from enum import StrEnum
 import stripe
 
 from cpq_sync.config import Settings, Target
-from cpq_sync.desired import Desired, SfRef
+from cpq_sync.desired import NO_WRITE_BACK, Desired, SfRef
 from cpq_sync.errors import DataError
 from cpq_sync.mapping.compile import compile_mappings
 from cpq_sync.mapping.loader import MappingSet, load_mappings
@@ -21,6 +21,11 @@ from cpq_sync.plan import Action, Failure, Operation, Plan, build_plan
 from cpq_sync.salesforce.client import OrgClient, login
 from cpq_sync.salesforce.extract import Extracted, FieldLists, Window, extract_changed, extract_orders
 from cpq_sync.salesforce.filters import SyncFilters
+from cpq_sync.salesforce.pricing import (
+    attach_consumption,
+    attach_synced_currencies,
+    extract_changed_pricebook_entries,
+)
 from cpq_sync.salesforce.state import read_watermark, write_watermark
 from cpq_sync.salesforce.write_back import (
     Status,
@@ -32,10 +37,12 @@ from cpq_sync.salesforce.write_back import (
 )
 from cpq_sync.stripe.apply import Outcome, StripeApplier
 from cpq_sync.stripe.client import stripe_client
+from cpq_sync.stripe.meters import resolve_meters
 from cpq_sync.stripe.pacing import Pacer
-from cpq_sync.translate.catalog import translate_customer, translate_product
+from cpq_sync.translate.catalog import pbe_price_objects, translate_customer, translate_product
 from cpq_sync.translate.context import TranslateContext
 from cpq_sync.translate.order import translate_order
+from cpq_sync.translate.prices import currency_conflicts
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +166,10 @@ def extract(ctx: RunContext, window: Window) -> Extracted:
     started = time.perf_counter()
     result = extract_orders(ctx.org, ctx.fields, window, ctx.filters)
     extract_changed(ctx.org, ctx.fields, window, ctx.filters, result)
+    extract_changed_pricebook_entries(ctx.org, ctx.fields, window, ctx.filters, result)
+    attach_consumption(ctx.org, result)
+    if ctx.translate.multi_currency:
+        attach_synced_currencies(ctx.org, result)
     ctx.timed("extract", started)
     return result
 
@@ -169,9 +180,13 @@ def make_plan(ctx: RunContext, extracted: Extracted) -> Plan:
     failures: list[Failure] = list(extracted.failures)
     line_prices: dict[str, str] = {}
     line_known: dict[str, tuple[str | None, str | None]] = {}
+    new_orders = [(b.order, b.account.id) for b in extracted.bundles if b.order.stripe_id is None]
+    wrong_currency = currency_conflicts(new_orders, extracted.synced_currencies, ctx.translate)
     for bundle in extracted.bundles:
         primary = SfRef("Order", bundle.order.id)
         try:
+            if bundle.order.id in wrong_currency:
+                raise wrong_currency[bundle.order.id]
             translation = translate_order(bundle, ctx.translate)
         except DataError as exc:
             failures.append(Failure(primary, exc))
@@ -191,8 +206,15 @@ def make_plan(ctx: RunContext, extracted: Extracted) -> Plan:
             groups.append((primary, [translate_product(product, ctx.translate)]))
         except DataError as exc:
             failures.append(Failure(primary, exc))
+    for pbe, product in extracted.changed_pricebook_entries:
+        primary = SfRef("PricebookEntry", pbe.id)
+        try:
+            groups.append((primary, pbe_price_objects(pbe, product, extracted.consumption, ctx.translate)))
+        except DataError as exc:
+            failures.append(Failure(primary, exc))
     plan = build_plan(groups, failures, line_prices)
     plan.line_known = line_known
+    resolve_meters(ctx.stripe, plan)
     ctx.timed("plan", started)
     return plan
 
@@ -238,7 +260,7 @@ def _id_updates(plan: Plan, layer: list[Operation], outcomes: dict[str, Outcome]
         outcome = outcomes.get(op.key)
         if outcome is None or not outcome.ok or not outcome.stripe_id:
             continue
-        if op.action is not Action.SKIP:
+        if op.action is not Action.SKIP and op.desired.kind not in NO_WRITE_BACK:
             updates.append(StripeIdUpdate(op.desired.record, outcome.stripe_id, op.content_hash))
     # Order lines record the price they bill with (once their price exists).
     for item_id, key in plan.line_prices.items():

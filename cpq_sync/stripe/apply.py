@@ -124,6 +124,8 @@ class StripeApplier:
                     {"idempotency_key": f"{KEY_PREFIX}-archive-{desired.known_id}"},
                 )
             return price
+        if kind is ObjectKind.METER:  # only created: an existing meter is found before the plan is applied
+            return self._call(v1.billing.meters.create, params, options)
         if kind is ObjectKind.SUBSCRIPTION_SCHEDULE:
             return self._create_or_recover(
                 op, lambda: self._call(v1.subscription_schedules.create, params, options), params
