@@ -4,6 +4,7 @@ each layer) and finish. Prefect tasks wrap these one to one; nothing here import
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -25,6 +26,8 @@ from cpq_sync.salesforce.pricing import (
     attach_consumption,
     attach_synced_currencies,
     extract_changed_pricebook_entries,
+    org_is_multi_currency,
+    single_currency_fields,
 )
 from cpq_sync.salesforce.state import read_watermark, write_watermark
 from cpq_sync.salesforce.write_back import (
@@ -42,7 +45,7 @@ from cpq_sync.stripe.pacing import Pacer
 from cpq_sync.translate.catalog import pbe_price_objects, translate_customer, translate_product
 from cpq_sync.translate.context import TranslateContext
 from cpq_sync.translate.order import translate_order
-from cpq_sync.translate.prices import currency_conflicts
+from cpq_sync.translate.prices import currency_conflicts, kept_order_synced_prices
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +120,9 @@ def prepare(settings: Settings, *, now: dt.datetime | None = None) -> RunContext
         _ensure_sandbox(settings)
     org = OrgClient(lambda: login(settings), run_share_percent=settings.preferences.api_usage_ceiling_percent)
     mappings = load_mappings(settings.runtime.mappings_dir)
-    compiled = compile_mappings(mappings, describe=lambda sobject: org.restful(f"sobjects/{sobject}/describe"))
+    describe = functools.cache(lambda sobject: org.restful(f"sobjects/{sobject}/describe"))
+    compiled = compile_mappings(mappings, describe=describe)
+    multi_currency = org_is_multi_currency(describe("Order"))
     filters = SyncFilters.from_preferences(settings.preferences.filters)
     for kind, problem in compiled.broken.items():
         log.error("mapping problem: %s (records that need a %s fail until it is fixed)", problem, kind.value)
@@ -131,8 +136,9 @@ def prepare(settings: Settings, *, now: dt.datetime | None = None) -> RunContext
             mappings=compiled,
             default_currency=settings.preferences.default_currency,
             instance_url=org.instance_url,
+            multi_currency=multi_currency,
         ),
-        fields=FieldLists.build(mappings, compiled.broken_entries),
+        fields=single_currency_fields(FieldLists.build(mappings, compiled.broken_entries), multi_currency),
         filters=filters,
         started_at=now or dt.datetime.now(dt.UTC),
         livemode=settings.stripe.livemode,
@@ -167,7 +173,7 @@ def extract(ctx: RunContext, window: Window) -> Extracted:
     result = extract_orders(ctx.org, ctx.fields, window, ctx.filters)
     extract_changed(ctx.org, ctx.fields, window, ctx.filters, result)
     extract_changed_pricebook_entries(ctx.org, ctx.fields, window, ctx.filters, result)
-    attach_consumption(ctx.org, result)
+    attach_consumption(ctx.org, result, multi_currency=ctx.translate.multi_currency)
     if ctx.translate.multi_currency:
         attach_synced_currencies(ctx.org, result)
     ctx.timed("extract", started)
@@ -191,6 +197,8 @@ def make_plan(ctx: RunContext, extracted: Extracted) -> Plan:
         except DataError as exc:
             failures.append(Failure(primary, exc))
             continue
+        if bundle.order.stripe_id is not None:
+            kept_order_synced_prices(translation)
         groups.append((primary, translation.objects))
         line_prices.update(translation.line_prices)
         line_known.update({i.id: (i.stripe_id, i.sync_hash) for i in bundle.items})

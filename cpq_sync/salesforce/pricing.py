@@ -5,7 +5,7 @@ window (incremental runs), and the currencies each account already bills in (one
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from cpq_sync.consumption import ConsumptionRateRecord, ConsumptionSchedule, ConsumptionScheduleRecord
@@ -20,6 +20,32 @@ from cpq_sync.salesforce.filters import SyncFilters
 log = logging.getLogger(__name__)
 
 SCHEDULE_FIELDS = ("Id", "Type", "CurrencyIsoCode", "IsActive")
+CURRENCY_FIELD = "currencyisocode"
+
+
+def org_is_multi_currency(order_describe: Mapping[str, Any]) -> bool:
+    """Only multi-currency orgs have CurrencyIsoCode (on Order and every other object)."""
+    return any(str(f.get("name", "")).lower() == CURRENCY_FIELD for f in order_describe.get("fields", []))
+
+
+def single_currency_fields(fields: FieldLists, multi_currency: bool) -> FieldLists:
+    """In an org without multi-currency, CurrencyIsoCode does not exist: it leaves every query (prices then use
+    the default currency preference)."""
+    if multi_currency:
+        return fields
+
+    def keep(names: list[str]) -> list[str]:
+        return [n for n in names if n.lower().rsplit(".", 1)[-1] != CURRENCY_FIELD]
+
+    return FieldLists(
+        account=keep(fields.account),
+        product=keep(fields.product),
+        pricebook_entry=keep(fields.pricebook_entry),
+        order=keep(fields.order),
+        order_item=keep(fields.order_item),
+    )
+
+
 RATE_FIELDS = ("Id", "LowerBound", "UpperBound", "Price", "PricingMethod", "ProcessingOrder")
 
 
@@ -43,9 +69,10 @@ def _children(org: OrgClient, record: dict[str, Any], relationship: str) -> list
     return rows
 
 
-def consumption_query(product_ids: list[str]) -> str:
+def consumption_query(product_ids: list[str], *, multi_currency: bool = True) -> str:
+    fields = [f for f in SCHEDULE_FIELDS if multi_currency or f.lower() != CURRENCY_FIELD]
     return (
-        f"SELECT {', '.join(SCHEDULE_FIELDS)}, "
+        f"SELECT {', '.join(fields)}, "
         f"(SELECT {', '.join(RATE_FIELDS)} FROM ConsumptionRates ORDER BY LowerBound), "
         "(SELECT ProductId FROM ProductConsumptionSchedules) FROM ConsumptionSchedule "
         "WHERE Id IN (SELECT ConsumptionScheduleId FROM ProductConsumptionSchedule "
@@ -54,7 +81,7 @@ def consumption_query(product_ids: list[str]) -> str:
 
 
 def extract_consumption(
-    org: OrgClient, product_ids: Iterable[str]
+    org: OrgClient, product_ids: Iterable[str], *, multi_currency: bool = True
 ) -> tuple[dict[str, tuple[ConsumptionSchedule, ...]], dict[str, DataError]]:
     """Product id -> its consumption schedules with their rates; and product id -> the error of a schedule that
     cannot be read (the orders using that product fail, nothing else)."""
@@ -62,7 +89,7 @@ def extract_consumption(
     bad: dict[str, DataError] = {}
     for chunk in _chunks(product_ids):
         wanted = set(chunk)
-        for raw in org.query_all_iter(consumption_query(chunk)):
+        for raw in org.query_all_iter(consumption_query(chunk, multi_currency=multi_currency)):
             products = [str(link["ProductId"]) for link in _children(org, raw, "ProductConsumptionSchedules")]
             try:
                 record = ConsumptionScheduleRecord.from_flat(flatten(raw))
@@ -79,13 +106,13 @@ def extract_consumption(
     return {k: tuple(v) for k, v in found.items()}, bad
 
 
-def attach_consumption(org: OrgClient, result: Extracted) -> None:
+def attach_consumption(org: OrgClient, result: Extracted, *, multi_currency: bool = True) -> None:
     """Gives every extracted order its products' consumption schedules (one query per 200 products)."""
     product_ids = {i.product2_id for b in result.bundles for i in b.items}
     product_ids |= {pbe.product2_id for pbe, _ in result.changed_pricebook_entries}
     if not product_ids:
         return
-    schedules, bad = extract_consumption(org, product_ids)
+    schedules, bad = extract_consumption(org, product_ids, multi_currency=multi_currency)
     result.consumption = schedules
     kept = []
     for bundle in result.bundles:

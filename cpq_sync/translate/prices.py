@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from cpq_sync.consumption import ConsumptionSchedule
 from cpq_sync.desired import Desired, ObjectKind, SfRef
@@ -24,6 +25,9 @@ from cpq_sync.errors import DataError
 from cpq_sync.records import OrderItemRecord, OrderRecord, PricebookEntryRecord, Product2Record
 from cpq_sync.translate.context import TranslateContext
 from cpq_sync.translate.terms import decimal_string, minor_units
+
+if TYPE_CHECKING:
+    from cpq_sync.translate.order import OrderTranslation
 
 TIERS_MODE = {"slab": "graduated", "range": "volume"}
 METER_EVENT_PREFIX = "salesforce_usage_"
@@ -204,3 +208,12 @@ def currency_conflicts(
                 f"sell to this account in {first.currency.upper()}, or use a separate account for {currency.upper()}.",
             )
     return errors
+
+
+def kept_order_synced_prices(translation: OrderTranslation) -> None:
+    """An order already in Stripe keeps the prices its schedule was built with: its own order-line prices are not
+    planned again (a later change to the price book entry would otherwise turn them into new prices for nothing).
+    Price changes reach Stripe through the price book entry (a new price, the old one archived) and amendments."""
+    own = {d.key for d in translation.objects if d.kind is ObjectKind.PRICE and d.record.object_type == "OrderItem"}
+    translation.objects = [d for d in translation.objects if d.key not in own]
+    translation.line_prices = {k: v for k, v in translation.line_prices.items() if v not in own}

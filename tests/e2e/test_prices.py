@@ -21,6 +21,7 @@ from tests.e2e.support import (
     connect_both,
     run_sync,
     stripe_posts,
+    sync_records,
 )
 
 pytestmark = pytest.mark.xdist_group("prefect")
@@ -201,3 +202,89 @@ def test_block_priced_line_bills_the_block_once(org: Path) -> None:
     # Two yearly invoices of the block price: what CPQ sold (UnitPrice 5,000 for 24 months).
     assert Decimal(str(sf.OrderItem.get(block)["UnitPrice"])) == 5000
     assert preview_totals(org, schedule.id) == [250000, 250000]
+
+
+def test_a_changed_price_book_entry_becomes_a_new_price_and_the_old_schedule_keeps_the_old_one(org: Path) -> None:
+    sf, stripe = connect_both(org)
+    acct = account_id(sf, "Acme%")
+    start = first_of_month(org)
+    first, (line,) = order(sf, acct, [("Platform Subscription", 10)], start=start)
+    run_sync()  # incremental, first run: everything so far
+    pbe_id = sf.OrderItem.get(line)["PricebookEntryId"]
+    old_price = sf.PricebookEntry.get(pbe_id)["Stripe_ID__c"]
+    old_schedule = sf.Order.get(first)["Stripe_ID__c"]
+    assert old_price.startswith("price_")
+
+    sf.PricebookEntry.update(pbe_id, {"UnitPrice": 55})
+    report = run_sync()  # incremental: the changed entry is extracted on its own
+
+    new_price = sf.PricebookEntry.get(pbe_id)["Stripe_ID__c"]
+    assert new_price != old_price
+    assert Decimal(stripe.v1.prices.retrieve(new_price).unit_amount_decimal) == 5500
+    assert stripe.v1.prices.retrieve(old_price).active is False
+    (record,) = sync_records(sf, pbe_id)
+    assert record["Resolution_Status__c"] == "Success" and new_price in record["Resolution_Message__c"]
+    assert not report.failed
+    # The schedule sold at 49 still bills 49, period after period, with the archived price.
+    schedule = stripe.v1.subscription_schedules.retrieve(old_schedule)
+    assert schedule.phases[0]["items"][0].price == old_price
+    assert preview_totals(org, old_schedule) == [49000] * 12
+    assert sf.OrderItem.get(line)["Stripe_ID__c"] == old_price
+
+    # A new order at the new list price bills with the new price; then a run with no change writes nothing.
+    second, _ = order(sf, acct, [("Platform Subscription", 2)], start=start)
+    run_sync()
+    item = stripe.v1.subscription_schedules.retrieve(sf.Order.get(second)["Stripe_ID__c"]).phases[0]["items"][0]
+    assert item.price == new_price
+    before = len(stripe_posts(org))
+    assert run_sync().stripe_writes == 0 and stripe_posts(org)[before:] == []
+
+
+def test_a_jpy_order_bills_whole_yen(org: Path) -> None:
+    sf, stripe = connect_both(org)
+    usd = entry(sf, "Platform Subscription", "USD")
+    sf.PricebookEntry.create(
+        {
+            "Pricebook2Id": usd["Pricebook2Id"],
+            "Product2Id": usd["Product2Id"],
+            "UnitPrice": 7000,
+            "IsActive": True,
+            "UseStandardPrice": False,
+            "CurrencyIsoCode": "JPY",
+        }
+    )
+    order_id, _ = order(
+        sf, account_id(sf, "Apex%"), [("Platform Subscription", 3)], start=first_of_month(org), currency="JPY"
+    )
+    run_sync(order_ids=[order_id])
+    schedule_id = sf.Order.get(order_id)["Stripe_ID__c"]
+    price = stripe.v1.prices.retrieve(
+        stripe.v1.subscription_schedules.retrieve(schedule_id).phases[0]["items"][0].price
+    )
+    assert price.currency == "jpy" and Decimal(price.unit_amount_decimal) == 7000  # yen, not 700,000
+    invoices = sandbox_stripe.billing_preview(org, schedule_id)
+    assert [(i.currency, i.total) for i in invoices] == [("jpy", 21000)] * 12
+
+
+def test_a_customer_bills_in_one_currency(org: Path) -> None:
+    sf, _ = connect_both(org)
+    start = first_of_month(org)
+    acct = account_id(sf, "Acme%")
+    usd_order, _ = order(sf, acct, [("Platform Subscription", 1)], start=start)
+    run_sync(order_ids=[usd_order])
+
+    # Against what is already in Stripe: the account's customer bills in USD.
+    eur_order, _ = order(sf, acct, [("Platform Subscription", 1)], start=start, currency="EUR")
+    # Within one run: the first order of a new customer sets its currency; the next one in EUR fails.
+    other = account_id(sf, "Apex%")
+    first_usd, _ = order(sf, other, [("Platform Subscription", 1)], start=start)
+    then_eur, _ = order(sf, other, [("Platform Subscription", 1)], start=start, currency="EUR")
+    report = run_sync(order_ids=[eur_order, first_usd, then_eur])
+
+    assert report.synced_orders == [first_usd]
+    for failed, where in ((eur_order, "already in Stripe"), (then_eur, "earlier in this run")):
+        (record,) = sync_records(sf, failed)
+        assert record["Resolution_Status__c"] == "Error"
+        message = record["Resolution_Message__c"]
+        assert f"Order {failed}, field CurrencyIsoCode" in message and "EUR" in message and where in message
+        assert sf.Order.get(failed)["Stripe_ID__c"] is None
