@@ -130,24 +130,45 @@ def attach_consumption(org: OrgClient, result: Extracted, *, multi_currency: boo
 def extract_changed_pricebook_entries(
     org: OrgClient, fields: FieldLists, window: Window, filters: SyncFilters, result: Extracted
 ) -> None:
-    """Price book entries whose price is in Stripe and whose record changed in the window (incremental only),
-    with their products: their prices are planned again, and a changed one is replaced."""
+    """Price book entries whose price is in Stripe and whose data changed in the window (incremental only), with
+    their products: the entry itself, or its product's consumption schedule (the schedule, a rate, or a link to
+    the product). Their prices are planned again, and a changed one is replaced. Three queries when nothing
+    changed, plus one per 200 changed schedules or products."""
     if window.since is None or window.by_ids:
         return
+    stamp = " AND ".join(_modstamp_conditions(window))
+    conditions = [stamp]
+    schedules = {str(r["Id"]) for r in org.query_all_iter(f"SELECT Id FROM ConsumptionSchedule WHERE {stamp}")}
+    schedules |= {
+        str(r["ConsumptionScheduleId"])
+        for r in org.query_all_iter(f"SELECT ConsumptionScheduleId FROM ConsumptionRate WHERE {stamp}")
+    }
+    products = {
+        str(r["ProductId"])
+        for r in org.query_all_iter(f"SELECT ProductId FROM ProductConsumptionSchedule WHERE {stamp}")
+    }
+    linked = "Product2Id IN (SELECT ProductId FROM ProductConsumptionSchedule WHERE ConsumptionScheduleId IN ({}))"
+    conditions += [linked.format(_in_list(c)) for c in _chunks(schedules)]
+    conditions += [f"Product2Id IN ({_in_list(c)})" for c in _chunks(products)]
     select = [*fields.pricebook_entry, *(f"product2.{f}" for f in fields.product)]
-    where = f"Stripe_ID__c != null AND {' AND '.join(_modstamp_conditions(window))}"
-    if filters.product:
-        where += f" AND Product2Id IN (SELECT Id FROM Product2 WHERE {filters.product})"
-    soql = f"SELECT {', '.join(dict.fromkeys(select))} FROM PricebookEntry WHERE {where} ORDER BY Id"
-    for raw in org.query_all_iter(soql):
-        row = flatten(raw)
-        try:
-            pbe = PricebookEntryRecord.from_flat(row)
-            product = Product2Record.from_flat(row, "product2.")
-        except DataError as exc:
-            result.failures.append(Failure(SfRef("PricebookEntry", str(row.get("id"))), exc))
-            continue
-        result.changed_pricebook_entries.append((pbe, product))
+    seen: set[str] = set()
+    for condition in conditions:
+        where = f"Stripe_ID__c != null AND {condition}"
+        if filters.product:
+            where += f" AND Product2Id IN (SELECT Id FROM Product2 WHERE {filters.product})"
+        soql = f"SELECT {', '.join(dict.fromkeys(select))} FROM PricebookEntry WHERE {where} ORDER BY Id"
+        for raw in org.query_all_iter(soql):
+            row = flatten(raw)
+            if str(row.get("id")) in seen:
+                continue
+            seen.add(str(row.get("id")))
+            try:
+                pbe = PricebookEntryRecord.from_flat(row)
+                product = Product2Record.from_flat(row, "product2.")
+            except DataError as exc:
+                result.failures.append(Failure(SfRef("PricebookEntry", str(row.get("id"))), exc))
+                continue
+            result.changed_pricebook_entries.append((pbe, product))
 
 
 def synced_currencies(org: OrgClient, account_ids: Iterable[str]) -> dict[str, list[tuple[str, str]]]:

@@ -288,3 +288,35 @@ def test_a_customer_bills_in_one_currency(org: Path) -> None:
         message = record["Resolution_Message__c"]
         assert f"Order {failed}, field CurrencyIsoCode" in message and "EUR" in message and where in message
         assert sf.Order.get(failed)["Stripe_ID__c"] is None
+
+
+def test_a_changed_consumption_rate_replaces_the_tiered_price(org: Path) -> None:
+    sf, stripe = connect_both(org)
+    # The order was synced an hour ago and has left the incremental window since.
+    sandbox_sf.set_clock(org, sandbox_sf.now(org) - dt.timedelta(hours=1))
+    order_id, (storage,) = order(sf, account_id(sf, "Acme%"), [("Data Storage", 1)], start=first_of_month(org))
+    run_sync()
+    sandbox_sf.set_clock(org, None)
+    order(sf, account_id(sf, "Apex%"), [("Platform Subscription", 1)], start=first_of_month(org))
+    run_sync()
+    pbe_id = sf.OrderItem.get(storage)["PricebookEntryId"]
+    old_price = sf.PricebookEntry.get(pbe_id)["Stripe_ID__c"]
+    (middle,) = sf.query(
+        "SELECT Id FROM ConsumptionRate WHERE LowerBound = 1000 AND ConsumptionSchedule.Type = 'Slab' "
+        "AND ConsumptionSchedule.CurrencyIsoCode = 'USD'"
+    )["records"]
+
+    sf.ConsumptionRate.update(middle["Id"], {"Price": 0.07})
+    before = len(stripe_posts(org))
+    report = run_sync()  # the order is not read again: the rate change finds the entry through its product
+
+    assert order_id not in report.synced_orders
+    new_price = sf.PricebookEntry.get(pbe_id)["Stripe_ID__c"]
+    assert new_price != old_price
+    tiers = stripe.v1.prices.retrieve(new_price, {"expand": ["tiers"]}).tiers
+    assert [Decimal(t.unit_amount_decimal) for t in tiers] == [10, 7, 5]
+    assert stripe.v1.prices.retrieve(old_price).active is False
+    schedule = stripe.v1.subscription_schedules.retrieve(sf.Order.get(order_id)["Stripe_ID__c"])
+    assert schedule.phases[0]["items"][0].price == old_price
+    writes = [(p.method.upper(), p.path) for p in stripe_posts(org)[before:]]
+    assert writes == [("POST", "/v1/prices"), ("POST", f"/v1/prices/{old_price}")]
