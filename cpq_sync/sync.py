@@ -45,7 +45,7 @@ from cpq_sync.stripe.pacing import Pacer
 from cpq_sync.translate.catalog import pbe_price_objects, translate_customer, translate_product
 from cpq_sync.translate.context import TranslateContext
 from cpq_sync.translate.order import translate_order
-from cpq_sync.translate.prices import currency_conflicts, kept_order_synced_prices
+from cpq_sync.translate.prices import currency_conflicts, kept_order_synced_prices, subscribes
 
 log = logging.getLogger(__name__)
 
@@ -186,7 +186,7 @@ def make_plan(ctx: RunContext, extracted: Extracted) -> Plan:
     failures: list[Failure] = list(extracted.failures)
     line_prices: dict[str, str] = {}
     line_known: dict[str, tuple[str | None, str | None]] = {}
-    new_orders = [(b.order, b.account.id) for b in extracted.bundles if b.order.stripe_id is None]
+    new_orders = [(b.order, b.account.id) for b in extracted.bundles if b.order.stripe_id is None and subscribes(b)]
     wrong_currency = currency_conflicts(new_orders, extracted.synced_currencies, ctx.translate)
     for bundle in extracted.bundles:
         primary = SfRef("Order", bundle.order.id)

@@ -172,12 +172,12 @@ def extract_changed_pricebook_entries(
 
 
 def synced_currencies(org: OrgClient, account_ids: Iterable[str]) -> dict[str, list[tuple[str, str]]]:
-    """Account id -> [(order id, currency)] of its orders already in Stripe: the currency its Stripe customer
-    bills in, read from Salesforce (no Stripe read)."""
+    """Account id -> [(order id, currency)] of its orders already in Stripe as subscriptions or schedules
+    (`sub_...`, `sub_sched_...`): the currency its Stripe customer bills in, read from Salesforce (no Stripe read)."""
     out: dict[str, list[tuple[str, str]]] = {}
     for chunk in _chunks(account_ids):
         soql = (
-            "SELECT Id, AccountId, CurrencyIsoCode FROM Order WHERE Stripe_ID__c != null "
+            "SELECT Id, AccountId, CurrencyIsoCode FROM Order WHERE Stripe_ID__c LIKE 'sub%' "
             f"AND AccountId IN ({_in_list(chunk)}) ORDER BY ActivatedDate, Id"
         )
         for raw in org.query_all_iter(soql):

@@ -27,7 +27,7 @@ from cpq_sync.translate.context import TranslateContext
 from cpq_sync.translate.terms import decimal_string, minor_units
 
 if TYPE_CHECKING:
-    from cpq_sync.translate.order import OrderTranslation
+    from cpq_sync.translate.order import OrderBundle, OrderTranslation
 
 TIERS_MODE = {"slab": "graduated", "range": "volume"}
 METER_EVENT_PREFIX = "salesforce_usage_"
@@ -176,15 +176,29 @@ class CurrencySeen:
     in_stripe: bool
 
 
+def subscribes(bundle: OrderBundle) -> bool:
+    """Whether the order becomes a subscription (a recurring or usage line): only subscriptions hold a Stripe
+    customer to one currency; one-time invoices may be in any currency."""
+    for item in bundle.items:
+        if item.skip:
+            continue
+        charge = (item.charge_type or "").strip().lower()
+        if charge in ("recurring", "usage") or is_metered(item.charge_type, item.billing_type):
+            return True
+        if charge == "" and item.subscription_pricing is not None:
+            return True
+    return False
+
+
 def currency_conflicts(
     orders: Iterable[tuple[OrderRecord, str]],
     synced: Mapping[str, Sequence[tuple[str, str]]],
     ctx: TranslateContext,
 ) -> dict[str, DataError]:
-    """Stripe allows one currency per customer. `orders`: the run's new orders with their account id, in sync
-    order; `synced`: account id -> [(order id, currency)] of the orders already in Stripe. Returns order id ->
-    error for each new order whose currency differs from the one its customer already bills in (in Stripe first,
-    then the first order of the run)."""
+    """Stripe allows one currency per customer's subscriptions. `orders`: the run's new subscription orders with
+    their account id, in sync order; `synced`: account id -> [(order id, currency)] of its subscription orders
+    already in Stripe. Returns order id -> error for each new order whose currency differs from the one its
+    customer already bills in (in Stripe first, then the first order of the run)."""
     seen: dict[str, CurrencySeen] = {}
     for account_id, known in synced.items():
         for order_id, code in known:

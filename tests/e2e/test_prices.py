@@ -84,7 +84,6 @@ def order(
         product = pbe["Product2"]
         charge = product["SBQQ__ChargeType__c"]
         list_price = Decimal(str(pbe["UnitPrice"]))
-        months = FREQUENCY_MONTHS[product["SBQQ__BillingFrequency__c"]]
         unit = (unit_prices or {}).get(name, list_price)
         fields: dict[str, Any] = {
             "OrderId": order_id,
@@ -92,6 +91,13 @@ def order(
             "Product2Id": pbe["Product2Id"],
             "Quantity": quantity,
             "SBQQ__ChargeType__c": charge,
+            "UnitPrice": float(unit),
+        }
+        if charge == "One-Time":
+            items.append(sf.OrderItem.create(fields)["id"])
+            continue
+        months = FREQUENCY_MONTHS[product["SBQQ__BillingFrequency__c"]]
+        fields |= {
             "SBQQ__BillingType__c": product["SBQQ__BillingType__c"],
             "SBQQ__BillingFrequency__c": product["SBQQ__BillingFrequency__c"],
             "SBQQ__PricingMethod__c": product["SBQQ__PricingMethod__c"],
@@ -100,7 +106,6 @@ def order(
             "SBQQ__DefaultSubscriptionTerm__c": months,
             "ServiceDate": start.isoformat(),
             "EndDate": (add_months(start, term) - dt.timedelta(days=1)).isoformat(),
-            "UnitPrice": float(unit),
         }
         if charge == "Recurring":
             multiplier = Decimal(term) / months
@@ -279,9 +284,11 @@ def test_a_customer_bills_in_one_currency(org: Path) -> None:
     other = account_id(sf, "Apex%")
     first_usd, _ = order(sf, other, [("Platform Subscription", 1)], start=start)
     then_eur, _ = order(sf, other, [("Platform Subscription", 1)], start=start, currency="EUR")
-    report = run_sync(order_ids=[eur_order, first_usd, then_eur])
+    # A one-time order is an invoice, which may be in another currency than the customer's subscriptions.
+    one_time_eur, _ = order(sf, acct, [("Implementation Services", 1)], start=start, currency="EUR")
+    report = run_sync(order_ids=[eur_order, first_usd, then_eur, one_time_eur])
 
-    assert report.synced_orders == [first_usd]
+    assert sorted(report.synced_orders) == sorted([first_usd, one_time_eur])
     for failed, where in ((eur_order, "already in Stripe"), (then_eur, "earlier in this run")):
         (record,) = sync_records(sf, failed)
         assert record["Resolution_Status__c"] == "Error"

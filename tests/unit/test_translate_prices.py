@@ -14,7 +14,7 @@ from cpq_sync.records import OrderRecord, PricebookEntryRecord, Product2Record
 from cpq_sync.translate.catalog import line_charge, pbe_price_objects
 from cpq_sync.translate.context import TranslateContext
 from cpq_sync.translate.order import translate_order
-from cpq_sync.translate.prices import consumption_tiers, currency_conflicts, product_schedule
+from cpq_sync.translate.prices import consumption_tiers, currency_conflicts, product_schedule, subscribes
 from tests.unit.test_translate_order import ACCOUNT, PBE_A, PROD_A, bundle, line
 from tests.unit.test_translate_order import ctx as ctx  # the module's fixture
 
@@ -298,3 +298,16 @@ def test_orgs_without_multi_currency_query_no_currency_field() -> None:
     assert single_currency_fields(fields, multi_currency=True) is fields
     assert "CurrencyIsoCode" not in consumption_query(["01t000000000001AAA"], multi_currency=False)
     assert "CurrencyIsoCode" in consumption_query(["01t000000000001AAA"])
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ({"sbqq__chargetype__c": "Recurring"}, True),
+        ({"sbqq__chargetype__c": "Usage", "sbqq__billingtype__c": "Arrears"}, True),
+        ({"sbqq__chargetype__c": "One-Time", "sbqq__subscriptionpricing__c": None}, False),
+        ({"sbqq__chargetype__c": "Recurring", "skip_line_item__c": True}, False),  # a skipped line bills nothing
+    ],
+)
+def test_only_orders_that_subscribe_hold_the_customer_to_a_currency(values: dict[str, Any], expected: bool) -> None:
+    assert subscribes(bundle([line(1, PROD_A, PBE_A, "1", "12", **values)])) is expected

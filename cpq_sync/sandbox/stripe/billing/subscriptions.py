@@ -22,6 +22,7 @@ from cpq_sync.sandbox.stripe.billing.common import (
     apply_metadata,
     as_list,
     check_metadata,
+    claim_customer_currency,
     discounts_param,
     is_metered,
     load_customer,
@@ -107,6 +108,7 @@ def create_subscription(ctx: RequestContext) -> JSONObject:
     currency = Currency()
     items = normalize_items(ctx, params.get("items"), "items", currency)
     discounts = discounts_param(ctx, params.get("discounts"), "discounts", currency.value)
+    claim_customer_currency(ctx, customer, currency.value)
     method, days = _collection(params)
     now = ctx.now_ts
     start = now
