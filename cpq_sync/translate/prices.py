@@ -1,7 +1,7 @@
 """Prices beyond a flat amount: metered usage on a billing meter, tiers from consumption schedules, block pricing,
 and the one-currency-per-customer rule. Pure: no I/O, no clock.
 
-Choices (documented in ARCHITECTURE-level terms in the report):
+Choices:
 * A usage line (`SBQQ__ChargeType__c` Usage, or `SBQQ__BillingType__c` Arrears, as the connector maps it) bills
   through a metered price on one billing meter per product. The meter's `event_name` is derived from the product's
   Salesforce id, so it is found again in Stripe by that name (no Salesforce record holds its id).
@@ -10,6 +10,11 @@ Choices (documented in ARCHITECTURE-level terms in the report):
   `UpperBound` maps to `up_to` as is, as the connector does.
 * Block pricing: CPQ's price is the price of the whole quantity range, so the line bills quantity 1 of a price
   whose amount is the block's (the line's own quantity only picked the block).
+* A usage price is per unit used: CPQ's UnitPrice divided by its prorate multiplier (CPQ may multiply it by the
+  term); the Salesforce quantity of a metered line is not sent (usage events decide).
+* Only subscriptions hold a Stripe customer to one currency: a new subscription order in another currency than
+  the customer's (its subscription orders already in Stripe, or the first one of the run) fails with a clear
+  error; one-time orders (invoices) are free of it.
 """
 
 from __future__ import annotations
