@@ -47,6 +47,8 @@ class Outcome:
 
 def idempotency_key(desired: Desired, action: Action) -> str:
     record = desired.record.id
+    if action is Action.REPLACE:  # A -> B -> A -> B within a day must not replay the first (archived) B
+        return f"{KEY_PREFIX}-{desired.kind.value}-{record}-replace-{desired.known_id}-{desired.content_hash}"
     if desired.kind in (ObjectKind.PRICE, ObjectKind.COUPON) or action is not Action.CREATE:
         return f"{KEY_PREFIX}-{desired.kind.value}-{record}-{action.value}-{desired.content_hash}"
     return f"{KEY_PREFIX}-{desired.kind.value}-{record}-create"

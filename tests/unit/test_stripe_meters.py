@@ -70,3 +70,12 @@ def test_nothing_to_write_reads_nothing(tmp_path: Path) -> None:
     plan = build_plan([(SfRef("Order", "a"), [meter(PRODUCTS[0]), price(PRODUCTS[0], known=True)])])
     assert resolve_meters(client, plan) == 0
     assert sandbox.request_log(tmp_path) == []
+
+
+def test_a_price_changed_back_and_forth_gets_a_new_price_each_time() -> None:
+    from cpq_sync.stripe.apply import idempotency_key
+
+    first, again = price(PRODUCTS[0], known=False), price(PRODUCTS[0], known=False)
+    first.known_id, again.known_id = "price_B1", "price_A2"  # B replaced A1, then A2 replaced B1: now B again
+    assert idempotency_key(first, Action.REPLACE) != idempotency_key(again, Action.REPLACE)
+    assert idempotency_key(first, Action.REPLACE) == idempotency_key(first, Action.REPLACE)  # a rerun replays
