@@ -19,6 +19,7 @@ class ObjectKind(StrEnum):
     PRODUCT = "product"
     PRICE = "price"
     COUPON = "coupon"
+    METER = "billing_meter"
     SUBSCRIPTION_SCHEDULE = "subscription_schedule"
     SUBSCRIPTION = "subscription"
     INVOICE = "invoice"
@@ -29,11 +30,15 @@ LAYER = {
     ObjectKind.CUSTOMER: 0,
     ObjectKind.PRODUCT: 0,
     ObjectKind.COUPON: 0,
+    ObjectKind.METER: 0,
     ObjectKind.PRICE: 1,
     ObjectKind.SUBSCRIPTION_SCHEDULE: 2,
     ObjectKind.SUBSCRIPTION: 2,
     ObjectKind.INVOICE: 2,
 }
+
+# Kinds with no Salesforce record of their own to hold the Stripe id: found again in Stripe each run instead.
+NO_WRITE_BACK = frozenset({ObjectKind.METER})
 
 
 @dataclass(frozen=True)

@@ -87,6 +87,8 @@ class PricebookEntryRecord(SfModel):
     currency: str | None = Field(None, validation_alias="currencyisocode")
     product_default_term: Decimal | None = Field(None, validation_alias="product2.sbqq__subscriptionterm__c")
     product_billing_frequency: str | None = Field(None, validation_alias="product2.sbqq__billingfrequency__c")
+    product_charge_type: str | None = Field(None, validation_alias="product2.sbqq__chargetype__c")
+    product_billing_type: str | None = Field(None, validation_alias="product2.sbqq__billingtype__c")
 
 
 class OrderItemRecord(SfModel):
@@ -102,6 +104,7 @@ class OrderItemRecord(SfModel):
     charge_type: str | None = Field(None, validation_alias="sbqq__chargetype__c")
     billing_frequency: str | None = Field(None, validation_alias="sbqq__billingfrequency__c")
     billing_type: str | None = Field(None, validation_alias="sbqq__billingtype__c")
+    pricing_method: str | None = Field(None, validation_alias="sbqq__pricingmethod__c")
     subscription_pricing: str | None = Field(None, validation_alias="sbqq__subscriptionpricing__c")
     subscription_type: str | None = Field(None, validation_alias="sbqq__subscriptiontype__c")
     subscription_term: Decimal | None = Field(None, validation_alias="sbqq__subscriptionterm__c")

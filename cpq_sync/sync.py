@@ -4,6 +4,7 @@ each layer) and finish. Prefect tasks wrap these one to one; nothing here import
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -14,7 +15,7 @@ import stripe
 
 from cpq_sync import redact
 from cpq_sync.config import Settings, Target
-from cpq_sync.desired import Desired, SfRef
+from cpq_sync.desired import NO_WRITE_BACK, Desired, SfRef
 from cpq_sync.errors import DataError
 from cpq_sync.mapping.compile import compile_mappings
 from cpq_sync.mapping.loader import MappingSet, load_mappings
@@ -30,6 +31,13 @@ from cpq_sync.salesforce.extract import (
     extract_orders,
 )
 from cpq_sync.salesforce.filters import SyncFilters
+from cpq_sync.salesforce.pricing import (
+    attach_consumption,
+    attach_synced_currencies,
+    extract_changed_pricebook_entries,
+    org_is_multi_currency,
+    single_currency_fields,
+)
 from cpq_sync.salesforce.state import APPLY_MARKER_KEY, parse_watermark, read_states, write_state, write_watermark
 from cpq_sync.salesforce.write_back import (
     Status,
@@ -41,10 +49,12 @@ from cpq_sync.salesforce.write_back import (
 )
 from cpq_sync.stripe.apply import Outcome, StripeApplier
 from cpq_sync.stripe.client import stripe_client
+from cpq_sync.stripe.meters import resolve_meters
 from cpq_sync.stripe.pacing import Pacer
-from cpq_sync.translate.catalog import translate_customer, translate_product
+from cpq_sync.translate.catalog import pbe_price_objects, translate_customer, translate_product
 from cpq_sync.translate.context import TranslateContext
 from cpq_sync.translate.order import translate_order
+from cpq_sync.translate.prices import currency_conflicts, kept_order_synced_prices, subscribes
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +131,9 @@ def prepare(settings: Settings, *, now: dt.datetime | None = None) -> RunContext
         _ensure_sandbox(settings)
     org = OrgClient(lambda: login(settings), run_share_percent=settings.preferences.api_usage_ceiling_percent)
     mappings = load_mappings(settings.runtime.mappings_dir)
-    compiled = compile_mappings(mappings, describe=lambda sobject: org.restful(f"sobjects/{sobject}/describe"))
+    describe = functools.cache(lambda sobject: org.restful(f"sobjects/{sobject}/describe"))
+    compiled = compile_mappings(mappings, describe=describe)
+    multi_currency = org_is_multi_currency(describe("Order"))
     filters = SyncFilters.from_preferences(settings.preferences.filters)
     for kind, problem in compiled.broken.items():
         log.error("mapping problem: %s (records that need a %s fail until it is fixed)", problem, kind.value)
@@ -135,8 +147,9 @@ def prepare(settings: Settings, *, now: dt.datetime | None = None) -> RunContext
             mappings=compiled,
             default_currency=settings.preferences.default_currency,
             instance_url=org.instance_url,
+            multi_currency=multi_currency,
         ),
-        fields=FieldLists.build(mappings, compiled.broken_entries),
+        fields=single_currency_fields(FieldLists.build(mappings, compiled.broken_entries), multi_currency),
         filters=filters,
         started_at=now or dt.datetime.now(dt.UTC),
         livemode=settings.stripe.livemode,
@@ -173,6 +186,10 @@ def extract(ctx: RunContext, window: Window) -> Extracted:
     apply_line_filters(ctx.org, result, ctx.filters)
     attach_coupons(ctx.org, ctx.fields.coupon, result)
     extract_changed(ctx.org, ctx.fields, window, ctx.filters, result)
+    extract_changed_pricebook_entries(ctx.org, ctx.fields, window, ctx.filters, result)
+    attach_consumption(ctx.org, result, multi_currency=ctx.translate.multi_currency)
+    if ctx.translate.multi_currency:
+        attach_synced_currencies(ctx.org, result)
     ctx.timed("extract", started)
     return result
 
@@ -183,13 +200,19 @@ def make_plan(ctx: RunContext, extracted: Extracted) -> Plan:
     failures: list[Failure] = list(extracted.failures)
     line_prices: dict[str, str] = {}
     line_known: dict[str, tuple[str | None, str | None]] = {}
+    new_orders = [(b.order, b.account.id) for b in extracted.bundles if b.order.stripe_id is None and subscribes(b)]
+    wrong_currency = currency_conflicts(new_orders, extracted.synced_currencies, ctx.translate)
     for bundle in extracted.bundles:
         primary = SfRef("Order", bundle.order.id)
         try:
+            if bundle.order.id in wrong_currency:
+                raise wrong_currency[bundle.order.id]
             translation = translate_order(bundle, ctx.translate)
         except DataError as exc:
             failures.append(Failure(primary, exc))
             continue
+        if bundle.order.stripe_id is not None:
+            kept_order_synced_prices(translation)
         groups.append((primary, translation.objects))
         line_prices.update(translation.line_prices)
         line_known.update({i.id: (i.stripe_id, i.sync_hash) for i in bundle.items})
@@ -205,8 +228,15 @@ def make_plan(ctx: RunContext, extracted: Extracted) -> Plan:
             groups.append((primary, [translate_product(product, ctx.translate)]))
         except DataError as exc:
             failures.append(Failure(primary, exc))
+    for pbe, product in extracted.changed_pricebook_entries:
+        primary = SfRef("PricebookEntry", pbe.id)
+        try:
+            groups.append((primary, pbe_price_objects(pbe, product, extracted.consumption, ctx.translate)))
+        except DataError as exc:
+            failures.append(Failure(primary, exc))
     plan = build_plan(groups, failures, line_prices)
     plan.line_known = line_known
+    resolve_meters(ctx.stripe, plan)
     ctx.timed("plan", started)
     return plan
 
@@ -264,7 +294,7 @@ def _id_updates(plan: Plan, layer: list[Operation], outcomes: dict[str, Outcome]
         outcome = outcomes.get(op.key)
         if outcome is None or not outcome.ok or not outcome.stripe_id:
             continue
-        if op.action is not Action.SKIP:
+        if op.action is not Action.SKIP and op.desired.kind not in NO_WRITE_BACK:
             updates.append(StripeIdUpdate(op.desired.record, outcome.stripe_id, op.content_hash))
     # Order lines record the price they bill with (once their price exists).
     for item_id, key in plan.line_prices.items():

@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from cpq_sync.consumption import ConsumptionSchedule
 from cpq_sync.desired import SfRef
 from cpq_sync.errors import DataError
 from cpq_sync.mapping.kinds import Kind
@@ -130,6 +131,9 @@ class Extracted:
     failures: list[Failure] = field(default_factory=list)
     changed_accounts: list[AccountRecord] = field(default_factory=list)
     changed_products: list[Product2Record] = field(default_factory=list)
+    changed_pricebook_entries: list[tuple[PricebookEntryRecord, Product2Record]] = field(default_factory=list)
+    consumption: dict[str, tuple[ConsumptionSchedule, ...]] = field(default_factory=dict)  # by product id
+    synced_currencies: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # account -> (order, cur)
     max_modstamp: dt.datetime | None = None
     orders_seen: int = 0
 

@@ -47,6 +47,8 @@ class Outcome:
 
 def idempotency_key(desired: Desired, action: Action) -> str:
     record = desired.record.id
+    if action is Action.REPLACE:  # A -> B -> A -> B within a day must not replay the first (archived) B
+        return f"{KEY_PREFIX}-{desired.kind.value}-{record}-replace-{desired.known_id}-{desired.content_hash}"
     if desired.kind in (ObjectKind.PRICE, ObjectKind.COUPON) or action is not Action.CREATE:
         return f"{KEY_PREFIX}-{desired.kind.value}-{record}-{action.value}-{desired.content_hash}"
     return f"{KEY_PREFIX}-{desired.kind.value}-{record}-create"
@@ -129,6 +131,8 @@ class StripeApplier:
             return price
         if kind is ObjectKind.COUPON:  # immutable: a changed coupon is a new one (its key carries the hash)
             return self._call(v1.coupons.create, params, options)
+        if kind is ObjectKind.METER:  # only created: an existing meter is found before the plan is applied
+            return self._call(v1.billing.meters.create, params, options)
         if kind is ObjectKind.SUBSCRIPTION_SCHEDULE:
             return self._create_or_recover(
                 op, lambda: self._call(v1.subscription_schedules.create, params, options), params

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
+from cpq_sync.consumption import ConsumptionSchedule
 from cpq_sync.desired import Desired, ObjectKind, Ref, SfRef
 from cpq_sync.errors import DataError
 from cpq_sync.mapping.kinds import Kind
 from cpq_sync.records import AccountRecord, OrderItemRecord, PricebookEntryRecord, Product2Record
 from cpq_sync.translate.context import TranslateContext
+from cpq_sync.translate.prices import (
+    consumption_tiers,
+    is_block,
+    is_metered,
+    meter_key,
+    product_schedule,
+    translate_meter,
+)
 from cpq_sync.translate.terms import (
     BILLING_FREQUENCY_MONTHS,
     billing_frequency_months,
@@ -67,26 +77,23 @@ def translate_product(product: Product2Record, ctx: TranslateContext) -> Desired
 
 @dataclass(frozen=True)
 class LineCharge:
-    """How a line bills: recurring every `interval_months`, or once."""
+    """How a line bills: recurring every `interval_months`, or once; metered (usage on a meter, no quantity) or
+    block-priced (one block price, quantity 1)."""
 
     recurring: bool
     interval_months: int
     term_months: int
+    metered: bool = False
+    block: bool = False
 
 
 def line_charge(item: OrderItemRecord) -> LineCharge:
     charge_type = (item.charge_type or "").strip().lower()
-    if charge_type == "usage" or (item.billing_type or "").strip().lower() == "arrears":
-        raise DataError(
-            "OrderItem",
-            item.id,
-            "SBQQ__ChargeType__c",
-            "usage lines billed in arrears (metered prices) are not supported yet.",
-            "leave the line out with Skip_Line_Item__c, or wait for metered price support.",
-        )
-    recurring = charge_type == "recurring" or (charge_type == "" and item.subscription_pricing is not None)
+    metered = is_metered(item.charge_type, item.billing_type)
+    block = is_block(item.pricing_method)
+    recurring = metered or charge_type == "recurring" or (charge_type == "" and item.subscription_pricing is not None)
     if not recurring:
-        return LineCharge(False, 0, 0)
+        return LineCharge(False, 0, 0, block=block)
     months = billing_frequency_months(
         item.billing_frequency, object_type="OrderItem", record_id=item.id, field="SBQQ__BillingFrequency__c"
     )
@@ -102,19 +109,21 @@ def line_charge(item: OrderItemRecord) -> LineCharge:
         raise DataError(
             "OrderItem", item.id, "SBQQ__SubscriptionTerm__c", f"subscription term {term} must be positive."
         )
-    return LineCharge(True, months, term)
+    return LineCharge(True, months, term, metered=metered, block=block)
 
 
 def period_amount(item: OrderItemRecord, charge: LineCharge) -> Decimal:
     """The order line's price for one billing period. CPQ's UnitPrice covers the whole term (the price multiplier)."""
     if not charge.recurring:
         return item.unit_price
+    if charge.metered:  # a usage price is per unit used; CPQ may have multiplied it by the term
+        return item.unit_price / (item.prorate_multiplier or 1)
     return item.unit_price * charge.interval_months / charge.term_months
 
 
 def pbe_period_amount(pbe: PricebookEntryRecord, charge: LineCharge) -> Decimal:
     """The price book entry's price for one billing period: its UnitPrice covers the product's default term."""
-    if not charge.recurring:
+    if not charge.recurring or charge.metered:
         return pbe.unit_price
     default_term = pbe.product_default_term or Decimal(charge.interval_months)
     return pbe.unit_price * charge.interval_months / default_term
@@ -128,6 +137,7 @@ def _price_params(
     kind: Kind,
     record: PricebookEntryRecord | OrderItemRecord,
     ctx: TranslateContext,
+    tiers: dict[str, object] | None = None,
 ) -> dict[str, object]:
     if amount < 0:
         raise DataError(
@@ -137,17 +147,18 @@ def _price_params(
             f"negative price {amount} cannot be a Stripe price.",
             "use a coupon for discounts, or make the price zero or positive.",
         )
-    params: dict[str, object] = {
-        "currency": currency,
-        "product": Ref(product_key(product_id)),
-        "unit_amount_decimal": decimal_string(minor_units(amount, currency)),
-    }
+    params: dict[str, object] = {"currency": currency, "product": Ref(product_key(product_id))}
+    if tiers is not None:
+        params.update(tiers)
+    else:
+        params["unit_amount_decimal"] = decimal_string(minor_units(amount, currency))
     if charge.recurring:
-        params["recurring"] = {
-            "interval": "month",
-            "interval_count": charge.interval_months,
-            "usage_type": "licensed",
-        }
+        recurring: dict[str, object] = {"interval": "month", "interval_count": charge.interval_months}
+        if charge.metered:
+            recurring.update(usage_type="metered", meter=Ref(meter_key(product_id)))
+        else:
+            recurring["usage_type"] = "licensed"
+        params["recurring"] = recurring
     return ctx.apply(kind, params, record)
 
 
@@ -157,29 +168,19 @@ def translate_line_price(
     charge: LineCharge,
     currency: str,
     ctx: TranslateContext,
+    tiers: dict[str, object] | None = None,
 ) -> Desired:
     """The connector's price equality rule: the price book entry's price when the line bills exactly that,
-    otherwise a price of the order line's own."""
+    otherwise a price of the order line's own. `tiers` (from the product's consumption schedule) replace the
+    amount: a tiered line bills the price book entry's price whenever it bills like it."""
     line_amount = period_amount(item, charge)
     if pbe is not None and _pbe_bills_like(pbe, charge):
         pbe_currency = ctx.currency(pbe.currency)
         pbe_amount = pbe_period_amount(pbe, charge)
-        if pbe_currency == currency and minor_units(pbe_amount, currency) == minor_units(line_amount, currency):
-            params = _price_params(pbe.product2_id, currency, pbe_amount, charge, Kind.PRICE, pbe, ctx)
-            params["metadata"] = {
-                **params.get("metadata", {}),  # type: ignore[dict-item]
-                **ctx.metadata("pricebook_entry", pbe.id),
-                **ctx.metadata("product", pbe.product2_id),
-            }
-            return Desired(
-                key=f"price:{pbe.id}",
-                kind=ObjectKind.PRICE,
-                record=SfRef("PricebookEntry", pbe.id),
-                params=params,
-                known_id=pbe.stripe_id,
-                known_hash=pbe.sync_hash,
-            )
-    params = _price_params(item.product2_id, currency, line_amount, charge, Kind.PRICE_ORDER_ITEM, item, ctx)
+        same = tiers is not None or minor_units(pbe_amount, currency) == minor_units(line_amount, currency)
+        if pbe_currency == currency and same:
+            return _pbe_price(pbe, currency, pbe_amount, charge, ctx, tiers)
+    params = _price_params(item.product2_id, currency, line_amount, charge, Kind.PRICE_ORDER_ITEM, item, ctx, tiers)
     params["metadata"] = {
         **params.get("metadata", {}),  # type: ignore[dict-item]
         **ctx.metadata("order_item", item.id),
@@ -195,9 +196,82 @@ def translate_line_price(
     )
 
 
+def _pbe_price(
+    pbe: PricebookEntryRecord,
+    currency: str,
+    amount: Decimal,
+    charge: LineCharge,
+    ctx: TranslateContext,
+    tiers: dict[str, object] | None,
+) -> Desired:
+    params = _price_params(pbe.product2_id, currency, amount, charge, Kind.PRICE, pbe, ctx, tiers)
+    params["metadata"] = {
+        **params.get("metadata", {}),  # type: ignore[dict-item]
+        **ctx.metadata("pricebook_entry", pbe.id),
+        **ctx.metadata("product", pbe.product2_id),
+    }
+    return Desired(
+        key=f"price:{pbe.id}",
+        kind=ObjectKind.PRICE,
+        record=SfRef("PricebookEntry", pbe.id),
+        params=params,
+        known_id=pbe.stripe_id,
+        known_hash=pbe.sync_hash,
+    )
+
+
+def pbe_charge(pbe: PricebookEntryRecord) -> LineCharge:
+    """How a price book entry's price bills on its own (from its product): what an order line billing exactly
+    like it would have."""
+    charge_type = (pbe.product_charge_type or "").strip().lower()
+    metered = is_metered(pbe.product_charge_type, pbe.product_billing_type)
+    recurring = metered or charge_type == "recurring"
+    if not recurring and (charge_type or pbe.product_billing_frequency is None):
+        return LineCharge(False, 0, 0)
+    months = billing_frequency_months(
+        pbe.product_billing_frequency,
+        object_type="PricebookEntry",
+        record_id=pbe.id,
+        field="Product2.SBQQ__BillingFrequency__c",
+    )
+    return LineCharge(True, months, months, metered=metered)
+
+
+def translate_pbe_price(
+    pbe: PricebookEntryRecord, currency: str, ctx: TranslateContext, tiers: dict[str, object] | None = None
+) -> Desired:
+    """A price book entry's price on its own (a changed entry already in Stripe): the same object, key and hash
+    an order line billing exactly like it produces."""
+    charge = pbe_charge(pbe)
+    return _pbe_price(pbe, currency, pbe_period_amount(pbe, charge), charge, ctx, tiers)
+
+
 def _pbe_bills_like(pbe: PricebookEntryRecord, charge: LineCharge) -> bool:
-    """A price book entry's price is one fixed recurrence: its product's billing frequency (or one-time)."""
+    """A price book entry's price is one fixed recurrence: its product's billing frequency (or one-time), metered
+    when its product is a usage product."""
+    if pbe.product_charge_type is not None and charge.metered != is_metered(
+        pbe.product_charge_type, pbe.product_billing_type
+    ):
+        return False
     if not charge.recurring:
         return pbe.product_billing_frequency is None
     frequency = (pbe.product_billing_frequency or "monthly").strip().lower()
     return BILLING_FREQUENCY_MONTHS.get(frequency) == charge.interval_months
+
+
+def pbe_price_objects(
+    pbe: PricebookEntryRecord,
+    product: Product2Record,
+    consumption: Mapping[str, tuple[ConsumptionSchedule, ...]],
+    ctx: TranslateContext,
+) -> list[Desired]:
+    """A changed price book entry already in Stripe: its product, its meter when metered, and its price (a new
+    price when its data changed; the old one is archived, and schedules billing with it keep it)."""
+    currency = ctx.currency(pbe.currency)
+    schedule = product_schedule(pbe, consumption.get(pbe.product2_id, ()), currency, ctx)
+    tiers = consumption_tiers(schedule, currency) if schedule is not None else None
+    objects = [translate_product(product, ctx)]
+    if pbe_charge(pbe).metered:
+        objects.append(translate_meter(product, ctx))
+    objects.append(translate_pbe_price(pbe, currency, ctx, tiers))
+    return objects

@@ -10,6 +10,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from cpq_sync.consumption import ConsumptionSchedule
 from cpq_sync.desired import Desired, ObjectKind, Ref, SfRef
 from cpq_sync.errors import DataError
 from cpq_sync.mapping.kinds import Kind
@@ -31,6 +32,7 @@ from cpq_sync.translate.catalog import (
 )
 from cpq_sync.translate.context import TranslateContext
 from cpq_sync.translate.coupons import add_discounts, order_coupons
+from cpq_sync.translate.prices import consumption_tiers, product_schedule, translate_meter
 from cpq_sync.translate.terms import payment_term_days, whole_number
 
 DEFAULT_DAYS_UNTIL_DUE = 30
@@ -54,6 +56,7 @@ class OrderBundle:
     pricebook_entries: dict[str, PricebookEntryRecord] = field(default_factory=dict)
     quote_coupons: list[CouponRecord] = field(default_factory=list)  # order level, through the quote
     line_coupons: dict[str, list[CouponRecord]] = field(default_factory=dict)  # OrderItem id -> its quote line's
+    consumption: dict[str, tuple[ConsumptionSchedule, ...]] = field(default_factory=dict)  # by product id
 
 
 @dataclass
@@ -144,7 +147,12 @@ def translate_order(bundle: OrderBundle, ctx: TranslateContext) -> OrderTranslat
         charges[item.id] = charge
         prod = translate_product(product, ctx)
         objects.setdefault(prod.key, prod)
-        price = translate_line_price(item, pbe, charge, currency, ctx)
+        schedule = product_schedule(item, bundle.consumption.get(item.product2_id, ()), currency, ctx)
+        tiers = consumption_tiers(schedule, currency) if schedule is not None else None
+        if charge.metered:
+            meter = translate_meter(product, ctx)
+            objects.setdefault(meter.key, meter)
+        price = translate_line_price(item, pbe, charge, currency, ctx, tiers)
         objects.setdefault(price.key, price)
         line_prices[item.id] = price.key
 
@@ -163,6 +171,14 @@ def translate_order(bundle: OrderBundle, ctx: TranslateContext) -> OrderTranslat
         obj.primaries.add(SfRef("Order", order.id))
     main.primaries.add(SfRef("Order", order.id))
     return OrderTranslation(order, main, [*objects.values(), main], line_prices, skipped)
+
+
+def _billed_quantity(item: OrderItemRecord, params: dict[str, Any], charge: LineCharge) -> int | None:
+    """Metered lines carry no quantity (usage decides); a block-priced line bills its block once."""
+    if charge.metered:
+        return None
+    quantity = _quantity(item, params)
+    return 1 if charge.block and quantity > 0 else quantity
 
 
 def _quantity(item: OrderItemRecord, params: dict[str, Any]) -> int:
@@ -201,18 +217,19 @@ def _schedule(
     items: dict[str, dict[str, Any]] = {}
     for item in recurring:
         params = ctx.apply(Kind.PHASE_ITEM, {}, item)
-        quantity = _quantity(item, params)
+        quantity = _billed_quantity(item, params, charges[item.id])
         key = line_prices[item.id]
         if key in items:  # Stripe forbids a price twice in one phase: the lines bill together
-            items[key]["quantity"] += quantity
+            if quantity is not None:
+                items[key]["quantity"] += quantity
             ids = items[key]["metadata"]["salesforce_order_item_id"]
             items[key]["metadata"]["salesforce_order_item_id"] = f"{ids},{item.id}"[:500]
             continue
-        params.update(
-            price=Ref(key),
-            quantity=quantity,
-            metadata={**params.get("metadata", {}), "salesforce_order_item_id": item.id},
-        )
+        params.update(price=Ref(key), metadata={**params.get("metadata", {}), "salesforce_order_item_id": item.id})
+        if quantity is None:
+            params.pop("quantity", None)
+        else:
+            params["quantity"] = quantity
         items[key] = params
     add_items = []
     for item in one_time:
@@ -220,7 +237,7 @@ def _schedule(
         add_items.append(
             {
                 "price": Ref(line_prices[item.id]),
-                "quantity": _quantity(item, params),
+                "quantity": _billed_quantity(item, params, charges[item.id]),
                 "metadata": {"salesforce_order_item_id": item.id},
             }
         )
@@ -299,7 +316,7 @@ def _invoice(
         params = ctx.apply(Kind.INVOICE_ITEM, {}, item)
         params.update(
             pricing={"price": Ref(line_prices[item.id])},  # invoice items take pricing[price] in this API version
-            quantity=_quantity(item, params),
+            quantity=_billed_quantity(item, params, line_charge(item)),
             metadata={**params.get("metadata", {}), **ctx.metadata("order_item", item.id)},
         )
         lines.append(params)

@@ -68,6 +68,23 @@ def load_customer(ctx: RequestContext, customer_id: Any, param: str = "customer"
     return customer
 
 
+def claim_customer_currency(ctx: RequestContext, customer: JSONObject, currency: str | None) -> None:
+    """A customer bills recurring charges in one currency: its first subscription (or schedule) sets
+    ``customer.currency``; one in another currency is refused, as at Stripe."""
+    if currency is None:
+        return
+    held = customer.get("currency")
+    if held is None:
+        customer["currency"] = currency
+        ctx.store.save(customer)
+    elif held != currency:
+        raise invalid_request(
+            "You cannot combine currencies on a single customer. This customer has an active subscription, "
+            f"subscription schedule, discount, quote, or invoice item with currency {held}.",
+            param="currency",
+        )
+
+
 @dataclass(frozen=True)
 class Reuse:
     """Prices and coupons already on the object being updated. Stripe keeps using them even when the price was

@@ -19,6 +19,7 @@ from cpq_sync.sandbox.stripe.billing.common import (
     apply_metadata,
     as_list,
     check_metadata,
+    claim_customer_currency,
     load_customer,
     only,
     redeem,
@@ -123,14 +124,16 @@ def create_schedule(ctx: RequestContext) -> JSONObject:
         raise invalid_request("Missing required param: start_date.", param="start_date")
     start = timestamp(params["start_date"], "start_date", ctx.now_ts)
     settings = _default_settings(params.get("default_settings"))
+    currency = Currency()
     phases = normalize_phases(
         ctx,
         params["phases"],
         first_start=start,
         default_settings=settings,
-        currency=Currency(),
+        currency=currency,
         mixed=mixed_allowed(mode),
     )
+    claim_customer_currency(ctx, customer, currency.value)
     sched: JSONObject = {
         "id": ctx.new_id("sub_sched"),
         "object": "subscription_schedule",

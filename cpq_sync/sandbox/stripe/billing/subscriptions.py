@@ -24,6 +24,7 @@ from cpq_sync.sandbox.stripe.billing.common import (
     apply_metadata,
     as_list,
     check_metadata,
+    claim_customer_currency,
     discounts_param,
     is_metered,
     load_customer,
@@ -117,6 +118,7 @@ def create_subscription(ctx: RequestContext) -> JSONObject:
     if mixed and "cancel_at_period_end" in params:
         raise unsupported("cancel_at_period_end")  # which item's period end is not emulated
     discounts = discounts_param(ctx, params.get("discounts"), "discounts", currency.value)
+    claim_customer_currency(ctx, customer, currency.value)
     method, days = _collection(params)
     now = ctx.now_ts
     start = now

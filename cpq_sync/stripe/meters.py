@@ -1,0 +1,53 @@
+"""Billing meters have no Salesforce record to hold their id: a run finds the ones it needs in Stripe by event name,
+with one paged list of the active meters, and only when a price to create or replace needs a meter."""
+
+from __future__ import annotations
+
+import logging
+
+import stripe
+
+from cpq_sync.desired import ObjectKind
+from cpq_sync.plan import Action, Operation, Plan
+
+log = logging.getLogger(__name__)
+LIST_PAGE = 100
+
+
+def resolve_meters(client: stripe.StripeClient, plan: Plan) -> int:
+    """Turns the plan's meter creates into skips (with their Stripe id) when the meter already exists, and skips
+    the meters nothing written in this run needs. Returns the number of Stripe list calls made."""
+    meters = [op for op in plan.operations.values() if op.desired.kind is ObjectKind.METER]
+    if not meters:
+        return 0
+    needed = {key for op in plan.writes for key in op.desired.depends_on}
+    wanted: dict[str, Operation] = {}
+    for op in meters:
+        if op.key in needed:
+            wanted[str(op.desired.params["event_name"])] = op
+        else:
+            op.action, op.reason = Action.SKIP, "nothing written in this run bills with it"
+    if not wanted:
+        return 0
+    calls = 0
+    page = client.v1.billing.meters.list({"status": "active", "limit": LIST_PAGE})
+    calls += 1
+    while True:
+        for meter in page.data:
+            found = wanted.get(meter.event_name)
+            if found is not None:
+                found.desired.known_id = meter.id
+                found.desired.known_hash = found.desired.content_hash
+                found.action, found.reason = Action.SKIP, f"found in Stripe by its event name {meter.event_name}"
+        if not page.has_more or not page.data:
+            break
+        page = client.v1.billing.meters.list(
+            {"status": "active", "limit": LIST_PAGE, "starting_after": page.data[-1].id}
+        )
+        calls += 1
+    log.info(
+        "billing meters: %d needed, %d found in Stripe",
+        len(wanted),
+        sum(op.action is Action.SKIP for op in wanted.values()),
+    )
+    return calls
