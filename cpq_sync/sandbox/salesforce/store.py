@@ -1148,15 +1148,18 @@ class OrgStore:
     # ------------------------------------------------------------------ whole org
 
     def reset(self) -> None:
-        """Empty the org: every record, counter, cursor, job and session (the integration user is
-        recreated).
+        """Empty the org: every record, query cursor and Bulk job; ids and auto-numbers start again.
+
+        Connections survive (sessions, today's API usage), as do the clock and the faults: they are the
+        environment of the org, not its data. The integration user is recreated.
         """
         with self.transaction() as conn:
             for sobj in self.schema.objects.values():
                 conn.execute(f"DELETE FROM {table(sobj.name)}")
-            for name in ("_counters", "_cursors", "_bulk_jobs", "_sessions"):
+            for name in ("_cursors", "_bulk_jobs"):
                 conn.execute(f"DELETE FROM {name}")
-            conn.execute("DELETE FROM _meta WHERE key NOT IN ('clock', 'faults')")
+            conn.execute("DELETE FROM _counters WHERE name != 'session'")
+            conn.execute("DELETE FROM _meta WHERE key NOT IN ('clock', 'faults', 'api_day', 'api_calls')")
             self._ensure_integration_user(conn)
 
 
