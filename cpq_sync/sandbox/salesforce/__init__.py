@@ -80,7 +80,7 @@ def now(directory: str | Path) -> datetime:
 
 
 def reset(directory: str | Path) -> None:
-    """Empty the org: records, cursors, jobs, sessions and counters."""
+    """Empty the org (records, cursors, Bulk jobs; ids restart); sessions, API usage, clock, faults stay."""
     OrgStore.open(directory).reset()
 
 
