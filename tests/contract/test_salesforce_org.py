@@ -614,11 +614,13 @@ def test_collections_create_update_delete_in_order_with_per_record_errors(org: O
             "allOrNone": False,
             "records": [
                 {"attributes": {"type": "Account"}, "id": first, "NumberOfEmployees": 11},
-                {"attributes": {"type": "Account"}, "id": third, "NumberOfEmployees": "lots"},
-            ][:1],
+                {"attributes": {"type": "Account"}, "id": third, "Name": "x" * 300},
+            ],
         },
     )
-    assert updated == [{"id": first, "success": True, "errors": []}]
+    assert updated[0] == {"id": first, "success": True, "errors": []}
+    assert updated[1]["id"] == third and updated[1]["success"] is False
+    assert updated[1]["errors"][0]["statusCode"] == "STRING_TOO_LONG"
     assert org.sf.Account.get(first)["NumberOfEmployees"] == 11
     fetched = org.sf.restful(
         "composite/sobjects/Account", params={"ids": f"{third},{first}", "fields": "Name"}

@@ -621,8 +621,10 @@ class SandboxAdapter(BaseAdapter):
                         result: dict[str, Any] = {"success": False, "errors": [err.as_record_error()]}
                         if isinstance(item, str):
                             result = {"id": item, **result}
-                        elif isinstance(item, dict) and "Id" in item:
-                            result = {"id": item["Id"], **result}
+                        elif isinstance(item, dict):
+                            key = next((k for k in item if k.lower() == "id"), None)
+                            if key is not None:
+                                result = {"id": item[key], **result}
                         results.append(result)
                 if all_or_none and failed:
                     raise _AllOrNoneFailed(results)
