@@ -8,9 +8,10 @@ kept by the cursor), then records are fetched page by page, with their parent fi
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
+from functools import cached_property
 from typing import Any
 
 from cpq_sync.sandbox.salesforce import ids
@@ -53,6 +54,13 @@ _SOAP_TYPES = {
     "reference": "id",
 }
 _CHUNK = 5000
+_JSON_CONVERTERS: dict[str, Callable[[Any], Any]] = {
+    "boolean": bool,
+    "int": int,
+    "double": float,
+    "currency": float,
+    "percent": float,
+}
 #: Marks the column of a range comparison; replaced by "" (index usable) or "+" (index disabled) at run time.
 RANGE_MARK = "/*range*/"
 PROBE_MIN_ROWS = 5000
@@ -187,6 +195,23 @@ class Plan:
         except ValueError:
             self.columns.append(expr)
             return len(self.columns) - 1
+
+    @cached_property
+    def url_prefix(self) -> str:
+        return f"/services/data/v{self.version}/sobjects/{self.sobj.name}/"
+
+    @cached_property
+    def simple_outputs(self) -> list[tuple[str, int, Callable[[Any], Any] | None] | None]:
+        """For each output that is a plain field of the queried object: (name, column, JSON converter)."""
+        simple: list[tuple[str, int, Callable[[Any], Any] | None] | None] = []
+        for out in self.outputs:
+            if isinstance(out, FieldOut) and not out.resolved.rels and out.resolved.fd.type != "address":
+                fd = out.resolved.fd
+                convert = _JSON_CONVERTERS.get(fd.type)
+                simple.append((fd.name, out.columns[0], convert))
+            else:
+                simple.append(None)
+        return simple
 
     @property
     def has_children(self) -> bool:
@@ -559,13 +584,13 @@ class SoqlEngine:
 
     def build(self, plan: Plan, row: Sequence[Any]) -> dict[str, Any]:
         sobj = plan.sobj
-        record: dict[str, Any] = {
-            "attributes": {
-                "type": sobj.name,
-                "url": f"/services/data/v{plan.version}/sobjects/{sobj.name}/{row[0]}",
-            }
-        }
-        for out in plan.outputs:
+        record: dict[str, Any] = {"attributes": {"type": sobj.name, "url": plan.url_prefix + row[0]}}
+        for out, simple in zip(plan.outputs, plan.simple_outputs, strict=True):
+            if simple is not None:  # a field of the queried object itself: the common case, kept fast
+                name, index, convert = simple
+                value = row[index]
+                record[name] = value if value is None or convert is None else convert(value)
+                continue
             if isinstance(out, ChildOut):
                 record[out.name] = None  # filled by attach_children, keeps the SELECT order
                 continue
