@@ -1,6 +1,24 @@
 """The sandbox Salesforce org: a faithful, stateful emulator behind a real ``simple_salesforce.Salesforce``.
 
-State lives in ``DIR/salesforce.sqlite3`` so every process (CLI, Prefect worker, test) sees the same org.
+State lives in ``DIR/salesforce.sqlite3`` (SQLite, WAL) so every process (CLI, Prefect worker, test) sees
+the same org, and concurrent writers are safe. ``connect`` mounts a transport adapter that serves, under
+``/services/data/vNN.0/``:
+
+- ``query`` / ``queryAll`` with ``nextRecordsUrl`` paging (2,000 a page; ``page_size`` or the
+  ``Sforce-Query-Options: batchSize`` hint lower it); cursors are snapshots kept in the database;
+- a strict SOQL subset (``soql/``): anything else answers ``MALFORMED_QUERY``; unknown fields and objects
+  ``INVALID_FIELD`` / ``INVALID_TYPE`` naming them;
+- sObject create / retrieve / update / delete, upsert by external id (201 / 200 / 300), getUpdated and
+  getDeleted, describe (global and per object), ``limits``;
+- sObject Collections (create, retrieve, update, upsert, delete; 200 records, ``allOrNone``) and Composite
+  (25 subrequests, at most 5 of them collections or queries, ``@{ref.field}`` references);
+- Bulk API 2.0 query jobs (CSV pages with ``Sforce-Locator``; compound fields refused);
+- ``Sforce-Limit-Info: api-usage=N/MAX`` on every answer; faults from :class:`SalesforceFaults`.
+
+Writes are validated as a real org does (read-only and unknown fields, required fields, restricted
+picklists, lengths and number ranges, references, unique external ids, price book rules, activated
+orders) and stamp ``CreatedDate`` / ``LastModifiedDate`` / ``SystemModstamp`` from the org clock; deletes
+go to the recycle bin (``IsDeleted``, seen by ``queryAll``). Routes it does not serve answer 404.
 """
 
 from __future__ import annotations
