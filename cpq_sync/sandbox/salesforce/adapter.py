@@ -290,6 +290,9 @@ class SandboxAdapter(BaseAdapter):
         body: dict[str, Any] = {"totalSize": total, "done": nxt >= total}
         if nxt < total:
             body["nextRecordsUrl"] = f"/services/data/v{call.version}/query/{cursor}-{nxt}"
+        else:  # the last page: the cursor's snapshot is no longer needed
+            with self.store.transaction() as conn:
+                conn.execute("DELETE FROM _cursors WHERE cursor_id = ?", (cursor,))
         body["records"] = records
         return Answer(200, body)
 
