@@ -847,6 +847,9 @@ def test_clock_drives_stamps_and_date_literals(sandbox_dir: Path) -> None:
         "records"
     ]
     assert today == [new] and recent == [new] and [r["Id"] for r in last_year] == [old, new]
+    # With the clock frozen, an update that changes nothing still succeeds (and keeps the stamp).
+    assert sf.Account.update(new, {}) == 204 and sf.Account.update(new, {"Name": "new"}) == 204
+    assert sf.Account.get(new)["SystemModstamp"] == "2024-05-01T09:30:00.000+0000"
 
 
 @pytest.mark.parametrize(

@@ -830,7 +830,10 @@ class OrgStore:
                 }
             )
             self._apply_computed(conn, sobj, row, old)
-            changed = {k: v for k, v in row.items() if k != "Id" and (k in changes or old.get(k) != v)}
+            stamps = ("LastModifiedDate", "SystemModstamp", "LastModifiedById")  # written even when equal
+            changed = {
+                k: v for k, v in row.items() if k != "Id" and (k in changes or k in stamps or old.get(k) != v)
+            }
             sets = ", ".join(f"{q(k)} = ?" for k in changed)
             conn.execute(
                 f'UPDATE {table(sobj.name)} SET {sets} WHERE "Id" = ?', (*changed.values(), record_id)
