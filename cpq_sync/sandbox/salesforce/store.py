@@ -644,11 +644,28 @@ class OrgStore:
                 )
 
     def _apply_computed(
-        self, conn: sqlite3.Connection, sobj: SObjectDef, row: dict[str, Any], old: Mapping[str, Any] | None
+        self,
+        conn: sqlite3.Connection,
+        sobj: SObjectDef,
+        row: dict[str, Any],
+        old: Mapping[str, Any] | None,
+        cache: dict[tuple[str, str], Any] | None = None,
     ) -> None:
-        """Formula-like fields the sandbox computes (on ``row``, the full new state of the record)."""
+        """Formula-like fields the sandbox computes (on ``row``, the full new state of the record).
+
+        ``cache`` memoises the parent look-ups across the rows of one insert_many.
+        """
         name = sobj.name
         fields = sobj.fields
+
+        def lookup(sql: str, key: str) -> Any:
+            if cache is None:
+                return conn.execute(sql, (key,)).fetchone()
+            found = cache.get((sql, key), cache)
+            if found is cache:
+                found = cache[(sql, key)] = conn.execute(sql, (key,)).fetchone()
+            return found
+
         if "StatusCode" in fields and "Status" in fields:
             status = row.get("Status")
             codes = fields["StatusCode"].picklist_values
@@ -659,10 +676,10 @@ class OrgStore:
             if row.get("PricebookEntryId") and (
                 row.get("Product2Id") is None or row.get("ListPrice") is None
             ):
-                pbe = conn.execute(
+                pbe = lookup(
                     'SELECT "Product2Id", "UnitPrice" FROM "sf_PricebookEntry" WHERE "Id" = ?',
-                    (row["PricebookEntryId"],),
-                ).fetchone()
+                    row["PricebookEntryId"],
+                )
                 if pbe is not None:
                     row.setdefault("Product2Id", pbe[0])
                     if row.get("Product2Id") is None:
@@ -673,16 +690,16 @@ class OrgStore:
             parent_field = CURRENCY_FROM_PARENT[name]
             parent = fields[parent_field].reference_to[0]
             if row.get(parent_field) and (old is None or row.get("CurrencyIsoCode") is None):
-                found = conn.execute(
-                    f'SELECT "CurrencyIsoCode" FROM {table(parent)} WHERE "Id" = ?', (row[parent_field],)
-                ).fetchone()
+                found = lookup(
+                    f'SELECT "CurrencyIsoCode" FROM {table(parent)} WHERE "Id" = ?', row[parent_field]
+                )
                 row["CurrencyIsoCode"] = found[0] if found else row.get("CurrencyIsoCode")
         if name in ("Contact", "User") and "Name" in fields:
             row["Name"] = " ".join(p for p in (row.get("FirstName"), row.get("LastName")) if p) or None
         if name == "PricebookEntry" and row.get("Product2Id"):
-            product = conn.execute(
-                'SELECT "Name", "ProductCode" FROM "sf_Product2" WHERE "Id" = ?', (row["Product2Id"],)
-            ).fetchone()
+            product = lookup(
+                'SELECT "Name", "ProductCode" FROM "sf_Product2" WHERE "Id" = ?', row["Product2Id"]
+            )
             if product is not None:
                 row["Name"] = product[0]
                 if "ProductCode" in fields:
@@ -999,24 +1016,30 @@ class OrgStore:
             }
             prepared: list[dict[str, Any]] = []
             converters = self._converters.setdefault(sobj.name, {})
+            base: dict[str, Any] = {"Id": None, **defaults, "IsDeleted": 0, "CreatedDate": stamp}
+            base.update({"LastModifiedDate": None, "SystemModstamp": None, "CreatedById": user})
+            base["LastModifiedById"] = user
+            if "OwnerId" in sobj.fields:
+                base["OwnerId"] = user
+            computed = _has_computed(sobj)
+            cache: dict[tuple[str, str], Any] = {}
+            get = converters.get
             for raw in rows:
-                row = dict(defaults)
+                row = base.copy()
                 for key, value in raw.items():
-                    entry = converters.get(key)
+                    entry = get(key)
                     if entry is None:
                         entry = converters[key] = self._bulk_converter(sobj, key)
                     if entry[0]:
                         row[entry[0]] = entry[1](value)
-                row["Id"] = row.get("Id") or next(fresh)
-                row.setdefault("IsDeleted", 0)
-                row.setdefault("CreatedDate", stamp)
-                row.setdefault("LastModifiedDate", row["CreatedDate"])
-                row.setdefault("SystemModstamp", row["LastModifiedDate"])
-                row.setdefault("CreatedById", user)
-                row.setdefault("LastModifiedById", user)
-                if "OwnerId" in sobj.fields:
-                    row.setdefault("OwnerId", user)
-                self._apply_computed(conn, sobj, row, None)
+                if row["Id"] is None:
+                    row["Id"] = next(fresh)
+                if row["LastModifiedDate"] is None:
+                    row["LastModifiedDate"] = row["CreatedDate"]
+                if row["SystemModstamp"] is None:
+                    row["SystemModstamp"] = row["LastModifiedDate"]
+                if computed:
+                    self._apply_computed(conn, sobj, row, None, cache)
                 prepared.append(row)
             self._assign_auto_numbers(conn, sobj, prepared)
             self._insert_rows(conn, sobj, prepared)
@@ -1043,6 +1066,19 @@ class OrgStore:
                 return slow(value)
 
             return fd.name, text
+        if t == "picklist" and fd.restricted_picklist:
+            allowed = frozenset(fd.picklist_values)
+
+            def choice(value: Any) -> Any:
+                return value if type(value) is str and value in allowed else slow(value)
+
+            return fd.name, choice
+        if t == "datetime":
+
+            def instant(value: Any) -> Any:
+                return format_datetime(value) if type(value) is datetime else slow(value)
+
+            return fd.name, instant
         if t in ("id", "reference"):
 
             def ref(value: Any) -> Any:
@@ -1181,6 +1217,19 @@ def address_json(field_name: str, stored: Mapping[str, Any]) -> dict[str, Any] |
         "state": parts["State"],
         "street": parts["Street"],
     }
+
+
+def _has_computed(sobj: SObjectDef) -> bool:
+    """Whether :meth:`OrgStore._apply_computed` computes anything on this object."""
+    return ("StatusCode" in sobj.fields and "Status" in sobj.fields) or sobj.name in (
+        "OrderItem",
+        "Contact",
+        "User",
+        "PricebookEntry",
+        "Opportunity",
+        "Contract",
+        *CURRENCY_FROM_PARENT,
+    )
 
 
 def _identity(value: Any) -> Any:
