@@ -34,6 +34,7 @@ from simple_salesforce.exceptions import (
     SalesforceGeneralError,
     SalesforceMalformedRequest,
     SalesforceMoreThanOneRecord,
+    SalesforceOperationError,
     SalesforceRefusedRequest,
     SalesforceResourceNotFound,
 )
@@ -1010,6 +1011,8 @@ def test_lock_row_query_timeout_and_server_errors(sandbox_dir: Path) -> None:
     with pytest.raises(SalesforceMalformedRequest) as timeout:
         faulty.query("SELECT Id FROM Account")
     assert error_code(timeout.value) == "QUERY_TIMEOUT"
+    with pytest.raises(SalesforceOperationError, match="QUERY_TIMEOUT"):  # a Bulk query job ends Failed
+        list(faulty.bulk2.Account.query("SELECT Id FROM Account", wait=0))
     sandbox.set_faults(sandbox_dir, SalesforceFaults(server_error_rate=1.0, seed=3))
     statuses = set()
     for _ in range(8):
