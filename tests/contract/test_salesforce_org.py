@@ -1149,7 +1149,8 @@ def test_includes_and_excludes_on_multi_select_picklists(sandbox_dir: Path) -> N
         child_relationships=account.child_relationships,
     )
     custom = Schema([patched if o.name == "Account" else o for o in schema.objects.values()])
-    OrgStore._instances[sandbox_dir.resolve()] = OrgStore(sandbox_dir, schema=custom)
+    store = OrgStore(sandbox_dir, schema=custom)  # kept alive by this test: connect() finds it in the cache
+    OrgStore._instances[sandbox_dir.resolve()] = store
     sf = sandbox.connect(sandbox_dir)
     for name, value in (("a", "EMEA;AMER"), ("b", "APAC"), ("c", None), ("d", "AMER")):
         sf.Account.create({"Name": name, "Regions__c": value})

@@ -17,6 +17,7 @@ import json
 import re
 import sqlite3
 import threading
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -165,7 +166,8 @@ class OrgStore:
     processes.
     """
 
-    _instances: dict[Path, OrgStore] = {}
+    # Weak: a store (and its connections) lives as long as a client or caller holds it.
+    _instances: weakref.WeakValueDictionary[Path, OrgStore] = weakref.WeakValueDictionary()
     _instances_lock = threading.Lock()
 
     def __init__(self, directory: str | Path, schema: Schema | None = None) -> None:
