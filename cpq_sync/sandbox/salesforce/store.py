@@ -291,8 +291,15 @@ class OrgStore:
                 if name.lower() not in existing:
                     conn.execute(f"ALTER TABLE {table(sobj.name)} ADD COLUMN {decl}")
         prefix = f"ix_{sobj.name}_"
+        # The incremental-extraction cursor, covering the deleted flag, an order's status and the Id
+        # tie-break: "changed since X" is answered from the index alone.
+        stamp_columns = ['"SystemModstamp"', '"IsDeleted"']
+        if "StatusCode" in sobj.fields:
+            stamp_columns.append('"StatusCode"')
+        stamp_columns.append('"Id"')
+        conn.execute(f'DROP INDEX IF EXISTS "{prefix}SystemModstamp"')
         conn.execute(
-            f'CREATE INDEX IF NOT EXISTS "{prefix}SystemModstamp" ON {table(sobj.name)}("SystemModstamp")'
+            f'CREATE INDEX IF NOT EXISTS "{prefix}stamp" ON {table(sobj.name)}({", ".join(stamp_columns)})'
         )
         for fd in stored_columns(sobj):
             if fd.type == "reference" and fd.name not in ("CreatedById", "LastModifiedById"):
