@@ -805,6 +805,12 @@ def test_limits_and_api_usage_header(org: Org) -> None:
     usage = org.sf.api_usage["api-usage"]
     assert usage.used >= used_before + 1
     assert usage.total == limits["DailyApiRequests"]["Max"]
+    # Every answer carries the header, errors included.
+    missing = org.sf.session.get(
+        org.sf.base_url + "sobjects/Account/001000000000000AAA", headers=org.sf.headers
+    )
+    assert missing.status_code == 404
+    assert re.fullmatch(r"api-usage=\d+/\d+", missing.headers["Sforce-Limit-Info"].split(";")[0])
 
 
 # ------------------------------------------------------------ bulk 2.0
