@@ -70,10 +70,14 @@ def connect(
     ``page_size`` lowers the query page (default 2,000); ``faults`` overrides the faults persisted in the
     directory by :func:`set_faults` for this client only.
     """
+    adapter = SandboxAdapter(directory, page_size=page_size, faults=faults)
     session = requests.Session()
-    session.mount(INSTANCE_URL, SandboxAdapter(directory, page_size=page_size, faults=faults))
+    session.mount(INSTANCE_URL, adapter)
     return Salesforce(
-        instance_url=INSTANCE_URL, session_id=new_session(directory), session=session, version=API_VERSION
+        instance_url=INSTANCE_URL,
+        session_id=_new_session(adapter.store),
+        session=session,
+        version=API_VERSION,
     )
 
 

@@ -290,6 +290,9 @@ class SandboxAdapter(BaseAdapter):
         body: dict[str, Any] = {"totalSize": total, "done": nxt >= total}
         if nxt < total:
             body["nextRecordsUrl"] = f"/services/data/v{call.version}/query/{cursor}-{nxt}"
+        else:  # the last page: the cursor's snapshot is no longer needed
+            with self.store.transaction() as conn:
+                conn.execute("DELETE FROM _cursors WHERE cursor_id = ?", (cursor,))
         body["records"] = records
         return Answer(200, body)
 
@@ -753,7 +756,17 @@ class SandboxAdapter(BaseAdapter):
         engine = SoqlEngine(self.store, call.version)
         if not p:
             self._allow(call, "POST")
-            return Answer(200, bulk.create_query_job(self.store, engine, call.body(), call.version))
+            timeout = call.faults.query_timeout(call.number)
+            return Answer(
+                200,
+                bulk.create_query_job(
+                    self.store,
+                    engine,
+                    call.body(),
+                    call.version,
+                    fail_with=None if timeout is None else f"{timeout.code}: {timeout.message}",
+                ),
+            )
         job_id = p[0]
         if len(p) == 1:
             self._allow(call, "GET", "PATCH", "DELETE")

@@ -23,7 +23,10 @@ def _invalid_job(message: str) -> SalesforceError:
     return SalesforceError("INVALIDJOB", message)
 
 
-def create_query_job(store: OrgStore, engine: SoqlEngine, body: Any, version: str) -> dict[str, Any]:
+def create_query_job(
+    store: OrgStore, engine: SoqlEngine, body: Any, version: str, *, fail_with: str | None = None
+) -> dict[str, Any]:
+    """Create a query job; ``fail_with`` makes it end ``Failed`` with that message (QUERY_TIMEOUT fault)."""
     if not isinstance(body, dict):
         raise SalesforceError("JSON_PARSER_ERROR", "The request body must be a JSON object")
     operation = body.get("operation")
@@ -68,6 +71,9 @@ def create_query_job(store: OrgStore, engine: SoqlEngine, body: Any, version: st
             "lineEnding": line_ending,
             "columnDelimiter": "COMMA",
         }
+        if fail_with is not None:
+            info["errorMessage"] = fail_with
+            record_ids = []
         conn.execute(
             "INSERT INTO _bulk_jobs (job_id, info, soql, include_deleted, ids, total) VALUES (?, ?, ?, ?, "
             "?, ?)",
@@ -88,8 +94,8 @@ def _load(store: OrgStore, job_id: str) -> tuple[dict[str, Any], str, bool, int]
 
 def job_info(store: OrgStore, job_id: str) -> dict[str, Any]:
     info, _, _, total = _load(store, job_id)
-    if info["state"] == "UploadComplete":
-        info["state"] = "JobComplete"  # the sandbox finishes a query job as soon as it is created
+    if info["state"] == "UploadComplete":  # the sandbox finishes a query job as soon as it is created
+        info["state"] = "Failed" if info.get("errorMessage") else "JobComplete"
     info.update(
         {
             "numberRecordsProcessed": total,
@@ -122,8 +128,8 @@ def delete_job(store: OrgStore, job_id: str) -> None:
 def results(store: OrgStore, engine: SoqlEngine, job_id: str, params: dict[str, str]) -> tuple[str, str, int]:
     """One CSV page of a job's results: (csv text, next locator or "null", number of records)."""
     info, soql, include_deleted, total = _load(store, job_id)
-    if info["state"] == "Aborted":
-        raise _invalid_job("InvalidJob : the job was aborted")
+    if info["state"] == "Aborted" or info.get("errorMessage"):
+        raise _invalid_job(f"InvalidJob : the job is {'Aborted' if info['state'] == 'Aborted' else 'Failed'}")
     try:
         max_records = int(params.get("maxRecords", DEFAULT_MAX_RECORDS))
         offset = int(base64.b64decode(params["locator"]).decode()) if params.get("locator") else 0

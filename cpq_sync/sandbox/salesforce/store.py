@@ -17,6 +17,7 @@ import json
 import re
 import sqlite3
 import threading
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -165,7 +166,8 @@ class OrgStore:
     processes.
     """
 
-    _instances: dict[Path, OrgStore] = {}
+    # Weak: a store (and its connections) lives as long as a client or caller holds it.
+    _instances: weakref.WeakValueDictionary[Path, OrgStore] = weakref.WeakValueDictionary()
     _instances_lock = threading.Lock()
 
     def __init__(self, directory: str | Path, schema: Schema | None = None) -> None:
@@ -289,8 +291,15 @@ class OrgStore:
                 if name.lower() not in existing:
                     conn.execute(f"ALTER TABLE {table(sobj.name)} ADD COLUMN {decl}")
         prefix = f"ix_{sobj.name}_"
+        # The incremental-extraction cursor, covering the deleted flag, an order's status and the Id
+        # tie-break: "changed since X" is answered from the index alone.
+        stamp_columns = ['"SystemModstamp"', '"IsDeleted"']
+        if "StatusCode" in sobj.fields:
+            stamp_columns.append('"StatusCode"')
+        stamp_columns.append('"Id"')
+        conn.execute(f'DROP INDEX IF EXISTS "{prefix}SystemModstamp"')
         conn.execute(
-            f'CREATE INDEX IF NOT EXISTS "{prefix}SystemModstamp" ON {table(sobj.name)}("SystemModstamp")'
+            f'CREATE INDEX IF NOT EXISTS "{prefix}stamp" ON {table(sobj.name)}({", ".join(stamp_columns)})'
         )
         for fd in stored_columns(sobj):
             if fd.type == "reference" and fd.name not in ("CreatedById", "LastModifiedById"):
@@ -644,11 +653,28 @@ class OrgStore:
                 )
 
     def _apply_computed(
-        self, conn: sqlite3.Connection, sobj: SObjectDef, row: dict[str, Any], old: Mapping[str, Any] | None
+        self,
+        conn: sqlite3.Connection,
+        sobj: SObjectDef,
+        row: dict[str, Any],
+        old: Mapping[str, Any] | None,
+        cache: dict[tuple[str, str], Any] | None = None,
     ) -> None:
-        """Formula-like fields the sandbox computes (on ``row``, the full new state of the record)."""
+        """Formula-like fields the sandbox computes (on ``row``, the full new state of the record).
+
+        ``cache`` memoises the parent look-ups across the rows of one insert_many.
+        """
         name = sobj.name
         fields = sobj.fields
+
+        def lookup(sql: str, key: str) -> Any:
+            if cache is None:
+                return conn.execute(sql, (key,)).fetchone()
+            found = cache.get((sql, key), cache)
+            if found is cache:
+                found = cache[(sql, key)] = conn.execute(sql, (key,)).fetchone()
+            return found
+
         if "StatusCode" in fields and "Status" in fields:
             status = row.get("Status")
             codes = fields["StatusCode"].picklist_values
@@ -659,10 +685,10 @@ class OrgStore:
             if row.get("PricebookEntryId") and (
                 row.get("Product2Id") is None or row.get("ListPrice") is None
             ):
-                pbe = conn.execute(
+                pbe = lookup(
                     'SELECT "Product2Id", "UnitPrice" FROM "sf_PricebookEntry" WHERE "Id" = ?',
-                    (row["PricebookEntryId"],),
-                ).fetchone()
+                    row["PricebookEntryId"],
+                )
                 if pbe is not None:
                     row.setdefault("Product2Id", pbe[0])
                     if row.get("Product2Id") is None:
@@ -673,16 +699,16 @@ class OrgStore:
             parent_field = CURRENCY_FROM_PARENT[name]
             parent = fields[parent_field].reference_to[0]
             if row.get(parent_field) and (old is None or row.get("CurrencyIsoCode") is None):
-                found = conn.execute(
-                    f'SELECT "CurrencyIsoCode" FROM {table(parent)} WHERE "Id" = ?', (row[parent_field],)
-                ).fetchone()
+                found = lookup(
+                    f'SELECT "CurrencyIsoCode" FROM {table(parent)} WHERE "Id" = ?', row[parent_field]
+                )
                 row["CurrencyIsoCode"] = found[0] if found else row.get("CurrencyIsoCode")
         if name in ("Contact", "User") and "Name" in fields:
             row["Name"] = " ".join(p for p in (row.get("FirstName"), row.get("LastName")) if p) or None
         if name == "PricebookEntry" and row.get("Product2Id"):
-            product = conn.execute(
-                'SELECT "Name", "ProductCode" FROM "sf_Product2" WHERE "Id" = ?', (row["Product2Id"],)
-            ).fetchone()
+            product = lookup(
+                'SELECT "Name", "ProductCode" FROM "sf_Product2" WHERE "Id" = ?', row["Product2Id"]
+            )
             if product is not None:
                 row["Name"] = product[0]
                 if "ProductCode" in fields:
@@ -830,7 +856,10 @@ class OrgStore:
                 }
             )
             self._apply_computed(conn, sobj, row, old)
-            changed = {k: v for k, v in row.items() if k != "Id" and (k in changes or old.get(k) != v)}
+            stamps = ("LastModifiedDate", "SystemModstamp", "LastModifiedById")  # written even when equal
+            changed = {
+                k: v for k, v in row.items() if k != "Id" and (k in changes or k in stamps or old.get(k) != v)
+            }
             sets = ", ".join(f"{q(k)} = ?" for k in changed)
             conn.execute(
                 f'UPDATE {table(sobj.name)} SET {sets} WHERE "Id" = ?', (*changed.values(), record_id)
@@ -996,24 +1025,30 @@ class OrgStore:
             }
             prepared: list[dict[str, Any]] = []
             converters = self._converters.setdefault(sobj.name, {})
+            base: dict[str, Any] = {"Id": None, **defaults, "IsDeleted": 0, "CreatedDate": stamp}
+            base.update({"LastModifiedDate": None, "SystemModstamp": None, "CreatedById": user})
+            base["LastModifiedById"] = user
+            if "OwnerId" in sobj.fields:
+                base["OwnerId"] = user
+            computed = _has_computed(sobj)
+            cache: dict[tuple[str, str], Any] = {}
+            get = converters.get
             for raw in rows:
-                row = dict(defaults)
+                row = base.copy()
                 for key, value in raw.items():
-                    entry = converters.get(key)
+                    entry = get(key)
                     if entry is None:
                         entry = converters[key] = self._bulk_converter(sobj, key)
                     if entry[0]:
                         row[entry[0]] = entry[1](value)
-                row["Id"] = row.get("Id") or next(fresh)
-                row.setdefault("IsDeleted", 0)
-                row.setdefault("CreatedDate", stamp)
-                row.setdefault("LastModifiedDate", row["CreatedDate"])
-                row.setdefault("SystemModstamp", row["LastModifiedDate"])
-                row.setdefault("CreatedById", user)
-                row.setdefault("LastModifiedById", user)
-                if "OwnerId" in sobj.fields:
-                    row.setdefault("OwnerId", user)
-                self._apply_computed(conn, sobj, row, None)
+                if row["Id"] is None:
+                    row["Id"] = next(fresh)
+                if row["LastModifiedDate"] is None:
+                    row["LastModifiedDate"] = row["CreatedDate"]
+                if row["SystemModstamp"] is None:
+                    row["SystemModstamp"] = row["LastModifiedDate"]
+                if computed:
+                    self._apply_computed(conn, sobj, row, None, cache)
                 prepared.append(row)
             self._assign_auto_numbers(conn, sobj, prepared)
             self._insert_rows(conn, sobj, prepared)
@@ -1040,6 +1075,19 @@ class OrgStore:
                 return slow(value)
 
             return fd.name, text
+        if t == "picklist" and fd.restricted_picklist:
+            allowed = frozenset(fd.picklist_values)
+
+            def choice(value: Any) -> Any:
+                return value if type(value) is str and value in allowed else slow(value)
+
+            return fd.name, choice
+        if t == "datetime":
+
+            def instant(value: Any) -> Any:
+                return format_datetime(value) if type(value) is datetime else slow(value)
+
+            return fd.name, instant
         if t in ("id", "reference"):
 
             def ref(value: Any) -> Any:
@@ -1178,6 +1226,19 @@ def address_json(field_name: str, stored: Mapping[str, Any]) -> dict[str, Any] |
         "state": parts["State"],
         "street": parts["Street"],
     }
+
+
+def _has_computed(sobj: SObjectDef) -> bool:
+    """Whether :meth:`OrgStore._apply_computed` computes anything on this object."""
+    return ("StatusCode" in sobj.fields and "Status" in sobj.fields) or sobj.name in (
+        "OrderItem",
+        "Contact",
+        "User",
+        "PricebookEntry",
+        "Opportunity",
+        "Contract",
+        *CURRENCY_FROM_PARENT,
+    )
 
 
 def _identity(value: Any) -> Any:
