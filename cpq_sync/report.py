@@ -122,7 +122,18 @@ def print_summary(report: SyncReport, console: Console) -> None:
 
 
 def print_plan(plan: Plan, console: Console, limit: int = 60) -> None:
-    table = Table(title="Plan (dry run: nothing is written)")
+    kinds = Table(title="Plan (dry run: nothing is written): Stripe objects by kind")
+    kinds.add_column("Stripe object")
+    for action in ("create", "update", "replace", "skip"):
+        kinds.add_column(action, justify="right")
+    counts: dict[str, dict[str, int]] = {}
+    for op in plan.operations.values():
+        row = counts.setdefault(op.desired.kind.value, {})
+        row[op.action.value] = row.get(op.action.value, 0) + 1
+    for kind, row in sorted(counts.items()):
+        kinds.add_row(kind, *(str(row.get(a, 0)) for a in ("create", "update", "replace", "skip")))
+    console.print(kinds)
+    table = Table(title="Operations")
     for name in ("action", "Stripe object", "Salesforce record", "why"):
         table.add_column(name)
     ops = sorted(plan.operations.values(), key=lambda op: (op.desired.layer, op.action.value, op.key))

@@ -182,7 +182,7 @@ class StripeApplier:
         if listing is not None:  # lists are consistent (search is not): by customer, then metadata
             page = self._call(listing, {"customer": params["customer"], "limit": 100})
             for obj in page.auto_paging_iter():
-                if (obj.metadata or {}).get(field) == record_id:
+                if obj.metadata is not None and obj.metadata.to_dict().get(field) == record_id:
                     return obj
         return None
 
