@@ -148,8 +148,8 @@ def print_plan(plan: Plan, console: Console, limit: int = 60) -> None:
     if len(shown) > limit:
         table.add_row("...", f"{len(shown) - limit} more", "", "")
     console.print(table)
-    counts = plan.counts()
+    totals = plan.counts()
     console.print(
-        f"{counts['create']} to create, {counts['update']} to update, {counts['replace']} to replace, "
-        f"{counts['skip']} unchanged, {counts['failed']} records failing"
+        f"{totals['create']} to create, {totals['update']} to update, {totals['replace']} to replace, "
+        f"{totals['skip']} unchanged, {totals['failed']} records failing"
     )
