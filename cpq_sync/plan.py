@@ -83,6 +83,8 @@ def decide(desired: Desired) -> Operation:
         return Operation(desired, Action.UPDATE, "changed in Salesforce")
     if desired.kind in IMMUTABLE:
         return Operation(desired, Action.REPLACE, "changed in Salesforce: a new object replaces the old one")
+    if desired.kind is ObjectKind.SUBSCRIPTION_SCHEDULE and desired.children.get("amendments"):
+        return Operation(desired, Action.UPDATE, "amended in Salesforce: the contract's phases are rebuilt")
     return Operation(
         desired,
         Action.SKIP,

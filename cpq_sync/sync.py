@@ -19,7 +19,14 @@ from cpq_sync.mapping.compile import compile_mappings
 from cpq_sync.mapping.loader import MappingSet, load_mappings
 from cpq_sync.plan import Action, Failure, Operation, Plan, build_plan
 from cpq_sync.salesforce.client import OrgClient, login
-from cpq_sync.salesforce.extract import Extracted, FieldLists, Window, extract_changed, extract_orders
+from cpq_sync.salesforce.extract import (
+    Extracted,
+    FieldLists,
+    Window,
+    extract_changed,
+    extract_contract_orders,
+    extract_orders,
+)
 from cpq_sync.salesforce.filters import SyncFilters
 from cpq_sync.salesforce.state import read_watermark, write_watermark
 from cpq_sync.salesforce.write_back import (
@@ -35,6 +42,7 @@ from cpq_sync.stripe.client import stripe_client
 from cpq_sync.stripe.pacing import Pacer
 from cpq_sync.translate.catalog import translate_customer, translate_product
 from cpq_sync.translate.context import TranslateContext
+from cpq_sync.translate.contract import group_contracts, translate_contract
 from cpq_sync.translate.order import translate_order
 
 log = logging.getLogger(__name__)
@@ -159,6 +167,7 @@ def extract(ctx: RunContext, window: Window) -> Extracted:
     started = time.perf_counter()
     result = extract_orders(ctx.org, ctx.fields, window, ctx.filters)
     extract_changed(ctx.org, ctx.fields, window, ctx.filters, result)
+    extract_contract_orders(ctx.org, ctx.fields, result)
     ctx.timed("extract", started)
     return result
 
@@ -169,7 +178,8 @@ def make_plan(ctx: RunContext, extracted: Extracted) -> Plan:
     failures: list[Failure] = list(extracted.failures)
     line_prices: dict[str, str] = {}
     line_known: dict[str, tuple[str | None, str | None]] = {}
-    for bundle in extracted.bundles:
+    alone, contracts = group_contracts(extracted.bundles, extracted.contract_orders)
+    for bundle in alone:
         primary = SfRef("Order", bundle.order.id)
         try:
             translation = translate_order(bundle, ctx.translate)
@@ -179,6 +189,22 @@ def make_plan(ctx: RunContext, extracted: Extracted) -> Plan:
         groups.append((primary, translation.objects))
         line_prices.update(translation.line_prices)
         line_known.update({i.id: (i.stripe_id, i.sync_hash) for i in bundle.items})
+    in_run = {b.order.id for b in extracted.bundles}
+    for contract in contracts:
+        result = translate_contract(contract, ctx.translate)
+        members = [b for b in (contract.initial, *contract.amendments) if b is not None]
+        for bundle in members:
+            if bundle.order.id not in in_run:
+                continue
+            primary = SfRef("Order", bundle.order.id)
+            error = result.failures.get(bundle.order.id)
+            if error is not None:
+                failures.append(Failure(primary, error))
+                continue
+            if result.main is not None:
+                groups.append((primary, result.objects))
+            line_known.update({i.id: (i.stripe_id, i.sync_hash) for i in bundle.items})
+            line_prices.update({i.id: result.line_prices[i.id] for i in bundle.items if i.id in result.line_prices})
     for account in extracted.changed_accounts:
         primary = SfRef("Account", account.id)
         try:
@@ -240,6 +266,7 @@ def _id_updates(plan: Plan, layer: list[Operation], outcomes: dict[str, Outcome]
             continue
         if op.action is not Action.SKIP:
             updates.append(StripeIdUpdate(op.desired.record, outcome.stripe_id, op.content_hash))
+            updates.extend(StripeIdUpdate(r, outcome.stripe_id, op.content_hash) for r in op.desired.also_records)
     # Order lines record the price they bill with (once their price exists).
     for item_id, key in plan.line_prices.items():
         if key not in by_key:
@@ -279,7 +306,9 @@ def finish(
                 )
             )
             continue
-        main = next((op for op in ops if op.desired.record == primary), None)
+        main = next(
+            (op for op in ops if op.desired.record == primary or primary in op.desired.also_records), None
+        )
         if main is None or all(op.action is Action.SKIP for op in ops):
             continue  # nothing was written for it: no Sync Record either
         outcome = outcomes[main.key]

@@ -114,6 +114,9 @@ class FieldLists:
 @dataclass
 class Extracted:
     bundles: list[OrderBundle] = field(default_factory=list)
+    # The other orders of the contracts the bundles belong to (initial orders, earlier amendments): context for
+    # rebuilding a contract's schedule, not synced themselves.
+    contract_orders: list[OrderBundle] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
     changed_accounts: list[AccountRecord] = field(default_factory=list)
     changed_products: list[Product2Record] = field(default_factory=list)
@@ -204,22 +207,62 @@ def _by_id(model: type[SfModel], frame: pd.DataFrame, bad: dict[str, DataError])
     return out
 
 
-def extract_orders(org: OrgClient, fields: FieldLists, window: Window, filters: SyncFilters) -> Extracted:
-    result = Extracted()
+def _query_rows(
+    org: OrgClient, fields: FieldLists, where: Iterable[list[str]]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     order_rows: list[dict[str, Any]] = []
     item_rows: list[dict[str, Any]] = []
-    for conditions in order_conditions(window, filters):
+    for conditions in where:
         soql = fields.order_query(" AND ".join(conditions))
         for order in org.query_all_iter(soql):
             order_rows.append(flatten(order))
             item_rows.extend(flatten(item) for item in _child_records(org, order))
+    return order_rows, item_rows
+
+
+def extract_orders(org: OrgClient, fields: FieldLists, window: Window, filters: SyncFilters) -> Extracted:
+    result = Extracted()
+    order_rows, item_rows = _query_rows(org, fields, order_conditions(window, filters))
     result.orders_seen = len(order_rows)
     if not order_rows:
         return result
     orders = pd.DataFrame(order_rows)
     modstamps = pd.to_datetime(orders["systemmodstamp"], utc=True, format="ISO8601")
     result.max_modstamp = modstamps.max().to_pydatetime()
+    result.bundles, result.failures = _bundles(order_rows, item_rows)
+    log.info("extracted %d orders (%d lines)", len(order_rows), len(item_rows))
+    return result
 
+
+def extract_contract_orders(org: OrgClient, fields: FieldLists, result: Extracted) -> None:
+    """The other activated orders of the contracts the extracted orders belong to, in one query per 200
+    contracts: an amendment's schedule is rebuilt from its contract's initial order and every amendment."""
+    have = {b.order.id for b in result.bundles} | {f.primary.id for f in result.failures}
+    contracts = sorted(
+        {c for b in result.bundles for c in (b.order.contract_id, b.order.master_contract_id) if c}
+    )
+    if not contracts:
+        return
+    where = [
+        [
+            "Status = 'Activated'",
+            f"ContractId IN ({', '.join(soql_string(c) for c in contracts[n : n + ID_CHUNK])})",
+        ]
+        for n in range(0, len(contracts), ID_CHUNK)
+    ]
+    order_rows, item_rows = _query_rows(org, fields, where)
+    keep = {str(r.get("id")) for r in order_rows} - have
+    order_rows = [r for r in order_rows if str(r.get("id")) in keep]
+    item_rows = [r for r in item_rows if str(r.get("orderid")) in keep]
+    bundles, _failures = _bundles(order_rows, item_rows)  # a broken context order fails its amendments later
+    result.contract_orders.extend(bundles)
+
+
+def _bundles(
+    order_rows: list[dict[str, Any]], item_rows: list[dict[str, Any]]
+) -> tuple[list[OrderBundle], list[Failure]]:
+    bundles: list[OrderBundle] = []
+    failures: list[Failure] = []
     bad: dict[str, DataError] = {}
     accounts = _by_id(AccountRecord, _frame(order_rows, "account."), bad)
     products = _by_id(Product2Record, _frame(item_rows, "product2."), bad)
@@ -252,9 +295,9 @@ def extract_orders(org: OrgClient, fields: FieldLists, window: Window, filters: 
                     if ref and ref in bad:
                         raise bad[ref]
         except DataError as exc:
-            result.failures.append(Failure(primary, exc))
+            failures.append(Failure(primary, exc))
             continue
-        result.bundles.append(
+        bundles.append(
             OrderBundle(
                 order=order,
                 items=items,
@@ -267,8 +310,7 @@ def extract_orders(org: OrgClient, fields: FieldLists, window: Window, filters: 
                 },
             )
         )
-    log.info("extracted %d orders (%d lines)", len(order_rows), len(item_rows))
-    return result
+    return bundles, failures
 
 
 def extract_changed(

@@ -125,12 +125,38 @@ class StripeApplier:
                 )
             return price
         if kind is ObjectKind.SUBSCRIPTION_SCHEDULE:
-            return self._create_or_recover(
-                op, lambda: self._call(v1.subscription_schedules.create, params, options), params
-            )
+            return self._schedule(op, params, options)
         if kind is ObjectKind.INVOICE:
             return self._invoice(desired, params, ids)
         raise NotImplementedError(f"applying {kind.value} objects")
+
+    def _schedule(self, op: Operation, params: dict[str, Any], options: Any) -> Any:
+        """Create, or (for an amended contract) update the phases from the current one on, or cancel."""
+        v1 = self.client.v1
+        desired = op.desired
+        cancel = bool(desired.children.get("cancel"))
+        if op.action is Action.UPDATE and desired.known_id:
+            if cancel:
+                return self._call(
+                    v1.subscription_schedules.cancel,
+                    desired.known_id,
+                    {"invoice_now": False, "prorate": False},
+                    options,
+                )
+            update: dict[str, Any] = {
+                k: params[k] for k in ("phases", "end_behavior", "default_settings", "metadata") if k in params
+            }
+            update["proration_behavior"] = "none"
+            return self._call(v1.subscription_schedules.update, desired.known_id, update, options)
+        create = {**params, "phases": [{k: v for k, v in p.items() if k != "start_date"} for p in params["phases"]]}
+        schedule = self._create_or_recover(
+            op, lambda: self._call(v1.subscription_schedules.create, create, options), create
+        )
+        if cancel:
+            key = {"idempotency_key": f"{options['idempotency_key']}-cancel"}
+            no_credit = {"invoice_now": False, "prorate": False}
+            return self._call(v1.subscription_schedules.cancel, schedule.id, no_credit, key)
+        return schedule
 
     def _create_or_recover(self, op: Operation, create: Callable[[], Any], params: dict[str, Any]) -> Any:
         try:

@@ -46,42 +46,75 @@ def pricebook_entry(sf: Salesforce, product_name: str, currency: str = "USD") ->
 FREQUENCY_MONTHS = {"Monthly": 1, "Quarterly": 3, "Semiannual": 6, "Annual": 12}
 
 
+Line = tuple[str, int] | tuple[str, int, str]  # (product name, quantity[, revised OrderItem id])
+
+
+def create_contract(sf: Salesforce, account_id: str, start: dt.date, term: int) -> str:
+    return str(
+        sf.Contract.create(
+            {
+                "AccountId": account_id,
+                "Name": f"contract from {start}",
+                "Status": "Draft",
+                "StartDate": start.isoformat(),
+                "ContractTerm": term,
+            }
+        )["id"]
+    )
+
+
 def create_order(
     sf: Salesforce,
     account_id: str,
-    lines: list[tuple[str, int]],
+    lines: list[Line],
     *,
     start: dt.date,
     term: int = 12,
     payment_term: str = "Net 30",
     discount: Decimal = Decimal(0),
+    contract: bool = False,
+    amends: str | None = None,
+    end: dt.date | None = None,
 ) -> tuple[str, list[str]]:
-    """An activated CPQ order, as CPQ builds it: quote, order with lines priced by CPQ's math, then activation."""
+    """An activated CPQ order, as CPQ builds it: quote, order with lines priced by CPQ's math, then activation.
+
+    `contract`: the order starts a contract (Order.ContractId, Contract.SBQQ__Order__c). `amends`: the order is an
+    amendment of that contract, starting at `start` for `term` months and ending on `end` (the contract's end);
+    lines of three give the OrderItem they revise (SBQQ__RevisedOrderProduct__c) with a quantity delta."""
+    contract_id = create_contract(sf, account_id, start, term) if contract else amends
     quote = sf.SBQQ__Quote__c.create(
         {
             "SBQQ__Account__c": account_id,
-            "SBQQ__Type__c": "Quote",
+            "SBQQ__Type__c": "Amendment" if amends else "Quote",
             "SBQQ__Primary__c": True,
             "SBQQ__StartDate__c": start.isoformat(),
             "SBQQ__SubscriptionTerm__c": term,
+            "SBQQ__MasterContract__c": amends,
         }
     )["id"]
     first = pricebook_entry(sf, lines[0][0])
+    order_end = end or (add_months(start, term) - dt.timedelta(days=1))
     order_id = sf.Order.create(
         {
             "AccountId": account_id,
             "Status": "Draft",
             "EffectiveDate": start.isoformat(),
+            "EndDate": order_end.isoformat(),
             "Pricebook2Id": first["Pricebook2Id"],
             "SBQQ__Quote__c": quote,
             "SBQQ__PaymentTerm__c": payment_term,
             "CurrencyIsoCode": "USD",
-            "Type": "New",
+            "Type": "Amendment" if amends else "New",
             "Description": "kind: test",
+            "ContractId": contract_id,
         }
     )["id"]
+    if contract:
+        sf.Contract.update(contract_id, {"SBQQ__Order__c": order_id})
     items = []
-    for product_name, quantity in lines:
+    for line in lines:
+        product_name, quantity = line[0], line[1]
+        revised = line[2] if len(line) == 3 else None
         pbe = pricebook_entry(sf, product_name)
         product = pbe["Product2"]
         recurring = product["SBQQ__ChargeType__c"] == "Recurring"
@@ -93,6 +126,7 @@ def create_order(
             "Quantity": quantity,
             "SBQQ__ChargeType__c": product["SBQQ__ChargeType__c"],
             "ServiceDate": start.isoformat(),
+            "SBQQ__RevisedOrderProduct__c": revised,
         }
         if recurring:
             default_term = FREQUENCY_MONTHS[product["SBQQ__BillingFrequency__c"]]
@@ -109,7 +143,7 @@ def create_order(
                     "SBQQ__SubscriptionTerm__c": term,
                     "SBQQ__DefaultSubscriptionTerm__c": default_term,
                     "SBQQ__ProrateMultiplier__c": float(multiplier),
-                    "EndDate": (add_months(start, term) - dt.timedelta(days=1)).isoformat(),
+                    "EndDate": order_end.isoformat(),
                 }
             )
         else:
@@ -117,6 +151,30 @@ def create_order(
         items.append(sf.OrderItem.create(fields)["id"])
     sf.Order.update(order_id, {"Status": "Activated"})
     return order_id, items
+
+
+def create_product(sf: Salesforce, name: str, price: Decimal, frequency: str = "Monthly") -> str:
+    """A recurring product priced `price` a billing period in the standard price book (USD)."""
+    months = FREQUENCY_MONTHS[frequency]
+    product = sf.Product2.create(
+        {
+            "Name": name,
+            "ProductCode": name.upper().replace(" ", "-"),
+            "IsActive": True,
+            "SBQQ__ChargeType__c": "Recurring",
+            "SBQQ__BillingFrequency__c": frequency,
+            "SBQQ__BillingType__c": "Advance",
+            "SBQQ__SubscriptionPricing__c": "Fixed Price",
+            "SBQQ__SubscriptionType__c": "Renewable",
+            "SBQQ__SubscriptionTerm__c": months,
+        }
+    )["id"]
+    book = sf.query("SELECT Id FROM Pricebook2 WHERE IsStandard = true")["records"][0]["Id"]
+    sf.PricebookEntry.create(
+        {"Pricebook2Id": book, "Product2Id": product, "UnitPrice": float(price), "CurrencyIsoCode": "USD",
+         "IsActive": True}
+    )  # fmt: skip
+    return str(product)
 
 
 def account_id(sf: Salesforce, name_like: str = "%") -> str:

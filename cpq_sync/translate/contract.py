@@ -1,0 +1,495 @@
+"""Contract -> one Subscription Schedule rebuilt from the contract's initial order and every amendment, in order.
+
+Pure. A contract with no amendment is just its initial order (`translate_order`, unchanged, so the schedules
+synced before keep their hash). With amendments, the schedule gets one phase per amendment start date, each with
+the quantities aggregated over the initial order and every earlier amendment (a revised line adds its delta to
+the line it revises, through `SBQQ__RevisedOrderProduct__c`: 10 then -4 gives 6). Every phase carries its
+`start_date` and `end_date`, so an update passes the past phases back unchanged (Stripe refuses changes to them).
+
+* A price is reused when the amendment line bills exactly what the line it revises bills (same product, currency,
+  amount and recurrence); otherwise it is a new price and a new item.
+* All lines at 0 (a termination): the last phase ends at the amendment's start; a termination on the contract's
+  first day cancels the schedule. Lines that reach 0 leave the phase (partial termination).
+* An amendment that fails (bad data, off a billing-period boundary, a termination with later amendments) fails
+  with every later amendment of its contract; the earlier ones still apply.
+"""
+
+from __future__ import annotations
+
+import calendar
+import copy
+import datetime as dt
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from cpq_sync.desired import Desired, Ref, SfRef
+from cpq_sync.errors import DataError
+from cpq_sync.mapping.kinds import Kind
+from cpq_sync.records import OrderItemRecord
+from cpq_sync.translate.catalog import line_charge, translate_line_price, translate_product
+from cpq_sync.translate.context import TranslateContext
+from cpq_sync.translate.order import (
+    MAX_INVOICE_ITEMS_PER_PHASE,
+    OrderBundle,
+    OrderTranslation,
+    translate_order,
+    utc_midnight,
+)
+from cpq_sync.translate.terms import whole_number
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    month = day.month - 1 + months
+    year = day.year + month // 12
+    month = month % 12 + 1
+    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def is_amendment(bundle: OrderBundle) -> bool:
+    order = bundle.order
+    kinds = ((order.type or "").lower(), (order.quote_type or "").lower())
+    if "renewal" in kinds:
+        return False
+    return "amendment" in kinds or any(i.revised_order_product for i in bundle.items)
+
+
+def contract_of(bundle: OrderBundle) -> str | None:
+    return bundle.order.master_contract_id or bundle.order.contract_id
+
+
+def order_start(bundle: OrderBundle) -> dt.date | None:
+    return bundle.order.quote_start_date or bundle.order.effective_date
+
+
+def _sort_key(bundle: OrderBundle) -> tuple[dt.date, dt.datetime, str]:
+    order = bundle.order
+    return (
+        order_start(bundle) or dt.date.min,
+        order.activated_date or dt.datetime.min.replace(tzinfo=dt.UTC),
+        order.order_number or order.id,
+    )
+
+
+@dataclass
+class Contract:
+    """The orders of one contract: its initial order (None when it was not found) and its amendments in order."""
+
+    contract_id: str
+    initial: OrderBundle | None
+    amendments: list[OrderBundle]
+    initial_in_run: bool = True
+
+
+def group_contracts(
+    bundles: list[OrderBundle], context: Iterable[OrderBundle] = ()
+) -> tuple[list[OrderBundle], list[Contract]]:
+    """The orders to sync as (orders on their own, contracts with amendments). `context` holds the contracts'
+    other orders (not synced themselves); only contracts with an amendment among `bundles` or `context` and an
+    order among `bundles` are returned."""
+    in_run = {b.order.id for b in bundles}
+    by_contract: dict[str, list[OrderBundle]] = {}
+    alone: list[OrderBundle] = []
+    seen: set[str] = set()
+    for bundle in [*bundles, *context]:
+        if bundle.order.id in seen:
+            continue
+        seen.add(bundle.order.id)
+        contract = contract_of(bundle)
+        if contract is None:
+            if bundle.order.id in in_run:
+                alone.append(bundle)
+            continue
+        by_contract.setdefault(contract, []).append(bundle)
+    contracts: list[Contract] = []
+    for contract_id, members in by_contract.items():
+        if not any(m.order.id in in_run for m in members):
+            continue
+        amendments = sorted((m for m in members if is_amendment(m)), key=_sort_key)
+        initials = sorted((m for m in members if not is_amendment(m)), key=_sort_key)
+        if not amendments:
+            alone.extend(m for m in members if m.order.id in in_run)
+            continue
+        named = [m for m in initials if m.order.id == amendments[0].order.contract_order_id]
+        candidates: list[OrderBundle | None] = [*named, *initials, None]
+        initial = candidates[0]
+        alone.extend(m for m in initials if m is not initial and m.order.id in in_run)
+        in_this_run = initial is not None and initial.order.id in in_run
+        contracts.append(Contract(contract_id, initial, amendments, in_this_run))
+    return alone, contracts
+
+
+@dataclass
+class _Group:
+    """Units of one contract line billed at one price."""
+
+    price_key: str
+    signature: str
+    quantity: int
+    item: OrderItemRecord  # the line whose mapping values the phase item takes
+
+
+@dataclass
+class ContractTranslation:
+    contract_id: str
+    main: Desired | None  # None: nothing could be built (the initial order failed or is missing)
+    objects: list[Desired]
+    line_prices: dict[str, str]
+    applied: list[str]  # the amendments the schedule includes
+    failures: dict[str, DataError] = field(default_factory=dict)  # order id -> error
+    initial_translation: OrderTranslation | None = None
+
+
+def _signature(price: Desired) -> str:
+    params = {k: v for k, v in price.params.items() if k != "metadata"}
+    return json.dumps(params, sort_keys=True, default=lambda v: f"ref:{v.key}" if isinstance(v, Ref) else str(v))
+
+
+class _Builder:
+    def __init__(self, initial: OrderBundle, translation: OrderTranslation, ctx: TranslateContext) -> None:
+        self.ctx = ctx
+        self.initial = initial
+        self.translation = translation
+        self.objects: dict[str, Desired] = {o.key: o for o in translation.objects if o is not translation.main}
+        self.line_prices = dict(translation.line_prices)
+        params = translation.main.params
+        self.currency = _schedule_currency(translation)
+        first = params["phases"][0]
+        self.start = dt.datetime.fromtimestamp(params["start_date"], dt.UTC).date()
+        term = first["duration"]["interval_count"]
+        self.end = add_months(self.start, term)
+        self.interval = _interval(self.objects, first["items"])
+        phase0 = {k: v for k, v in first.items() if k != "duration"}
+        self.phases: list[tuple[dt.date, dict[str, Any]]] = [(self.start, phase0)]
+        self.ends_at = self.end
+        self.cancel = False
+        self.roots: dict[str, str] = {}
+        self.groups: dict[str, list[_Group]] = {}
+        for item in initial.items:
+            key = self.line_prices.get(item.id)
+            if key is None or item.skip or not line_charge(item).recurring:
+                continue
+            self.roots[item.id] = item.id
+            quantity = whole_number(item.quantity, object_type="OrderItem", record_id=item.id, field="Quantity",
+                                    what="quantity")  # fmt: skip
+            self.groups[item.id] = [_Group(key, _signature(self.objects[key]), quantity, item)]
+
+    def apply(self, amendment: OrderBundle, later: list[OrderBundle]) -> None:
+        """Adds one amendment; raises DataError (and leaves the builder unchanged) when it cannot be applied."""
+        order = amendment.order
+        if self.ends_at != self.end or self.cancel:
+            raise DataError(
+                "Order",
+                order.id,
+                "Type",
+                "the contract was terminated by an earlier amendment; no later amendment can apply.",
+                "remove this amendment or the termination.",
+            )
+        start = order_start(amendment)
+        if start is None:
+            raise DataError("Order", order.id, "SBQQ__Quote__r.SBQQ__StartDate__c", "the amendment has no start date.")
+        if not self.start <= start < self.end:
+            raise DataError(
+                "Order",
+                order.id,
+                "SBQQ__Quote__r.SBQQ__StartDate__c",
+                f"the amendment starts on {start}, outside the contract ({self.start} to {self.end}).",
+            )
+        if start < self.phases[-1][0]:
+            raise DataError(
+                "Order",
+                order.id,
+                "SBQQ__Quote__r.SBQQ__StartDate__c",
+                f"the amendment starts on {start}, before an earlier amendment of its contract ({self.phases[-1][0]}).",
+            )
+        contract_end = self.end - dt.timedelta(days=1)
+        if order.end_date is not None and order.end_date != contract_end:
+            raise DataError(
+                "Order",
+                order.id,
+                "EndDate",
+                f"the amendment ends on {order.end_date} but its contract ends on {contract_end}; "
+                "amendments must co-terminate with the initial order.",
+                "set the amendment's end date to the contract's end date.",
+            )
+        if self.ctx.multi_currency and order.currency and order.currency.lower() != self.currency:
+            raise DataError(
+                "Order",
+                order.id,
+                "CurrencyIsoCode",
+                f"the amendment is in {order.currency}, its contract in {self.currency.upper()}.",
+            )
+        months = _months_between(self.start, start)
+        state = copy.deepcopy((self.roots, self.groups))
+        roots, groups = state
+        new_objects: dict[str, Desired] = {}
+        line_prices: dict[str, str] = {}
+        add_items: list[dict[str, Any]] = []
+        for item in amendment.items:
+            if item.skip:
+                continue
+            product = amendment.products.get(item.product2_id)
+            if product is None:
+                raise DataError("OrderItem", item.id, "Product2Id", f"product {item.product2_id} was not found.")
+            pbe = amendment.pricebook_entries.get(item.pricebook_entry_id or "")
+            charge = line_charge(item)
+            if (item.subscription_type or "").lower() == "evergreen":
+                raise DataError("OrderItem", item.id, "SBQQ__SubscriptionType__c",
+                                "evergreen lines cannot amend a termed contract.")  # fmt: skip
+            if item.segment_key:
+                raise DataError("OrderItem", item.id, "SBQQ__SegmentKey__c",
+                                "amendments of MDQ segmented lines are not supported yet.")  # fmt: skip
+            prod = translate_product(product, self.ctx)
+            new_objects.setdefault(prod.key, prod)
+            price = translate_line_price(item, pbe, charge, self.currency, self.ctx)
+            quantity = whole_number(item.quantity, object_type="OrderItem", record_id=item.id, field="Quantity",
+                                    what="quantity")  # fmt: skip
+            if not charge.recurring:
+                if quantity < 0:
+                    raise DataError("OrderItem", item.id, "Quantity",
+                                    f"a one-time line cannot have a negative quantity ({quantity}).")  # fmt: skip
+                new_objects.setdefault(price.key, price)
+                line_prices[item.id] = price.key
+                add_items.append({"price": Ref(price.key), "quantity": quantity,
+                                  "metadata": {"salesforce_order_item_id": item.id}})  # fmt: skip
+                continue
+            if charge.interval_months != self.interval:
+                raise DataError(
+                    "OrderItem",
+                    item.id,
+                    "SBQQ__BillingFrequency__c",
+                    f"the line bills every {charge.interval_months} months, its contract every {self.interval}.",
+                )
+            if months % self.interval:
+                raise DataError(
+                    "Order",
+                    order.id,
+                    "SBQQ__Quote__r.SBQQ__StartDate__c",
+                    f"the amendment starts {months} months into the contract, off a {self.interval}-month "
+                    "billing period boundary; prorated amendments are not supported yet.",
+                )
+            signature = _signature(price)
+            revised = item.revised_order_product
+            if revised:
+                root = roots.get(revised)
+                if root is None:
+                    raise DataError(
+                        "OrderItem",
+                        item.id,
+                        "SBQQ__RevisedOrderProduct__c",
+                        f"the line revises order product {revised}, which is not a synced line of the contract's "
+                        "earlier orders (a line skipped on the original order must be skipped here too).",
+                    )
+            else:
+                root = item.id
+                if quantity < 0:
+                    raise DataError("OrderItem", item.id, "Quantity",
+                                    f"a new line cannot have a negative quantity ({quantity}).")  # fmt: skip
+            roots[item.id] = root
+            line_groups = groups.setdefault(root, [])
+            same = next((g for g in line_groups if g.signature == signature), None)
+            if same is None and quantity < 0:
+                same = next((g for g in reversed(line_groups) if g.quantity > 0), None)
+            if same is None:
+                new_objects.setdefault(price.key, price)
+                same = _Group(price.key, signature, 0, item)
+                line_groups.append(same)
+            total = sum(g.quantity for g in line_groups)
+            if total + quantity < 0:
+                raise DataError(
+                    "OrderItem",
+                    item.id,
+                    "Quantity",
+                    f"the line removes {-quantity} units but the contract has only {total} of them.",
+                    "correct the amendment's quantity.",
+                )
+            same.quantity += quantity
+            line_prices[item.id] = same.price_key
+        if len(add_items) > MAX_INVOICE_ITEMS_PER_PHASE:
+            raise DataError("Order", order.id, "OrderItems",
+                            f"{len(add_items)} one-time lines; Stripe allows 20 per phase.")  # fmt: skip
+        items = self._phase_items(groups)
+        if not items:
+            if later:
+                raise DataError(
+                    "Order",
+                    order.id,
+                    "Type",
+                    "a termination order is processing, but more amendments of its contract are queued "
+                    f"({', '.join(b.order.id for b in later)}).",
+                    "remove the later amendments or the termination.",
+                )
+            self._commit(state, new_objects, line_prices)
+            if start == self.start:
+                self.cancel = True
+            else:
+                self.phases = [p for p in self.phases if p[0] < start]
+                self.ends_at = start
+            return
+        phase: dict[str, Any] = {"items": items, "metadata": {"salesforce_order_id": order.id},
+                                 "proration_behavior": "none"}  # fmt: skip
+        if add_items:
+            phase["add_invoice_items"] = add_items
+        phase = self.ctx.apply(Kind.PHASE, phase, order)
+        last_start, last = self.phases[-1]
+        if last_start == start:  # same start date: the new phase replaces it, its one-time items carried over
+            carried = [*last.get("add_invoice_items", []), *phase.get("add_invoice_items", [])]
+            if len(carried) > MAX_INVOICE_ITEMS_PER_PHASE:
+                raise DataError("Order", order.id, "OrderItems", "more than 20 one-time items in one phase.")
+            if carried:
+                phase["add_invoice_items"] = carried
+            self.phases[-1] = (start, {**last, **phase, "metadata": {**last.get("metadata", {}), **phase["metadata"]}})
+        else:
+            self.phases.append((start, phase))
+        self._commit(state, new_objects, line_prices)
+
+    def _commit(
+        self,
+        state: tuple[dict[str, str], dict[str, list[_Group]]],
+        objects: dict[str, Desired],
+        line_prices: dict[str, str],
+    ) -> None:
+        self.roots, self.groups = state
+        for key, obj in objects.items():
+            self.objects.setdefault(key, obj)
+        self.line_prices.update(line_prices)
+
+    def _phase_items(self, groups: dict[str, list[_Group]]) -> list[dict[str, Any]]:
+        items: dict[str, dict[str, Any]] = {}
+        for line_groups in groups.values():
+            for group in line_groups:
+                if group.quantity <= 0:
+                    continue
+                existing = items.get(group.price_key)
+                if existing is not None:  # Stripe forbids a price twice in one phase: the lines bill together
+                    existing["quantity"] += group.quantity
+                    ids = existing["metadata"]["salesforce_order_item_id"]
+                    existing["metadata"]["salesforce_order_item_id"] = f"{ids},{group.item.id}"[:500]
+                    continue
+                params = self.ctx.apply(Kind.PHASE_ITEM, {}, group.item)
+                params.update(
+                    price=Ref(group.price_key),
+                    quantity=group.quantity,
+                    metadata={**params.get("metadata", {}), "salesforce_order_item_id": group.item.id},
+                )
+                items[group.price_key] = params
+        return list(items.values())
+
+    def schedule(self, applied: list[str]) -> Desired:
+        main = self.translation.main
+        params = copy.deepcopy(main.params)
+        phases: list[dict[str, Any]] = []
+        for index, (start, phase) in enumerate(self.phases):
+            end = self.phases[index + 1][0] if index + 1 < len(self.phases) else self.ends_at
+            phases.append({**phase, "start_date": utc_midnight(start), "end_date": utc_midnight(end)})
+        params["phases"] = phases
+        children = {**main.children, "amendments": applied}
+        if self.cancel:
+            children["cancel"] = True
+        return Desired(
+            key=main.key,
+            kind=main.kind,
+            record=main.record,
+            params=params,
+            known_id=main.known_id,
+            known_hash=main.known_hash,
+            primaries=set(main.primaries),
+            children=children,
+            also_records=[SfRef("Order", a) for a in applied],
+        )
+
+
+def _schedule_currency(translation: OrderTranslation) -> str:
+    for obj in translation.objects:
+        currency = obj.params.get("currency")
+        if obj.key.startswith("price:") and isinstance(currency, str):
+            return currency
+    return "usd"
+
+
+def _interval(objects: dict[str, Desired], items: list[dict[str, Any]]) -> int:
+    for item in items:
+        recurring = objects[item["price"].key].params.get("recurring")
+        if isinstance(recurring, dict):
+            return int(recurring.get("interval_count", 1))
+    return 1
+
+
+def _months_between(start: dt.date, day: dt.date) -> int:
+    """Whole months from `start` to `day`, or -1 when `day` is not a monthly anniversary of `start`."""
+    months = (day.year - start.year) * 12 + day.month - start.month
+    return months if add_months(start, months) == day else -1
+
+
+def translate_contract(contract: Contract, ctx: TranslateContext) -> ContractTranslation:
+    """The contract's schedule with every amendment that can be applied, in order."""
+    out = ContractTranslation(contract.contract_id, None, [], {}, [])
+    initial = contract.initial
+    if initial is None:
+        for amendment in contract.amendments:
+            out.failures[amendment.order.id] = DataError(
+                "Order",
+                amendment.order.id,
+                "ContractId",
+                f"the initial order of contract {contract.contract_id} "
+                f"({amendment.order.contract_order_id or 'unknown'}) was not found among its activated orders.",
+                "activate and sync the contract's initial order first.",
+            )
+        return out
+    if not contract.initial_in_run and initial.order.stripe_id is None:
+        for amendment in contract.amendments:
+            out.failures[amendment.order.id] = DataError(
+                "Order",
+                amendment.order.id,
+                "ContractId",
+                f"the contract's initial order {initial.order.id} is not synced to Stripe.",
+                f"sync order {initial.order.id} first (its Sync Record says why it was not).",
+            )
+        return out
+    try:
+        translation = translate_order(initial, ctx)
+    except DataError as exc:
+        for amendment in contract.amendments:
+            out.failures[amendment.order.id] = DataError(
+                "Order",
+                amendment.order.id,
+                "ContractId",
+                f"the contract's initial order {initial.order.id} cannot be synced: {exc.problem}",
+                f"fix order {initial.order.id} first.",
+            )
+        out.failures[initial.order.id] = exc
+        return out
+    out.initial_translation = translation
+    if translation.main.kind.value != "subscription_schedule":
+        for amendment in contract.amendments:
+            out.failures[amendment.order.id] = DataError(
+                "Order", amendment.order.id, "ContractId",
+                f"the contract's initial order {initial.order.id} has no recurring lines to amend.",
+            )  # fmt: skip
+        return out
+    builder = _Builder(initial, translation, ctx)
+    for index, amendment in enumerate(contract.amendments):
+        try:
+            builder.apply(amendment, contract.amendments[index + 1 :])
+        except DataError as exc:
+            out.failures[amendment.order.id] = exc
+            for later in contract.amendments[index + 1 :]:
+                out.failures[later.order.id] = DataError(
+                    "Order",
+                    later.order.id,
+                    "ContractId",
+                    f"an earlier amendment of its contract, order {amendment.order.id}, cannot be synced.",
+                    f"fix order {amendment.order.id} first (its Sync Record says why).",
+                )
+            break
+        out.applied.append(amendment.order.id)
+    if not out.applied:
+        out.objects = list(translation.objects)
+        out.main = translation.main
+        out.line_prices = dict(translation.line_prices)
+        return out
+    out.main = builder.schedule(out.applied)
+    out.objects = [*builder.objects.values(), out.main]
+    out.line_prices = builder.line_prices
+    return out

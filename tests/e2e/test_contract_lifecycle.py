@@ -1,0 +1,187 @@
+"""The contract lifecycle end to end on the two sandboxes (issue 5): amendments, terminations, several
+amendments in one run, reruns. Money is checked with the sandbox Stripe's billing preview against what CPQ sold."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from simple_salesforce.api import Salesforce
+
+from cpq_sync.sandbox import salesforce as sandbox_sf
+from cpq_sync.sandbox import stripe as sandbox_stripe
+from tests.e2e.support import (
+    account_id,
+    add_months,
+    connect_both,
+    create_order,
+    create_product,
+    run_sync,
+    stripe_posts,
+    sync_records,
+)
+
+pytestmark = pytest.mark.xdist_group("prefect")
+
+
+def midnight(day: dt.date) -> int:
+    return int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp())
+
+
+def cents_sold(sf: Salesforce, *order_ids: str) -> int:
+    """What CPQ sold on these orders, in cents: the sum of the lines' quantity x unit price."""
+    ids = ", ".join(f"'{i}'" for i in order_ids)
+    rows = sf.query_all(f"SELECT Quantity, UnitPrice FROM OrderItem WHERE OrderId IN ({ids})")["records"]
+    total = sum(Decimal(str(r["Quantity"])) * Decimal(str(r["UnitPrice"])) for r in rows)
+    return int(total * 100)
+
+
+def invoiced(directory: Path, schedule_id: str) -> list[tuple[dt.date, int]]:
+    return [(inv.period_start.date(), inv.total) for inv in sandbox_stripe.billing_preview(directory, schedule_id)]
+
+
+@pytest.fixture
+def org(sandbox: Path) -> Path:
+    sandbox_sf.seed_org(sandbox, orders=40, seed=7)
+    return sandbox
+
+
+@pytest.fixture
+def products(org: Path) -> tuple[str, str]:
+    sf = sandbox_sf.connect(org)
+    create_product(sf, "Widget A", Decimal(10))
+    create_product(sf, "Widget B", Decimal(20))
+    return "Widget A", "Widget B"
+
+
+def phases(stripe: Any, schedule_id: str) -> list[tuple[int, int, dict[str, int]]]:
+    schedule = stripe.v1.subscription_schedules.retrieve(schedule_id)
+    return [(p.start_date, p.end_date, {i.price: i.quantity for i in p["items"]}) for p in schedule.phases]
+
+
+def test_worked_example_amendment_in_month_two(org: Path, products: tuple[str, str]) -> None:
+    """The connector's example: 10 x A at 10 USD monthly for 12 months, amended from month 2 to A x 6 and
+    B x 5 at 20 USD: exactly two phases, the first price reused, billed month by month as sold."""
+    sf, stripe = connect_both(org)
+    a, b = products
+    start = sandbox_sf.now(org).date().replace(day=1)
+    acct = account_id(sf, "Acme%")
+    initial, (line_a,) = create_order(sf, acct, [(a, 10)], start=start, term=12, contract=True)
+    assert initial in run_sync(order_ids=[initial]).synced_orders
+    schedule_id = sf.Order.get(initial)["Stripe_ID__c"]
+    contract = sf.Order.get(initial)["ContractId"]
+
+    amendment, (minus_a, plus_b) = create_order(
+        sf, acct, [(a, -4, line_a), (b, 5)], start=add_months(start, 1), term=11, amends=contract,
+        end=add_months(start, 12) - dt.timedelta(days=1),
+    )  # fmt: skip
+    report = run_sync(order_ids=[amendment])
+    assert report.failed == [] and amendment in report.synced_orders
+
+    price_a = sf.OrderItem.get(line_a)["Stripe_ID__c"]
+    price_b = sf.OrderItem.get(plus_b)["Stripe_ID__c"]
+    assert sf.OrderItem.get(minus_a)["Stripe_ID__c"] == price_a  # unchanged price reused
+    assert phases(stripe, schedule_id) == [
+        (midnight(start), midnight(add_months(start, 1)), {price_a: 10}),
+        (midnight(add_months(start, 1)), midnight(add_months(start, 12)), {price_a: 6, price_b: 5}),
+    ]
+    assert sf.Order.get(amendment)["Stripe_ID__c"] == schedule_id
+    expected = [(start, 100_00)] + [(add_months(start, m), 160_00) for m in range(1, 12)]
+    assert invoiced(org, schedule_id) == expected
+    assert sum(total for _, total in expected) == cents_sold(sf, initial, amendment)
+    (record,) = [r for r in sync_records(sf, amendment) if r["Resolution_Status__c"] == "Success"]
+    assert schedule_id in record["Resolution_Message__c"]
+
+    before = len(stripe_posts(org))
+    rerun = run_sync(order_ids=[initial, amendment])
+    assert rerun.failed == [] and amendment not in rerun.synced_orders and initial not in rerun.synced_orders
+    assert len(stripe_posts(org)) == before  # a rerun writes nothing
+
+
+def test_several_amendments_in_one_run_then_partial_termination(org: Path, products: tuple[str, str]) -> None:
+    sf, stripe = connect_both(org)
+    a, b = products
+    start = sandbox_sf.now(org).date().replace(day=1)
+    end = add_months(start, 12) - dt.timedelta(days=1)
+    acct = account_id(sf, "Acme%")
+    initial, (line_a,) = create_order(sf, acct, [(a, 10)], start=start, term=12, contract=True)
+    contract = sf.Order.get(initial)["ContractId"]
+    first, (_, line_b) = create_order(
+        sf, acct, [(a, 5, line_a), (b, 2)], start=add_months(start, 2), term=10, amends=contract, end=end
+    )
+    second, _ = create_order(sf, acct, [(b, 3, line_b)], start=add_months(start, 5), term=7, amends=contract, end=end)
+    report = run_sync(order_ids=[initial, first, second])  # the initial order and both amendments, in one run
+    assert report.failed == [] and {initial, first, second} <= set(report.synced_orders)
+    schedule_id = sf.Order.get(initial)["Stripe_ID__c"]
+    assert sf.Order.get(first)["Stripe_ID__c"] == sf.Order.get(second)["Stripe_ID__c"] == schedule_id
+    expected = (
+        [(add_months(start, m), 100_00) for m in range(2)]
+        + [(add_months(start, m), 15 * 10_00 + 2 * 20_00) for m in range(2, 5)]
+        + [(add_months(start, m), 15 * 10_00 + 5 * 20_00) for m in range(5, 12)]
+    )
+    assert invoiced(org, schedule_id) == expected
+    assert sum(t for _, t in expected) == cents_sold(sf, initial, first, second)
+
+    # Partial termination from month 8, synced in month 6 (two phases have ended and are passed back
+    # unchanged): every unit of A removed, B stays.
+    sandbox_stripe.set_clock(org, dt.datetime.combine(add_months(start, 6), dt.time(12), tzinfo=dt.UTC))
+    third, _ = create_order(sf, acct, [(a, -15, line_a)], start=add_months(start, 8), term=4, amends=contract, end=end)
+    report = run_sync(order_ids=[third])
+    assert report.failed == [] and third in report.synced_orders
+    price_b = sf.OrderItem.get(line_b)["Stripe_ID__c"]
+    assert phases(stripe, schedule_id)[-1] == (midnight(add_months(start, 8)), midnight(add_months(start, 12)),
+                                               {price_b: 5})  # fmt: skip
+    assert sum(t for _, t in invoiced(org, schedule_id)) == cents_sold(sf, initial, first, second, third)
+
+
+def test_termination_ends_the_schedule_at_the_amendment_start(org: Path, products: tuple[str, str]) -> None:
+    sf, stripe = connect_both(org)
+    a, b = products
+    start = sandbox_sf.now(org).date().replace(day=1)
+    end = add_months(start, 12) - dt.timedelta(days=1)
+    acct = account_id(sf, "Acme%")
+    initial, (line_a, line_b) = create_order(sf, acct, [(a, 3), (b, 1)], start=start, term=12, contract=True)
+    contract = sf.Order.get(initial)["ContractId"]
+    assert initial in run_sync(order_ids=[initial]).synced_orders
+    termination, _ = create_order(
+        sf, acct, [(a, -3, line_a), (b, -1, line_b)], start=add_months(start, 4), term=8, amends=contract, end=end
+    )
+    assert termination in run_sync(order_ids=[termination]).synced_orders
+    schedule_id = sf.Order.get(initial)["Stripe_ID__c"]
+    schedule = stripe.v1.subscription_schedules.retrieve(schedule_id)
+    assert schedule.phases[-1].end_date == midnight(add_months(start, 4))
+    assert invoiced(org, schedule_id) == [(add_months(start, m), 50_00) for m in range(4)]
+    assert sum(t for _, t in invoiced(org, schedule_id)) == cents_sold(sf, initial, termination)
+
+
+def test_amendment_errors_name_the_record(org: Path, products: tuple[str, str]) -> None:
+    sf, stripe = connect_both(org)
+    a, _ = products
+    start = sandbox_sf.now(org).date().replace(day=1)
+    end = add_months(start, 12) - dt.timedelta(days=1)
+    acct = account_id(sf, "Acme%")
+    initial, (line_a,) = create_order(sf, acct, [(a, 2)], start=start, term=12, contract=True)
+    contract = sf.Order.get(initial)["ContractId"]
+    # Amending a contract whose initial order was never synced: an error naming that order.
+    early, _ = create_order(sf, acct, [(a, 1, line_a)], start=add_months(start, 1), term=11, amends=contract, end=end)
+    report = run_sync(order_ids=[early])
+    assert early not in report.synced_orders
+    (failure,) = [r for r in sync_records(sf, early) if r["Resolution_Status__c"] == "Error"]
+    assert initial in failure["Resolution_Message__c"] and "not synced" in failure["Resolution_Message__c"]
+
+    assert {initial, early} <= set(run_sync(order_ids=[initial, early]).synced_orders)
+    schedule_id = sf.Order.get(initial)["Stripe_ID__c"]
+    posts = len(stripe_posts(org))
+    # Removing more than the contract holds; ending after the contract: clear errors, nothing written.
+    too_many, (bad_line,) = create_order(
+        sf, acct, [(a, -5, line_a)], start=add_months(start, 3), term=9, amends=contract, end=end
+    )
+    report = run_sync(order_ids=[too_many])
+    (failure,) = [r for r in sync_records(sf, too_many) if r["Resolution_Status__c"] == "Error"]
+    assert bad_line in failure["Resolution_Message__c"] and "only 3" in failure["Resolution_Message__c"]
+    assert len(stripe_posts(org)) == posts
+    assert sf.Order.get(too_many)["Stripe_ID__c"] is None
+    assert len(stripe.v1.subscription_schedules.retrieve(schedule_id).phases) == 2

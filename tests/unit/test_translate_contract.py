@@ -1,0 +1,283 @@
+"""Translation tables: a contract's schedule rebuilt from its initial order and its amendments (pure, no I/O)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from cpq_sync.config import DEFAULT_MAPPINGS_DIR
+from cpq_sync.desired import Ref
+from cpq_sync.mapping.compile import compile_mappings
+from cpq_sync.mapping.loader import load_mappings
+from cpq_sync.records import AccountRecord, OrderItemRecord, OrderRecord, PricebookEntryRecord, Product2Record
+from cpq_sync.translate.context import TranslateContext
+from cpq_sync.translate.contract import (
+    Contract,
+    ContractTranslation,
+    add_months,
+    group_contracts,
+    translate_contract,
+)
+from cpq_sync.translate.order import OrderBundle, translate_order, utc_midnight
+
+ACCOUNT = "001000000000001AAA"
+CONTRACT = "800000000000001AAA"
+PROD_A, PROD_B = "01t000000000001AAA", "01t000000000002AAA"
+PBE_A, PBE_B = "01u000000000001AAA", "01u000000000002AAA"
+START = dt.date(2026, 1, 1)
+END = dt.date(2027, 1, 1)
+PRICES = {PROD_A: (PBE_A, Decimal(10)), PROD_B: (PBE_B, Decimal(20))}
+
+
+@pytest.fixture(scope="module")
+def ctx() -> TranslateContext:
+    return TranslateContext(mappings=compile_mappings(load_mappings(DEFAULT_MAPPINGS_DIR)))
+
+
+def order_id(n: int) -> str:
+    return f"801000000000{n:03d}AAA"
+
+
+def item_id(order: int, n: int) -> str:
+    return f"802000000{order:03d}{n:03d}AAA"
+
+
+def bundle(
+    n: int,
+    lines: list[tuple[str, int] | tuple[str, int, str]],
+    *,
+    start: dt.date = START,
+    amendment: bool = False,
+    frequency: str = "Monthly",
+    stripe_id: str | None = None,
+    end: dt.date | None = None,
+) -> OrderBundle:
+    months = (END.year - start.year) * 12 + END.month - start.month
+    interval = {"Monthly": 1, "Quarterly": 3}[frequency]
+    items = []
+    for k, spec in enumerate(lines):
+        product_id, quantity = spec[0], spec[1]
+        revised = spec[2] if len(spec) == 3 else None
+        pbe_id, price = PRICES[product_id]
+        items.append(
+            OrderItemRecord.from_flat(
+                {
+                    "id": item_id(n, k),
+                    "orderid": order_id(n),
+                    "product2id": product_id,
+                    "pricebookentryid": pbe_id,
+                    "quantity": quantity,
+                    "unitprice": price * months,
+                    "currencyisocode": "USD",
+                    "sbqq__chargetype__c": "Recurring",
+                    "sbqq__billingfrequency__c": frequency,
+                    "sbqq__subscriptionpricing__c": "Fixed Price",
+                    "sbqq__subscriptionterm__c": months,
+                    "sbqq__defaultsubscriptionterm__c": interval,
+                    "sbqq__revisedorderproduct__c": revised,
+                }
+            )
+        )
+    order = OrderRecord.from_flat(
+        {
+            "id": order_id(n),
+            "accountid": ACCOUNT,
+            "type": "Amendment" if amendment else "New",
+            "effectivedate": start.isoformat(),
+            "enddate": (end or END - dt.timedelta(days=1)).isoformat(),
+            "currencyisocode": "USD",
+            "contractid": CONTRACT,
+            "sbqq__quote__r.sbqq__startdate__c": start.isoformat(),
+            "sbqq__quote__r.sbqq__subscriptionterm__c": months,
+            "stripe_id__c": stripe_id,
+        }
+    )
+    products = {p: Product2Record.from_flat({"id": p, "name": p, "sbqq__subscriptionterm__c": 1}) for p in PRICES}
+    pbes = {
+        pbe_id: PricebookEntryRecord.from_flat(
+            {
+                "id": pbe_id,
+                "product2id": p,
+                "unitprice": price * interval,
+                "currencyisocode": "USD",
+                "product2.sbqq__subscriptionterm__c": interval,
+                "product2.sbqq__billingfrequency__c": frequency,
+            }
+        )
+        for p, (pbe_id, price) in PRICES.items()
+    }
+    return OrderBundle(order, items, AccountRecord.from_flat({"id": ACCOUNT, "name": "Acme"}), products, pbes)
+
+
+def amend(n: int, months: int, lines: list[tuple[str, int] | tuple[str, int, str]], **kw: Any) -> OrderBundle:
+    return bundle(n, lines, start=add_months(START, months), amendment=True, **kw)
+
+
+A1 = item_id(1, 0)  # the initial order's first line (product A)
+B1 = item_id(1, 1)
+
+
+def phase_view(result: ContractTranslation) -> list[tuple[dt.date, dt.date, dict[str, int]]]:
+    assert result.main is not None
+    out = []
+    for phase in result.main.params["phases"]:
+        items = {item["price"].key: item["quantity"] for item in phase["items"]}
+        start = dt.datetime.fromtimestamp(phase["start_date"], dt.UTC).date()
+        end = dt.datetime.fromtimestamp(phase["end_date"], dt.UTC).date()
+        out.append((start, end, items))
+    return out
+
+
+M = add_months
+A, B = f"price:{PBE_A}", f"price:{PBE_B}"
+CASES: list[tuple[str, list[OrderBundle], list[tuple[dt.date, dt.date, dict[str, int]]]]] = [
+    (
+        "connector's worked example: A 10, then A -4 and B +5 from month 2",
+        [amend(2, 1, [(PROD_A, -4, A1), (PROD_B, 5)])],
+        [(START, M(START, 1), {A: 10}), (M(START, 1), END, {A: 6, B: 5})],
+    ),
+    (
+        "several amendments aggregate in order",
+        [amend(2, 2, [(PROD_A, 5, A1)]), amend(3, 5, [(PROD_A, -3, A1)])],
+        [(START, M(START, 2), {A: 10}), (M(START, 2), M(START, 5), {A: 15}), (M(START, 5), END, {A: 12})],
+    ),
+    (
+        "a line added by an amendment is revised by a later one",
+        [amend(2, 2, [(PROD_B, 2)]), amend(3, 4, [(PROD_B, 1, item_id(2, 0))])],
+        [(START, M(START, 2), {A: 10}), (M(START, 2), M(START, 4), {A: 10, B: 2}), (M(START, 4), END, {A: 10, B: 3})],
+    ),
+    (
+        "termination: the schedule ends at the amendment's start",
+        [amend(2, 3, [(PROD_A, -10, A1)])],
+        [(START, M(START, 3), {A: 10})],
+    ),
+    (
+        "partial termination: the line at 0 leaves the phase",
+        [amend(2, 1, [(PROD_B, 4)]), amend(3, 6, [(PROD_A, -10, A1)])],
+        [(START, M(START, 1), {A: 10}), (M(START, 1), M(START, 6), {A: 10, B: 4}), (M(START, 6), END, {B: 4})],
+    ),
+    (
+        "two amendments on one day: one phase",
+        [amend(2, 2, [(PROD_A, 1, A1)]), amend(3, 2, [(PROD_A, 1, A1)])],
+        [(START, M(START, 2), {A: 10}), (M(START, 2), END, {A: 12})],
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "amendments", "expected"), CASES, ids=[c[0] for c in CASES])
+def test_phases(ctx: TranslateContext, name: str, amendments: list[OrderBundle], expected: Any) -> None:
+    initial = bundle(1, [(PROD_A, 10)])
+    result = translate_contract(Contract(CONTRACT, initial, amendments), ctx)
+    assert result.failures == {}
+    assert phase_view(result) == expected
+    assert result.applied == [a.order.id for a in amendments]
+    assert result.main is not None
+    assert result.main.also_records and all(p.get("start_date") for p in result.main.params["phases"])
+    for phase in result.main.params["phases"][1:]:
+        assert phase["proration_behavior"] == "none"
+
+
+def test_unchanged_price_is_reused_and_new_lines_write_back_their_price(ctx: TranslateContext) -> None:
+    initial = bundle(1, [(PROD_A, 10)])
+    amendment = amend(2, 1, [(PROD_A, -4, A1), (PROD_B, 5)])
+    result = translate_contract(Contract(CONTRACT, initial, [amendment]), ctx)
+    assert result.line_prices[item_id(2, 0)] == result.line_prices[A1] == A
+    assert result.line_prices[item_id(2, 1)] == B
+    assert sorted(o.key for o in result.objects if o.key.startswith("price:")) == [A, B]
+
+
+def test_termination_on_the_first_day_cancels(ctx: TranslateContext) -> None:
+    initial = bundle(1, [(PROD_A, 10)])
+    result = translate_contract(Contract(CONTRACT, initial, [amend(2, 0, [(PROD_A, -10, A1)])]), ctx)
+    assert result.main is not None and result.main.children["cancel"] is True
+
+
+def test_no_amendment_keeps_the_new_order_translation(ctx: TranslateContext) -> None:
+    initial = bundle(1, [(PROD_A, 10)])
+    result = translate_contract(Contract(CONTRACT, initial, []), ctx)
+    assert result.main is not None
+    assert result.main.content_hash == translate_order(initial, ctx).main.content_hash
+
+
+ERRORS: list[tuple[str, list[OrderBundle], str, str]] = [
+    ("decrease beyond the aggregate", [amend(2, 1, [(PROD_A, -11, A1)])], item_id(2, 0), "only 10"),
+    (
+        "termination with a later amendment queued",
+        [amend(2, 1, [(PROD_A, -10, A1)]), amend(3, 2, [(PROD_B, 1)])],
+        order_id(2),
+        "more amendments",
+    ),
+    (
+        "amendment that does not co-terminate",
+        [amend(2, 1, [(PROD_A, 1, A1)], end=dt.date(2027, 3, 31))],
+        order_id(2),
+        "co-terminate",
+    ),
+    ("revising an unknown line", [amend(2, 1, [(PROD_A, 1, "802999999999999AAA")])], item_id(2, 0), "revises"),
+    ("starting before the contract", [amend(2, -1, [(PROD_A, 1, A1)])], order_id(2), "outside the contract"),
+]
+
+
+@pytest.mark.parametrize(("name", "amendments", "record", "text"), ERRORS, ids=[e[0] for e in ERRORS])
+def test_errors(ctx: TranslateContext, name: str, amendments: list[OrderBundle], record: str, text: str) -> None:
+    initial = bundle(1, [(PROD_A, 10)])
+    result = translate_contract(Contract(CONTRACT, initial, amendments), ctx)
+    first = amendments[0].order.id
+    error = result.failures[first]
+    assert error.record_id == record and text in error.message
+    assert result.applied == []
+    assert result.main is not None and result.main.content_hash == translate_order(initial, ctx).main.content_hash
+
+
+def test_a_failed_amendment_fails_the_later_ones_and_keeps_the_earlier(ctx: TranslateContext) -> None:
+    initial = bundle(1, [(PROD_A, 10)])
+    good, bad, later = amend(2, 1, [(PROD_A, 1, A1)]), amend(3, 2, [(PROD_A, -50, A1)]), amend(4, 3, [(PROD_B, 1)])
+    result = translate_contract(Contract(CONTRACT, initial, [good, bad, later]), ctx)
+    assert result.applied == [good.order.id]
+    assert set(result.failures) == {bad.order.id, later.order.id}
+    assert bad.order.id in result.failures[later.order.id].message
+
+
+def test_off_boundary_amendment_of_a_quarterly_contract_is_refused(ctx: TranslateContext) -> None:
+    initial = bundle(1, [(PROD_A, 10)], frequency="Quarterly")
+    amendment = amend(2, 1, [(PROD_A, 1, A1)], frequency="Quarterly")
+    result = translate_contract(Contract(CONTRACT, initial, [amendment]), ctx)
+    assert "billing period boundary" in result.failures[amendment.order.id].message
+
+
+def test_initial_order_missing_or_not_synced(ctx: TranslateContext) -> None:
+    amendment = amend(2, 1, [(PROD_A, 1, A1)])
+    missing = translate_contract(Contract(CONTRACT, None, [amendment]), ctx)
+    assert CONTRACT in missing.failures[amendment.order.id].message
+    initial = bundle(1, [(PROD_A, 10)])
+    unsynced = translate_contract(Contract(CONTRACT, initial, [amendment], initial_in_run=False), ctx)
+    message = unsynced.failures[amendment.order.id].message
+    assert initial.order.id in message and "not synced" in message
+    synced = bundle(1, [(PROD_A, 10)], stripe_id="sub_sched_123")
+    ok = translate_contract(Contract(CONTRACT, synced, [amendment], initial_in_run=False), ctx)
+    assert ok.failures == {} and ok.main is not None and ok.main.known_id == "sub_sched_123"
+
+
+def test_grouping_finds_the_initial_order_among_the_contract_orders() -> None:
+    initial = bundle(1, [(PROD_A, 10)], stripe_id="sub_sched_1")
+    amendment = amend(2, 1, [(PROD_A, 1, A1)])
+    other = bundle(5, [(PROD_B, 1)])
+    other = OrderBundle(other.order.model_copy(update={"contract_id": None}), other.items, other.account)
+    alone, contracts = group_contracts([amendment, other], [initial])
+    assert [b.order.id for b in alone] == [other.order.id]
+    (contract,) = contracts
+    assert contract.initial is initial and contract.amendments == [amendment] and not contract.initial_in_run
+    # A contract with no amendment syncs its orders on their own.
+    alone, contracts = group_contracts([initial], [])
+    assert alone == [initial] and contracts == []
+
+
+def test_phase_boundaries_are_utc_midnights(ctx: TranslateContext) -> None:
+    result = translate_contract(Contract(CONTRACT, bundle(1, [(PROD_A, 10)]), [amend(2, 1, [(PROD_B, 1)])]), ctx)
+    assert result.main is not None
+    phases = result.main.params["phases"]
+    assert phases[0]["end_date"] == phases[1]["start_date"] == utc_midnight(M(START, 1))
+    assert phases[1]["items"][1]["price"] == Ref(B)
