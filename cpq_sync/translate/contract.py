@@ -468,6 +468,15 @@ def translate_contract(contract: Contract, ctx: TranslateContext) -> ContractTra
                 f"the contract's initial order {initial.order.id} has no recurring lines to amend.",
             )  # fmt: skip
         return out
+    if len(translation.main.params["phases"]) > 1 or "duration" not in translation.main.params["phases"][0]:
+        for amendment in contract.amendments:
+            out.failures[amendment.order.id] = DataError(
+                "Order", amendment.order.id, "ContractId",
+                f"the contract's initial order {initial.order.id} is an MDQ ramp; amendments of MDQ ramps are not "
+                "supported yet.",
+            )  # fmt: skip
+        out.objects, out.main, out.line_prices = list(translation.objects), translation.main, translation.line_prices
+        return out
     builder = _Builder(initial, translation, ctx)
     for index, amendment in enumerate(contract.amendments):
         try:

@@ -29,6 +29,7 @@ from cpq_sync.translate.catalog import (
     translate_product,
 )
 from cpq_sync.translate.context import TranslateContext
+from cpq_sync.translate.mdq import mdq_phases
 from cpq_sync.translate.terms import payment_term_days, whole_number
 
 DEFAULT_DAYS_UNTIL_DUE = 30
@@ -72,9 +73,10 @@ def _reject_unsupported(bundle: OrderBundle, lines: list[OrderItemRecord]) -> No
         raise DataError(
             "Order",
             order.id,
-            "Type",
-            "amendment orders are not supported yet.",
-            "this order will sync once amendment support lands; nothing was written to Stripe for it.",
+            "ContractId",
+            "the amendment order has no contract (neither ContractId nor the quote's SBQQ__MasterContract__c), "
+            "so the schedule it amends cannot be found.",
+            "set the order's contract to the contract it amends.",
         )
     for item in lines:
         if (item.subscription_type or "").lower() == "evergreen":
@@ -84,8 +86,6 @@ def _reject_unsupported(bundle: OrderBundle, lines: list[OrderItemRecord]) -> No
                 "SBQQ__SubscriptionType__c",
                 "evergreen subscriptions are not supported yet.",
             )
-        if item.segment_key:
-            raise DataError("OrderItem", item.id, "SBQQ__SegmentKey__c", "MDQ segmented lines are not supported yet.")
 
 
 def translate_order(bundle: OrderBundle, ctx: TranslateContext) -> OrderTranslation:
@@ -143,7 +143,10 @@ def translate_order(bundle: OrderBundle, ctx: TranslateContext) -> OrderTranslat
     one_time = [i for i in lines if not charges[i.id].recurring]
     days = payment_term_days(order.payment_term, object_type="Order", record_id=order.id, field="SBQQ__PaymentTerm__c")
     days_until_due = DEFAULT_DAYS_UNTIL_DUE if days is None else days
-    if recurring:
+    if any(i.segment_key for i in recurring):
+        phases = mdq_phases(order, recurring, one_time, charges, line_prices, start, ctx)
+        main = schedule_desired(bundle, phases, start, days_until_due, ctx)
+    elif recurring:
         main = _schedule(bundle, recurring, one_time, charges, line_prices, start, days_until_due, ctx)
     else:
         main = _invoice(bundle, one_time, line_prices, currency, days_until_due, ctx)
@@ -233,6 +236,14 @@ def _schedule(
     if order.skip_past_initial_invoices:
         phase["proration_behavior"] = "none"  # do not bill the backdated past
     phase = ctx.apply(Kind.PHASE, phase, order)
+    return schedule_desired(bundle, [phase], start, days_until_due, ctx)
+
+
+def schedule_desired(
+    bundle: OrderBundle, phases: list[dict[str, Any]], start: dt.date, days_until_due: int, ctx: TranslateContext
+) -> Desired:
+    """The order's subscription schedule around its phases."""
+    order = bundle.order
     schedule: dict[str, Any] = {
         "customer": Ref(customer_key(bundle.account.id)),
         "start_date": utc_midnight(start),
@@ -241,7 +252,7 @@ def _schedule(
             "collection_method": "send_invoice",
             "invoice_settings": {"days_until_due": days_until_due},
         },
-        "phases": [phase],
+        "phases": phases,
         "metadata": {
             **ctx.metadata("order", order.id),
             "salesforce_account_id": bundle.account.id,

@@ -75,6 +75,7 @@ def create_order(
     contract: bool = False,
     amends: str | None = None,
     end: dt.date | None = None,
+    activate: bool = True,
 ) -> tuple[str, list[str]]:
     """An activated CPQ order, as CPQ builds it: quote, order with lines priced by CPQ's math, then activation.
 
@@ -92,7 +93,7 @@ def create_order(
             "SBQQ__MasterContract__c": amends,
         }
     )["id"]
-    first = pricebook_entry(sf, lines[0][0])
+    book = sf.query("SELECT Id FROM Pricebook2 WHERE IsStandard = true")["records"][0]["Id"]
     order_end = end or (add_months(start, term) - dt.timedelta(days=1))
     order_id = sf.Order.create(
         {
@@ -100,7 +101,7 @@ def create_order(
             "Status": "Draft",
             "EffectiveDate": start.isoformat(),
             "EndDate": order_end.isoformat(),
-            "Pricebook2Id": first["Pricebook2Id"],
+            "Pricebook2Id": book,
             "SBQQ__Quote__c": quote,
             "SBQQ__PaymentTerm__c": payment_term,
             "CurrencyIsoCode": "USD",
@@ -149,7 +150,8 @@ def create_order(
         else:
             fields["UnitPrice"] = float(list_price * (1 - discount))
         items.append(sf.OrderItem.create(fields)["id"])
-    sf.Order.update(order_id, {"Status": "Activated"})
+    if activate:
+        sf.Order.update(order_id, {"Status": "Activated"})
     return order_id, items
 
 
@@ -193,3 +195,52 @@ def sync_records(sf: Salesforce, primary_id: str) -> list[dict[str, Any]]:
 
 def connect_both(directory: Path) -> tuple[Salesforce, Any]:
     return sandbox_sf.connect(directory), sandbox_stripe.connect(directory)
+
+
+def create_mdq_order(
+    sf: Salesforce,
+    account_id: str,
+    product_name: str,
+    segments: list[tuple[int, Decimal]],
+    *,
+    start: dt.date,
+    segment_months: int = 12,
+    plain: tuple[tuple[str, int], ...] = (),
+) -> tuple[str, list[str]]:
+    """An activated MDQ order: one line per segment of `product_name` (quantity, discount) plus `plain` lines over
+    the whole term, as CPQ builds them (each segment line priced for its own segment)."""
+    term = segment_months * len(segments)
+    order_id, plain_items = create_order(sf, account_id, list(plain), start=start, term=term, activate=False)
+    pbe = pricebook_entry(sf, product_name)
+    product = pbe["Product2"]
+    default_term = FREQUENCY_MONTHS[product["SBQQ__BillingFrequency__c"]]
+    items = []
+    for index, (quantity, discount) in enumerate(segments, start=1):
+        seg_start = add_months(start, segment_months * (index - 1))
+        multiplier = Decimal(segment_months) / default_term
+        unit = (Decimal(str(pbe["UnitPrice"])) * multiplier * (1 - discount)).quantize(Decimal("0.01"))
+        items.append(
+            sf.OrderItem.create(
+                {
+                    "OrderId": order_id,
+                    "PricebookEntryId": pbe["Id"],
+                    "Product2Id": pbe["Product2Id"],
+                    "Quantity": quantity,
+                    "UnitPrice": float(unit),
+                    "SBQQ__ChargeType__c": "Recurring",
+                    "SBQQ__BillingFrequency__c": product["SBQQ__BillingFrequency__c"],
+                    "SBQQ__BillingType__c": "Advance",
+                    "SBQQ__SubscriptionPricing__c": "Fixed Price",
+                    "SBQQ__SubscriptionTerm__c": segment_months,
+                    "SBQQ__DefaultSubscriptionTerm__c": default_term,
+                    "SBQQ__ProrateMultiplier__c": float(multiplier),
+                    "ServiceDate": seg_start.isoformat(),
+                    "EndDate": (add_months(seg_start, segment_months) - dt.timedelta(days=1)).isoformat(),
+                    "SBQQ__SegmentIndex__c": index,
+                    "SBQQ__SegmentLabel__c": f"Year {index}",
+                    "SBQQ__SegmentKey__c": "1700000000001",
+                }
+            )["id"]
+        )
+    sf.Order.update(order_id, {"Status": "Activated"})
+    return order_id, [*items, *plain_items]

@@ -17,6 +17,7 @@ from tests.e2e.support import (
     account_id,
     add_months,
     connect_both,
+    create_mdq_order,
     create_order,
     create_product,
     run_sync,
@@ -185,3 +186,26 @@ def test_amendment_errors_name_the_record(org: Path, products: tuple[str, str]) 
     assert len(stripe_posts(org)) == posts
     assert sf.Order.get(too_many)["Stripe_ID__c"] is None
     assert len(stripe.v1.subscription_schedules.retrieve(schedule_id).phases) == 2
+
+
+def test_mdq_ramp_bills_each_segment_at_its_own_price_and_quantity(org: Path) -> None:
+    sf, stripe = connect_both(org)
+    create_product(sf, "Ramp Seats", Decimal(100), "Annual")
+    create_product(sf, "Annual Support", Decimal(50), "Annual")
+    start = sandbox_sf.now(org).date().replace(day=1)
+    acct = account_id(sf, "Acme%")
+    segments = [(10, Decimal("0.2")), (15, Decimal("0.1")), (20, Decimal(0))]
+    order_id, _ = create_mdq_order(sf, acct, "Ramp Seats", segments, start=start, plain=(("Annual Support", 2),))
+    report = run_sync(order_ids=[order_id])
+    assert report.failed == [] and order_id in report.synced_orders
+    schedule = stripe.v1.subscription_schedules.retrieve(sf.Order.get(order_id)["Stripe_ID__c"])
+    assert [(p.start_date, p.end_date) for p in schedule.phases] == [
+        (midnight(add_months(start, 12 * y)), midnight(add_months(start, 12 * (y + 1)))) for y in range(3)
+    ]
+    assert [p.metadata["salesforce_segment_label"] for p in schedule.phases] == ["Year 1", "Year 2", "Year 3"]
+    assert [p.metadata["salesforce_segment_index"] for p in schedule.phases] == ["1", "2", "3"]
+    assert [sorted(i.quantity for i in p["items"]) for p in schedule.phases] == [[2, 10], [2, 15], [2, 20]]
+    expected = [(start, 10 * 80_00 + 100_00), (add_months(start, 12), 15 * 90_00 + 100_00),
+                (add_months(start, 24), 20 * 100_00 + 100_00)]  # fmt: skip
+    assert invoiced(org, schedule.id) == expected
+    assert sum(t for _, t in expected) == cents_sold(sf, order_id)
