@@ -10,6 +10,7 @@ attempt sent other parameters, e.g. the data changed in between), the object is 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ METADATA_ID = {
     ObjectKind.CUSTOMER: "salesforce_account_id",
     ObjectKind.PRODUCT: "salesforce_product_id",
     ObjectKind.SUBSCRIPTION_SCHEDULE: "salesforce_order_id",
+    ObjectKind.SUBSCRIPTION: "salesforce_order_id",
     ObjectKind.INVOICE: "salesforce_order_id",
 }
 
@@ -126,6 +128,8 @@ class StripeApplier:
             return price
         if kind is ObjectKind.SUBSCRIPTION_SCHEDULE:
             return self._schedule(op, params, options)
+        if kind is ObjectKind.SUBSCRIPTION:
+            return self._subscription(op, params, ids, options)
         if kind is ObjectKind.INVOICE:
             return self._invoice(desired, params, ids)
         raise NotImplementedError(f"applying {kind.value} objects")
@@ -158,6 +162,42 @@ class StripeApplier:
             return self._call(v1.subscription_schedules.cancel, schedule.id, no_credit, key)
         return schedule
 
+    def _subscription(self, op: Operation, params: dict[str, Any], ids: dict[str, str], options: Any) -> Any:
+        """An evergreen order: the subscription, started as the order says against the clock (a past start is
+        backdated, a future start anchors the billing cycle and bills nothing before it), its one-time lines as
+        invoice items on it; a cancellation amendment cancels now or sets `cancel_at`."""
+        v1 = self.client.v1
+        desired = op.desired
+        now = int(time.time())
+        cancel_at = desired.children.get("cancel_at")
+        no_credit = {"invoice_now": False, "prorate": False}
+        if op.action is Action.UPDATE and desired.known_id:
+            if cancel_at is None:
+                return self._call(v1.subscriptions.retrieve, desired.known_id)
+            if cancel_at <= now:
+                return self._call(v1.subscriptions.cancel, desired.known_id, no_credit, options)
+            update = {"cancel_at": cancel_at, "proration_behavior": "none"}
+            return self._call(v1.subscriptions.update, desired.known_id, update, options)
+        start = int(desired.children["start_date"])
+        create = dict(params)
+        if start < now - 86_400:
+            create["backdate_start_date"] = start
+        elif start > now:
+            create["billing_cycle_anchor"] = start
+        if cancel_at is not None and cancel_at > now:
+            create["cancel_at"] = cancel_at
+        subscription = self._create_or_recover(
+            op, lambda: self._call(v1.subscriptions.create, create, options), create
+        )
+        base = options["idempotency_key"]
+        for index, line in enumerate(desired.children.get("invoice_items", [])):
+            item = {**resolve_refs(line, ids), "customer": params["customer"], "subscription": subscription.id}
+            self._call(v1.invoice_items.create, item, {"idempotency_key": f"{base}-item-{index}"})
+        if cancel_at is not None and cancel_at <= now:
+            key = {"idempotency_key": f"{base}-cancel"}
+            return self._call(v1.subscriptions.cancel, subscription.id, no_credit, key)
+        return subscription
+
     def _create_or_recover(self, op: Operation, create: Callable[[], Any], params: dict[str, Any]) -> Any:
         try:
             return create()
@@ -184,6 +224,11 @@ class StripeApplier:
         if desired.kind is ObjectKind.PRODUCT:
             found = self._call(v1.products.search, {"query": query, "limit": 1})
             return found.data[0] if found.data else None
+        if desired.kind is ObjectKind.SUBSCRIPTION:
+            page = self._call(v1.subscriptions.list, {"customer": params["customer"], "limit": 100})
+            for subscription in page.auto_paging_iter():
+                if (subscription.metadata or {}).get(field) == record_id:
+                    return subscription
         if desired.kind is ObjectKind.SUBSCRIPTION_SCHEDULE:
             page = self._call(v1.subscription_schedules.list, {"customer": params["customer"], "limit": 100})
             for schedule in page.auto_paging_iter():

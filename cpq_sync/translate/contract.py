@@ -24,12 +24,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from cpq_sync.desired import Desired, Ref, SfRef
+from cpq_sync.desired import Desired, ObjectKind, Ref, SfRef
 from cpq_sync.errors import DataError
 from cpq_sync.mapping.kinds import Kind
 from cpq_sync.records import OrderItemRecord
 from cpq_sync.translate.catalog import line_charge, translate_line_price, translate_product
 from cpq_sync.translate.context import TranslateContext
+from cpq_sync.translate.evergreen import cancellation
 from cpq_sync.translate.order import (
     MAX_INVOICE_ITEMS_PER_PHASE,
     OrderBundle,
@@ -461,7 +462,9 @@ def translate_contract(contract: Contract, ctx: TranslateContext) -> ContractTra
         out.failures[initial.order.id] = exc
         return out
     out.initial_translation = translation
-    if translation.main.kind.value != "subscription_schedule":
+    if translation.main.kind is ObjectKind.SUBSCRIPTION:
+        return _evergreen_contract(contract, initial, translation, out)
+    if translation.main.kind is not ObjectKind.SUBSCRIPTION_SCHEDULE:
         for amendment in contract.amendments:
             out.failures[amendment.order.id] = DataError(
                 "Order", amendment.order.id, "ContractId",
@@ -501,4 +504,58 @@ def translate_contract(contract: Contract, ctx: TranslateContext) -> ContractTra
     out.main = builder.schedule(out.applied)
     out.objects = [*builder.objects.values(), out.main]
     out.line_prices = builder.line_prices
+    return out
+
+
+def _evergreen_contract(
+    contract: Contract, initial: OrderBundle, translation: OrderTranslation, out: ContractTranslation
+) -> ContractTranslation:
+    """An evergreen subscription takes one kind of amendment: its cancellation (every line to 0)."""
+    quantities = {i.id: i.quantity for i in initial.items if not i.skip and line_charge(i).recurring}
+    roots = {i: i for i in quantities}
+    out.objects, out.main, out.line_prices = list(translation.objects), translation.main, dict(translation.line_prices)
+    cancelled: OrderBundle | None = None
+    for amendment in contract.amendments:
+        order = amendment.order
+        if cancelled is not None:
+            out.failures[order.id] = DataError(
+                "Order", order.id, "Type",
+                f"the evergreen subscription was cancelled by order {cancelled.order.id}; no later amendment applies.",
+            )  # fmt: skip
+            continue
+        try:
+            for item in amendment.items:
+                if item.skip or not line_charge(item).recurring:
+                    continue
+                root = roots.get(item.revised_order_product or "")
+                if root is None:
+                    raise DataError(
+                        "OrderItem", item.id, "SBQQ__RevisedOrderProduct__c",
+                        "only cancellations of an evergreen subscription (every line to quantity 0) are supported; "
+                        "this line adds a product.",
+                        "sell the new product on its own order.",
+                    )  # fmt: skip
+                roots[item.id] = root
+                quantities[root] += item.quantity
+                if quantities[root] < 0:
+                    raise DataError("OrderItem", item.id, "Quantity",
+                                    "the line removes more units than the subscription has.")  # fmt: skip
+            if any(q != 0 for q in quantities.values()):
+                raise DataError(
+                    "Order", order.id, "OrderItems",
+                    "only cancellations of an evergreen subscription (every line to quantity 0) are supported.",
+                    "cancel the subscription and sell the new quantities on a new order.",
+                )  # fmt: skip
+            start = order_start(amendment)
+            if start is None:
+                raise DataError(
+                    "Order", order.id, "SBQQ__Quote__r.SBQQ__StartDate__c", "the amendment has no start date."
+                )
+        except DataError as exc:
+            out.failures[order.id] = exc
+            break
+        cancelled = amendment
+        out.applied.append(order.id)
+        out.main = cancellation(translation.main, order, start, amendment.items)
+        out.objects = [*translation.objects[:-1], out.main]
     return out

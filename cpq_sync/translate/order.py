@@ -29,6 +29,7 @@ from cpq_sync.translate.catalog import (
     translate_product,
 )
 from cpq_sync.translate.context import TranslateContext
+from cpq_sync.translate.evergreen import check_not_mixed, evergreen_subscription
 from cpq_sync.translate.mdq import mdq_phases
 from cpq_sync.translate.terms import payment_term_days, whole_number
 
@@ -78,14 +79,6 @@ def _reject_unsupported(bundle: OrderBundle, lines: list[OrderItemRecord]) -> No
             "so the schedule it amends cannot be found.",
             "set the order's contract to the contract it amends.",
         )
-    for item in lines:
-        if (item.subscription_type or "").lower() == "evergreen":
-            raise DataError(
-                "OrderItem",
-                item.id,
-                "SBQQ__SubscriptionType__c",
-                "evergreen subscriptions are not supported yet.",
-            )
 
 
 def translate_order(bundle: OrderBundle, ctx: TranslateContext) -> OrderTranslation:
@@ -143,7 +136,11 @@ def translate_order(bundle: OrderBundle, ctx: TranslateContext) -> OrderTranslat
     one_time = [i for i in lines if not charges[i.id].recurring]
     days = payment_term_days(order.payment_term, object_type="Order", record_id=order.id, field="SBQQ__PaymentTerm__c")
     days_until_due = DEFAULT_DAYS_UNTIL_DUE if days is None else days
-    if any(i.segment_key for i in recurring):
+    if check_not_mixed(order, recurring):
+        main = evergreen_subscription(
+            order, bundle.account.id, recurring, one_time, charges, line_prices, start, days_until_due, ctx
+        )
+    elif any(i.segment_key for i in recurring):
         phases = mdq_phases(order, recurring, one_time, charges, line_prices, start, ctx)
         main = schedule_desired(bundle, phases, start, days_until_due, ctx)
     elif recurring:

@@ -76,6 +76,7 @@ def create_order(
     amends: str | None = None,
     end: dt.date | None = None,
     activate: bool = True,
+    evergreen: bool = False,
 ) -> tuple[str, list[str]]:
     """An activated CPQ order, as CPQ builds it: quote, order with lines priced by CPQ's math, then activation.
 
@@ -94,13 +95,15 @@ def create_order(
         }
     )["id"]
     book = sf.query("SELECT Id FROM Pricebook2 WHERE IsStandard = true")["records"][0]["Id"]
-    order_end = end or (add_months(start, term) - dt.timedelta(days=1))
+    order_end: dt.date | None = end or (add_months(start, term) - dt.timedelta(days=1))
+    if evergreen:
+        order_end = None
     order_id = sf.Order.create(
         {
             "AccountId": account_id,
             "Status": "Draft",
             "EffectiveDate": start.isoformat(),
-            "EndDate": order_end.isoformat(),
+            "EndDate": order_end and order_end.isoformat(),
             "Pricebook2Id": book,
             "SBQQ__Quote__c": quote,
             "SBQQ__PaymentTerm__c": payment_term,
@@ -139,12 +142,12 @@ def create_order(
                     "SBQQ__BillingFrequency__c": product["SBQQ__BillingFrequency__c"],
                     "SBQQ__BillingType__c": "Advance",
                     "SBQQ__SubscriptionPricing__c": "Fixed Price",
-                    "SBQQ__SubscriptionType__c": "Renewable",
-                    "SBQQ__ProductSubscriptionType__c": "Renewable",
+                    "SBQQ__SubscriptionType__c": "Evergreen" if evergreen else "Renewable",
+                    "SBQQ__ProductSubscriptionType__c": "Evergreen" if evergreen else "Renewable",
                     "SBQQ__SubscriptionTerm__c": term,
                     "SBQQ__DefaultSubscriptionTerm__c": default_term,
                     "SBQQ__ProrateMultiplier__c": float(multiplier),
-                    "EndDate": order_end.isoformat(),
+                    "EndDate": order_end and order_end.isoformat(),
                 }
             )
         else:

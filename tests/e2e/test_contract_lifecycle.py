@@ -209,3 +209,37 @@ def test_mdq_ramp_bills_each_segment_at_its_own_price_and_quantity(org: Path) ->
                 (add_months(start, 24), 20 * 100_00 + 100_00)]  # fmt: skip
     assert invoiced(org, schedule.id) == expected
     assert sum(t for _, t in expected) == cents_sold(sf, order_id)
+
+
+def test_evergreen_order_is_a_subscription_with_no_end_and_its_cancellation(org: Path) -> None:
+    sf, stripe = connect_both(org)
+    create_product(sf, "Hosting Plan", Decimal(99))
+    start = add_months(sandbox_sf.now(org).date().replace(day=1), 1)  # starts next month
+    acct = account_id(sf, "Acme%")
+    order_id, (line,) = create_order(
+        sf, acct, [("Hosting Plan", 2)], start=start, term=1, contract=True, evergreen=True, payment_term="Net 15"
+    )
+    report = run_sync(order_ids=[order_id])
+    assert report.failed == [] and order_id in report.synced_orders
+    sub_id = sf.Order.get(order_id)["Stripe_ID__c"]
+    assert sub_id.startswith("sub_") and not sub_id.startswith("sub_sched_")
+    subscription = stripe.v1.subscriptions.retrieve(sub_id)
+    assert subscription.collection_method == "send_invoice" and subscription.days_until_due == 15
+    assert subscription.cancel_at is None
+    until = dt.datetime.combine(add_months(start, 4), dt.time(), tzinfo=dt.UTC)
+    billed = [(i.period_start.date(), i.total) for i in sandbox_stripe.billing_preview(org, sub_id, until=until)]
+    # Nothing before the start, then 2 x 99 USD every month with no end.
+    assert [b for b in billed if b[1]] == [(add_months(start, m), 198_00) for m in range(4)]
+
+    cancel, _ = create_order(
+        sf, acct, [("Hosting Plan", -2, line)], start=add_months(start, 2), term=1,
+        amends=sf.Order.get(order_id)["ContractId"], evergreen=True,
+    )  # fmt: skip
+    report = run_sync(order_ids=[cancel])
+    assert report.failed == [] and cancel in report.synced_orders
+    assert stripe.v1.subscriptions.retrieve(sub_id).cancel_at == midnight(add_months(start, 2))
+    billed = [(i.period_start.date(), i.total) for i in sandbox_stripe.billing_preview(org, sub_id, until=until)]
+    assert [b for b in billed if b[1]] == [(add_months(start, m), 198_00) for m in range(2)]
+    posts = len(stripe_posts(org))
+    assert run_sync(order_ids=[order_id, cancel]).failed == []
+    assert len(stripe_posts(org)) == posts

@@ -281,3 +281,33 @@ def test_phase_boundaries_are_utc_midnights(ctx: TranslateContext) -> None:
     phases = result.main.params["phases"]
     assert phases[0]["end_date"] == phases[1]["start_date"] == utc_midnight(M(START, 1))
     assert phases[1]["items"][1]["price"] == Ref(B)
+
+
+def evergreen(b: OrderBundle) -> OrderBundle:
+    items = [i.model_copy(update={"subscription_type": "Evergreen"}) for i in b.items]
+    return OrderBundle(b.order, items, b.account, b.products, b.pricebook_entries)
+
+
+def test_evergreen_order_is_a_subscription_and_mixing_is_an_error(ctx: TranslateContext) -> None:
+    initial = evergreen(bundle(1, [(PROD_A, 2)]))
+    main = translate_order(initial, ctx).main
+    assert main.kind.value == "subscription" and main.params["collection_method"] == "send_invoice"
+    assert main.children["start_date"] == utc_midnight(START) and "cancel_at" not in main.children
+    mixed = bundle(1, [(PROD_A, 2), (PROD_B, 1)])
+    mixed = OrderBundle(mixed.order, [evergreen(mixed).items[0], mixed.items[1]], mixed.account, mixed.products,
+                        mixed.pricebook_entries)  # fmt: skip
+    with pytest.raises(Exception, match="mixes evergreen lines") as err:
+        translate_order(mixed, ctx)
+    assert getattr(err.value, "record_id", None) == B1
+
+
+def test_evergreen_cancellation_and_other_amendments(ctx: TranslateContext) -> None:
+    initial = evergreen(bundle(1, [(PROD_A, 2)]))
+    cancel = evergreen(amend(2, 3, [(PROD_A, -2, A1)]))
+    result = translate_contract(Contract(CONTRACT, initial, [cancel]), ctx)
+    assert result.failures == {} and result.main is not None
+    assert result.main.children["cancel_at"] == utc_midnight(M(START, 3))
+    assert result.main.children["amendments"] == [cancel.order.id]
+    upsell = evergreen(amend(2, 3, [(PROD_A, 1, A1)]))
+    refused = translate_contract(Contract(CONTRACT, initial, [upsell]), ctx)
+    assert "only cancellations" in refused.failures[upsell.order.id].message
