@@ -475,8 +475,8 @@ def translate_contract(contract: Contract, ctx: TranslateContext) -> ContractTra
         for amendment in contract.amendments:
             out.failures[amendment.order.id] = DataError(
                 "Order", amendment.order.id, "ContractId",
-                f"the contract's initial order {initial.order.id} is an MDQ ramp; amendments of MDQ ramps are not "
-                "supported yet.",
+                f"the contract's initial order {initial.order.id} is an MDQ ramp or has a prorated term; amendments "
+                "of those are not supported yet.",
             )  # fmt: skip
         out.objects, out.main, out.line_prices = list(translation.objects), translation.main, translation.line_prices
         return out

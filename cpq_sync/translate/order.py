@@ -31,6 +31,7 @@ from cpq_sync.translate.catalog import (
 from cpq_sync.translate.context import TranslateContext
 from cpq_sync.translate.evergreen import check_not_mixed, evergreen_subscription
 from cpq_sync.translate.mdq import mdq_phases
+from cpq_sync.translate.proration import prorated_phases
 from cpq_sync.translate.terms import payment_term_days, whole_number
 
 DEFAULT_DAYS_UNTIL_DUE = 30
@@ -185,14 +186,6 @@ def _schedule(
         )
     interval = intervals.pop()
     term = _order_term(order, recurring, charges)
-    if term % interval:
-        raise DataError(
-            "Order",
-            order.id,
-            "SBQQ__SubscriptionTerm__c",
-            f"a term of {term} months is not a whole number of {interval}-month billing periods; "
-            "prorated terms are not supported yet.",
-        )
     items: dict[str, dict[str, Any]] = {}
     for item in recurring:
         params = ctx.apply(Kind.PHASE_ITEM, {}, item)
@@ -233,6 +226,10 @@ def _schedule(
     if order.skip_past_initial_invoices:
         phase["proration_behavior"] = "none"  # do not bill the backdated past
     phase = ctx.apply(Kind.PHASE, phase, order)
+    if term % interval:  # leftover months billed once, prorated
+        currency = ctx.currency(order.currency)
+        phases = prorated_phases(order, recurring, charges, phase, term, interval, currency)
+        return schedule_desired(bundle, phases, start, days_until_due, ctx)
     return schedule_desired(bundle, [phase], start, days_until_due, ctx)
 
 

@@ -243,3 +243,28 @@ def test_evergreen_order_is_a_subscription_with_no_end_and_its_cancellation(org:
     posts = len(stripe_posts(org))
     assert run_sync(order_ids=[order_id, cancel]).failed == []
     assert len(stripe_posts(org)) == posts
+
+
+@pytest.mark.parametrize(
+    ("term", "expected"),
+    [
+        (18, [(0, 3 * 120_00), (12, 3 * 60_00)]),  # a year, then the 6 months left over, prorated
+        (9, [(0, 3 * 90_00)]),  # no whole year: the 9 months prorated, at the start
+    ],
+)
+def test_odd_term_billed_annually_is_prorated_as_cpq_computed(
+    org: Path, term: int, expected: list[tuple[int, int]]
+) -> None:
+    sf, stripe = connect_both(org)
+    create_product(sf, "Annual Seats", Decimal(120), "Annual")
+    start = sandbox_sf.now(org).date().replace(day=1)
+    acct = account_id(sf, "Acme%")
+    order_id, _ = create_order(sf, acct, [("Annual Seats", 3)], start=start, term=term)
+    report = run_sync(order_ids=[order_id])
+    assert report.failed == [] and order_id in report.synced_orders
+    schedule_id = sf.Order.get(order_id)["Stripe_ID__c"]
+    schedule = stripe.v1.subscription_schedules.retrieve(schedule_id)
+    assert schedule.phases[-1].end_date == midnight(add_months(start, term))
+    billed = [(d, t) for d, t in invoiced(org, schedule_id) if t]
+    assert billed == [(add_months(start, m), amount) for m, amount in expected]
+    assert sum(t for _, t in billed) == cents_sold(sf, order_id)
