@@ -38,7 +38,8 @@ from cpq_sync.translate.order import (
     translate_order,
     utc_midnight,
 )
-from cpq_sync.translate.terms import whole_number
+from cpq_sync.translate.proration import leftover_per_unit
+from cpq_sync.translate.terms import decimal_string, minor_units, whole_number
 
 
 def add_months(day: dt.date, months: int) -> dt.date:
@@ -262,13 +263,34 @@ class _Builder:
                     "SBQQ__BillingFrequency__c",
                     f"the line bills every {charge.interval_months} months, its contract every {self.interval}.",
                 )
-            if months % self.interval:
+            if months < 0:
                 raise DataError(
                     "Order",
                     order.id,
                     "SBQQ__Quote__r.SBQQ__StartDate__c",
-                    f"the amendment starts {months} months into the contract, off a {self.interval}-month "
-                    "billing period boundary; prorated amendments are not supported yet.",
+                    f"the amendment starts on {start}, not on a monthly anniversary of the contract's start "
+                    f"({self.start}); amendments prorated by the day are not supported yet.",
+                    "start the amendment on the same day of the month as the contract.",
+                )
+            if months % self.interval and quantity > 0:
+                # Off a billing-period boundary: the added units bill the prorated months up to the next
+                # boundary once (CPQ's amount), then recur from it. Decreases give no credit (as the connector).
+                boundary = min(-(-months // self.interval) * self.interval, _months_between(self.start, self.end))
+                per_unit = leftover_per_unit(item, charge, boundary - months, charge.term_months)
+                add_items.append(
+                    {
+                        "price_data": {
+                            "currency": self.currency,
+                            "product": Ref(prod.key),
+                            "unit_amount_decimal": decimal_string(minor_units(per_unit, self.currency)),
+                        },
+                        "quantity": quantity,
+                        "metadata": {
+                            "salesforce_order_item_id": item.id,
+                            "salesforce_proration": "true",
+                            "salesforce_prorated_months": str(boundary - months),
+                        },
+                    }
                 )
             signature = _signature(price)
             revised = item.revised_order_product

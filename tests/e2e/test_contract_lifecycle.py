@@ -268,3 +268,29 @@ def test_odd_term_billed_annually_is_prorated_as_cpq_computed(
     billed = [(d, t) for d, t in invoiced(org, schedule_id) if t]
     assert billed == [(add_months(start, m), amount) for m, amount in expected]
     assert sum(t for _, t in billed) == cents_sold(sf, order_id)
+
+
+def test_amendment_off_a_billing_boundary_bills_cpqs_prorated_amount(org: Path) -> None:
+    """Annual seats, 2 added from month 3: CPQ charges 9/12 of a year for them (UnitPrice 90), billed once as
+    a prorated item with Stripe's proration off; the contract costs exactly what CPQ sold."""
+    sf, stripe = connect_both(org)
+    create_product(sf, "Annual Seats", Decimal(120), "Annual")
+    start = sandbox_sf.now(org).date().replace(day=1)
+    acct = account_id(sf, "Acme%")
+    initial, (seats,) = create_order(sf, acct, [("Annual Seats", 3)], start=start, term=12, contract=True)
+    amendment, _ = create_order(
+        sf, acct, [("Annual Seats", 2, seats)], start=add_months(start, 3), term=9,
+        amends=sf.Order.get(initial)["ContractId"], end=add_months(start, 12) - dt.timedelta(days=1),
+    )  # fmt: skip
+    report = run_sync(order_ids=[initial, amendment])
+    assert report.failed == [] and {initial, amendment} <= set(report.synced_orders)
+    schedule_id = sf.Order.get(initial)["Stripe_ID__c"]
+    last = stripe.v1.subscription_schedules.retrieve(schedule_id).phases[-1]
+    assert last.start_date == midnight(add_months(start, 3)) and [i.quantity for i in last["items"]] == [5]
+    assert last.proration_behavior == "none"
+    lines = [line for inv in sandbox_stripe.billing_preview(org, schedule_id) for line in inv.lines]
+    assert [(line.kind, line.quantity, line.amount) for line in lines] == [
+        ("subscription", 3, 360_00),
+        ("invoice_item", 2, 180_00),
+    ]
+    assert sum(line.amount for line in lines) == cents_sold(sf, initial, amendment)

@@ -241,11 +241,27 @@ def test_a_failed_amendment_fails_the_later_ones_and_keeps_the_earlier(ctx: Tran
     assert bad.order.id in result.failures[later.order.id].message
 
 
-def test_off_boundary_amendment_of_a_quarterly_contract_is_refused(ctx: TranslateContext) -> None:
+def test_off_boundary_amendment_bills_the_prorated_months_once(ctx: TranslateContext) -> None:
+    # Quarterly at 30 USD a unit; one unit added from month 1 (11 months left, UnitPrice 110): the 2 months to
+    # the next quarter bill once (110 x 2 / 11 = 20 USD), the unit recurs from the quarter on.
     initial = bundle(1, [(PROD_A, 10)], frequency="Quarterly")
     amendment = amend(2, 1, [(PROD_A, 1, A1)], frequency="Quarterly")
     result = translate_contract(Contract(CONTRACT, initial, [amendment]), ctx)
-    assert "billing period boundary" in result.failures[amendment.order.id].message
+    assert result.failures == {}
+    assert phase_view(result) == [(START, M(START, 1), {A: 10}), (M(START, 1), END, {A: 11})]
+    assert result.main is not None
+    (stub,) = result.main.params["phases"][1]["add_invoice_items"]
+    assert stub["price_data"]["unit_amount_decimal"] == "2000" and stub["quantity"] == 1
+    assert stub["metadata"]["salesforce_prorated_months"] == "2"
+    # A decrease off the boundary takes effect with no credit (as the connector); a mid-month start is refused.
+    decrease = translate_contract(
+        Contract(CONTRACT, initial, [amend(3, 1, [(PROD_A, -1, A1)], frequency="Quarterly")]), ctx
+    )
+    assert decrease.failures == {} and decrease.main is not None
+    assert "add_invoice_items" not in decrease.main.params["phases"][1]
+    mid = bundle(4, [(PROD_A, 1, A1)], start=dt.date(2026, 2, 15), amendment=True)
+    refused = translate_contract(Contract(CONTRACT, bundle(1, [(PROD_A, 10)]), [mid]), ctx)
+    assert "monthly anniversary" in refused.failures[mid.order.id].message
 
 
 def test_initial_order_missing_or_not_synced(ctx: TranslateContext) -> None:
