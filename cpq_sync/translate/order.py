@@ -31,6 +31,7 @@ from cpq_sync.translate.catalog import (
 from cpq_sync.translate.context import TranslateContext
 from cpq_sync.translate.evergreen import check_not_mixed, evergreen_subscription
 from cpq_sync.translate.mdq import mdq_phases
+from cpq_sync.translate.migration import is_migrated, skip_paid_periods
 from cpq_sync.translate.proration import prorated_phases
 from cpq_sync.translate.terms import payment_term_days, whole_number
 
@@ -226,6 +227,12 @@ def _schedule(
     if order.skip_past_initial_invoices:
         phase["proration_behavior"] = "none"  # do not bill the backdated past
     phase = ctx.apply(Kind.PHASE, phase, order)
+    if ctx.migrated_before and is_migrated(order, ctx.migrated_before):
+        if term % interval:
+            raise DataError("Order", order.id, "SBQQ__SubscriptionTerm__c",
+                            "a migrated order with a prorated term is not supported yet.")  # fmt: skip
+        phases = skip_paid_periods(phase, start, ctx.migrated_before, interval)
+        return schedule_desired(bundle, phases, start, days_until_due, ctx)
     if term % interval:  # leftover months billed once, prorated
         currency = ctx.currency(order.currency)
         phases = prorated_phases(order, recurring, charges, phase, term, interval, currency)

@@ -294,3 +294,28 @@ def test_amendment_off_a_billing_boundary_bills_cpqs_prorated_amount(org: Path) 
         ("invoice_item", 2, 180_00),
     ]
     assert sum(line.amount for line in lines) == cents_sold(sf, initial, amendment)
+
+
+def test_orders_before_the_sync_start_date_skipped_or_migrated_without_rebilling(
+    org: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sf = sandbox_sf.connect(org)
+    create_product(sf, "Widget A", Decimal(10))
+    today = sandbox_sf.now(org).date()
+    start = add_months(today.replace(day=1), -2)  # started two months ago, activated today
+    sync_start = add_months(today.replace(day=1), 1)  # the old system billed until next month
+    acct = account_id(sf, "Acme%")
+    order_id, _ = create_order(sf, acct, [("Widget A", 4)], start=start, term=12)
+    # Salesforce stamps ActivatedDate on activation; the sandbox org leaves it to the caller.
+    activated = dt.datetime.combine(today, dt.time(9), tzinfo=dt.UTC) - dt.timedelta(days=1)
+    sf.Order.update(order_id, {"ActivatedDate": activated.strftime("%Y-%m-%dT%H:%M:%SZ")})
+    monkeypatch.setenv("CPQ_SYNC_SYNC_START_DATE", sync_start.isoformat())
+    assert order_id not in run_sync(full=True).synced_orders  # activated before the sync start date: skipped
+    assert sf.Order.get(order_id)["Stripe_ID__c"] is None
+
+    monkeypatch.setenv("CPQ_SYNC_MIGRATE_ORDERS_BEFORE_START_DATE", "true")
+    assert order_id in run_sync(full=True).synced_orders
+    schedule_id = sf.Order.get(order_id)["Stripe_ID__c"]
+    billed = [(d, t) for d, t in invoiced(org, schedule_id) if t]
+    # The three months the old system billed are not billed again; the nine others are, 4 x 10 USD each.
+    assert billed == [(add_months(start, m), 40_00) for m in range(3, 12)]

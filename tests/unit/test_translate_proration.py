@@ -45,3 +45,28 @@ def test_a_multiplier_that_disagrees_with_the_term_is_an_error(ctx: TranslateCon
     with pytest.raises(DataError, match="prorate multiplier") as err:
         translate_order(bundle([item], **{"sbqq__quote__r.sbqq__subscriptionterm__c": 18}), ctx)
     assert err.value.record_id == item.id and err.value.field == "SBQQ__ProrateMultiplier__c"
+
+
+MIGRATION: list[tuple[str, str, list[tuple[int, int]]]] = [
+    ("nothing billed before the start", "2022-01-01", [(12, 10)]),
+    ("three monthly periods already billed", "2022-03-15", [(3, 0), (9, 10)]),
+    ("all billed", "2023-06-01", [(12, 0)]),
+]
+
+
+@pytest.mark.parametrize(("name", "sync_start", "expected"), MIGRATION, ids=[m[0] for m in MIGRATION])
+def test_migrated_order_does_not_rebill_paid_periods(
+    ctx: TranslateContext, name: str, sync_start: str, expected: list[tuple[int, int]]
+) -> None:
+    import dataclasses
+    import datetime as dt
+
+    migrating = dataclasses.replace(ctx, migrated_before=dt.date.fromisoformat(sync_start))
+    item = line(1, PROD_A, PBE_A, "10", "120")
+    order = bundle([item], activateddate="2021-12-20T10:00:00Z")
+    phases = translate_order(order, migrating).main.params["phases"]
+    assert [(p["duration"]["interval_count"], p["items"][0]["quantity"]) for p in phases] == expected
+    assert all(p.get("proration_behavior") == "none" for p in phases if p["items"][0]["quantity"] == 0)
+    # An order activated on or after the sync start date bills as usual.
+    recent = bundle([item], activateddate="2023-07-01T10:00:00Z")
+    assert len(translate_order(recent, migrating).main.params["phases"]) == 1
