@@ -151,7 +151,10 @@ class StripeApplier:
                 k: params[k] for k in ("phases", "end_behavior", "default_settings", "metadata") if k in params
             }
             update["proration_behavior"] = "none"
-            return self._call(v1.subscription_schedules.update, desired.known_id, update, options)
+            try:
+                return self._call(v1.subscription_schedules.update, desired.known_id, update, options)
+            except stripe.InvalidRequestError as error:
+                return self._backdated_update(desired.known_id, update, options, error)
         create = {**params, "phases": [{k: v for k, v in p.items() if k != "start_date"} for p in params["phases"]]}
         schedule = self._create_or_recover(
             op, lambda: self._call(v1.subscription_schedules.create, create, options), create
@@ -197,6 +200,34 @@ class StripeApplier:
             key = {"idempotency_key": f"{base}-cancel"}
             return self._call(v1.subscriptions.cancel, subscription.id, no_credit, key)
         return subscription
+
+    def _backdated_update(
+        self, schedule_id: str, update: dict[str, Any], options: Any, error: stripe.InvalidRequestError
+    ) -> Any:
+        """An amendment that starts in the past is processed in current time, as the connector did: the phase
+        boundaries between the current phase's start and now move to `now` (phases squeezed out by them are
+        dropped, the later state wins). Tried boundary by boundary; the first error stands if none works."""
+        v1 = self.client.v1
+        schedule = self._call(v1.subscription_schedules.retrieve, schedule_id)
+        current = schedule.current_phase
+        phases: list[dict[str, Any]] = update["phases"]
+        index = next(
+            (i for i, p in enumerate(phases) if current is not None and p.get("start_date") == current.start_date),
+            None,
+        )
+        if index is None:
+            raise error
+        for squeezed in range(1, len(phases) - index):
+            head = [*phases[:index], {**phases[index], "end_date": "now"}]
+            tail = [{**p} for p in phases[index + squeezed :]]
+            tail[0]["start_date"] = "now"
+            attempt = {**update, "phases": [*head, *tail]}
+            key = {"idempotency_key": f"{options['idempotency_key']}-now-{squeezed}"}
+            try:
+                return self._call(v1.subscription_schedules.update, schedule_id, attempt, key)
+            except stripe.InvalidRequestError:
+                continue
+        raise error
 
     def _create_or_recover(self, op: Operation, create: Callable[[], Any], params: dict[str, Any]) -> Any:
         try:

@@ -319,3 +319,31 @@ def test_orders_before_the_sync_start_date_skipped_or_migrated_without_rebilling
     billed = [(d, t) for d, t in invoiced(org, schedule_id) if t]
     # The three months the old system billed are not billed again; the nine others are, 4 x 10 USD each.
     assert billed == [(add_months(start, m), 40_00) for m in range(3, 12)]
+
+
+def test_backdated_amendment_is_processed_in_current_time(org: Path, products: tuple[str, str]) -> None:
+    """As the connector documents: an amendment whose start has passed takes effect now (the change applies
+    from the sync, Stripe refusing to rewrite the past); nothing is billed twice."""
+    sf, stripe = connect_both(org)
+    a, _ = products
+    start = sandbox_sf.now(org).date().replace(day=1)
+    acct = account_id(sf, "Acme%")
+    initial, (line_a,) = create_order(sf, acct, [(a, 10)], start=start, term=12, contract=True)
+    assert initial in run_sync(order_ids=[initial]).synced_orders
+    now = dt.datetime.combine(add_months(start, 2) + dt.timedelta(days=10), dt.time(12), tzinfo=dt.UTC)
+    sandbox_stripe.set_clock(org, now)
+    amendment, _ = create_order(
+        sf, acct, [(a, 2, line_a)], start=add_months(start, 2), term=10,
+        amends=sf.Order.get(initial)["ContractId"], end=add_months(start, 12) - dt.timedelta(days=1),
+    )  # fmt: skip
+    report = run_sync(order_ids=[amendment])
+    assert report.failed == [] and amendment in report.synced_orders
+    schedule_id = sf.Order.get(initial)["Stripe_ID__c"]
+    assert [(p[0], p[1], sorted(p[2].values())) for p in phases(stripe, schedule_id)] == [
+        (midnight(start), int(now.timestamp()), [10]),
+        (int(now.timestamp()), midnight(add_months(start, 12)), [12]),
+    ]
+    billed = invoiced(org, schedule_id)
+    assert billed == [(add_months(start, m), 100_00) for m in range(3)] + [
+        (add_months(start, m), 120_00) for m in range(3, 12)
+    ]
