@@ -77,6 +77,7 @@ def create_order(
     end: dt.date | None = None,
     activate: bool = True,
     evergreen: bool = False,
+    skip_past: bool = False,
 ) -> tuple[str, list[str]]:
     """An activated CPQ order, as CPQ builds it: quote, order with lines priced by CPQ's math, then activation.
 
@@ -111,6 +112,7 @@ def create_order(
             "Type": "Amendment" if amends else "New",
             "Description": "kind: test",
             "ContractId": contract_id,
+            "Skip_Past_Initial_Invoices__c": skip_past,
         }
     )["id"]
     if contract:

@@ -347,3 +347,27 @@ def test_backdated_amendment_is_processed_in_current_time(org: Path, products: t
     assert billed == [(add_months(start, m), 100_00) for m in range(3)] + [
         (add_months(start, m), 120_00) for m in range(3, 12)
     ]
+
+
+def test_skip_past_initial_invoices_and_renewal_as_a_new_contract(org: Path, products: tuple[str, str]) -> None:
+    sf, _ = connect_both(org)
+    a, _ = products
+    today = sandbox_sf.now(org).date()
+    start = add_months(today.replace(day=1), -2)  # two whole months have passed
+    acct = account_id(sf, "Acme%")
+    billed, skipped = (
+        create_order(sf, acct, [(a, 1)], start=start, term=12, skip_past=skip, contract=True)[0]
+        for skip in (False, True)
+    )
+    assert {billed, skipped} <= set(run_sync(order_ids=[billed, skipped]).synced_orders)
+    every_month = [(add_months(start, m), 10_00) for m in range(12)]
+    assert invoiced(org, sf.Order.get(billed)["Stripe_ID__c"]) == every_month
+    assert invoiced(org, sf.Order.get(skipped)["Stripe_ID__c"]) == every_month[2:]  # the past is not billed
+
+    # A renewal starts a new contract: its own schedule, the renewed one untouched.
+    renewal, _ = create_order(sf, acct, [(a, 3)], start=add_months(start, 12), term=12, contract=True)
+    sf.Order.update(renewal, {"Type": "Renewal"})
+    assert renewal in run_sync(order_ids=[renewal]).synced_orders
+    schedule = sf.Order.get(renewal)["Stripe_ID__c"]
+    assert schedule not in (sf.Order.get(billed)["Stripe_ID__c"], sf.Order.get(skipped)["Stripe_ID__c"])
+    assert invoiced(org, schedule) == [(add_months(start, m), 30_00) for m in range(12, 24)]
