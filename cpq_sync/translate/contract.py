@@ -148,7 +148,20 @@ def _signature(price: Desired) -> str:
     return json.dumps(params, sort_keys=True, default=lambda v: f"ref:{v.key}" if isinstance(v, Ref) else str(v))
 
 
+@dataclass
+class _Interval:
+    """A stretch of the contract with one set of quantities: one schedule phase."""
+
+    start: dt.date
+    phase: dict[str, Any]  # the phase's parameters (items included) without dates
+    groups: dict[str, list[_Group]]  # root line id -> its units at each price
+
+
 class _Builder:
+    """The contract as a timeline of intervals (one for a plain order, one per segment for an MDQ ramp); each
+    amendment splits the interval it starts in and changes every interval from its start on (a segmented line
+    only the intervals within its own dates)."""
+
     def __init__(self, initial: OrderBundle, translation: OrderTranslation, ctx: TranslateContext) -> None:
         self.ctx = ctx
         self.initial = initial
@@ -157,25 +170,28 @@ class _Builder:
         self.line_prices = dict(translation.line_prices)
         params = translation.main.params
         self.currency = _schedule_currency(translation)
-        first = params["phases"][0]
         self.start = dt.datetime.fromtimestamp(params["start_date"], dt.UTC).date()
-        term = first["duration"]["interval_count"]
-        self.end = add_months(self.start, term)
-        self.interval = _interval(self.objects, first["items"])
-        phase0 = {k: v for k, v in first.items() if k != "duration"}
-        self.phases: list[tuple[dt.date, dict[str, Any]]] = [(self.start, phase0)]
+        self.interval = _interval(self.objects, params["phases"][0]["items"])
+        self.roots: dict[str, str] = {}
+        lines = [i for i in initial.items if not i.skip and i.id in self.line_prices and line_charge(i).recurring]
+        for item in lines:
+            self.roots[item.id] = item.id
+        self.intervals: list[_Interval] = []
+        begin = self.start
+        for phase in params["phases"]:
+            covering = [i for i in lines if _covers(i, begin, self.start)]
+            groups: dict[str, list[_Group]] = {}
+            for item in covering:
+                key = self.line_prices[item.id]
+                quantity = whole_number(item.quantity, object_type="OrderItem", record_id=item.id,
+                                        field="Quantity", what="quantity")  # fmt: skip
+                groups[item.id] = [_Group(key, _signature(self.objects[key]), quantity, item)]
+            self.intervals.append(_Interval(begin, {k: v for k, v in phase.items() if k != "duration"}, groups))
+            begin = add_months(begin, int(phase["duration"]["interval_count"]))
+        self.end = begin
         self.ends_at = self.end
         self.cancel = False
-        self.roots: dict[str, str] = {}
-        self.groups: dict[str, list[_Group]] = {}
-        for item in initial.items:
-            key = self.line_prices.get(item.id)
-            if key is None or item.skip or not line_charge(item).recurring:
-                continue
-            self.roots[item.id] = item.id
-            quantity = whole_number(item.quantity, object_type="OrderItem", record_id=item.id, field="Quantity",
-                                    what="quantity")  # fmt: skip
-            self.groups[item.id] = [_Group(key, _signature(self.objects[key]), quantity, item)]
+        self.last_start = self.start
 
     def apply(self, amendment: OrderBundle, later: list[OrderBundle]) -> None:
         """Adds one amendment; raises DataError (and leaves the builder unchanged) when it cannot be applied."""
@@ -198,12 +214,12 @@ class _Builder:
                 "SBQQ__Quote__r.SBQQ__StartDate__c",
                 f"the amendment starts on {start}, outside the contract ({self.start} to {self.end}).",
             )
-        if start < self.phases[-1][0]:
+        if start < self.last_start:
             raise DataError(
                 "Order",
                 order.id,
                 "SBQQ__Quote__r.SBQQ__StartDate__c",
-                f"the amendment starts on {start}, before an earlier amendment of its contract ({self.phases[-1][0]}).",
+                f"the amendment starts on {start}, before an earlier amendment of its contract ({self.last_start}).",
             )
         contract_end = self.end - dt.timedelta(days=1)
         if order.end_date is not None and order.end_date != contract_end:
@@ -223,8 +239,14 @@ class _Builder:
                 f"the amendment is in {order.currency}, its contract in {self.currency.upper()}.",
             )
         months = _months_between(self.start, start)
-        state = copy.deepcopy((self.roots, self.groups))
-        roots, groups = state
+        roots, intervals = copy.deepcopy((self.roots, self.intervals))
+        at = max(i for i, iv in enumerate(intervals) if iv.start <= start)
+        same_day = intervals[at].start == start
+        if not same_day:
+            source = intervals[at]
+            intervals.insert(at + 1, _Interval(start, dict(source.phase), copy.deepcopy(source.groups)))
+            at += 1
+        affected = intervals[at:]
         new_objects: dict[str, Desired] = {}
         line_prices: dict[str, str] = {}
         add_items: list[dict[str, Any]] = []
@@ -239,9 +261,6 @@ class _Builder:
             if (item.subscription_type or "").lower() == "evergreen":
                 raise DataError("OrderItem", item.id, "SBQQ__SubscriptionType__c",
                                 "evergreen lines cannot amend a termed contract.")  # fmt: skip
-            if item.segment_key:
-                raise DataError("OrderItem", item.id, "SBQQ__SegmentKey__c",
-                                "amendments of MDQ segmented lines are not supported yet.")  # fmt: skip
             prod = translate_product(product, self.ctx)
             new_objects.setdefault(prod.key, prod)
             price = translate_line_price(item, pbe, charge, self.currency, self.ctx)
@@ -272,7 +291,16 @@ class _Builder:
                     f"({self.start}); amendments prorated by the day are not supported yet.",
                     "start the amendment on the same day of the month as the contract.",
                 )
-            if months % self.interval and quantity > 0:
+            targets = [iv for iv in affected if _covers(item, iv.start, start)]
+            if not targets:
+                raise DataError(
+                    "OrderItem",
+                    item.id,
+                    "ServiceDate",
+                    f"the line's dates ({item.service_date} to {item.end_date}) match no period of the contract "
+                    f"from {start} on.",
+                )
+            if months % self.interval and quantity > 0 and targets[0].start == start:
                 # Off a billing-period boundary: the added units bill the prorated months up to the next
                 # boundary once (CPQ's amount), then recur from it. Decreases give no credit (as the connector).
                 boundary = min(-(-months // self.interval) * self.interval, _months_between(self.start, self.end))
@@ -310,30 +338,31 @@ class _Builder:
                     raise DataError("OrderItem", item.id, "Quantity",
                                     f"a new line cannot have a negative quantity ({quantity}).")  # fmt: skip
             roots[item.id] = root
-            line_groups = groups.setdefault(root, [])
-            same = next((g for g in line_groups if g.signature == signature), None)
-            if same is None and quantity < 0:
-                same = next((g for g in reversed(line_groups) if g.quantity > 0), None)
-            if same is None:
-                new_objects.setdefault(price.key, price)
-                same = _Group(price.key, signature, 0, item)
-                line_groups.append(same)
-            total = sum(g.quantity for g in line_groups)
-            if total + quantity < 0:
-                raise DataError(
-                    "OrderItem",
-                    item.id,
-                    "Quantity",
-                    f"the line removes {-quantity} units but the contract has only {total} of them.",
-                    "correct the amendment's quantity.",
-                )
-            same.quantity += quantity
-            line_prices[item.id] = same.price_key
+            for target in targets:
+                line_groups = target.groups.setdefault(root, [])
+                same = next((g for g in line_groups if g.signature == signature), None)
+                if same is None and quantity < 0:
+                    same = next((g for g in reversed(line_groups) if g.quantity > 0), None)
+                if same is None:
+                    new_objects.setdefault(price.key, price)
+                    same = _Group(price.key, signature, 0, item)
+                    line_groups.append(same)
+                total = sum(g.quantity for g in line_groups)
+                if total + quantity < 0:
+                    raise DataError(
+                        "OrderItem",
+                        item.id,
+                        "Quantity",
+                        f"the line removes {-quantity} units but the contract has only {total} of them.",
+                        "correct the amendment's quantity.",
+                    )
+                same.quantity += quantity
+                line_prices.setdefault(item.id, same.price_key)
         if len(add_items) > MAX_INVOICE_ITEMS_PER_PHASE:
             raise DataError("Order", order.id, "OrderItems",
                             f"{len(add_items)} one-time lines; Stripe allows 20 per phase.")  # fmt: skip
-        items = self._phase_items(groups)
-        if not items:
+        rebuilt = [self._phase_items(iv.groups) for iv in affected]
+        if not any(rebuilt):
             if later:
                 raise DataError(
                     "Order",
@@ -343,37 +372,47 @@ class _Builder:
                     f"({', '.join(b.order.id for b in later)}).",
                     "remove the later amendments or the termination.",
                 )
-            self._commit(state, new_objects, line_prices)
+            self._commit(roots, intervals[:at], new_objects, line_prices)
             if start == self.start:
                 self.cancel = True
             else:
-                self.phases = [p for p in self.phases if p[0] < start]
                 self.ends_at = start
+            self.last_start = start
             return
-        phase: dict[str, Any] = {"items": items, "metadata": {"salesforce_order_id": order.id},
-                                 "proration_behavior": "none"}  # fmt: skip
+        if not all(rebuilt):
+            raise DataError(
+                "Order",
+                order.id,
+                "OrderItems",
+                "the amendment leaves part of the contract with no line; terminate the whole contract instead.",
+            )
+        first = affected[0]
+        metadata = {**first.phase.get("metadata", {}), "salesforce_order_id": order.id}
+        phase: dict[str, Any] = {"items": rebuilt[0], "proration_behavior": "none", "metadata": metadata}
         if add_items:
             phase["add_invoice_items"] = add_items
         phase = self.ctx.apply(Kind.PHASE, phase, order)
-        last_start, last = self.phases[-1]
-        if last_start == start:  # same start date: the new phase replaces it, its one-time items carried over
-            carried = [*last.get("add_invoice_items", []), *phase.get("add_invoice_items", [])]
+        if same_day:  # the new phase replaces the one starting that day, its one-time items carried over
+            carried = [*first.phase.get("add_invoice_items", []), *phase.get("add_invoice_items", [])]
             if len(carried) > MAX_INVOICE_ITEMS_PER_PHASE:
                 raise DataError("Order", order.id, "OrderItems", "more than 20 one-time items in one phase.")
             if carried:
                 phase["add_invoice_items"] = carried
-            self.phases[-1] = (start, {**last, **phase, "metadata": {**last.get("metadata", {}), **phase["metadata"]}})
-        else:
-            self.phases.append((start, phase))
-        self._commit(state, new_objects, line_prices)
+            phase = {**first.phase, **phase}
+        first.phase = phase
+        for interval, items in zip(affected[1:], rebuilt[1:], strict=True):
+            interval.phase = {**interval.phase, "items": items}
+        self._commit(roots, intervals, new_objects, line_prices)
+        self.last_start = start
 
     def _commit(
         self,
-        state: tuple[dict[str, str], dict[str, list[_Group]]],
+        roots: dict[str, str],
+        intervals: list[_Interval],
         objects: dict[str, Desired],
         line_prices: dict[str, str],
     ) -> None:
-        self.roots, self.groups = state
+        self.roots, self.intervals = roots, intervals
         for key, obj in objects.items():
             self.objects.setdefault(key, obj)
         self.line_prices.update(line_prices)
@@ -391,11 +430,13 @@ class _Builder:
                     existing["metadata"]["salesforce_order_item_id"] = f"{ids},{group.item.id}"[:500]
                     continue
                 params = self.ctx.apply(Kind.PHASE_ITEM, {}, group.item)
-                params.update(
-                    price=Ref(group.price_key),
-                    quantity=group.quantity,
-                    metadata={**params.get("metadata", {}), "salesforce_order_item_id": group.item.id},
-                )
+                meta = {**params.get("metadata", {}), "salesforce_order_item_id": group.item.id}
+                if group.item.segment_key:
+                    if group.item.segment_index is not None:
+                        meta["salesforce_segment_index"] = str(int(group.item.segment_index))
+                    if group.item.segment_label:
+                        meta["salesforce_segment_label"] = group.item.segment_label[:500]
+                params.update(price=Ref(group.price_key), quantity=group.quantity, metadata=meta)
                 items[group.price_key] = params
         return list(items.values())
 
@@ -403,9 +444,9 @@ class _Builder:
         main = self.translation.main
         params = copy.deepcopy(main.params)
         phases: list[dict[str, Any]] = []
-        for index, (start, phase) in enumerate(self.phases):
-            end = self.phases[index + 1][0] if index + 1 < len(self.phases) else self.ends_at
-            phases.append({**phase, "start_date": utc_midnight(start), "end_date": utc_midnight(end)})
+        for index, interval in enumerate(self.intervals):
+            end = self.intervals[index + 1].start if index + 1 < len(self.intervals) else self.ends_at
+            phases.append({**interval.phase, "start_date": utc_midnight(interval.start), "end_date": utc_midnight(end)})
         params["phases"] = phases
         children = {**main.children, "amendments": applied}
         if self.cancel:
@@ -421,6 +462,15 @@ class _Builder:
             children=children,
             also_records=[SfRef("Order", a) for a in applied],
         )
+
+
+def _covers(item: OrderItemRecord, day: dt.date, default_start: dt.date) -> bool:
+    """Whether a line is in force on `day`: a segmented line within its own dates, any other from its start."""
+    if not item.segment_key:
+        return True
+    begin = item.service_date or default_start
+    end = item.end_date + dt.timedelta(days=1) if item.end_date else None
+    return begin <= day and (end is None or day < end)
 
 
 def _schedule_currency(translation: OrderTranslation) -> str:
@@ -493,11 +543,13 @@ def translate_contract(contract: Contract, ctx: TranslateContext) -> ContractTra
                 f"the contract's initial order {initial.order.id} has no recurring lines to amend.",
             )  # fmt: skip
         return out
-    if len(translation.main.params["phases"]) > 1 or "duration" not in translation.main.params["phases"][0]:
+    phases = translation.main.params["phases"]
+    mdq = any(i.segment_key for i in initial.items if not i.skip)
+    if not all("duration" in p for p in phases) or (len(phases) > 1 and not mdq):
         for amendment in contract.amendments:
             out.failures[amendment.order.id] = DataError(
                 "Order", amendment.order.id, "ContractId",
-                f"the contract's initial order {initial.order.id} is an MDQ ramp or has a prorated term; amendments "
+                f"the contract's initial order {initial.order.id} has a prorated term or was migrated; amendments "
                 "of those are not supported yet.",
             )  # fmt: skip
         out.objects, out.main, out.line_prices = list(translation.objects), translation.main, translation.line_prices

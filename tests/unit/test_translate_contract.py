@@ -327,3 +327,43 @@ def test_evergreen_cancellation_and_other_amendments(ctx: TranslateContext) -> N
     upsell = evergreen(amend(2, 3, [(PROD_A, 1, A1)]))
     refused = translate_contract(Contract(CONTRACT, initial, [upsell]), ctx)
     assert "only cancellations" in refused.failures[upsell.order.id].message
+
+
+def mdq_line(order: int, n: int, index: int, qty: int, months: tuple[int, int], revised: str | None = None) -> Any:
+    begin, end = M(START, months[0]), M(START, months[1])
+    return OrderItemRecord.from_flat(
+        {
+            "id": item_id(order, n), "orderid": order_id(order), "product2id": PROD_A, "pricebookentryid": PBE_A,
+            "quantity": qty, "unitprice": 10 * (months[1] - months[0]), "currencyisocode": "USD",
+            "sbqq__chargetype__c": "Recurring", "sbqq__billingfrequency__c": "Monthly",
+            "sbqq__subscriptionpricing__c": "Fixed Price", "sbqq__subscriptionterm__c": months[1] - months[0],
+            "sbqq__defaultsubscriptionterm__c": 1, "servicedate": begin.isoformat(),
+            "enddate": (end - dt.timedelta(days=1)).isoformat(), "sbqq__segmentindex__c": index,
+            "sbqq__segmentlabel__c": f"Year {index}", "sbqq__segmentkey__c": "K1",
+            "sbqq__revisedorderproduct__c": revised,
+        }
+    )  # fmt: skip
+
+
+def test_mdq_amendment_changes_the_current_and_later_segments_matched_by_dates(ctx: TranslateContext) -> None:
+    base = bundle(1, [(PROD_A, 1)])
+    end = M(START, 36)
+    order = base.order.model_copy(update={"quote_term": Decimal(36), "end_date": end - dt.timedelta(days=1)})
+    segments = [mdq_line(1, k, k + 1, 10 + 5 * k, (12 * k, 12 * (k + 1))) for k in range(3)]
+    initial = OrderBundle(order, segments, base.account, base.products, base.pricebook_entries)
+    am = amend(2, 18, [(PROD_A, 1)])
+    deltas = [mdq_line(2, 0, 2, 5, (18, 24), segments[1].id), mdq_line(2, 1, 3, 5, (24, 36), segments[2].id)]
+    amendment = OrderBundle(am.order.model_copy(update={"end_date": end - dt.timedelta(days=1)}), deltas,
+                            am.account, am.products, am.pricebook_entries)  # fmt: skip
+    result = translate_contract(Contract(CONTRACT, initial, [amendment]), ctx)
+    assert result.failures == {}
+    view = [(s, e, sorted(q.values())) for s, e, q in phase_view(result)]
+    assert view == [
+        (START, M(START, 12), [10]),
+        (M(START, 12), M(START, 18), [15]),
+        (M(START, 18), M(START, 24), [20]),
+        (M(START, 24), end, [25]),
+    ]
+    assert result.main is not None
+    labels = [p["metadata"].get("salesforce_segment_label") for p in result.main.params["phases"]]
+    assert labels == ["Year 1", "Year 2", "Year 2", "Year 3"]
