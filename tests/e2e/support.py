@@ -202,6 +202,50 @@ def connect_both(directory: Path) -> tuple[Salesforce, Any]:
     return sandbox_sf.connect(directory), sandbox_stripe.connect(directory)
 
 
+def add_segment_line(
+    sf: Salesforce,
+    order_id: str,
+    product_name: str,
+    index: int,
+    quantity: int,
+    seg_start: dt.date,
+    months: int,
+    *,
+    discount: Decimal = Decimal(0),
+    revised: str | None = None,
+) -> str:
+    """One MDQ segment line (index `index`, `months` long from `seg_start`), priced by CPQ for its segment."""
+    pbe = pricebook_entry(sf, product_name)
+    product = pbe["Product2"]
+    default_term = FREQUENCY_MONTHS[product["SBQQ__BillingFrequency__c"]]
+    multiplier = Decimal(months) / default_term
+    unit = (Decimal(str(pbe["UnitPrice"])) * multiplier * (1 - discount)).quantize(Decimal("0.01"))
+    return str(
+        sf.OrderItem.create(
+            {
+                "OrderId": order_id,
+                "PricebookEntryId": pbe["Id"],
+                "Product2Id": pbe["Product2Id"],
+                "Quantity": quantity,
+                "UnitPrice": float(unit),
+                "SBQQ__ChargeType__c": "Recurring",
+                "SBQQ__BillingFrequency__c": product["SBQQ__BillingFrequency__c"],
+                "SBQQ__BillingType__c": "Advance",
+                "SBQQ__SubscriptionPricing__c": "Fixed Price",
+                "SBQQ__SubscriptionTerm__c": months,
+                "SBQQ__DefaultSubscriptionTerm__c": default_term,
+                "SBQQ__ProrateMultiplier__c": float(multiplier),
+                "ServiceDate": seg_start.isoformat(),
+                "EndDate": (add_months(seg_start, months) - dt.timedelta(days=1)).isoformat(),
+                "SBQQ__SegmentIndex__c": index,
+                "SBQQ__SegmentLabel__c": f"Year {index}",
+                "SBQQ__SegmentKey__c": "1700000000001",
+                "SBQQ__RevisedOrderProduct__c": revised,
+            }
+        )["id"]
+    )
+
+
 def create_mdq_order(
     sf: Salesforce,
     account_id: str,
@@ -211,41 +255,26 @@ def create_mdq_order(
     start: dt.date,
     segment_months: int = 12,
     plain: tuple[tuple[str, int], ...] = (),
+    contract: bool = False,
 ) -> tuple[str, list[str]]:
     """An activated MDQ order: one line per segment of `product_name` (quantity, discount) plus `plain` lines over
     the whole term, as CPQ builds them (each segment line priced for its own segment)."""
     term = segment_months * len(segments)
-    order_id, plain_items = create_order(sf, account_id, list(plain), start=start, term=term, activate=False)
-    pbe = pricebook_entry(sf, product_name)
-    product = pbe["Product2"]
-    default_term = FREQUENCY_MONTHS[product["SBQQ__BillingFrequency__c"]]
-    items = []
-    for index, (quantity, discount) in enumerate(segments, start=1):
-        seg_start = add_months(start, segment_months * (index - 1))
-        multiplier = Decimal(segment_months) / default_term
-        unit = (Decimal(str(pbe["UnitPrice"])) * multiplier * (1 - discount)).quantize(Decimal("0.01"))
-        items.append(
-            sf.OrderItem.create(
-                {
-                    "OrderId": order_id,
-                    "PricebookEntryId": pbe["Id"],
-                    "Product2Id": pbe["Product2Id"],
-                    "Quantity": quantity,
-                    "UnitPrice": float(unit),
-                    "SBQQ__ChargeType__c": "Recurring",
-                    "SBQQ__BillingFrequency__c": product["SBQQ__BillingFrequency__c"],
-                    "SBQQ__BillingType__c": "Advance",
-                    "SBQQ__SubscriptionPricing__c": "Fixed Price",
-                    "SBQQ__SubscriptionTerm__c": segment_months,
-                    "SBQQ__DefaultSubscriptionTerm__c": default_term,
-                    "SBQQ__ProrateMultiplier__c": float(multiplier),
-                    "ServiceDate": seg_start.isoformat(),
-                    "EndDate": (add_months(seg_start, segment_months) - dt.timedelta(days=1)).isoformat(),
-                    "SBQQ__SegmentIndex__c": index,
-                    "SBQQ__SegmentLabel__c": f"Year {index}",
-                    "SBQQ__SegmentKey__c": "1700000000001",
-                }
-            )["id"]
+    order_id, plain_items = create_order(
+        sf, account_id, list(plain), start=start, term=term, activate=False, contract=contract
+    )
+    items = [
+        add_segment_line(
+            sf,
+            order_id,
+            product_name,
+            index,
+            quantity,
+            add_months(start, segment_months * (index - 1)),
+            segment_months,
+            discount=discount,
         )
+        for index, (quantity, discount) in enumerate(segments, start=1)
+    ]
     sf.Order.update(order_id, {"Status": "Activated"})
     return order_id, [*items, *plain_items]

@@ -16,6 +16,7 @@ from cpq_sync.sandbox import stripe as sandbox_stripe
 from tests.e2e.support import (
     account_id,
     add_months,
+    add_segment_line,
     connect_both,
     create_mdq_order,
     create_order,
@@ -371,3 +372,25 @@ def test_skip_past_initial_invoices_and_renewal_as_a_new_contract(org: Path, pro
     schedule = sf.Order.get(renewal)["Stripe_ID__c"]
     assert schedule not in (sf.Order.get(billed)["Stripe_ID__c"], sf.Order.get(skipped)["Stripe_ID__c"])
     assert invoiced(org, schedule) == [(add_months(start, m), 30_00) for m in range(12, 24)]
+
+
+def test_mdq_amendment_changes_the_later_segments(org: Path) -> None:
+    sf = sandbox_sf.connect(org)
+    create_product(sf, "Ramp Seats", Decimal(100), "Annual")
+    start = sandbox_sf.now(org).date().replace(day=1)
+    acct = account_id(sf, "Acme%")
+    segments = [(10, Decimal(0)), (15, Decimal(0)), (20, Decimal(0))]
+    initial, (_, year2, year3) = create_mdq_order(sf, acct, "Ramp Seats", segments, start=start, contract=True)
+    amendment, _ = create_order(
+        sf, acct, [], start=add_months(start, 12), term=24, amends=sf.Order.get(initial)["ContractId"],
+        end=add_months(start, 36) - dt.timedelta(days=1), activate=False,
+    )  # fmt: skip
+    add_segment_line(sf, amendment, "Ramp Seats", 2, 5, add_months(start, 12), 12, revised=year2)
+    add_segment_line(sf, amendment, "Ramp Seats", 3, 5, add_months(start, 24), 12, revised=year3)
+    sf.Order.update(amendment, {"Status": "Activated"})
+    report = run_sync(order_ids=[initial, amendment])
+    assert report.failed == [] and {initial, amendment} <= set(report.synced_orders)
+    schedule_id = sf.Order.get(initial)["Stripe_ID__c"]
+    expected = [(start, 10 * 100_00), (add_months(start, 12), 20 * 100_00), (add_months(start, 24), 25 * 100_00)]
+    assert invoiced(org, schedule_id) == expected
+    assert sum(t for _, t in expected) == cents_sold(sf, initial, amendment)
