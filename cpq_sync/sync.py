@@ -309,9 +309,7 @@ def finish(
                 )
             )
             continue
-        main = next(
-            (op for op in ops if op.desired.record == primary or primary in op.desired.also_records), None
-        )
+        main = next((op for op in ops if op.desired.record == primary or primary in op.desired.also_records), None)
         if main is None or all(op.action is Action.SKIP for op in ops):
             continue  # nothing was written for it: no Sync Record either
         outcome = outcomes[main.key]

@@ -238,9 +238,7 @@ def extract_contract_orders(org: OrgClient, fields: FieldLists, result: Extracte
     """The other activated orders of the contracts the extracted orders belong to, in one query per 200
     contracts: an amendment's schedule is rebuilt from its contract's initial order and every amendment."""
     have = {b.order.id for b in result.bundles} | {f.primary.id for f in result.failures}
-    contracts = sorted(
-        {c for b in result.bundles for c in (b.order.contract_id, b.order.master_contract_id) if c}
-    )
+    contracts = sorted({c for b in result.bundles for c in (b.order.contract_id, b.order.master_contract_id) if c})
     if not contracts:
         return
     where = [

@@ -189,9 +189,7 @@ class StripeApplier:
             create["billing_cycle_anchor"] = start
         if cancel_at is not None and cancel_at > now:
             create["cancel_at"] = cancel_at
-        subscription = self._create_or_recover(
-            op, lambda: self._call(v1.subscriptions.create, create, options), create
-        )
+        subscription = self._create_or_recover(op, lambda: self._call(v1.subscriptions.create, create, options), create)
         base = options["idempotency_key"]
         for index, line in enumerate(desired.children.get("invoice_items", [])):
             item = {**resolve_refs(line, ids), "customer": params["customer"], "subscription": subscription.id}

@@ -372,10 +372,11 @@ class _Builder:
                     f"({', '.join(b.order.id for b in later)}).",
                     "remove the later amendments or the termination.",
                 )
-            self._commit(roots, intervals[:at], new_objects, line_prices)
-            if start == self.start:
+            if start == self.start:  # cancelled: the schedule keeps its phases (a new one is created, then cancelled)
+                self._commit(roots, self.intervals, new_objects, line_prices)
                 self.cancel = True
             else:
+                self._commit(roots, intervals[:at], new_objects, line_prices)
                 self.ends_at = start
             self.last_start = start
             return

@@ -193,6 +193,7 @@ def test_termination_on_the_first_day_cancels(ctx: TranslateContext) -> None:
     initial = bundle(1, [(PROD_A, 10)])
     result = translate_contract(Contract(CONTRACT, initial, [amend(2, 0, [(PROD_A, -10, A1)])]), ctx)
     assert result.main is not None and result.main.children["cancel"] is True
+    assert result.main.params["phases"]  # a schedule created in the same run is created, then cancelled
 
 
 def test_no_amendment_keeps_the_new_order_translation(ctx: TranslateContext) -> None:
