@@ -291,6 +291,15 @@ class _Builder:
                     f"({self.start}); amendments prorated by the day are not supported yet.",
                     "start the amendment on the same day of the month as the contract.",
                 )
+            if not item.segment_key and item.end_date is not None and item.end_date != contract_end:
+                raise DataError(
+                    "OrderItem",
+                    item.id,
+                    "EndDate",
+                    f"the line ends on {item.end_date} but its contract ends on {contract_end}; "
+                    "amendments must co-terminate with the initial order.",
+                    "set the line's end date to the contract's end date.",
+                )
             targets = [iv for iv in affected if _covers(item, iv.start, start)]
             if not targets:
                 raise DataError(

@@ -203,6 +203,14 @@ def test_no_amendment_keeps_the_new_order_translation(ctx: TranslateContext) -> 
     assert result.main.content_hash == translate_order(initial, ctx).main.content_hash
 
 
+def line_ending_late() -> OrderBundle:
+    """An amendment with no order end date whose line ends after the contract."""
+    b = amend(2, 1, [(PROD_A, 1, A1)])
+    late = b.items[0].model_copy(update={"end_date": dt.date(2027, 6, 30)})
+    return OrderBundle(b.order.model_copy(update={"end_date": None}), [late], b.account, b.products,
+                       b.pricebook_entries)  # fmt: skip
+
+
 ERRORS: list[tuple[str, list[OrderBundle], str, str]] = [
     ("decrease beyond the aggregate", [amend(2, 1, [(PROD_A, -11, A1)])], item_id(2, 0), "only 10"),
     (
@@ -217,6 +225,7 @@ ERRORS: list[tuple[str, list[OrderBundle], str, str]] = [
         order_id(2),
         "co-terminate",
     ),
+    ("a line that does not co-terminate", [line_ending_late()], item_id(2, 0), "co-terminate"),
     ("revising an unknown line", [amend(2, 1, [(PROD_A, 1, "802999999999999AAA")])], item_id(2, 0), "revises"),
     ("starting before the contract", [amend(2, -1, [(PROD_A, 1, A1)])], order_id(2), "outside the contract"),
 ]
