@@ -132,6 +132,7 @@ def prepare(settings: Settings, *, now: dt.datetime | None = None) -> RunContext
             mappings=compiled,
             default_currency=settings.preferences.default_currency,
             instance_url=org.instance_url,
+            proration_precision=settings.preferences.proration_precision,
             migrated_before=(
                 settings.preferences.sync_start_date if settings.preferences.migrate_orders_before_start_date else None
             ),

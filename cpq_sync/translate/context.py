@@ -22,6 +22,7 @@ class TranslateContext:
     # Orders activated before this date are brought over without re-billing what the old system billed
     # (the sync start date, when the migration preference is on).
     migrated_before: dt.date | None = None
+    proration_precision: str = "month"  # "month" or "month+day": how amendments off a boundary are prorated
 
     def link(self, record_id: str) -> str:
         return f"{self.instance_url.rstrip('/')}/{record_id}" if self.instance_url else record_id

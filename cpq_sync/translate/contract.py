@@ -22,13 +22,14 @@ import datetime as dt
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from cpq_sync.desired import Desired, ObjectKind, Ref, SfRef
 from cpq_sync.errors import DataError
 from cpq_sync.mapping.kinds import Kind
 from cpq_sync.records import OrderItemRecord
-from cpq_sync.translate.catalog import line_charge, translate_line_price, translate_product
+from cpq_sync.translate.catalog import LineCharge, line_charge, translate_line_price, translate_product
 from cpq_sync.translate.context import TranslateContext
 from cpq_sync.translate.evergreen import cancellation
 from cpq_sync.translate.order import (
@@ -238,7 +239,7 @@ class _Builder:
                 "CurrencyIsoCode",
                 f"the amendment is in {order.currency}, its contract in {self.currency.upper()}.",
             )
-        months = _months_between(self.start, start)
+        stub_months, stub_days = self._to_boundary(start)
         roots, intervals = copy.deepcopy((self.roots, self.intervals))
         at = max(i for i, iv in enumerate(intervals) if iv.start <= start)
         same_day = intervals[at].start == start
@@ -282,15 +283,6 @@ class _Builder:
                     "SBQQ__BillingFrequency__c",
                     f"the line bills every {charge.interval_months} months, its contract every {self.interval}.",
                 )
-            if months < 0:
-                raise DataError(
-                    "Order",
-                    order.id,
-                    "SBQQ__Quote__r.SBQQ__StartDate__c",
-                    f"the amendment starts on {start}, not on a monthly anniversary of the contract's start "
-                    f"({self.start}); amendments prorated by the day are not supported yet.",
-                    "start the amendment on the same day of the month as the contract.",
-                )
             if not item.segment_key and item.end_date is not None and item.end_date != contract_end:
                 raise DataError(
                     "OrderItem",
@@ -309,26 +301,27 @@ class _Builder:
                     f"the line's dates ({item.service_date} to {item.end_date}) match no period of the contract "
                     f"from {start} on.",
                 )
-            if months % self.interval and quantity > 0 and targets[0].start == start:
-                # Off a billing-period boundary: the added units bill the prorated months up to the next
-                # boundary once (CPQ's amount), then recur from it. Decreases give no credit (as the connector).
-                boundary = min(-(-months // self.interval) * self.interval, _months_between(self.start, self.end))
-                per_unit = leftover_per_unit(item, charge, boundary - months, charge.term_months)
-                add_items.append(
-                    {
-                        "price_data": {
-                            "currency": self.currency,
-                            "product": Ref(prod.key),
-                            "unit_amount_decimal": decimal_string(minor_units(per_unit, self.currency)),
-                        },
-                        "quantity": quantity,
-                        "metadata": {
-                            "salesforce_order_item_id": item.id,
-                            "salesforce_proration": "true",
-                            "salesforce_prorated_months": str(boundary - months),
-                        },
-                    }
-                )
+            if stub_months + stub_days and quantity > 0 and targets[0].start == start:
+                # Off a billing-period boundary: the added units bill the prorated time up to the next boundary
+                # once (CPQ's amount), then recur from it. Decreases give no credit (as the connector).
+                per_unit = self._stub(item, charge, stub_months, stub_days)
+                if per_unit > 0:
+                    add_items.append(
+                        {
+                            "price_data": {
+                                "currency": self.currency,
+                                "product": Ref(prod.key),
+                                "unit_amount_decimal": decimal_string(minor_units(per_unit, self.currency)),
+                            },
+                            "quantity": quantity,
+                            "metadata": {
+                                "salesforce_order_item_id": item.id,
+                                "salesforce_proration": "true",
+                                "salesforce_prorated_months": str(stub_months),
+                                "salesforce_prorated_days": str(stub_days),
+                            },
+                        }
+                    )
             signature = _signature(price)
             revised = item.revised_order_product
             if revised:
@@ -414,6 +407,27 @@ class _Builder:
             interval.phase = {**interval.phase, "items": items}
         self._commit(roots, intervals, new_objects, line_prices)
         self.last_start = start
+
+    def _to_boundary(self, start: dt.date) -> tuple[int, int]:
+        """Whole months and leftover days from an amendment's start to the next billing-period boundary (or the
+        contract's end); (0, 0) on a boundary."""
+        total = _months_between(self.start, self.end)
+        months = (start.year - self.start.year) * 12 + start.month - self.start.month
+        if add_months(self.start, months) > start:
+            months -= 1
+        if add_months(self.start, months) == start:  # a monthly anniversary
+            boundary = min(-(-months // self.interval) * self.interval, total)
+            return boundary - months, 0
+        boundary = min((months // self.interval + 1) * self.interval, total)
+        return boundary - months - 1, (add_months(self.start, months + 1) - start).days
+
+    def _stub(self, item: OrderItemRecord, charge: LineCharge, months: int, days: int) -> Decimal:
+        """The per-unit prorated amount: whole months as CPQ computed them (checked against the prorate
+        multiplier); the days only with the month+day precision, at the month's price over 365/12 days."""
+        amount = leftover_per_unit(item, charge, months, charge.term_months) if months else Decimal(0)
+        if days and self.ctx.proration_precision == "month+day":
+            amount += item.unit_price / charge.term_months / (Decimal(365) / 12) * days
+        return amount
 
     def _commit(
         self,

@@ -47,7 +47,8 @@ def invoiced(directory: Path, schedule_id: str) -> list[tuple[dt.date, int]]:
 
 @pytest.fixture
 def org(sandbox: Path) -> Path:
-    sandbox_sf.seed_org(sandbox, orders=40, seed=7)
+    """The demo company's accounts and catalog (one seeded order: the tests build their own)."""
+    sandbox_sf.seed_org(sandbox, orders=1, seed=7)
     return sandbox
 
 

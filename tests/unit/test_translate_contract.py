@@ -263,15 +263,28 @@ def test_off_boundary_amendment_bills_the_prorated_months_once(ctx: TranslateCon
     (stub,) = result.main.params["phases"][1]["add_invoice_items"]
     assert stub["price_data"]["unit_amount_decimal"] == "2000" and stub["quantity"] == 1
     assert stub["metadata"]["salesforce_prorated_months"] == "2"
-    # A decrease off the boundary takes effect with no credit (as the connector); a mid-month start is refused.
+    # A decrease off the boundary takes effect with no credit (as the connector).
     decrease = translate_contract(
         Contract(CONTRACT, initial, [amend(3, 1, [(PROD_A, -1, A1)], frequency="Quarterly")]), ctx
     )
     assert decrease.failures == {} and decrease.main is not None
     assert "add_invoice_items" not in decrease.main.params["phases"][1]
+    # A mid-month start (2026-02-15, 14 days to the next monthly boundary): by month, the unit starts billing
+    # at the boundary (CPQ's term is the whole months); by month and day, the 14 days bill once as well.
+    import dataclasses
+
     mid = bundle(4, [(PROD_A, 1, A1)], start=dt.date(2026, 2, 15), amendment=True)
-    refused = translate_contract(Contract(CONTRACT, bundle(1, [(PROD_A, 10)]), [mid]), ctx)
-    assert "monthly anniversary" in refused.failures[mid.order.id].message
+    by_month = translate_contract(Contract(CONTRACT, bundle(1, [(PROD_A, 10)]), [mid]), ctx)
+    assert by_month.failures == {} and by_month.main is not None
+    assert phase_view(by_month)[1] == (dt.date(2026, 2, 15), END, {A: 11})
+    assert "add_invoice_items" not in by_month.main.params["phases"][1]
+    daily = dataclasses.replace(ctx, proration_precision="month+day")
+    by_day = translate_contract(Contract(CONTRACT, bundle(1, [(PROD_A, 10)]), [mid]), daily)
+    assert by_day.main is not None
+    (stub,) = by_day.main.params["phases"][1]["add_invoice_items"]
+    # 10 USD a month over 365/12 days, 14 days: 4.60 USD.
+    assert round(Decimal(stub["price_data"]["unit_amount_decimal"])) == 460
+    assert stub["metadata"]["salesforce_prorated_days"] == "14"
 
 
 def test_initial_order_missing_or_not_synced(ctx: TranslateContext) -> None:
