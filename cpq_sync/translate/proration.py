@@ -7,8 +7,9 @@ nothing recurring bills) and the prorated amount is a one-time invoice item (`pr
 at all (9 months billed annually) the one phase bills the whole prorated amount at the start.
 
 Per unit, the leftover is UnitPrice x leftover months / term (month precision: the leftover is whole months
-by construction). It must agree to the cent with CPQ's own figure, UnitPrice / SBQQ__ProrateMultiplier__c x
-leftover months / the product's default term; a mismatch is an error on the line rather than a guess.
+by construction): the amount CPQ priced. SBQQ__ProrateMultiplier__c must agree with term / default term at the
+precision CPQ stores it (4 decimals; re-deriving amounts from the rounded multiplier would be off by cents); a
+mismatch is an error on the line rather than a guess.
 """
 
 from __future__ import annotations
@@ -25,25 +26,29 @@ from cpq_sync.translate.terms import decimal_string, minor_units, whole_number
 
 MAX_INVOICE_ITEMS_PER_PHASE = 20
 CENT = Decimal("0.01")
+MULTIPLIER_PLACES = 4  # CPQ stores SBQQ__ProrateMultiplier__c rounded to 4 decimals
 
 
 def leftover_per_unit(item: OrderItemRecord, charge: LineCharge, months: int, term: int) -> Decimal:
     """The line's prorated amount for `months` leftover months of its `term`, per unit, checked against CPQ."""
-    ours = item.unit_price * months / term
     multiplier = item.prorate_multiplier
     if multiplier is not None and multiplier > 0:
         default_term = item.default_subscription_term or Decimal(charge.interval_months)
-        cpq = item.unit_price / multiplier * months / default_term
-        if ours.quantize(CENT, ROUND_HALF_UP) != cpq.quantize(CENT, ROUND_HALF_UP):
+        expected = Decimal(term) / default_term
+        places = max(MULTIPLIER_PLACES, -multiplier.as_tuple().exponent)  # type: ignore[operator]
+        step = Decimal(1).scaleb(-places)
+        if multiplier.quantize(step, ROUND_HALF_UP) != expected.quantize(step, ROUND_HALF_UP):
             raise DataError(
                 "OrderItem",
                 item.id,
                 "SBQQ__ProrateMultiplier__c",
-                f"the prorated amount for {months} months is {ours.quantize(CENT)} from the term ({term} months) "
-                f"but {cpq.quantize(CENT)} from the prorate multiplier {multiplier}; they must agree.",
+                f"the prorate multiplier {multiplier} does not match the line's term ({term} months over a "
+                f"{default_term}-month default term = {expected.quantize(step)}), so the prorated amount for "
+                f"{months} months ({(item.unit_price * months / term).quantize(CENT)} from the term) cannot be "
+                "trusted.",
                 "recalculate the quote so the prorate multiplier matches the subscription term.",
             )
-    return ours
+    return item.unit_price * months / term
 
 
 def prorated_phases(
