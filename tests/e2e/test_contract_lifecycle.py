@@ -395,3 +395,34 @@ def test_mdq_amendment_changes_the_later_segments(org: Path) -> None:
     expected = [(start, 10 * 100_00), (add_months(start, 12), 20 * 100_00), (add_months(start, 24), 25 * 100_00)]
     assert invoiced(org, schedule_id) == expected
     assert sum(t for _, t in expected) == cents_sold(sf, initial, amendment)
+
+
+LIFECYCLE_KINDS = {
+    "amendment", "termination", "renewal", "evergreen", "evergreen_cancellation", "mdq_ramp", "odd_term",
+    "backdated", "future_start",
+}  # fmt: skip
+
+
+def test_seeded_lifecycle_orders_sync_and_a_rerun_writes_nothing(sandbox: Path) -> None:
+    """The demo company's contracts of every lifecycle kind. Usage lines and lines at other billing frequencies
+    than annual are left out (Skip_Line_Item__c): metered prices and mixed intervals are other work."""
+    sandbox_sf.seed_org(sandbox, orders=40, seed=7)
+    sf = sandbox_sf.connect(sandbox)
+    others = sf.query_all(
+        "SELECT Id FROM OrderItem WHERE SBQQ__ChargeType__c = 'Usage' OR (SBQQ__ChargeType__c = 'Recurring' "
+        "AND SBQQ__BillingFrequency__c != 'Annual' AND SBQQ__SubscriptionType__c != 'Evergreen')"
+    )["records"]
+    for row in others:
+        sf.OrderItem.update(row["Id"], {"Skip_Line_Item__c": True})
+    kinds = {
+        r["Id"]: r["Description"].removeprefix("kind: ")
+        for r in sf.query_all("SELECT Id, Description FROM Order WHERE Status = 'Activated'")["records"]
+    }
+    report = run_sync(full=True)
+    failed = {r.primary.id: r.message for r in report.failed if kinds.get(r.primary.id) in LIFECYCLE_KINDS}
+    assert failed == {}
+    assert {kinds[o] for o in report.synced_orders} >= LIFECYCLE_KINDS
+    posts = len(stripe_posts(sandbox))
+    rerun = run_sync(full=True)
+    assert rerun.synced_orders == []
+    assert len(stripe_posts(sandbox)) == posts
