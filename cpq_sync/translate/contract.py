@@ -1,17 +1,23 @@
 """Contract -> one Subscription Schedule rebuilt from the contract's initial order and every amendment, in order.
 
 Pure. A contract with no amendment is just its initial order (`translate_order`, unchanged, so the schedules
-synced before keep their hash). With amendments, the schedule gets one phase per amendment start date, each with
-the quantities aggregated over the initial order and every earlier amendment (a revised line adds its delta to
-the line it revises, through `SBQQ__RevisedOrderProduct__c`: 10 then -4 gives 6). Every phase carries its
-`start_date` and `end_date`, so an update passes the past phases back unchanged (Stripe refuses changes to them).
+synced before keep their hash). With amendments, the contract is a timeline of intervals (one for a plain order,
+one per segment for an MDQ ramp); each amendment splits the interval it starts in and changes the quantities of
+every interval from its start on (a segmented line only within its own dates), aggregated over the initial order
+and every earlier amendment (a revised line adds its delta to the line it revises, through
+`SBQQ__RevisedOrderProduct__c`: 10 then -4 gives 6). Every phase carries `start_date` and `end_date`, so an update
+passes the past phases back unchanged (Stripe refuses changes to them).
 
 * A price is reused when the amendment line bills exactly what the line it revises bills (same product, currency,
   amount and recurrence); otherwise it is a new price and a new item.
+* Units added off a billing-period boundary bill the prorated time to the next boundary once (CPQ's amount, a
+  `price_data` add_invoice_item) and recur from it; every amendment phase has `proration_behavior=none`.
+  Decreases take effect with no credit, as the connector did.
 * All lines at 0 (a termination): the last phase ends at the amendment's start; a termination on the contract's
   first day cancels the schedule. Lines that reach 0 leave the phase (partial termination).
-* An amendment that fails (bad data, off a billing-period boundary, a termination with later amendments) fails
-  with every later amendment of its contract; the earlier ones still apply.
+* An evergreen contract (a Subscription) takes only its cancellation.
+* An amendment that fails (bad data, not co-terminating, a termination with later amendments) fails with every
+  later amendment of its contract; the earlier ones still apply.
 """
 
 from __future__ import annotations
@@ -654,6 +660,6 @@ def _evergreen_contract(
             break
         cancelled = amendment
         out.applied.append(order.id)
-        out.main = cancellation(translation.main, order, start, amendment.items)
+        out.main = cancellation(translation.main, order, start)
         out.objects = [*translation.objects[:-1], out.main]
     return out

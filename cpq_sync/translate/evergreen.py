@@ -109,7 +109,7 @@ def evergreen_subscription(
     )
 
 
-def cancellation(main: Desired, amendment: OrderRecord, start: dt.date, lines: list[OrderItemRecord]) -> Desired:
+def cancellation(main: Desired, amendment: OrderRecord, start: dt.date) -> Desired:
     """The evergreen subscription cancelled by `amendment` from `start` (every line brought to 0)."""
     return Desired(
         key=main.key,
