@@ -30,6 +30,7 @@ from cpq_sync.records import (
 )
 from cpq_sync.salesforce.client import OrgClient
 from cpq_sync.salesforce.filters import SyncFilters
+from cpq_sync.translate.contract import contract_of, is_amendment
 from cpq_sync.translate.order import OrderBundle
 
 log = logging.getLogger(__name__)
@@ -235,10 +236,11 @@ def extract_orders(org: OrgClient, fields: FieldLists, window: Window, filters: 
 
 
 def extract_contract_orders(org: OrgClient, fields: FieldLists, result: Extracted) -> None:
-    """The other activated orders of the contracts the extracted orders belong to, in one query per 200
-    contracts: an amendment's schedule is rebuilt from its contract's initial order and every amendment."""
+    """The other activated orders of the contracts the extracted amendments belong to, in one query per 200
+    contracts (none when the run has no amendment): an amendment's schedule is rebuilt from its contract's initial
+    order and every amendment."""
     have = {b.order.id for b in result.bundles} | {f.primary.id for f in result.failures}
-    contracts = sorted({c for b in result.bundles for c in (b.order.contract_id, b.order.master_contract_id) if c})
+    contracts = sorted({c for b in result.bundles if is_amendment(b) and (c := contract_of(b))})
     if not contracts:
         return
     where = [
