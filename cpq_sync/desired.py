@@ -66,6 +66,8 @@ class Desired:
     known_hash: str | None = None
     primaries: set[SfRef] = field(default_factory=set)  # the records whose Sync Records depend on this object
     children: dict[str, Any] = field(default_factory=dict)  # extra per-kind detail (e.g. invoice lines)
+    # other records that also hold this object's id and hash (the amendments of a contract's schedule)
+    also_records: list[SfRef] = field(default_factory=list)
 
     @property
     def layer(self) -> int:

@@ -12,6 +12,7 @@ from cpq_sync.errors import DataError
 
 IMMUTABLE = {ObjectKind.PRICE, ObjectKind.COUPON}  # a change is a new object, the old one archived
 MUTABLE = {ObjectKind.CUSTOMER, ObjectKind.PRODUCT}
+SCHEDULED = {ObjectKind.SUBSCRIPTION_SCHEDULE, ObjectKind.SUBSCRIPTION}  # updated by amendments
 
 
 class Action(StrEnum):
@@ -83,6 +84,8 @@ def decide(desired: Desired) -> Operation:
         return Operation(desired, Action.UPDATE, "changed in Salesforce")
     if desired.kind in IMMUTABLE:
         return Operation(desired, Action.REPLACE, "changed in Salesforce: a new object replaces the old one")
+    if desired.kind in SCHEDULED and desired.children.get("amendments"):
+        return Operation(desired, Action.UPDATE, "amended in Salesforce: the contract's phases are rebuilt")
     return Operation(
         desired,
         Action.SKIP,

@@ -134,6 +134,8 @@ class OrderRecord(SfModel):
     quote_start_date: dt.date | None = Field(None, validation_alias="sbqq__quote__r.sbqq__startdate__c")
     quote_term: Decimal | None = Field(None, validation_alias="sbqq__quote__r.sbqq__subscriptionterm__c")
     quote_type: str | None = Field(None, validation_alias="sbqq__quote__r.sbqq__type__c")
+    master_contract_id: str | None = Field(None, validation_alias="sbqq__quote__r.sbqq__mastercontract__c")
+    contract_order_id: str | None = Field(None, validation_alias="contract.sbqq__order__c")
     skip_past_initial_invoices: bool | None = Field(None, validation_alias="skip_past_initial_invoices__c")
     system_modstamp: dt.datetime | None = Field(None, validation_alias="systemmodstamp")
 

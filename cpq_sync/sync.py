@@ -28,6 +28,7 @@ from cpq_sync.salesforce.extract import (
     Window,
     apply_line_filters,
     extract_changed,
+    extract_contract_orders,
     extract_orders,
 )
 from cpq_sync.salesforce.filters import SyncFilters
@@ -53,6 +54,7 @@ from cpq_sync.stripe.meters import resolve_meters
 from cpq_sync.stripe.pacing import Pacer
 from cpq_sync.translate.catalog import pbe_price_objects, translate_customer, translate_product
 from cpq_sync.translate.context import TranslateContext
+from cpq_sync.translate.contract import group_contracts, translate_contract
 from cpq_sync.translate.order import translate_order
 from cpq_sync.translate.prices import currency_conflicts, kept_order_synced_prices, subscribes
 
@@ -148,6 +150,10 @@ def prepare(settings: Settings, *, now: dt.datetime | None = None) -> RunContext
             default_currency=settings.preferences.default_currency,
             instance_url=org.instance_url,
             multi_currency=multi_currency,
+            proration_precision=settings.preferences.proration_precision,
+            migrated_before=(
+                settings.preferences.sync_start_date if settings.preferences.migrate_orders_before_start_date else None
+            ),
         ),
         fields=single_currency_fields(FieldLists.build(mappings, compiled.broken_entries), multi_currency),
         filters=filters,
@@ -186,6 +192,7 @@ def extract(ctx: RunContext, window: Window) -> Extracted:
     apply_line_filters(ctx.org, result, ctx.filters)
     attach_coupons(ctx.org, ctx.fields.coupon, result)
     extract_changed(ctx.org, ctx.fields, window, ctx.filters, result)
+    extract_contract_orders(ctx.org, ctx.fields, result)
     extract_changed_pricebook_entries(ctx.org, ctx.fields, window, ctx.filters, result)
     attach_consumption(ctx.org, result, multi_currency=ctx.translate.multi_currency)
     if ctx.translate.multi_currency:
@@ -202,7 +209,8 @@ def make_plan(ctx: RunContext, extracted: Extracted) -> Plan:
     line_known: dict[str, tuple[str | None, str | None]] = {}
     new_orders = [(b.order, b.account.id) for b in extracted.bundles if b.order.stripe_id is None and subscribes(b)]
     wrong_currency = currency_conflicts(new_orders, extracted.synced_currencies, ctx.translate)
-    for bundle in extracted.bundles:
+    alone, contracts = group_contracts(extracted.bundles, extracted.contract_orders)
+    for bundle in alone:
         primary = SfRef("Order", bundle.order.id)
         try:
             if bundle.order.id in wrong_currency:
@@ -216,6 +224,22 @@ def make_plan(ctx: RunContext, extracted: Extracted) -> Plan:
         groups.append((primary, translation.objects))
         line_prices.update(translation.line_prices)
         line_known.update({i.id: (i.stripe_id, i.sync_hash) for i in bundle.items})
+    in_run = {b.order.id for b in extracted.bundles}
+    for contract in contracts:
+        result = translate_contract(contract, ctx.translate)
+        members = [b for b in (contract.initial, *contract.amendments) if b is not None]
+        for bundle in members:
+            if bundle.order.id not in in_run:
+                continue
+            primary = SfRef("Order", bundle.order.id)
+            error = wrong_currency.get(bundle.order.id) or result.failures.get(bundle.order.id)
+            if error is not None:
+                failures.append(Failure(primary, error))
+                continue
+            if result.main is not None:
+                groups.append((primary, result.objects))
+            line_known.update({i.id: (i.stripe_id, i.sync_hash) for i in bundle.items})
+            line_prices.update({i.id: result.line_prices[i.id] for i in bundle.items if i.id in result.line_prices})
     for account in extracted.changed_accounts:
         primary = SfRef("Account", account.id)
         try:
@@ -296,6 +320,7 @@ def _id_updates(plan: Plan, layer: list[Operation], outcomes: dict[str, Outcome]
             continue
         if op.action is not Action.SKIP and op.desired.kind not in NO_WRITE_BACK:
             updates.append(StripeIdUpdate(op.desired.record, outcome.stripe_id, op.content_hash))
+            updates.extend(StripeIdUpdate(r, outcome.stripe_id, op.content_hash) for r in op.desired.also_records)
     # Order lines record the price they bill with (once their price exists).
     for item_id, key in plan.line_prices.items():
         if key not in by_key:
@@ -335,7 +360,7 @@ def finish(
                 )
             )
             continue
-        main = next((op for op in ops if op.desired.record == primary), None)
+        main = next((op for op in ops if op.desired.record == primary or primary in op.desired.also_records), None)
         if main is None or all(op.action is Action.SKIP for op in ops):
             continue  # nothing was written for it: no Sync Record either
         outcome = outcomes[main.key]

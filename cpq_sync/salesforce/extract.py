@@ -34,6 +34,7 @@ from cpq_sync.records import (
 )
 from cpq_sync.salesforce.client import OrgClient
 from cpq_sync.salesforce.filters import SyncFilters
+from cpq_sync.translate.contract import contract_of, is_amendment
 from cpq_sync.translate.order import OrderBundle
 
 log = logging.getLogger(__name__)
@@ -128,6 +129,9 @@ class FieldLists:
 @dataclass
 class Extracted:
     bundles: list[OrderBundle] = field(default_factory=list)
+    # The other orders of the contracts the bundles belong to (initial orders, earlier amendments): context for
+    # rebuilding a contract's schedule, not synced themselves.
+    contract_orders: list[OrderBundle] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
     changed_accounts: list[AccountRecord] = field(default_factory=list)
     changed_products: list[Product2Record] = field(default_factory=list)
@@ -254,6 +258,19 @@ def _bulk_rows(org: OrgClient, fields: FieldLists, where: str) -> tuple[list[dic
     return bulk(order_soql, "Order"), bulk(item_soql, "OrderItem")
 
 
+def _query_rows(
+    org: OrgClient, fields: FieldLists, where: Iterable[list[str]]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """REST rows for several WHERE clauses (e.g. chunked id lists)."""
+    order_rows: list[dict[str, Any]] = []
+    item_rows: list[dict[str, Any]] = []
+    for conditions in where:
+        orders, items = _rest_rows(org, fields, " AND ".join(conditions))
+        order_rows += orders
+        item_rows += items
+    return order_rows, item_rows
+
+
 def count_orders(org: OrgClient, where: str) -> int:
     result: dict[str, Any] = org.call(lambda sf: sf.query(f"SELECT COUNT() FROM Order WHERE {where}"))
     return int(result["totalSize"])
@@ -290,7 +307,39 @@ def extract_orders(
     orders = pd.DataFrame(order_rows)
     modstamps = pd.to_datetime(orders["systemmodstamp"], utc=True, format="ISO8601")
     result.max_modstamp = modstamps.max().to_pydatetime()
+    result.bundles, result.failures = _bundles(order_rows, item_rows)
+    log.info("extracted %d orders (%d lines)", len(order_rows), len(item_rows))
+    return result
 
+
+def extract_contract_orders(org: OrgClient, fields: FieldLists, result: Extracted) -> None:
+    """The other activated orders of the contracts the extracted amendments belong to, in one query per 200
+    contracts (none when the run has no amendment): an amendment's schedule is rebuilt from its contract's initial
+    order and every amendment."""
+    have = {b.order.id for b in result.bundles} | {f.primary.id for f in result.failures}
+    contracts = sorted({c for b in result.bundles if is_amendment(b) and (c := contract_of(b))})
+    if not contracts:
+        return
+    where = [
+        [
+            "Status = 'Activated'",
+            f"ContractId IN ({', '.join(soql_string(c) for c in contracts[n : n + ID_CHUNK])})",
+        ]
+        for n in range(0, len(contracts), ID_CHUNK)
+    ]
+    order_rows, item_rows = _query_rows(org, fields, where)
+    keep = {str(r.get("id")) for r in order_rows} - have
+    order_rows = [r for r in order_rows if str(r.get("id")) in keep]
+    item_rows = [r for r in item_rows if str(r.get("orderid")) in keep]
+    bundles, _failures = _bundles(order_rows, item_rows)  # a broken context order fails its amendments later
+    result.contract_orders.extend(bundles)
+
+
+def _bundles(
+    order_rows: list[dict[str, Any]], item_rows: list[dict[str, Any]]
+) -> tuple[list[OrderBundle], list[Failure]]:
+    bundles: list[OrderBundle] = []
+    failures: list[Failure] = []
     bad: dict[str, DataError] = {}
     accounts = _by_id(AccountRecord, _frame(order_rows, "account."), bad)
     products = _by_id(Product2Record, _frame(item_rows, "product2."), bad)
@@ -323,9 +372,9 @@ def extract_orders(
                     if ref and ref in bad:
                         raise bad[ref]
         except DataError as exc:
-            result.failures.append(Failure(primary, exc))
+            failures.append(Failure(primary, exc))
             continue
-        result.bundles.append(
+        bundles.append(
             OrderBundle(
                 order=order,
                 items=items,
@@ -338,8 +387,7 @@ def extract_orders(
                 },
             )
         )
-    log.info("extracted %d orders (%d lines)", len(order_rows), len(item_rows))
-    return result
+    return bundles, failures
 
 
 def _passing(org: OrgClient, sobject: str, ids: set[str], condition: str) -> set[str]:

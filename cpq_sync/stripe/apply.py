@@ -10,6 +10,7 @@ attempt sent other parameters, e.g. the data changed in between), the object is 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ METADATA_ID = {
     ObjectKind.CUSTOMER: "salesforce_account_id",
     ObjectKind.PRODUCT: "salesforce_product_id",
     ObjectKind.SUBSCRIPTION_SCHEDULE: "salesforce_order_id",
+    ObjectKind.SUBSCRIPTION: "salesforce_order_id",
     ObjectKind.INVOICE: "salesforce_order_id",
 }
 
@@ -134,12 +136,105 @@ class StripeApplier:
         if kind is ObjectKind.METER:  # only created: an existing meter is found before the plan is applied
             return self._call(v1.billing.meters.create, params, options)
         if kind is ObjectKind.SUBSCRIPTION_SCHEDULE:
-            return self._create_or_recover(
-                op, lambda: self._call(v1.subscription_schedules.create, params, options), params
-            )
+            return self._schedule(op, params, options)
+        if kind is ObjectKind.SUBSCRIPTION:
+            return self._subscription(op, params, ids, options)
         if kind is ObjectKind.INVOICE:
             return self._invoice(desired, params, ids)
         raise NotImplementedError(f"applying {kind.value} objects")
+
+    def _schedule(self, op: Operation, params: dict[str, Any], options: Any) -> Any:
+        """Create, or (for an amended contract) update the phases from the current one on, or cancel."""
+        v1 = self.client.v1
+        desired = op.desired
+        cancel = bool(desired.children.get("cancel"))
+        if op.action is Action.UPDATE and desired.known_id:
+            if cancel:
+                return self._call(
+                    v1.subscription_schedules.cancel,
+                    desired.known_id,
+                    {"invoice_now": False, "prorate": False},
+                    options,
+                )
+            update: dict[str, Any] = {
+                k: params[k] for k in ("phases", "end_behavior", "default_settings", "metadata") if k in params
+            }
+            update["proration_behavior"] = "none"
+            try:
+                return self._call(v1.subscription_schedules.update, desired.known_id, update, options)
+            except stripe.InvalidRequestError as error:
+                return self._backdated_update(desired.known_id, update, options, error)
+        create = {**params, "phases": [{k: v for k, v in p.items() if k != "start_date"} for p in params["phases"]]}
+        schedule = self._create_or_recover(
+            op, lambda: self._call(v1.subscription_schedules.create, create, options), create
+        )
+        if cancel:
+            key = {"idempotency_key": f"{options['idempotency_key']}-cancel"}
+            no_credit = {"invoice_now": False, "prorate": False}
+            return self._call(v1.subscription_schedules.cancel, schedule.id, no_credit, key)
+        return schedule
+
+    def _subscription(self, op: Operation, params: dict[str, Any], ids: dict[str, str], options: Any) -> Any:
+        """An evergreen order: the subscription, started as the order says against the clock (a past start is
+        backdated, a future start anchors the billing cycle and bills nothing before it), its one-time lines as
+        invoice items on it; a cancellation amendment cancels now or sets `cancel_at`."""
+        v1 = self.client.v1
+        desired = op.desired
+        now = int(time.time())
+        cancel_at = desired.children.get("cancel_at")
+        no_credit = {"invoice_now": False, "prorate": False}
+        if op.action is Action.UPDATE and desired.known_id:
+            if cancel_at is None:
+                return self._call(v1.subscriptions.retrieve, desired.known_id)
+            if cancel_at <= now:
+                return self._call(v1.subscriptions.cancel, desired.known_id, no_credit, options)
+            update = {"cancel_at": cancel_at, "proration_behavior": "none"}
+            return self._call(v1.subscriptions.update, desired.known_id, update, options)
+        start = int(desired.children["start_date"])
+        create = dict(params)
+        if start < now - 86_400:
+            create["backdate_start_date"] = start
+        elif start > now:
+            create["billing_cycle_anchor"] = start
+        if cancel_at is not None and cancel_at > now:
+            create["cancel_at"] = cancel_at
+        subscription = self._create_or_recover(op, lambda: self._call(v1.subscriptions.create, create, options), create)
+        base = options["idempotency_key"]
+        for index, line in enumerate(desired.children.get("invoice_items", [])):
+            item = {**resolve_refs(line, ids), "customer": params["customer"], "subscription": subscription.id}
+            self._call(v1.invoice_items.create, item, {"idempotency_key": f"{base}-item-{index}"})
+        if cancel_at is not None and cancel_at <= now:
+            key = {"idempotency_key": f"{base}-cancel"}
+            return self._call(v1.subscriptions.cancel, subscription.id, no_credit, key)
+        return subscription
+
+    def _backdated_update(
+        self, schedule_id: str, update: dict[str, Any], options: Any, error: stripe.InvalidRequestError
+    ) -> Any:
+        """An amendment that starts in the past is processed in current time, as the connector did: the phase
+        boundaries between the current phase's start and now move to `now` (phases squeezed out by them are
+        dropped, the later state wins). Tried boundary by boundary; the first error stands if none works."""
+        v1 = self.client.v1
+        schedule = self._call(v1.subscription_schedules.retrieve, schedule_id)
+        current = schedule.current_phase
+        phases: list[dict[str, Any]] = update["phases"]
+        index = next(
+            (i for i, p in enumerate(phases) if current is not None and p.get("start_date") == current.start_date),
+            None,
+        )
+        if index is None:
+            raise error
+        for squeezed in range(1, len(phases) - index):
+            head = [*phases[:index], {**phases[index], "end_date": "now"}]
+            tail = [{**p} for p in phases[index + squeezed :]]
+            tail[0]["start_date"] = "now"
+            attempt = {**update, "phases": [*head, *tail]}
+            key = {"idempotency_key": f"{options['idempotency_key']}-now-{squeezed}"}
+            try:
+                return self._call(v1.subscription_schedules.update, schedule_id, attempt, key)
+            except stripe.InvalidRequestError:
+                continue
+        raise error
 
     def _create_or_recover(self, op: Operation, create: Callable[[], Any], params: dict[str, Any]) -> Any:
         if self.recover:
@@ -177,6 +272,7 @@ class StripeApplier:
             return found.data[0] if found.data else None
         listing = {
             ObjectKind.SUBSCRIPTION_SCHEDULE: v1.subscription_schedules.list,
+            ObjectKind.SUBSCRIPTION: v1.subscriptions.list,
             ObjectKind.INVOICE: v1.invoices.list,
         }.get(desired.kind)
         if listing is not None:  # lists are consistent (search is not): by customer, then metadata

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +19,10 @@ class TranslateContext:
     default_currency: str = "usd"
     instance_url: str = ""
     multi_currency: bool = True
+    # Orders activated before this date are brought over without re-billing what the old system billed
+    # (the sync start date, when the migration preference is on).
+    migrated_before: dt.date | None = None
+    proration_precision: str = "month"  # "month" or "month+day": how amendments off a boundary are prorated
 
     def link(self, record_id: str) -> str:
         return f"{self.instance_url.rstrip('/')}/{record_id}" if self.instance_url else record_id

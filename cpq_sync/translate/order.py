@@ -32,7 +32,11 @@ from cpq_sync.translate.catalog import (
 )
 from cpq_sync.translate.context import TranslateContext
 from cpq_sync.translate.coupons import add_discounts, order_coupons
+from cpq_sync.translate.evergreen import check_not_mixed, evergreen_subscription
+from cpq_sync.translate.mdq import mdq_phases
+from cpq_sync.translate.migration import is_migrated, skip_paid_periods
 from cpq_sync.translate.prices import consumption_tiers, product_schedule, translate_meter
+from cpq_sync.translate.proration import prorated_phases
 from cpq_sync.translate.terms import payment_term_days, whole_number
 
 DEFAULT_DAYS_UNTIL_DUE = 30
@@ -84,20 +88,11 @@ def _reject_unsupported(bundle: OrderBundle, lines: list[OrderItemRecord]) -> No
         raise DataError(
             "Order",
             order.id,
-            "Type",
-            "amendment orders are not supported yet.",
-            "this order will sync once amendment support lands; nothing was written to Stripe for it.",
+            "ContractId",
+            "the amendment order has no contract (neither ContractId nor the quote's SBQQ__MasterContract__c), "
+            "so the schedule it amends cannot be found.",
+            "set the order's contract to the contract it amends.",
         )
-    for item in lines:
-        if (item.subscription_type or "").lower() == "evergreen":
-            raise DataError(
-                "OrderItem",
-                item.id,
-                "SBQQ__SubscriptionType__c",
-                "evergreen subscriptions are not supported yet.",
-            )
-        if item.segment_key:
-            raise DataError("OrderItem", item.id, "SBQQ__SegmentKey__c", "MDQ segmented lines are not supported yet.")
 
 
 def translate_order(bundle: OrderBundle, ctx: TranslateContext) -> OrderTranslation:
@@ -160,7 +155,14 @@ def translate_order(bundle: OrderBundle, ctx: TranslateContext) -> OrderTranslat
     one_time = [i for i in lines if not charges[i.id].recurring]
     days = payment_term_days(order.payment_term, object_type="Order", record_id=order.id, field="SBQQ__PaymentTerm__c")
     days_until_due = DEFAULT_DAYS_UNTIL_DUE if days is None else days
-    if recurring:
+    if check_not_mixed(order, recurring):
+        main = evergreen_subscription(
+            order, bundle.account.id, recurring, one_time, charges, line_prices, start, days_until_due, ctx
+        )
+    elif any(i.segment_key for i in recurring):
+        phases = mdq_phases(order, recurring, one_time, charges, line_prices, start, ctx)
+        main = schedule_desired(bundle, phases, start, days_until_due, ctx)
+    elif recurring:
         main = _schedule(bundle, recurring, one_time, charges, line_prices, start, days_until_due, ctx)
     else:
         main = _invoice(bundle, one_time, line_prices, currency, days_until_due, ctx)
@@ -203,16 +205,18 @@ def _schedule(
     if len(recurring) > MAX_RECURRING_LINES:
         raise DataError("Order", order.id, "OrderItems", f"{len(recurring)} recurring lines; Stripe allows 100.")
     term = _order_term(order, recurring, charges)
-    # Lines may bill at different frequencies (flexible billing mode); the term is whole periods of each.
-    uneven = sorted(m for m in {charges[i.id].interval_months for i in recurring} if term % m)
-    if uneven:
-        interval = uneven[-1]
+    # Lines may bill at different frequencies (flexible billing mode); proration needs one frequency.
+    intervals = sorted({charges[i.id].interval_months for i in recurring})
+    interval = intervals[-1]
+    uneven = [m for m in intervals if term % m]
+    if len(intervals) > 1 and uneven:
         raise DataError(
             "Order",
             order.id,
             "SBQQ__SubscriptionTerm__c",
-            f"a term of {term} months is not a whole number of {interval}-month billing periods; "
-            "prorated terms are not supported yet.",
+            f"a term of {term} months is not a whole number of {uneven[-1]}-month billing periods, and the order's "
+            "lines bill at different frequencies; prorated terms are supported for orders with one billing frequency.",
+            "split the order by billing frequency, or make the term a whole number of every line's billing period.",
         )
     items: dict[str, dict[str, Any]] = {}
     for item in recurring:
@@ -255,6 +259,27 @@ def _schedule(
     if order.skip_past_initial_invoices:
         phase["proration_behavior"] = "none"  # do not bill the backdated past
     phase = ctx.apply(Kind.PHASE, phase, order)
+    if ctx.migrated_before and is_migrated(order, ctx.migrated_before):
+        if len(intervals) > 1:
+            problem = "a migrated order whose lines bill at different frequencies is not supported yet."
+            raise DataError("Order", order.id, "SBQQ__BillingFrequency__c", problem)
+        if term % interval:
+            raise DataError("Order", order.id, "SBQQ__SubscriptionTerm__c",
+                            "a migrated order with a prorated term is not supported yet.")  # fmt: skip
+        phases = skip_paid_periods(phase, start, ctx.migrated_before, interval)
+        return schedule_desired(bundle, phases, start, days_until_due, ctx)
+    if term % interval:  # leftover months billed once, prorated
+        currency = ctx.currency(order.currency)
+        phases = prorated_phases(order, recurring, charges, phase, term, interval, currency)
+        return schedule_desired(bundle, phases, start, days_until_due, ctx)
+    return schedule_desired(bundle, [phase], start, days_until_due, ctx)
+
+
+def schedule_desired(
+    bundle: OrderBundle, phases: list[dict[str, Any]], start: dt.date, days_until_due: int, ctx: TranslateContext
+) -> Desired:
+    """The order's subscription schedule around its phases."""
+    order = bundle.order
     schedule: dict[str, Any] = {
         "customer": Ref(customer_key(bundle.account.id)),
         "start_date": utc_midnight(start),
@@ -264,7 +289,7 @@ def _schedule(
             "collection_method": "send_invoice",
             "invoice_settings": {"days_until_due": days_until_due},
         },
-        "phases": [phase],
+        "phases": phases,
         "metadata": {
             **ctx.metadata("order", order.id),
             "salesforce_account_id": bundle.account.id,

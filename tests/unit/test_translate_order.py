@@ -243,8 +243,9 @@ def test_bad_lines_fail_with_record_field_and_problem(
     assert problem in str(err.value)
 
 
-def test_amendments_are_refused_clearly_until_supported(ctx: TranslateContext) -> None:
-    with pytest.raises(DataError, match="amendment orders are not supported yet"):
+def test_an_amendment_without_a_contract_is_refused_clearly(ctx: TranslateContext) -> None:
+    # Amendments sync through their contract (translate/contract.py); one with no contract cannot be placed.
+    with pytest.raises(DataError, match="amendment order has no contract"):
         translate_order(bundle([line(1, PROD_A, PBE_A, "-4", "-44")], type="Amendment"), ctx)
 
 

@@ -1,0 +1,665 @@
+"""Contract -> one Subscription Schedule rebuilt from the contract's initial order and every amendment, in order.
+
+Pure. A contract with no amendment is just its initial order (`translate_order`, unchanged, so the schedules
+synced before keep their hash). With amendments, the contract is a timeline of intervals (one for a plain order,
+one per segment for an MDQ ramp); each amendment splits the interval it starts in and changes the quantities of
+every interval from its start on (a segmented line only within its own dates), aggregated over the initial order
+and every earlier amendment (a revised line adds its delta to the line it revises, through
+`SBQQ__RevisedOrderProduct__c`: 10 then -4 gives 6). Every phase carries `start_date` and `end_date`, so an update
+passes the past phases back unchanged (Stripe refuses changes to them).
+
+* A price is reused when the amendment line bills exactly what the line it revises bills (same product, currency,
+  amount and recurrence); otherwise it is a new price and a new item.
+* Units added off a billing-period boundary bill the prorated time to the next boundary once (CPQ's amount, a
+  `price_data` add_invoice_item) and recur from it; every amendment phase has `proration_behavior=none`.
+  Decreases take effect with no credit, as the connector did.
+* All lines at 0 (a termination): the last phase ends at the amendment's start; a termination on the contract's
+  first day cancels the schedule. Lines that reach 0 leave the phase (partial termination).
+* An evergreen contract (a Subscription) takes only its cancellation.
+* An amendment that fails (bad data, not co-terminating, a termination with later amendments) fails with every
+  later amendment of its contract; the earlier ones still apply.
+"""
+
+from __future__ import annotations
+
+import calendar
+import copy
+import datetime as dt
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from cpq_sync.desired import Desired, ObjectKind, Ref, SfRef
+from cpq_sync.errors import DataError
+from cpq_sync.mapping.kinds import Kind
+from cpq_sync.records import OrderItemRecord
+from cpq_sync.translate.catalog import LineCharge, line_charge, translate_line_price, translate_product
+from cpq_sync.translate.context import TranslateContext
+from cpq_sync.translate.evergreen import cancellation
+from cpq_sync.translate.order import (
+    MAX_INVOICE_ITEMS_PER_PHASE,
+    OrderBundle,
+    OrderTranslation,
+    translate_order,
+    utc_midnight,
+)
+from cpq_sync.translate.proration import leftover_per_unit
+from cpq_sync.translate.terms import decimal_string, minor_units, whole_number
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    month = day.month - 1 + months
+    year = day.year + month // 12
+    month = month % 12 + 1
+    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def is_amendment(bundle: OrderBundle) -> bool:
+    order = bundle.order
+    kinds = ((order.type or "").lower(), (order.quote_type or "").lower())
+    if "renewal" in kinds:
+        return False
+    return "amendment" in kinds or any(i.revised_order_product for i in bundle.items)
+
+
+def contract_of(bundle: OrderBundle) -> str | None:
+    return bundle.order.master_contract_id or bundle.order.contract_id
+
+
+def order_start(bundle: OrderBundle) -> dt.date | None:
+    return bundle.order.quote_start_date or bundle.order.effective_date
+
+
+def _sort_key(bundle: OrderBundle) -> tuple[dt.date, dt.datetime, str]:
+    order = bundle.order
+    return (
+        order_start(bundle) or dt.date.min,
+        order.activated_date or dt.datetime.min.replace(tzinfo=dt.UTC),
+        order.order_number or order.id,
+    )
+
+
+@dataclass
+class Contract:
+    """The orders of one contract: its initial order (None when it was not found) and its amendments in order."""
+
+    contract_id: str
+    initial: OrderBundle | None
+    amendments: list[OrderBundle]
+    initial_in_run: bool = True
+
+
+def group_contracts(
+    bundles: list[OrderBundle], context: Iterable[OrderBundle] = ()
+) -> tuple[list[OrderBundle], list[Contract]]:
+    """The orders to sync as (orders on their own, contracts with amendments). `context` holds the contracts'
+    other orders (not synced themselves); only contracts with an amendment among `bundles` or `context` and an
+    order among `bundles` are returned."""
+    in_run = {b.order.id for b in bundles}
+    by_contract: dict[str, list[OrderBundle]] = {}
+    alone: list[OrderBundle] = []
+    seen: set[str] = set()
+    for bundle in [*bundles, *context]:
+        if bundle.order.id in seen:
+            continue
+        seen.add(bundle.order.id)
+        contract = contract_of(bundle)
+        if contract is None:
+            if bundle.order.id in in_run:
+                alone.append(bundle)
+            continue
+        by_contract.setdefault(contract, []).append(bundle)
+    contracts: list[Contract] = []
+    for contract_id, members in by_contract.items():
+        if not any(m.order.id in in_run for m in members):
+            continue
+        amendments = sorted((m for m in members if is_amendment(m)), key=_sort_key)
+        initials = sorted((m for m in members if not is_amendment(m)), key=_sort_key)
+        if not amendments:
+            alone.extend(m for m in members if m.order.id in in_run)
+            continue
+        named = [m for m in initials if m.order.id == amendments[0].order.contract_order_id]
+        candidates: list[OrderBundle | None] = [*named, *initials, None]
+        initial = candidates[0]
+        alone.extend(m for m in initials if m is not initial and m.order.id in in_run)
+        in_this_run = initial is not None and initial.order.id in in_run
+        contracts.append(Contract(contract_id, initial, amendments, in_this_run))
+    return alone, contracts
+
+
+@dataclass
+class _Group:
+    """Units of one contract line billed at one price."""
+
+    price_key: str
+    signature: str
+    quantity: int
+    item: OrderItemRecord  # the line whose mapping values the phase item takes
+
+
+@dataclass
+class ContractTranslation:
+    contract_id: str
+    main: Desired | None  # None: nothing could be built (the initial order failed or is missing)
+    objects: list[Desired]
+    line_prices: dict[str, str]
+    applied: list[str]  # the amendments the schedule includes
+    failures: dict[str, DataError] = field(default_factory=dict)  # order id -> error
+    initial_translation: OrderTranslation | None = None
+
+
+def _signature(price: Desired) -> str:
+    params = {k: v for k, v in price.params.items() if k != "metadata"}
+    return json.dumps(params, sort_keys=True, default=lambda v: f"ref:{v.key}" if isinstance(v, Ref) else str(v))
+
+
+@dataclass
+class _Interval:
+    """A stretch of the contract with one set of quantities: one schedule phase."""
+
+    start: dt.date
+    phase: dict[str, Any]  # the phase's parameters (items included) without dates
+    groups: dict[str, list[_Group]]  # root line id -> its units at each price
+
+
+class _Builder:
+    """The contract as a timeline of intervals (one for a plain order, one per segment for an MDQ ramp); each
+    amendment splits the interval it starts in and changes every interval from its start on (a segmented line
+    only the intervals within its own dates)."""
+
+    def __init__(self, initial: OrderBundle, translation: OrderTranslation, ctx: TranslateContext) -> None:
+        self.ctx = ctx
+        self.initial = initial
+        self.translation = translation
+        self.objects: dict[str, Desired] = {o.key: o for o in translation.objects if o is not translation.main}
+        self.line_prices = dict(translation.line_prices)
+        params = translation.main.params
+        self.currency = _schedule_currency(translation)
+        self.start = dt.datetime.fromtimestamp(params["start_date"], dt.UTC).date()
+        self.interval = _interval(self.objects, params["phases"][0]["items"])
+        self.roots: dict[str, str] = {}
+        lines = [i for i in initial.items if not i.skip and i.id in self.line_prices and line_charge(i).recurring]
+        for item in lines:
+            self.roots[item.id] = item.id
+        self.intervals: list[_Interval] = []
+        begin = self.start
+        for phase in params["phases"]:
+            covering = [i for i in lines if _covers(i, begin, self.start)]
+            groups: dict[str, list[_Group]] = {}
+            for item in covering:
+                key = self.line_prices[item.id]
+                quantity = whole_number(item.quantity, object_type="OrderItem", record_id=item.id,
+                                        field="Quantity", what="quantity")  # fmt: skip
+                groups[item.id] = [_Group(key, _signature(self.objects[key]), quantity, item)]
+            self.intervals.append(_Interval(begin, {k: v for k, v in phase.items() if k != "duration"}, groups))
+            begin = add_months(begin, int(phase["duration"]["interval_count"]))
+        self.end = begin
+        self.ends_at = self.end
+        self.cancel = False
+        self.last_start = self.start
+
+    def apply(self, amendment: OrderBundle, later: list[OrderBundle]) -> None:
+        """Adds one amendment; raises DataError (and leaves the builder unchanged) when it cannot be applied."""
+        order = amendment.order
+        if self.ends_at != self.end or self.cancel:
+            raise DataError(
+                "Order",
+                order.id,
+                "Type",
+                "the contract was terminated by an earlier amendment; no later amendment can apply.",
+                "remove this amendment or the termination.",
+            )
+        start = order_start(amendment)
+        if start is None:
+            raise DataError("Order", order.id, "SBQQ__Quote__r.SBQQ__StartDate__c", "the amendment has no start date.")
+        if not self.start <= start < self.end:
+            raise DataError(
+                "Order",
+                order.id,
+                "SBQQ__Quote__r.SBQQ__StartDate__c",
+                f"the amendment starts on {start}, outside the contract ({self.start} to {self.end}).",
+            )
+        if start < self.last_start:
+            raise DataError(
+                "Order",
+                order.id,
+                "SBQQ__Quote__r.SBQQ__StartDate__c",
+                f"the amendment starts on {start}, before an earlier amendment of its contract ({self.last_start}).",
+            )
+        contract_end = self.end - dt.timedelta(days=1)
+        if order.end_date is not None and order.end_date != contract_end:
+            raise DataError(
+                "Order",
+                order.id,
+                "EndDate",
+                f"the amendment ends on {order.end_date} but its contract ends on {contract_end}; "
+                "amendments must co-terminate with the initial order.",
+                "set the amendment's end date to the contract's end date.",
+            )
+        if self.ctx.multi_currency and order.currency and order.currency.lower() != self.currency:
+            raise DataError(
+                "Order",
+                order.id,
+                "CurrencyIsoCode",
+                f"the amendment is in {order.currency}, its contract in {self.currency.upper()}.",
+            )
+        stub_months, stub_days = self._to_boundary(start)
+        roots, intervals = copy.deepcopy((self.roots, self.intervals))
+        at = max(i for i, iv in enumerate(intervals) if iv.start <= start)
+        same_day = intervals[at].start == start
+        if not same_day:
+            source = intervals[at]
+            intervals.insert(at + 1, _Interval(start, dict(source.phase), copy.deepcopy(source.groups)))
+            at += 1
+        affected = intervals[at:]
+        new_objects: dict[str, Desired] = {}
+        line_prices: dict[str, str] = {}
+        add_items: list[dict[str, Any]] = []
+        for item in amendment.items:
+            if item.skip:
+                continue
+            product = amendment.products.get(item.product2_id)
+            if product is None:
+                raise DataError("OrderItem", item.id, "Product2Id", f"product {item.product2_id} was not found.")
+            pbe = amendment.pricebook_entries.get(item.pricebook_entry_id or "")
+            charge = line_charge(item)
+            if (item.subscription_type or "").lower() == "evergreen":
+                raise DataError("OrderItem", item.id, "SBQQ__SubscriptionType__c",
+                                "evergreen lines cannot amend a termed contract.")  # fmt: skip
+            prod = translate_product(product, self.ctx)
+            new_objects.setdefault(prod.key, prod)
+            price = translate_line_price(item, pbe, charge, self.currency, self.ctx)
+            quantity = whole_number(item.quantity, object_type="OrderItem", record_id=item.id, field="Quantity",
+                                    what="quantity")  # fmt: skip
+            if not charge.recurring:
+                if quantity < 0:
+                    raise DataError("OrderItem", item.id, "Quantity",
+                                    f"a one-time line cannot have a negative quantity ({quantity}).")  # fmt: skip
+                new_objects.setdefault(price.key, price)
+                line_prices[item.id] = price.key
+                add_items.append({"price": Ref(price.key), "quantity": quantity,
+                                  "metadata": {"salesforce_order_item_id": item.id}})  # fmt: skip
+                continue
+            if charge.interval_months != self.interval:
+                raise DataError(
+                    "OrderItem",
+                    item.id,
+                    "SBQQ__BillingFrequency__c",
+                    f"the line bills every {charge.interval_months} months, its contract every {self.interval}.",
+                )
+            if not item.segment_key and item.end_date is not None and item.end_date != contract_end:
+                raise DataError(
+                    "OrderItem",
+                    item.id,
+                    "EndDate",
+                    f"the line ends on {item.end_date} but its contract ends on {contract_end}; "
+                    "amendments must co-terminate with the initial order.",
+                    "set the line's end date to the contract's end date.",
+                )
+            targets = [iv for iv in affected if _covers(item, iv.start, start)]
+            if not targets:
+                raise DataError(
+                    "OrderItem",
+                    item.id,
+                    "ServiceDate",
+                    f"the line's dates ({item.service_date} to {item.end_date}) match no period of the contract "
+                    f"from {start} on.",
+                )
+            if stub_months + stub_days and quantity > 0 and targets[0].start == start:
+                # Off a billing-period boundary: the added units bill the prorated time up to the next boundary
+                # once (CPQ's amount), then recur from it. Decreases give no credit (as the connector).
+                per_unit = self._stub(item, charge, stub_months, stub_days)
+                if per_unit > 0:
+                    add_items.append(
+                        {
+                            "price_data": {
+                                "currency": self.currency,
+                                "product": Ref(prod.key),
+                                "unit_amount_decimal": decimal_string(minor_units(per_unit, self.currency)),
+                            },
+                            "quantity": quantity,
+                            "metadata": {
+                                "salesforce_order_item_id": item.id,
+                                "salesforce_proration": "true",
+                                "salesforce_prorated_months": str(stub_months),
+                                "salesforce_prorated_days": str(stub_days),
+                            },
+                        }
+                    )
+            signature = _signature(price)
+            revised = item.revised_order_product
+            if revised:
+                root = roots.get(revised)
+                if root is None:
+                    raise DataError(
+                        "OrderItem",
+                        item.id,
+                        "SBQQ__RevisedOrderProduct__c",
+                        f"the line revises order product {revised}, which is not a synced line of the contract's "
+                        "earlier orders (a line skipped on the original order must be skipped here too).",
+                    )
+            else:
+                root = item.id
+                if quantity < 0:
+                    raise DataError("OrderItem", item.id, "Quantity",
+                                    f"a new line cannot have a negative quantity ({quantity}).")  # fmt: skip
+            roots[item.id] = root
+            for target in targets:
+                line_groups = target.groups.setdefault(root, [])
+                same = next((g for g in line_groups if g.signature == signature), None)
+                if same is None and quantity < 0:
+                    same = next((g for g in reversed(line_groups) if g.quantity > 0), None)
+                if same is None:
+                    new_objects.setdefault(price.key, price)
+                    same = _Group(price.key, signature, 0, item)
+                    line_groups.append(same)
+                total = sum(g.quantity for g in line_groups)
+                if total + quantity < 0:
+                    raise DataError(
+                        "OrderItem",
+                        item.id,
+                        "Quantity",
+                        f"the line removes {-quantity} units but the contract has only {total} of them.",
+                        "correct the amendment's quantity.",
+                    )
+                same.quantity += quantity
+                line_prices.setdefault(item.id, same.price_key)
+        if len(add_items) > MAX_INVOICE_ITEMS_PER_PHASE:
+            raise DataError("Order", order.id, "OrderItems",
+                            f"{len(add_items)} one-time lines; Stripe allows 20 per phase.")  # fmt: skip
+        rebuilt = [self._phase_items(iv.groups) for iv in affected]
+        if not any(rebuilt):
+            if later:
+                raise DataError(
+                    "Order",
+                    order.id,
+                    "Type",
+                    "a termination order is processing, but more amendments of its contract are queued "
+                    f"({', '.join(b.order.id for b in later)}).",
+                    "remove the later amendments or the termination.",
+                )
+            if start == self.start:  # cancelled: the schedule keeps its phases (a new one is created, then cancelled)
+                self._commit(roots, self.intervals, new_objects, line_prices)
+                self.cancel = True
+            else:
+                self._commit(roots, intervals[:at], new_objects, line_prices)
+                self.ends_at = start
+            self.last_start = start
+            return
+        if not all(rebuilt):
+            raise DataError(
+                "Order",
+                order.id,
+                "OrderItems",
+                "the amendment leaves part of the contract with no line; terminate the whole contract instead.",
+            )
+        first = affected[0]
+        metadata = {**first.phase.get("metadata", {}), "salesforce_order_id": order.id}
+        phase: dict[str, Any] = {"items": rebuilt[0], "proration_behavior": "none", "metadata": metadata}
+        if add_items:
+            phase["add_invoice_items"] = add_items
+        phase = self.ctx.apply(Kind.PHASE, phase, order)
+        if same_day:  # the new phase replaces the one starting that day, its one-time items carried over
+            carried = [*first.phase.get("add_invoice_items", []), *phase.get("add_invoice_items", [])]
+            if len(carried) > MAX_INVOICE_ITEMS_PER_PHASE:
+                raise DataError("Order", order.id, "OrderItems", "more than 20 one-time items in one phase.")
+            if carried:
+                phase["add_invoice_items"] = carried
+            phase = {**first.phase, **phase}
+        first.phase = phase
+        for interval, items in zip(affected[1:], rebuilt[1:], strict=True):
+            interval.phase = {**interval.phase, "items": items}
+        self._commit(roots, intervals, new_objects, line_prices)
+        self.last_start = start
+
+    def _to_boundary(self, start: dt.date) -> tuple[int, int]:
+        """Whole months and leftover days from an amendment's start to the next billing-period boundary (or the
+        contract's end); (0, 0) on a boundary."""
+        total = _months_between(self.start, self.end)
+        months = (start.year - self.start.year) * 12 + start.month - self.start.month
+        if add_months(self.start, months) > start:
+            months -= 1
+        if add_months(self.start, months) == start:  # a monthly anniversary
+            boundary = min(-(-months // self.interval) * self.interval, total)
+            return boundary - months, 0
+        boundary = min((months // self.interval + 1) * self.interval, total)
+        return boundary - months - 1, (add_months(self.start, months + 1) - start).days
+
+    def _stub(self, item: OrderItemRecord, charge: LineCharge, months: int, days: int) -> Decimal:
+        """The per-unit prorated amount: whole months as CPQ computed them (checked against the prorate
+        multiplier); the days only with the month+day precision, at the month's price over 365/12 days."""
+        amount = leftover_per_unit(item, charge, months, charge.term_months) if months else Decimal(0)
+        if days and self.ctx.proration_precision == "month+day":
+            amount += item.unit_price / charge.term_months / (Decimal(365) / 12) * days
+        return amount
+
+    def _commit(
+        self,
+        roots: dict[str, str],
+        intervals: list[_Interval],
+        objects: dict[str, Desired],
+        line_prices: dict[str, str],
+    ) -> None:
+        self.roots, self.intervals = roots, intervals
+        for key, obj in objects.items():
+            self.objects.setdefault(key, obj)
+        self.line_prices.update(line_prices)
+
+    def _phase_items(self, groups: dict[str, list[_Group]]) -> list[dict[str, Any]]:
+        items: dict[str, dict[str, Any]] = {}
+        for line_groups in groups.values():
+            for group in line_groups:
+                if group.quantity <= 0:
+                    continue
+                existing = items.get(group.price_key)
+                if existing is not None:  # Stripe forbids a price twice in one phase: the lines bill together
+                    existing["quantity"] += group.quantity
+                    ids = existing["metadata"]["salesforce_order_item_id"]
+                    existing["metadata"]["salesforce_order_item_id"] = f"{ids},{group.item.id}"[:500]
+                    continue
+                params = self.ctx.apply(Kind.PHASE_ITEM, {}, group.item)
+                meta = {**params.get("metadata", {}), "salesforce_order_item_id": group.item.id}
+                if group.item.segment_key:
+                    if group.item.segment_index is not None:
+                        meta["salesforce_segment_index"] = str(int(group.item.segment_index))
+                    if group.item.segment_label:
+                        meta["salesforce_segment_label"] = group.item.segment_label[:500]
+                params.update(price=Ref(group.price_key), quantity=group.quantity, metadata=meta)
+                items[group.price_key] = params
+        return list(items.values())
+
+    def schedule(self, applied: list[str]) -> Desired:
+        main = self.translation.main
+        params = copy.deepcopy(main.params)
+        phases: list[dict[str, Any]] = []
+        for index, interval in enumerate(self.intervals):
+            end = self.intervals[index + 1].start if index + 1 < len(self.intervals) else self.ends_at
+            phases.append({**interval.phase, "start_date": utc_midnight(interval.start), "end_date": utc_midnight(end)})
+        params["phases"] = phases
+        children = {**main.children, "amendments": applied}
+        if self.cancel:
+            children["cancel"] = True
+        return Desired(
+            key=main.key,
+            kind=main.kind,
+            record=main.record,
+            params=params,
+            known_id=main.known_id,
+            known_hash=main.known_hash,
+            primaries=set(main.primaries),
+            children=children,
+            also_records=[SfRef("Order", a) for a in applied],
+        )
+
+
+def _covers(item: OrderItemRecord, day: dt.date, default_start: dt.date) -> bool:
+    """Whether a line is in force on `day`: a segmented line within its own dates, any other from its start."""
+    if not item.segment_key:
+        return True
+    begin = item.service_date or default_start
+    end = item.end_date + dt.timedelta(days=1) if item.end_date else None
+    return begin <= day and (end is None or day < end)
+
+
+def _schedule_currency(translation: OrderTranslation) -> str:
+    for obj in translation.objects:
+        currency = obj.params.get("currency")
+        if obj.key.startswith("price:") and isinstance(currency, str):
+            return currency
+    return "usd"
+
+
+def _interval(objects: dict[str, Desired], items: list[dict[str, Any]]) -> int:
+    for item in items:
+        recurring = objects[item["price"].key].params.get("recurring")
+        if isinstance(recurring, dict):
+            return int(recurring.get("interval_count", 1))
+    return 1
+
+
+def _months_between(start: dt.date, day: dt.date) -> int:
+    """Whole months from `start` to `day`, or -1 when `day` is not a monthly anniversary of `start`."""
+    months = (day.year - start.year) * 12 + day.month - start.month
+    return months if add_months(start, months) == day else -1
+
+
+def translate_contract(contract: Contract, ctx: TranslateContext) -> ContractTranslation:
+    """The contract's schedule with every amendment that can be applied, in order."""
+    out = ContractTranslation(contract.contract_id, None, [], {}, [])
+    initial = contract.initial
+    if initial is None:
+        for amendment in contract.amendments:
+            out.failures[amendment.order.id] = DataError(
+                "Order",
+                amendment.order.id,
+                "ContractId",
+                f"the initial order of contract {contract.contract_id} "
+                f"({amendment.order.contract_order_id or 'unknown'}) was not found among its activated orders.",
+                "activate and sync the contract's initial order first.",
+            )
+        return out
+    if not contract.initial_in_run and initial.order.stripe_id is None:
+        for amendment in contract.amendments:
+            out.failures[amendment.order.id] = DataError(
+                "Order",
+                amendment.order.id,
+                "ContractId",
+                f"the contract's initial order {initial.order.id} is not synced to Stripe.",
+                f"sync order {initial.order.id} first (its Sync Record says why it was not).",
+            )
+        return out
+    try:
+        translation = translate_order(initial, ctx)
+    except DataError as exc:
+        for amendment in contract.amendments:
+            out.failures[amendment.order.id] = DataError(
+                "Order",
+                amendment.order.id,
+                "ContractId",
+                f"the contract's initial order {initial.order.id} cannot be synced: {exc.problem}",
+                f"fix order {initial.order.id} first.",
+            )
+        out.failures[initial.order.id] = exc
+        return out
+    out.initial_translation = translation
+    if translation.main.kind is ObjectKind.SUBSCRIPTION:
+        return _evergreen_contract(contract, initial, translation, out)
+    if translation.main.kind is not ObjectKind.SUBSCRIPTION_SCHEDULE:
+        for amendment in contract.amendments:
+            out.failures[amendment.order.id] = DataError(
+                "Order", amendment.order.id, "ContractId",
+                f"the contract's initial order {initial.order.id} has no recurring lines to amend.",
+            )  # fmt: skip
+        return out
+    phases = translation.main.params["phases"]
+    mdq = any(i.segment_key for i in initial.items if not i.skip)
+    if not all("duration" in p for p in phases) or (len(phases) > 1 and not mdq):
+        for amendment in contract.amendments:
+            out.failures[amendment.order.id] = DataError(
+                "Order", amendment.order.id, "ContractId",
+                f"the contract's initial order {initial.order.id} has a prorated term or was migrated; amendments "
+                "of those are not supported yet.",
+            )  # fmt: skip
+        out.objects, out.main, out.line_prices = list(translation.objects), translation.main, translation.line_prices
+        return out
+    builder = _Builder(initial, translation, ctx)
+    for index, amendment in enumerate(contract.amendments):
+        try:
+            builder.apply(amendment, contract.amendments[index + 1 :])
+        except DataError as exc:
+            out.failures[amendment.order.id] = exc
+            for later in contract.amendments[index + 1 :]:
+                out.failures[later.order.id] = DataError(
+                    "Order",
+                    later.order.id,
+                    "ContractId",
+                    f"an earlier amendment of its contract, order {amendment.order.id}, cannot be synced.",
+                    f"fix order {amendment.order.id} first (its Sync Record says why).",
+                )
+            break
+        out.applied.append(amendment.order.id)
+    if not out.applied:
+        out.objects = list(translation.objects)
+        out.main = translation.main
+        out.line_prices = dict(translation.line_prices)
+        return out
+    out.main = builder.schedule(out.applied)
+    out.objects = [*builder.objects.values(), out.main]
+    out.line_prices = builder.line_prices
+    return out
+
+
+def _evergreen_contract(
+    contract: Contract, initial: OrderBundle, translation: OrderTranslation, out: ContractTranslation
+) -> ContractTranslation:
+    """An evergreen subscription takes one kind of amendment: its cancellation (every line to 0)."""
+    quantities = {i.id: i.quantity for i in initial.items if not i.skip and line_charge(i).recurring}
+    roots = {i: i for i in quantities}
+    out.objects, out.main, out.line_prices = list(translation.objects), translation.main, dict(translation.line_prices)
+    cancelled: OrderBundle | None = None
+    for amendment in contract.amendments:
+        order = amendment.order
+        if cancelled is not None:
+            out.failures[order.id] = DataError(
+                "Order", order.id, "Type",
+                f"the evergreen subscription was cancelled by order {cancelled.order.id}; no later amendment applies.",
+            )  # fmt: skip
+            continue
+        try:
+            for item in amendment.items:
+                if item.skip or not line_charge(item).recurring:
+                    continue
+                root = roots.get(item.revised_order_product or "")
+                if root is None:
+                    raise DataError(
+                        "OrderItem", item.id, "SBQQ__RevisedOrderProduct__c",
+                        "only cancellations of an evergreen subscription (every line to quantity 0) are supported; "
+                        "this line adds a product.",
+                        "sell the new product on its own order.",
+                    )  # fmt: skip
+                roots[item.id] = root
+                quantities[root] += item.quantity
+                if quantities[root] < 0:
+                    raise DataError("OrderItem", item.id, "Quantity",
+                                    "the line removes more units than the subscription has.")  # fmt: skip
+            if any(q != 0 for q in quantities.values()):
+                raise DataError(
+                    "Order", order.id, "OrderItems",
+                    "only cancellations of an evergreen subscription (every line to quantity 0) are supported.",
+                    "cancel the subscription and sell the new quantities on a new order.",
+                )  # fmt: skip
+            start = order_start(amendment)
+            if start is None:
+                raise DataError(
+                    "Order", order.id, "SBQQ__Quote__r.SBQQ__StartDate__c", "the amendment has no start date."
+                )
+        except DataError as exc:
+            out.failures[order.id] = exc
+            break
+        cancelled = amendment
+        out.applied.append(order.id)
+        out.main = cancellation(translation.main, order, start)
+        out.objects = [*translation.objects[:-1], out.main]
+    return out

@@ -1,0 +1,157 @@
+"""MDQ ramps: an order with segmented lines (SBQQ__SegmentIndex__c / SegmentKey / SegmentLabel) becomes one
+schedule phase per segment, each with the segment's own price and quantity; non-segmented lines are on every phase.
+
+Pure. Segments are placed by their dates (ServiceDate to EndDate), so yearly, quarterly or monthly segments and
+segments of several MDQ products line up; each phase carries `salesforce_segment_index` and
+`salesforce_segment_label` metadata (its items too).
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import itertools
+from typing import Any
+
+from cpq_sync.desired import Ref
+from cpq_sync.errors import DataError
+from cpq_sync.mapping.kinds import Kind
+from cpq_sync.records import OrderItemRecord, OrderRecord
+from cpq_sync.translate.catalog import LineCharge
+from cpq_sync.translate.context import TranslateContext
+from cpq_sync.translate.terms import whole_number
+
+MAX_INVOICE_ITEMS_PER_PHASE = 20
+
+
+def _add_months(day: dt.date, months: int) -> dt.date:
+    month = day.month - 1 + months
+    year = day.year + month // 12
+    month = month % 12 + 1
+    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def _months(start: dt.date, day: dt.date) -> int | None:
+    months = (day.year - start.year) * 12 + day.month - start.month
+    return months if _add_months(start, months) == day else None
+
+
+def _segment(item: OrderItemRecord, charge: LineCharge, start: dt.date) -> tuple[dt.date, dt.date]:
+    seg_start = item.service_date or start
+    seg_end = item.end_date + dt.timedelta(days=1) if item.end_date else _add_months(seg_start, charge.term_months)
+    return seg_start, seg_end
+
+
+def _items(
+    lines: list[OrderItemRecord], line_prices: dict[str, str], ctx: TranslateContext, extra: dict[str, str]
+) -> list[dict[str, Any]]:
+    items: dict[str, dict[str, Any]] = {}
+    for item in lines:
+        params = ctx.apply(Kind.PHASE_ITEM, {}, item)
+        value = params.get("quantity", item.quantity)
+        quantity = whole_number(value, object_type="OrderItem", record_id=item.id, field="Quantity", what="quantity")
+        if quantity < 0:
+            raise DataError("OrderItem", item.id, "Quantity", f"quantity {quantity} is negative on a new order.")
+        key = line_prices[item.id]
+        if key in items:  # Stripe forbids a price twice in one phase: the lines bill together
+            items[key]["quantity"] += quantity
+            ids = items[key]["metadata"]["salesforce_order_item_id"]
+            items[key]["metadata"]["salesforce_order_item_id"] = f"{ids},{item.id}"[:500]
+            continue
+        meta = {**params.get("metadata", {}), "salesforce_order_item_id": item.id}
+        if item.segment_key:
+            meta.update(extra)
+        params.update(price=Ref(key), quantity=quantity, metadata=meta)
+        items[key] = params
+    return list(items.values())
+
+
+def mdq_phases(
+    order: OrderRecord,
+    recurring: list[OrderItemRecord],
+    one_time: list[OrderItemRecord],
+    charges: dict[str, LineCharge],
+    line_prices: dict[str, str],
+    start: dt.date,
+    ctx: TranslateContext,
+) -> list[dict[str, Any]]:
+    """The phases of an MDQ order, one per segment (`duration` in months, as for a new order)."""
+    intervals = {charges[i.id].interval_months for i in recurring}
+    if len(intervals) > 1:
+        raise DataError(
+            "Order",
+            order.id,
+            "SBQQ__BillingFrequency__c",
+            f"the order's lines bill at different frequencies ({sorted(intervals)} months).",
+            "split the order so each order has one billing frequency.",
+        )
+    interval = intervals.pop()
+    segmented = [i for i in recurring if i.segment_key]
+    plain = [i for i in recurring if not i.segment_key]
+    spans = {i.id: _segment(i, charges[i.id], start) for i in segmented}
+    if order.quote_term is not None:
+        term = whole_number(order.quote_term, object_type="Order", record_id=order.id,
+                            field="SBQQ__Quote__r.SBQQ__SubscriptionTerm__c", what="subscription term")  # fmt: skip
+        end = _add_months(start, term)
+    else:
+        end = max(e for _, e in spans.values())
+    for item in plain:
+        if _add_months(start, charges[item.id].term_months) != end:
+            raise DataError(
+                "OrderItem",
+                item.id,
+                "SBQQ__SubscriptionTerm__c",
+                f"the line's term of {charges[item.id].term_months} months does not end with the order ({end}).",
+            )
+    bounds = {start, end}
+    for item in segmented:
+        seg_start, seg_end = spans[item.id]
+        if seg_start < start or seg_end > end or seg_start >= seg_end:
+            raise DataError(
+                "OrderItem",
+                item.id,
+                "ServiceDate",
+                f"the segment ({seg_start} to {seg_end}) is not within the order ({start} to {end}).",
+            )
+        bounds |= {seg_start, seg_end}
+    ordered = sorted(bounds)
+    phases: list[dict[str, Any]] = []
+    for index, (phase_start, phase_end) in enumerate(itertools.pairwise(ordered)):
+        months = _months(phase_start, phase_end)
+        if months is None or months % interval:
+            raise DataError(
+                "Order",
+                order.id,
+                "SBQQ__Quote__r.SBQQ__StartDate__c",
+                f"the segment from {phase_start} to {phase_end} is not a whole number of {interval}-month billing "
+                "periods; prorated segments are not supported yet.",
+            )
+        covering = [i for i in segmented if spans[i.id][0] <= phase_start < spans[i.id][1]]
+        lines = [*covering, *plain]
+        if not lines:
+            raise DataError("Order", order.id, "OrderItems", f"no line covers {phase_start} to {phase_end}.")
+        extra: dict[str, str] = {}
+        if covering:
+            first = min(covering, key=lambda i: (i.segment_index is None, i.segment_index or 0))
+            if first.segment_index is not None:
+                extra["salesforce_segment_index"] = str(int(first.segment_index))
+            if first.segment_label:
+                extra["salesforce_segment_label"] = first.segment_label[:500]
+        phase: dict[str, Any] = {
+            "items": _items(lines, line_prices, ctx, extra),
+            "duration": {"interval": "month", "interval_count": months},
+            "metadata": {"salesforce_order_id": order.id, **extra},
+        }
+        if index == 0 and one_time:
+            if len(one_time) > MAX_INVOICE_ITEMS_PER_PHASE:
+                raise DataError("Order", order.id, "OrderItems",
+                                f"{len(one_time)} one-time lines; Stripe allows 20 per phase.")  # fmt: skip
+            phase["add_invoice_items"] = [
+                {"price": Ref(line_prices[i.id]), "quantity": int(i.quantity),
+                 "metadata": {"salesforce_order_item_id": i.id}}
+                for i in one_time
+            ]  # fmt: skip
+        if order.skip_past_initial_invoices:
+            phase["proration_behavior"] = "none"
+        phases.append(ctx.apply(Kind.PHASE, phase, order))
+    return phases

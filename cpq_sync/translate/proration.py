@@ -1,0 +1,113 @@
+"""Proration of terms that are not a whole number of billing periods (18 months billed annually, 9 months billed
+annually): the whole periods bill as usual, the months left over bill once, the prorated amount CPQ computed.
+
+Pure. The leftover months are the schedule's last phase: its items stay on the subscription at quantity 0 (so
+nothing recurring bills) and the prorated amount is a one-time invoice item (`price_data`, metadata
+`salesforce_proration=true`) billed when that phase starts; Stripe's own proration is off. With no whole period
+at all (9 months billed annually) the one phase bills the whole prorated amount at the start.
+
+Per unit, the leftover is UnitPrice x leftover months / term (month precision: the leftover is whole months
+by construction): the amount CPQ priced. SBQQ__ProrateMultiplier__c must agree with term / default term at the
+precision CPQ stores it (4 decimals; re-deriving amounts from the rounded multiplier would be off by cents); a
+mismatch is an error on the line rather than a guess.
+"""
+
+from __future__ import annotations
+
+import copy
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from cpq_sync.desired import Ref
+from cpq_sync.errors import DataError
+from cpq_sync.records import OrderItemRecord, OrderRecord
+from cpq_sync.translate.catalog import LineCharge, product_key
+from cpq_sync.translate.terms import decimal_string, minor_units, whole_number
+
+MAX_INVOICE_ITEMS_PER_PHASE = 20
+CENT = Decimal("0.01")
+MULTIPLIER_PLACES = 4  # CPQ stores SBQQ__ProrateMultiplier__c rounded to 4 decimals
+
+
+def leftover_per_unit(item: OrderItemRecord, charge: LineCharge, months: int, term: int) -> Decimal:
+    """The line's prorated amount for `months` leftover months of its `term`, per unit, checked against CPQ."""
+    multiplier = item.prorate_multiplier
+    if multiplier is not None and multiplier > 0:
+        default_term = item.default_subscription_term or Decimal(charge.interval_months)
+        expected = Decimal(term) / default_term
+        places = max(MULTIPLIER_PLACES, -multiplier.as_tuple().exponent)  # type: ignore[operator]
+        step = Decimal(1).scaleb(-places)
+        if multiplier.quantize(step, ROUND_HALF_UP) != expected.quantize(step, ROUND_HALF_UP):
+            raise DataError(
+                "OrderItem",
+                item.id,
+                "SBQQ__ProrateMultiplier__c",
+                f"the prorate multiplier {multiplier} does not match the line's term ({term} months over a "
+                f"{default_term}-month default term = {expected.quantize(step)}), so the prorated amount for "
+                f"{months} months ({(item.unit_price * months / term).quantize(CENT)} from the term) cannot be "
+                "trusted.",
+                "recalculate the quote so the prorate multiplier matches the subscription term.",
+            )
+    return item.unit_price * months / term
+
+
+def prorated_phases(
+    order: OrderRecord,
+    recurring: list[OrderItemRecord],
+    charges: dict[str, LineCharge],
+    phase: dict[str, Any],
+    term: int,
+    interval: int,
+    currency: str,
+) -> list[dict[str, Any]]:
+    """`phase` (the whole term, every line) split into the whole periods and the prorated leftover."""
+    leftover = term % interval
+    whole = term - leftover
+    stub_items: list[dict[str, Any]] = []
+    for item in recurring:
+        quantity = whole_number(item.quantity, object_type="OrderItem", record_id=item.id, field="Quantity",
+                                what="quantity")  # fmt: skip
+        per_unit = leftover_per_unit(item, charges[item.id], leftover, term)
+        stub_items.append(
+            {
+                "price_data": {
+                    "currency": currency,
+                    "product": Ref(product_key(item.product2_id)),
+                    "unit_amount_decimal": decimal_string(minor_units(per_unit, currency)),
+                },
+                "quantity": quantity,
+                "metadata": {
+                    "salesforce_order_item_id": item.id,
+                    "salesforce_proration": "true",
+                    "salesforce_prorated_months": str(leftover),
+                },
+            }
+        )
+    idle = [{**copy.deepcopy(i), "quantity": 0} for i in phase["items"]]
+    if whole == 0:
+        only = {**phase, "items": idle, "proration_behavior": "none"}
+        only["add_invoice_items"] = [*phase.get("add_invoice_items", []), *stub_items]
+        _check_count(order, only)
+        return [only]
+    first = {**phase, "duration": {"interval": "month", "interval_count": whole}}
+    last = {
+        "items": idle,
+        "duration": {"interval": "month", "interval_count": leftover},
+        "add_invoice_items": stub_items,
+        "proration_behavior": "none",
+        "metadata": dict(phase.get("metadata", {})),
+    }
+    _check_count(order, last)
+    return [first, last]
+
+
+def _check_count(order: OrderRecord, phase: dict[str, Any]) -> None:
+    count = len(phase.get("add_invoice_items", []))
+    if count > MAX_INVOICE_ITEMS_PER_PHASE:
+        raise DataError(
+            "Order",
+            order.id,
+            "OrderItems",
+            f"{count} one-time and prorated items in one phase; Stripe allows {MAX_INVOICE_ITEMS_PER_PHASE}.",
+            "split the order.",
+        )

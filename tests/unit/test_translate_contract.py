@@ -1,0 +1,392 @@
+"""Translation tables: a contract's schedule rebuilt from its initial order and its amendments (pure, no I/O)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from cpq_sync.config import DEFAULT_MAPPINGS_DIR
+from cpq_sync.desired import Ref
+from cpq_sync.mapping.compile import compile_mappings
+from cpq_sync.mapping.loader import load_mappings
+from cpq_sync.records import AccountRecord, OrderItemRecord, OrderRecord, PricebookEntryRecord, Product2Record
+from cpq_sync.translate.context import TranslateContext
+from cpq_sync.translate.contract import (
+    Contract,
+    ContractTranslation,
+    add_months,
+    group_contracts,
+    translate_contract,
+)
+from cpq_sync.translate.order import OrderBundle, translate_order, utc_midnight
+
+ACCOUNT = "001000000000001AAA"
+CONTRACT = "800000000000001AAA"
+PROD_A, PROD_B = "01t000000000001AAA", "01t000000000002AAA"
+PBE_A, PBE_B = "01u000000000001AAA", "01u000000000002AAA"
+START = dt.date(2026, 1, 1)
+END = dt.date(2027, 1, 1)
+PRICES = {PROD_A: (PBE_A, Decimal(10)), PROD_B: (PBE_B, Decimal(20))}
+
+
+@pytest.fixture(scope="module")
+def ctx() -> TranslateContext:
+    return TranslateContext(mappings=compile_mappings(load_mappings(DEFAULT_MAPPINGS_DIR)))
+
+
+def order_id(n: int) -> str:
+    return f"801000000000{n:03d}AAA"
+
+
+def item_id(order: int, n: int) -> str:
+    return f"802000000{order:03d}{n:03d}AAA"
+
+
+def bundle(
+    n: int,
+    lines: list[tuple[str, int] | tuple[str, int, str]],
+    *,
+    start: dt.date = START,
+    amendment: bool = False,
+    frequency: str = "Monthly",
+    stripe_id: str | None = None,
+    end: dt.date | None = None,
+) -> OrderBundle:
+    months = (END.year - start.year) * 12 + END.month - start.month
+    interval = {"Monthly": 1, "Quarterly": 3}[frequency]
+    items = []
+    for k, spec in enumerate(lines):
+        product_id, quantity = spec[0], spec[1]
+        revised = spec[2] if len(spec) == 3 else None
+        pbe_id, price = PRICES[product_id]
+        items.append(
+            OrderItemRecord.from_flat(
+                {
+                    "id": item_id(n, k),
+                    "orderid": order_id(n),
+                    "product2id": product_id,
+                    "pricebookentryid": pbe_id,
+                    "quantity": quantity,
+                    "unitprice": price * months,
+                    "currencyisocode": "USD",
+                    "sbqq__chargetype__c": "Recurring",
+                    "sbqq__billingfrequency__c": frequency,
+                    "sbqq__subscriptionpricing__c": "Fixed Price",
+                    "sbqq__subscriptionterm__c": months,
+                    "sbqq__defaultsubscriptionterm__c": interval,
+                    "sbqq__revisedorderproduct__c": revised,
+                }
+            )
+        )
+    order = OrderRecord.from_flat(
+        {
+            "id": order_id(n),
+            "accountid": ACCOUNT,
+            "type": "Amendment" if amendment else "New",
+            "effectivedate": start.isoformat(),
+            "enddate": (end or END - dt.timedelta(days=1)).isoformat(),
+            "currencyisocode": "USD",
+            "contractid": CONTRACT,
+            "sbqq__quote__r.sbqq__startdate__c": start.isoformat(),
+            "sbqq__quote__r.sbqq__subscriptionterm__c": months,
+            "stripe_id__c": stripe_id,
+        }
+    )
+    products = {p: Product2Record.from_flat({"id": p, "name": p, "sbqq__subscriptionterm__c": 1}) for p in PRICES}
+    pbes = {
+        pbe_id: PricebookEntryRecord.from_flat(
+            {
+                "id": pbe_id,
+                "product2id": p,
+                "unitprice": price * interval,
+                "currencyisocode": "USD",
+                "product2.sbqq__subscriptionterm__c": interval,
+                "product2.sbqq__billingfrequency__c": frequency,
+            }
+        )
+        for p, (pbe_id, price) in PRICES.items()
+    }
+    return OrderBundle(order, items, AccountRecord.from_flat({"id": ACCOUNT, "name": "Acme"}), products, pbes)
+
+
+def amend(n: int, months: int, lines: list[tuple[str, int] | tuple[str, int, str]], **kw: Any) -> OrderBundle:
+    return bundle(n, lines, start=add_months(START, months), amendment=True, **kw)
+
+
+A1 = item_id(1, 0)  # the initial order's first line (product A)
+B1 = item_id(1, 1)
+
+
+def phase_view(result: ContractTranslation) -> list[tuple[dt.date, dt.date, dict[str, int]]]:
+    assert result.main is not None
+    out = []
+    for phase in result.main.params["phases"]:
+        items = {item["price"].key: item["quantity"] for item in phase["items"]}
+        start = dt.datetime.fromtimestamp(phase["start_date"], dt.UTC).date()
+        end = dt.datetime.fromtimestamp(phase["end_date"], dt.UTC).date()
+        out.append((start, end, items))
+    return out
+
+
+M = add_months
+A, B = f"price:{PBE_A}", f"price:{PBE_B}"
+CASES: list[tuple[str, list[OrderBundle], list[tuple[dt.date, dt.date, dict[str, int]]]]] = [
+    (
+        "connector's worked example: A 10, then A -4 and B +5 from month 2",
+        [amend(2, 1, [(PROD_A, -4, A1), (PROD_B, 5)])],
+        [(START, M(START, 1), {A: 10}), (M(START, 1), END, {A: 6, B: 5})],
+    ),
+    (
+        "several amendments aggregate in order",
+        [amend(2, 2, [(PROD_A, 5, A1)]), amend(3, 5, [(PROD_A, -3, A1)])],
+        [(START, M(START, 2), {A: 10}), (M(START, 2), M(START, 5), {A: 15}), (M(START, 5), END, {A: 12})],
+    ),
+    (
+        "a line added by an amendment is revised by a later one",
+        [amend(2, 2, [(PROD_B, 2)]), amend(3, 4, [(PROD_B, 1, item_id(2, 0))])],
+        [(START, M(START, 2), {A: 10}), (M(START, 2), M(START, 4), {A: 10, B: 2}), (M(START, 4), END, {A: 10, B: 3})],
+    ),
+    (
+        "termination: the schedule ends at the amendment's start",
+        [amend(2, 3, [(PROD_A, -10, A1)])],
+        [(START, M(START, 3), {A: 10})],
+    ),
+    (
+        "partial termination: the line at 0 leaves the phase",
+        [amend(2, 1, [(PROD_B, 4)]), amend(3, 6, [(PROD_A, -10, A1)])],
+        [(START, M(START, 1), {A: 10}), (M(START, 1), M(START, 6), {A: 10, B: 4}), (M(START, 6), END, {B: 4})],
+    ),
+    (
+        "two amendments on one day: one phase",
+        [amend(2, 2, [(PROD_A, 1, A1)]), amend(3, 2, [(PROD_A, 1, A1)])],
+        [(START, M(START, 2), {A: 10}), (M(START, 2), END, {A: 12})],
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "amendments", "expected"), CASES, ids=[c[0] for c in CASES])
+def test_phases(ctx: TranslateContext, name: str, amendments: list[OrderBundle], expected: Any) -> None:
+    initial = bundle(1, [(PROD_A, 10)])
+    result = translate_contract(Contract(CONTRACT, initial, amendments), ctx)
+    assert result.failures == {}
+    assert phase_view(result) == expected
+    assert result.applied == [a.order.id for a in amendments]
+    assert result.main is not None
+    assert result.main.also_records and all(p.get("start_date") for p in result.main.params["phases"])
+    for phase in result.main.params["phases"][1:]:
+        assert phase["proration_behavior"] == "none"
+
+
+def test_unchanged_price_is_reused_and_new_lines_write_back_their_price(ctx: TranslateContext) -> None:
+    initial = bundle(1, [(PROD_A, 10)])
+    amendment = amend(2, 1, [(PROD_A, -4, A1), (PROD_B, 5)])
+    result = translate_contract(Contract(CONTRACT, initial, [amendment]), ctx)
+    assert result.line_prices[item_id(2, 0)] == result.line_prices[A1] == A
+    assert result.line_prices[item_id(2, 1)] == B
+    assert sorted(o.key for o in result.objects if o.key.startswith("price:")) == [A, B]
+
+
+def test_termination_on_the_first_day_cancels(ctx: TranslateContext) -> None:
+    initial = bundle(1, [(PROD_A, 10)])
+    result = translate_contract(Contract(CONTRACT, initial, [amend(2, 0, [(PROD_A, -10, A1)])]), ctx)
+    assert result.main is not None and result.main.children["cancel"] is True
+    assert result.main.params["phases"]  # a schedule created in the same run is created, then cancelled
+
+
+def test_no_amendment_keeps_the_new_order_translation(ctx: TranslateContext) -> None:
+    initial = bundle(1, [(PROD_A, 10)])
+    result = translate_contract(Contract(CONTRACT, initial, []), ctx)
+    assert result.main is not None
+    assert result.main.content_hash == translate_order(initial, ctx).main.content_hash
+
+
+def line_ending_late() -> OrderBundle:
+    """An amendment with no order end date whose line ends after the contract."""
+    b = amend(2, 1, [(PROD_A, 1, A1)])
+    late = b.items[0].model_copy(update={"end_date": dt.date(2027, 6, 30)})
+    return OrderBundle(b.order.model_copy(update={"end_date": None}), [late], b.account, b.products,
+                       b.pricebook_entries)  # fmt: skip
+
+
+ERRORS: list[tuple[str, list[OrderBundle], str, str]] = [
+    ("decrease beyond the aggregate", [amend(2, 1, [(PROD_A, -11, A1)])], item_id(2, 0), "only 10"),
+    (
+        "termination with a later amendment queued",
+        [amend(2, 1, [(PROD_A, -10, A1)]), amend(3, 2, [(PROD_B, 1)])],
+        order_id(2),
+        "more amendments",
+    ),
+    (
+        "amendment that does not co-terminate",
+        [amend(2, 1, [(PROD_A, 1, A1)], end=dt.date(2027, 3, 31))],
+        order_id(2),
+        "co-terminate",
+    ),
+    ("a line that does not co-terminate", [line_ending_late()], item_id(2, 0), "co-terminate"),
+    ("revising an unknown line", [amend(2, 1, [(PROD_A, 1, "802999999999999AAA")])], item_id(2, 0), "revises"),
+    ("starting before the contract", [amend(2, -1, [(PROD_A, 1, A1)])], order_id(2), "outside the contract"),
+]
+
+
+@pytest.mark.parametrize(("name", "amendments", "record", "text"), ERRORS, ids=[e[0] for e in ERRORS])
+def test_errors(ctx: TranslateContext, name: str, amendments: list[OrderBundle], record: str, text: str) -> None:
+    initial = bundle(1, [(PROD_A, 10)])
+    result = translate_contract(Contract(CONTRACT, initial, amendments), ctx)
+    first = amendments[0].order.id
+    error = result.failures[first]
+    assert error.record_id == record and text in error.message
+    assert result.applied == []
+    assert result.main is not None and result.main.content_hash == translate_order(initial, ctx).main.content_hash
+
+
+def test_a_failed_amendment_fails_the_later_ones_and_keeps_the_earlier(ctx: TranslateContext) -> None:
+    initial = bundle(1, [(PROD_A, 10)])
+    good, bad, later = amend(2, 1, [(PROD_A, 1, A1)]), amend(3, 2, [(PROD_A, -50, A1)]), amend(4, 3, [(PROD_B, 1)])
+    result = translate_contract(Contract(CONTRACT, initial, [good, bad, later]), ctx)
+    assert result.applied == [good.order.id]
+    assert set(result.failures) == {bad.order.id, later.order.id}
+    assert bad.order.id in result.failures[later.order.id].message
+
+
+def test_off_boundary_amendment_bills_the_prorated_months_once(ctx: TranslateContext) -> None:
+    # Quarterly at 30 USD a unit; one unit added from month 1 (11 months left, UnitPrice 110): the 2 months to
+    # the next quarter bill once (110 x 2 / 11 = 20 USD), the unit recurs from the quarter on.
+    initial = bundle(1, [(PROD_A, 10)], frequency="Quarterly")
+    amendment = amend(2, 1, [(PROD_A, 1, A1)], frequency="Quarterly")
+    result = translate_contract(Contract(CONTRACT, initial, [amendment]), ctx)
+    assert result.failures == {}
+    assert phase_view(result) == [(START, M(START, 1), {A: 10}), (M(START, 1), END, {A: 11})]
+    assert result.main is not None
+    (stub,) = result.main.params["phases"][1]["add_invoice_items"]
+    assert stub["price_data"]["unit_amount_decimal"] == "2000" and stub["quantity"] == 1
+    assert stub["metadata"]["salesforce_prorated_months"] == "2"
+    # A decrease off the boundary takes effect with no credit (as the connector).
+    decrease = translate_contract(
+        Contract(CONTRACT, initial, [amend(3, 1, [(PROD_A, -1, A1)], frequency="Quarterly")]), ctx
+    )
+    assert decrease.failures == {} and decrease.main is not None
+    assert "add_invoice_items" not in decrease.main.params["phases"][1]
+    # A mid-month start (2026-02-15, 14 days to the next monthly boundary): by month, the unit starts billing
+    # at the boundary (CPQ's term is the whole months); by month and day, the 14 days bill once as well.
+    import dataclasses
+
+    mid = bundle(4, [(PROD_A, 1, A1)], start=dt.date(2026, 2, 15), amendment=True)
+    by_month = translate_contract(Contract(CONTRACT, bundle(1, [(PROD_A, 10)]), [mid]), ctx)
+    assert by_month.failures == {} and by_month.main is not None
+    assert phase_view(by_month)[1] == (dt.date(2026, 2, 15), END, {A: 11})
+    assert "add_invoice_items" not in by_month.main.params["phases"][1]
+    daily = dataclasses.replace(ctx, proration_precision="month+day")
+    by_day = translate_contract(Contract(CONTRACT, bundle(1, [(PROD_A, 10)]), [mid]), daily)
+    assert by_day.main is not None
+    (stub,) = by_day.main.params["phases"][1]["add_invoice_items"]
+    # 10 USD a month over 365/12 days, 14 days: 4.60 USD.
+    assert round(Decimal(stub["price_data"]["unit_amount_decimal"])) == 460
+    assert stub["metadata"]["salesforce_prorated_days"] == "14"
+
+
+def test_initial_order_missing_or_not_synced(ctx: TranslateContext) -> None:
+    amendment = amend(2, 1, [(PROD_A, 1, A1)])
+    missing = translate_contract(Contract(CONTRACT, None, [amendment]), ctx)
+    assert CONTRACT in missing.failures[amendment.order.id].message
+    initial = bundle(1, [(PROD_A, 10)])
+    unsynced = translate_contract(Contract(CONTRACT, initial, [amendment], initial_in_run=False), ctx)
+    message = unsynced.failures[amendment.order.id].message
+    assert initial.order.id in message and "not synced" in message
+    synced = bundle(1, [(PROD_A, 10)], stripe_id="sub_sched_123")
+    ok = translate_contract(Contract(CONTRACT, synced, [amendment], initial_in_run=False), ctx)
+    assert ok.failures == {} and ok.main is not None and ok.main.known_id == "sub_sched_123"
+
+
+def test_grouping_finds_the_initial_order_among_the_contract_orders() -> None:
+    initial = bundle(1, [(PROD_A, 10)], stripe_id="sub_sched_1")
+    amendment = amend(2, 1, [(PROD_A, 1, A1)])
+    other = bundle(5, [(PROD_B, 1)])
+    other = OrderBundle(other.order.model_copy(update={"contract_id": None}), other.items, other.account)
+    alone, contracts = group_contracts([amendment, other], [initial])
+    assert [b.order.id for b in alone] == [other.order.id]
+    (contract,) = contracts
+    assert contract.initial is initial and contract.amendments == [amendment] and not contract.initial_in_run
+    # A contract with no amendment syncs its orders on their own.
+    alone, contracts = group_contracts([initial], [])
+    assert alone == [initial] and contracts == []
+
+
+def test_phase_boundaries_are_utc_midnights(ctx: TranslateContext) -> None:
+    result = translate_contract(Contract(CONTRACT, bundle(1, [(PROD_A, 10)]), [amend(2, 1, [(PROD_B, 1)])]), ctx)
+    assert result.main is not None
+    phases = result.main.params["phases"]
+    assert phases[0]["end_date"] == phases[1]["start_date"] == utc_midnight(M(START, 1))
+    assert phases[1]["items"][1]["price"] == Ref(B)
+
+
+def evergreen(b: OrderBundle) -> OrderBundle:
+    items = [i.model_copy(update={"subscription_type": "Evergreen"}) for i in b.items]
+    return OrderBundle(b.order, items, b.account, b.products, b.pricebook_entries)
+
+
+def test_evergreen_order_is_a_subscription_and_mixing_is_an_error(ctx: TranslateContext) -> None:
+    initial = evergreen(bundle(1, [(PROD_A, 2)]))
+    main = translate_order(initial, ctx).main
+    assert main.kind.value == "subscription" and main.params["collection_method"] == "send_invoice"
+    assert main.children["start_date"] == utc_midnight(START) and "cancel_at" not in main.children
+    mixed = bundle(1, [(PROD_A, 2), (PROD_B, 1)])
+    mixed = OrderBundle(mixed.order, [evergreen(mixed).items[0], mixed.items[1]], mixed.account, mixed.products,
+                        mixed.pricebook_entries)  # fmt: skip
+    with pytest.raises(Exception, match="mixes evergreen lines") as err:
+        translate_order(mixed, ctx)
+    assert getattr(err.value, "record_id", None) == B1
+
+
+def test_evergreen_cancellation_and_other_amendments(ctx: TranslateContext) -> None:
+    initial = evergreen(bundle(1, [(PROD_A, 2)]))
+    cancel = evergreen(amend(2, 3, [(PROD_A, -2, A1)]))
+    result = translate_contract(Contract(CONTRACT, initial, [cancel]), ctx)
+    assert result.failures == {} and result.main is not None
+    assert result.main.children["cancel_at"] == utc_midnight(M(START, 3))
+    assert result.main.children["amendments"] == [cancel.order.id]
+    upsell = evergreen(amend(2, 3, [(PROD_A, 1, A1)]))
+    refused = translate_contract(Contract(CONTRACT, initial, [upsell]), ctx)
+    assert "only cancellations" in refused.failures[upsell.order.id].message
+
+
+def mdq_line(order: int, n: int, index: int, qty: int, months: tuple[int, int], revised: str | None = None) -> Any:
+    begin, end = M(START, months[0]), M(START, months[1])
+    return OrderItemRecord.from_flat(
+        {
+            "id": item_id(order, n), "orderid": order_id(order), "product2id": PROD_A, "pricebookentryid": PBE_A,
+            "quantity": qty, "unitprice": 10 * (months[1] - months[0]), "currencyisocode": "USD",
+            "sbqq__chargetype__c": "Recurring", "sbqq__billingfrequency__c": "Monthly",
+            "sbqq__subscriptionpricing__c": "Fixed Price", "sbqq__subscriptionterm__c": months[1] - months[0],
+            "sbqq__defaultsubscriptionterm__c": 1, "servicedate": begin.isoformat(),
+            "enddate": (end - dt.timedelta(days=1)).isoformat(), "sbqq__segmentindex__c": index,
+            "sbqq__segmentlabel__c": f"Year {index}", "sbqq__segmentkey__c": "K1",
+            "sbqq__revisedorderproduct__c": revised,
+        }
+    )  # fmt: skip
+
+
+def test_mdq_amendment_changes_the_current_and_later_segments_matched_by_dates(ctx: TranslateContext) -> None:
+    base = bundle(1, [(PROD_A, 1)])
+    end = M(START, 36)
+    order = base.order.model_copy(update={"quote_term": Decimal(36), "end_date": end - dt.timedelta(days=1)})
+    segments = [mdq_line(1, k, k + 1, 10 + 5 * k, (12 * k, 12 * (k + 1))) for k in range(3)]
+    initial = OrderBundle(order, segments, base.account, base.products, base.pricebook_entries)
+    am = amend(2, 18, [(PROD_A, 1)])
+    deltas = [mdq_line(2, 0, 2, 5, (18, 24), segments[1].id), mdq_line(2, 1, 3, 5, (24, 36), segments[2].id)]
+    amendment = OrderBundle(am.order.model_copy(update={"end_date": end - dt.timedelta(days=1)}), deltas,
+                            am.account, am.products, am.pricebook_entries)  # fmt: skip
+    result = translate_contract(Contract(CONTRACT, initial, [amendment]), ctx)
+    assert result.failures == {}
+    view = [(s, e, sorted(q.values())) for s, e, q in phase_view(result)]
+    assert view == [
+        (START, M(START, 12), [10]),
+        (M(START, 12), M(START, 18), [15]),
+        (M(START, 18), M(START, 24), [20]),
+        (M(START, 24), end, [25]),
+    ]
+    assert result.main is not None
+    labels = [p["metadata"].get("salesforce_segment_label") for p in result.main.params["phases"]]
+    assert labels == ["Year 1", "Year 2", "Year 2", "Year 3"]

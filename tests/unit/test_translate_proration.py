@@ -1,0 +1,72 @@
+"""Translation tables: terms that are not a whole number of billing periods (pure, no I/O)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from cpq_sync.errors import DataError
+from cpq_sync.translate.context import TranslateContext
+from cpq_sync.translate.order import translate_order
+from tests.unit.test_translate_order import PBE_A, PROD_A, bundle, ctx, line
+
+__all__ = ["ctx"]
+
+ANNUAL = {"sbqq__billingfrequency__c": "Annual", "sbqq__defaultsubscriptionterm__c": 12}
+# (term, quantity, UnitPrice for the term, multiplier) -> [(phase months, recurring quantity, prorated cents/unit)]
+CASES: list[tuple[str, int, str, str, str, list[tuple[int, int, int | None]]]] = [
+    ("18 months billed annually", 18, "3", "180", "1.5", [(12, 3, None), (6, 0, 6000)]),
+    ("9 months billed annually", 9, "2", "90", "0.75", [(9, 0, 9000)]),
+    ("30 months billed annually", 30, "1", "300", "2.5", [(24, 1, None), (6, 0, 6000)]),
+]
+
+
+@pytest.mark.parametrize(("name", "term", "qty", "unit", "mult", "expected"), CASES, ids=[c[0] for c in CASES])
+def test_leftover_months_bill_once(
+    ctx: TranslateContext, name: str, term: int, qty: str, unit: str, mult: str, expected: Any
+) -> None:
+    item = line(1, PROD_A, PBE_A, qty, unit, sbqq__subscriptionterm__c=term, sbqq__proratemultiplier__c=mult, **ANNUAL)
+    result = translate_order(bundle([item], **{"sbqq__quote__r.sbqq__subscriptionterm__c": term}), ctx)
+    got = []
+    for phase in result.main.params["phases"]:
+        prorated = [i for i in phase.get("add_invoice_items", []) if "price_data" in i]
+        cents = int(Decimal(prorated[0]["price_data"]["unit_amount_decimal"])) if prorated else None
+        if prorated:
+            assert prorated[0]["quantity"] == int(qty) and prorated[0]["metadata"]["salesforce_proration"] == "true"
+            assert phase["proration_behavior"] == "none"
+        got.append((phase["duration"]["interval_count"], phase["items"][0]["quantity"], cents))
+    assert got == expected
+
+
+def test_a_multiplier_that_disagrees_with_the_term_is_an_error(ctx: TranslateContext) -> None:
+    item = line(1, PROD_A, PBE_A, "3", "180", sbqq__subscriptionterm__c=18, sbqq__proratemultiplier__c="1.25", **ANNUAL)
+    with pytest.raises(DataError, match="prorate multiplier") as err:
+        translate_order(bundle([item], **{"sbqq__quote__r.sbqq__subscriptionterm__c": 18}), ctx)
+    assert err.value.record_id == item.id and err.value.field == "SBQQ__ProrateMultiplier__c"
+
+
+MIGRATION: list[tuple[str, str, list[tuple[int, int]]]] = [
+    ("nothing billed before the start", "2022-01-01", [(12, 10)]),
+    ("three monthly periods already billed", "2022-03-15", [(3, 0), (9, 10)]),
+    ("all billed", "2023-06-01", [(12, 0)]),
+]
+
+
+@pytest.mark.parametrize(("name", "sync_start", "expected"), MIGRATION, ids=[m[0] for m in MIGRATION])
+def test_migrated_order_does_not_rebill_paid_periods(
+    ctx: TranslateContext, name: str, sync_start: str, expected: list[tuple[int, int]]
+) -> None:
+    import dataclasses
+    import datetime as dt
+
+    migrating = dataclasses.replace(ctx, migrated_before=dt.date.fromisoformat(sync_start))
+    item = line(1, PROD_A, PBE_A, "10", "120")
+    order = bundle([item], activateddate="2021-12-20T10:00:00Z")
+    phases = translate_order(order, migrating).main.params["phases"]
+    assert [(p["duration"]["interval_count"], p["items"][0]["quantity"]) for p in phases] == expected
+    assert all(p.get("proration_behavior") == "none" for p in phases if p["items"][0]["quantity"] == 0)
+    # An order activated on or after the sync start date bills as usual.
+    recent = bundle([item], activateddate="2023-07-01T10:00:00Z")
+    assert len(translate_order(recent, migrating).main.params["phases"]) == 1
