@@ -42,6 +42,7 @@ from cpq_sync.translate.order import (
     MAX_INVOICE_ITEMS_PER_PHASE,
     OrderBundle,
     OrderTranslation,
+    drop_metered_quantities,
     translate_order,
     utc_midnight,
 )
@@ -606,6 +607,7 @@ def translate_contract(contract: Contract, ctx: TranslateContext) -> ContractTra
         out.line_prices = dict(translation.line_prices)
         return out
     out.main = builder.schedule(out.applied)
+    drop_metered_quantities(out.main, builder.objects.values())
     out.objects = [*builder.objects.values(), out.main]
     out.line_prices = builder.line_prices
     return out

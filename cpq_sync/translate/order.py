@@ -7,6 +7,7 @@ usage and proration build on this in their own modules.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -166,6 +167,7 @@ def translate_order(bundle: OrderBundle, ctx: TranslateContext) -> OrderTranslat
         main = _schedule(bundle, recurring, one_time, charges, line_prices, start, days_until_due, ctx)
     else:
         main = _invoice(bundle, one_time, line_prices, currency, days_until_due, ctx)
+    drop_metered_quantities(main, objects.values())
     coupons = order_coupons(bundle.quote_coupons, bundle.line_coupons, lines, currency, ctx)
     add_discounts(main, coupons, order.id)
     objects.update((c.key, c) for c in coupons.objects)
@@ -173,6 +175,32 @@ def translate_order(bundle: OrderBundle, ctx: TranslateContext) -> OrderTranslat
         obj.primaries.add(SfRef("Order", order.id))
     main.primaries.add(SfRef("Order", order.id))
     return OrderTranslation(order, main, [*objects.values(), main], line_prices, skipped)
+
+
+def metered_price_keys(objects: Iterable[Desired]) -> set[str]:
+    return {
+        o.key
+        for o in objects
+        if o.kind is ObjectKind.PRICE and (o.params.get("recurring") or {}).get("usage_type") == "metered"
+    }
+
+
+def drop_metered_quantities(main: Desired, objects: Iterable[Desired]) -> None:
+    """Metered items carry no quantity in any phase (usage decides what they bill); one that a phase idles or
+    terminates at quantity 0 leaves that phase instead. The one rule for every way phases are built."""
+    metered = metered_price_keys(objects)
+    if not metered:
+        return
+    for phase in main.params.get("phases", []):
+        kept = []
+        for item in phase.get("items", []):
+            price = item.get("price")
+            if isinstance(price, Ref) and price.key in metered:
+                if item.get("quantity") == 0:
+                    continue
+                item.pop("quantity", None)
+            kept.append(item)
+        phase["items"] = kept
 
 
 def _billed_quantity(item: OrderItemRecord, params: dict[str, Any], charge: LineCharge) -> int | None:
