@@ -6,13 +6,10 @@ import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from cpq_sync.errors import DataError
+from cpq_sync.stripe.currencies import ZERO_DECIMAL_CURRENCIES
 
 BILLING_FREQUENCY_MONTHS = {"monthly": 1, "quarterly": 3, "semiannual": 6, "annual": 12}
 
-# ISO 4217 currencies Stripe treats as zero-decimal (no minor unit).
-ZERO_DECIMAL_CURRENCIES = frozenset(
-    ["bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv", "xaf", "xof", "xpf"]
-)
 AMOUNT_DECIMAL_PLACES = 12
 _NET_TERM = re.compile(r"^\s*net[\s\-]*(\d+)\s*$", re.IGNORECASE)
 

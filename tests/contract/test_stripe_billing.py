@@ -7,7 +7,6 @@ otherwise); the tests that need the sandbox clock or ``billing_preview`` run aga
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,8 +17,8 @@ import stripe
 
 from cpq_sync.sandbox import stripe as sandbox
 from cpq_sync.sandbox.stripe.billing import PreviewInvoice, periods
+from tests.contract.conftest import LIVE_KEY
 
-LIVE_KEY = os.environ.get("STRIPE_API_KEY")
 # Sandbox-only tests (they need the sandbox clock or billing_preview) run against the sandbox alone.
 sandbox_only = pytest.mark.parametrize("live", ["sandbox"], indirect=True)
 NOW = datetime(2024, 7, 15, 12, tzinfo=UTC)
@@ -27,21 +26,6 @@ NOW = datetime(2024, 7, 15, 12, tzinfo=UTC)
 
 def ts(y: int, m: int, d: int, h: int = 0) -> int:
     return int(datetime(y, m, d, h, tzinfo=UTC).timestamp())
-
-
-@pytest.fixture
-def directory(tmp_path: Path) -> Path:
-    return tmp_path / "stripe"
-
-
-@pytest.fixture(params=["sandbox", "stripe-test-mode"])
-def live(request: pytest.FixtureRequest) -> bool:
-    """Each test runs against the sandbox and, with STRIPE_API_KEY set, against Stripe test mode."""
-    if request.param == "stripe-test-mode" and not LIVE_KEY:
-        pytest.skip(
-            "STRIPE_API_KEY is not set: set a Stripe test-mode key to run the contract against Stripe too"
-        )
-    return bool(request.param == "stripe-test-mode")
 
 
 @pytest.fixture

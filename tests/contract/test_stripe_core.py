@@ -8,7 +8,6 @@ sandbox-only assertions (request log, faults) are skipped there.
 from __future__ import annotations
 
 import contextlib
-import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -22,24 +21,9 @@ import stripe
 from cpq_sync.sandbox import stripe as sandbox
 from cpq_sync.sandbox.stripe import StripeFaults
 from cpq_sync.sandbox.stripe.store import Store
+from tests.contract.conftest import LIVE_KEY
 
-LIVE_KEY = os.environ.get("STRIPE_API_KEY")
 T = TypeVar("T")
-
-
-@pytest.fixture
-def directory(tmp_path: Path) -> Path:
-    return tmp_path / "stripe"
-
-
-@pytest.fixture(params=["sandbox", "stripe-test-mode"])
-def live(request: pytest.FixtureRequest) -> bool:
-    """Each contract test runs against the sandbox and, with STRIPE_API_KEY set, against Stripe test mode."""
-    if request.param == "stripe-test-mode" and not LIVE_KEY:
-        pytest.skip(
-            "STRIPE_API_KEY is not set: set a Stripe test-mode key to run the contract against Stripe too"
-        )
-    return bool(request.param == "stripe-test-mode")
 
 
 @pytest.fixture

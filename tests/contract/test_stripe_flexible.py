@@ -26,11 +26,6 @@ def ts(y: int, m: int, d: int = 1) -> int:
 
 
 @pytest.fixture
-def directory(tmp_path: Path) -> Path:
-    return tmp_path / "stripe"
-
-
-@pytest.fixture
 def client(directory: Path) -> Iterator[stripe.StripeClient]:
     sandbox.set_clock(directory, NOW)
     yield sandbox.connect(directory)

@@ -4,26 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-ZERO_DECIMAL_CURRENCIES = frozenset(
-    {
-        "bif",
-        "clp",
-        "djf",
-        "gnf",
-        "jpy",
-        "kmf",
-        "krw",
-        "mga",
-        "pyg",
-        "rwf",
-        "ugx",
-        "vnd",
-        "vuv",
-        "xaf",
-        "xof",
-        "xpf",
-    }
-)
+from cpq_sync.stripe.currencies import ZERO_DECIMAL_CURRENCIES
 
 
 def minor_unit_exponent(currency: str) -> int:
