@@ -21,12 +21,14 @@ from cpq_sync.mapping.loader import MappingSet, load_mappings
 from cpq_sync.plan import Action, Failure, Operation, Plan, build_plan
 from cpq_sync.salesforce.client import OrgClient, login
 from cpq_sync.salesforce.extract import (
+    ID_CHUNK,
     Extracted,
     FieldLists,
     Window,
     apply_line_filters,
     extract_changed,
     extract_orders,
+    soql_string,
 )
 from cpq_sync.salesforce.filters import SyncFilters
 from cpq_sync.salesforce.state import read_watermark, write_watermark
@@ -40,7 +42,7 @@ from cpq_sync.salesforce.write_back import (
 )
 from cpq_sync.stripe.apply import Outcome, StripeApplier
 from cpq_sync.stripe.client import stripe_client
-from cpq_sync.stripe.pacing import Pacer
+from cpq_sync.stripe.pacing import Pacer, SharedGate
 from cpq_sync.translate.catalog import translate_customer, translate_product
 from cpq_sync.translate.context import TranslateContext
 from cpq_sync.translate.order import translate_order
@@ -66,6 +68,8 @@ class RunContext:
     started_at: dt.datetime
     livemode: bool = False
     timings: dict[str, float] = field(default_factory=dict)
+    request_gate: SharedGate | None = None  # a rate shared across runs and workers (e.g. Prefect's)
+    stripe_requests: int = 0
 
     def timed(self, step: str, started: float) -> None:
         self.timings[step] = self.timings.get(step, 0.0) + time.perf_counter() - started
@@ -94,7 +98,9 @@ class SyncReport:
     synced_orders: list[str] = field(default_factory=list)
     failed: list[SyncRecord] = field(default_factory=list)
     stripe_writes: int = 0
+    stripe_requests: int = 0
     salesforce_calls: int = 0
+    duration_seconds: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
     watermark: dt.datetime | None = None
     stopped_early: str | None = None
@@ -152,16 +158,47 @@ def _ensure_sandbox(settings: Settings) -> None:
         seed_org(directory)
 
 
-def window_for(ctx: RunContext, mode: Mode, order_ids: tuple[str, ...] = ()) -> Window:
+def window_for(
+    ctx: RunContext,
+    mode: Mode,
+    order_ids: tuple[str, ...] = (),
+    *,
+    account_ids: tuple[str, ...] = (),
+    product_ids: tuple[str, ...] = (),
+    pricebook_entry_ids: tuple[str, ...] = (),
+) -> Window:
     prefs = ctx.settings.preferences
     start = None if prefs.migrate_orders_before_start_date else prefs.sync_start_date
     if mode is Mode.ORDERS:
-        return Window(since=None, until=ctx.started_at, order_ids=order_ids)
+        extra_orders, extra_products = _orders_billing(ctx.org, pricebook_entry_ids)
+        return Window(
+            since=None,
+            until=ctx.started_at,
+            order_ids=tuple(dict.fromkeys((*order_ids, *extra_orders))),
+            account_ids=account_ids,
+            product_ids=tuple(dict.fromkeys((*product_ids, *extra_products))),
+        )
     if mode is Mode.FULL:
         return Window(since=None, until=ctx.started_at, sync_start_date=start)
     watermark = read_watermark(ctx.org)
     since = None if watermark is None else watermark - dt.timedelta(seconds=prefs.lookback_seconds)
     return Window(since=since, until=ctx.started_at, sync_start_date=start)
+
+
+def _orders_billing(org: OrgClient, pricebook_entry_ids: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """A price book entry is synced through what it prices: its product, and the activated orders whose lines
+    bill it (their prices are derived from the line, as the connector did)."""
+    orders: list[str] = []
+    products: list[str] = []
+    ids = list(dict.fromkeys(pricebook_entry_ids))
+    for n in range(0, len(ids), ID_CHUNK):
+        in_list = ", ".join(soql_string(i) for i in ids[n : n + ID_CHUNK])
+        for row in org.query_all_iter(f"SELECT Product2Id FROM PricebookEntry WHERE Id IN ({in_list})"):
+            products.append(str(row["Product2Id"]))
+        soql = f"SELECT OrderId FROM OrderItem WHERE PricebookEntryId IN ({in_list}) AND Order.Status = 'Activated'"
+        for row in org.query_all_iter(soql):
+            orders.append(str(row["OrderId"]))
+    return list(dict.fromkeys(orders)), list(dict.fromkeys(products))
 
 
 def extract(ctx: RunContext, window: Window) -> Extracted:
@@ -213,9 +250,8 @@ def apply_plan(
     """Applies the plan layer by layer; after each layer the new Stripe ids are written back to Salesforce, so a
     crash loses at most the layer in flight (and its creates are replayed by their idempotency keys)."""
     prefs = ctx.settings.preferences
-    applier = StripeApplier(
-        ctx.stripe, pacer=Pacer(prefs.stripe_requests_per_second), concurrency=prefs.stripe_concurrency
-    )
+    pacer = Pacer(prefs.stripe_requests_per_second, shared=ctx.request_gate)
+    applier = StripeApplier(ctx.stripe, pacer=pacer, concurrency=prefs.stripe_concurrency)
     ids: dict[str, str] = {
         op.key: op.desired.known_id
         for op in plan.operations.values()
@@ -238,6 +274,7 @@ def apply_plan(
         ctx.timed("write_back", started)
         if on_progress:
             on_progress(done, total)
+    ctx.stripe_requests += pacer.requests
     return outcomes
 
 
