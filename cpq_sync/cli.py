@@ -67,6 +67,8 @@ def _quiet_prefect(verbose: bool) -> None:
     os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "cpq_sync,stripe,simple_salesforce")
     if not verbose:
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    for name in ("cpq_sync", "stripe", "simple_salesforce"):
+        logging.getLogger(name).setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 
 def _where_to_look(run_url: str | None) -> None:

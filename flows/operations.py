@@ -14,7 +14,7 @@ from cpq_sync.ops.credentials import apply_secret_blocks
 from cpq_sync.ops.sync_records import failed_records, prune_sync_records
 from cpq_sync.salesforce.client import OrgClient, login
 from cpq_sync.sync import SyncReport
-from flows.sync import SalesforceId, SyncParameters, run_sync
+from flows.sync import SalesforceId, SyncParameters, route_library_logs, run_sync
 
 
 class SyncOrdersParameters(BaseModel):
@@ -59,6 +59,7 @@ def sync_orders_flow(parameters: SyncOrdersParameters) -> SyncReport:
 
 
 def _org() -> OrgClient:
+    route_library_logs()
     apply_secret_blocks()
     settings = load_settings()
     if settings.target.value == "sandbox":

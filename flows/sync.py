@@ -7,6 +7,7 @@ and, when a step fails, fails the run with a state message naming the step and w
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
@@ -88,7 +89,21 @@ def _writer(dry_run: bool) -> Iterator[None]:
         yield
 
 
+LIBRARY_LOG_LEVELS = {"cpq_sync": logging.INFO, "stripe": logging.INFO, "simple_salesforce": logging.INFO}
+
+
+def route_library_logs() -> None:
+    """The libraries' loggers reach the run's logs through PREFECT_LOGGING_EXTRA_LOGGERS (set in prefect.yaml);
+    their own level decides what is sent: INFO (one line per Stripe request, the steps' counts), unless the
+    logger was given a level already (e.g. DEBUG from the CLI's --verbose)."""
+    for name, level in LIBRARY_LOG_LEVELS.items():
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET:
+            logger.setLevel(level)
+
+
 def run_sync(params: SyncParameters) -> SyncReport:
+    route_library_logs()
     logger = get_run_logger()
     started = time.perf_counter()
     steps = _Steps([])

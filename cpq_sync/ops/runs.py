@@ -31,6 +31,15 @@ class PrefectApi:
     def close(self) -> None:
         self.http.close()
 
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """One request, retried while the server is busy (503 from a locked SQLite database, 429)."""
+        for attempt in range(6):
+            response = self.http.request(method, path, **kwargs)
+            if response.status_code not in (429, 503):
+                return response
+            time.sleep(0.5 * 2**attempt)
+        return response
+
     def _ok(self, response: httpx.Response) -> Any:
         if response.status_code >= 400:
             raise RuntimeError(
@@ -40,28 +49,33 @@ class PrefectApi:
 
     def deployment(self, name: str) -> dict[str, Any]:
         """`name` is `<flow>/<deployment>`, e.g. `sync-orders/sync-orders`."""
-        result: dict[str, Any] = self._ok(self.http.get(f"/deployments/name/{name}"))
+        result: dict[str, Any] = self._ok(self._send("GET", f"/deployments/name/{name}"))
         return result
 
     def create_run(self, deployment: str, parameters: dict[str, Any] | None = None) -> str:
         found = self.deployment(deployment)
         body = {"parameters": parameters or {}, "state": {"type": "SCHEDULED"}}
-        return str(self._ok(self.http.post(f"/deployments/{found['id']}/create_flow_run", json=body))["id"])
+        return str(self._ok(self._send("POST", f"/deployments/{found['id']}/create_flow_run", json=body))["id"])
 
     def flow_run(self, run_id: str) -> dict[str, Any]:
-        result: dict[str, Any] = self._ok(self.http.get(f"/flow_runs/{run_id}"))
+        result: dict[str, Any] = self._ok(self._send("GET", f"/flow_runs/{run_id}"))
         return result
 
     def runs_of(self, deployment: str) -> list[dict[str, Any]]:
         found = self.deployment(deployment)
         body = {"flow_runs": {"deployment_id": {"any_": [found["id"]]}}, "sort": "EXPECTED_START_TIME_DESC"}
-        result: list[dict[str, Any]] = self._ok(self.http.post("/flow_runs/filter", json=body))
+        result: list[dict[str, Any]] = self._ok(self._send("POST", "/flow_runs/filter", json=body))
         return result
 
     def artifacts(self, run_id: str) -> dict[str, Any]:
         body = {"artifacts": {"flow_run_id": {"any_": [run_id]}}}
-        rows = self._ok(self.http.post("/artifacts/filter", json=body))
+        rows = self._ok(self._send("POST", "/artifacts/filter", json=body))
         return {str(a["key"]): a["data"] for a in rows if a.get("key")}
+
+    def logs(self, run_id: str) -> list[dict[str, Any]]:
+        body = {"logs": {"flow_run_id": {"any_": [run_id]}}, "sort": "TIMESTAMP_ASC", "limit": 200}
+        result: list[dict[str, Any]] = self._ok(self._send("POST", "/logs/filter", json=body))
+        return result
 
     def wait(self, run_id: str, timeout: float = 300.0) -> RunResult:
         deadline = time.monotonic() + timeout
@@ -80,4 +94,6 @@ class PrefectApi:
         """What the UI's schedule toggle does."""
         found = self.deployment(deployment)
         for schedule in found["schedules"]:
-            self._ok(self.http.patch(f"/deployments/{found['id']}/schedules/{schedule['id']}", json={"active": active}))
+            self._ok(
+                self._send("PATCH", f"/deployments/{found['id']}/schedules/{schedule['id']}", json={"active": active})
+            )

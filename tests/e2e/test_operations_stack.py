@@ -22,6 +22,7 @@ import pytest
 from cpq_sync.ops.runs import PrefectApi
 from cpq_sync.ops.stack import Stack
 from cpq_sync.sandbox import salesforce as sandbox_sf
+from tests.e2e import browser
 from tests.e2e.support import account_id, connect_both, create_order, sync_records
 
 pytestmark = [pytest.mark.xdist_group("prefect-stack"), pytest.mark.slow]
@@ -105,6 +106,11 @@ def test_sync_orders_while_live_sync_is_paused(running: Running) -> None:
     assert "| 1 |" in result.summary and "Stripe requests" in result.summary and "Duration" in result.summary
     table = result.artifacts["sync-objects"]
     assert f"/subscription_schedules/{schedule_id}" in str(table)
+    # The libraries' logs are in the run's logs (PREFECT_LOGGING_EXTRA_LOGGERS), with no secret in them.
+    deadline = time.monotonic() + 20  # logs are shipped in batches, possibly after the final state
+    while not {"stripe", "cpq_sync"} <= (names := {log["name"].split(".")[0] for log in running.api.logs(result.id)}):
+        assert time.monotonic() < deadline, names
+        time.sleep(1)
     # Live sync was off all along: no incremental run happened.
     assert running.api.runs_of("sync/incremental") == []
 
@@ -168,6 +174,51 @@ def test_prune_sync_records_keeps_the_newest_and_every_error(running: Running) -
     assert count("Success") + count("Resolved") == 2
     assert count("Error") == errors
     assert "Kept the newest 2" in result.summary
+
+
+def test_the_ui_runs_sync_orders_for_an_order_id(running: Running) -> None:
+    """Headless Chromium: Deployments -> sync-orders -> Run -> Custom run -> Order Ids: Add item -> Submit -> the run
+    reaches Completed with the summary artifact."""
+    reason = browser.missing()
+    if reason:
+        pytest.skip(reason)
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    sf, _ = connect_both(running.sandbox)
+    order_id, _ = create_order(sf, account_id(sf, "Acme%"), [("Platform Subscription", 3)], start=_today(running))
+    with browser.chromium() as driver:
+        wait = WebDriverWait(driver, 60)
+
+        def click(xpath: str) -> None:
+            driver.execute_script("arguments[0].click()", wait.until(ec.presence_of_element_located((By.XPATH, xpath))))
+
+        driver.get(f"{running.stack.ui_url}/deployments")
+        click("//a[normalize-space()='sync-orders' and contains(@href, '/deployments/deployment/')]")
+        click("//button[normalize-space()='Run']")
+        click("(//*[normalize-space()='Custom run'])[last()]")
+        click("(//button[normalize-space()='Add item'])[1]")  # the first list of the form: Order Ids
+        wait.until(ec.element_to_be_clickable((By.XPATH, "(//textarea)[1]"))).send_keys(order_id)
+        click("//button[normalize-space()='Submit']")
+        toast = wait.until(
+            ec.presence_of_element_located(
+                (By.XPATH, "//*[contains(@class, 'toast-flow-run-create')][contains(., 'scheduled')]")
+            )
+        )
+        run_name = toast.text.split()[0]
+        click(f"//a[normalize-space()='{run_name}']")
+        wait.until(ec.url_contains("/runs/flow-run/"))
+        run_id = driver.current_url.rstrip("/").split("/")[-1].split("?")[0]
+        WebDriverWait(driver, 180, poll_frequency=1).until(
+            ec.presence_of_element_located((By.XPATH, "//*[normalize-space()='Completed']"))
+        )
+        click("//li[normalize-space()='Artifacts']")
+        wait.until(ec.presence_of_element_located((By.XPATH, "//*[normalize-space()='sync-summary']")))
+    run = running.api.flow_run(run_id)
+    assert run["state"]["type"] == "COMPLETED"
+    assert run["parameters"]["parameters"]["order_ids"] == [order_id]  # what the form sent
+    assert sf.Order.get(order_id)["Stripe_ID__c"].startswith("sub_sched_")
 
 
 def test_stop_ends_every_process_it_started(running: Running) -> None:
