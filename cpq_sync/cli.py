@@ -83,24 +83,27 @@ def _where_to_look(run_url: str | None) -> None:
     console.print("What the sandboxes hold now: [bold]uv run cpq-sync sandbox show[/]")
 
 
-LOCAL_API = "http://127.0.0.1:4200/api"
-
-
-def _stack() -> Stack:
+def _stack(port: int | None = None) -> Stack:
+    """The local stack in `<sandbox>/prefect`; its port is remembered there by `up` for `down` and `live`."""
     from cpq_sync.ops.stack import Stack
 
     sandbox = _sandbox_dir().resolve()
-    return Stack(home=sandbox / "prefect", extra_env={"CPQ_SYNC_SANDBOX": str(sandbox)})
+    home = sandbox / "prefect"
+    remembered = home / "port"
+    if port is None:
+        port = int(remembered.read_text()) if remembered.exists() else 4200
+    return Stack(home=home, port=port, extra_env={"CPQ_SYNC_SANDBOX": str(sandbox)})
 
 
 def _api_url() -> str:
     """The server to talk to: PREFECT_API_URL, else the local stack of `cpq-sync up`."""
-    return os.environ.get("PREFECT_API_URL") or LOCAL_API
+    return os.environ.get("PREFECT_API_URL") or _stack().api_url
 
 
 @app.command()
 def up(
     demo: Annotated[bool, typer.Option(help="Run one sync of the demo company and print its summary.")] = True,
+    port: Annotated[int, typer.Option(help="Port of the Prefect server and UI on 127.0.0.1.")] = 4200,
 ) -> None:
     """Start a local Prefect stack: server (UI at http://127.0.0.1:4200), deployments, Secret block, worker."""
     from cpq_sync.ops.credentials import credentials_from
@@ -109,9 +112,15 @@ def up(
 
     _quiet_prefect(False)
     stack = _stack()
+    if not stack.running("server"):
+        stack = _stack(port)
+    if stack.running("server"):
+        console.print(f"The local stack is already running: Prefect UI at [bold]{stack.ui_url}[/] ({stack.home}).")
+        return
     try:
         console.print(f"Starting the Prefect server (PREFECT_HOME={stack.home}) ...")
         stack.start_server()
+        (stack.home / "port").write_text(str(stack.port))
         console.print("Registering the deployments of prefect.yaml ...")
         stack.deploy()
         values = credentials_from(os.environ)
@@ -194,10 +203,18 @@ def _preferences() -> SyncPreferences:
 
 
 def _with_api(url: str, fn: Callable[[], T]) -> T:
+    import httpx
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    with temporary_settings({PREFECT_API_URL: url}):
-        return fn()
+    try:
+        with temporary_settings({PREFECT_API_URL: url}):
+            return fn()
+    except httpx.ConnectError:
+        console.print(
+            f"[bold red]No Prefect server at {url}[/]: start the local stack with [bold]uv run cpq-sync up[/], "
+            "or set PREFECT_API_URL."
+        )
+        raise typer.Exit(2) from None
 
 
 @sandbox_app.command("seed")
