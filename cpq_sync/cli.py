@@ -76,9 +76,8 @@ def _where_to_look(run_url: str | None) -> None:
         console.print(f"This run in the Prefect UI: {run_url}")
     else:
         console.print(
-            "This run used a temporary Prefect server. To watch runs in the Prefect UI, start one with "
-            "[bold]uv run prefect server start[/] and run with "
-            "[bold]PREFECT_API_URL=http://127.0.0.1:4200/api[/] (UI at http://127.0.0.1:4200)."
+            "This run used a temporary Prefect server. To run the sync from the Prefect UI, start the local stack "
+            "with [bold]uv run cpq-sync up[/] (UI at http://127.0.0.1:4200)."
         )
     console.print("What the sandboxes hold now: [bold]uv run cpq-sync sandbox show[/]")
 

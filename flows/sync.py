@@ -1,8 +1,8 @@
 """The `sync` flow: extract -> translate and plan -> apply (write-back per layer) -> Sync Records and watermark.
 
-`run_sync` is the body, shared by the deployments' flows (`flows/operations.py`): it takes the writer slot and the
-server-wide Stripe rate limit (`cpq_sync.ops.prefect_limits`), publishes the summary, table and progress artifacts,
-and, when a step fails, fails the run with a state message naming the step and why.
+`run_sync` is the body, shared by the deployments' flows (`flows/operations.py`): in a deployment's run it takes the
+writer slot and the server-wide Stripe rate limit (`cpq_sync.ops.prefect_limits`); it publishes the summary, table
+and progress artifacts, and, when a step fails, fails the run with a state message naming the step and why.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Annotated, TypeVar
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.context import FlowRunContext
 from prefect.runtime import flow_run
 from pydantic import BaseModel, Field, StringConstraints
 
@@ -84,9 +85,16 @@ class _Steps:
 
 
 @contextmanager
-def _writer(dry_run: bool) -> Iterator[None]:
-    with nullcontext() if dry_run else writer_slot():
+def _writer(take: bool) -> Iterator[None]:
+    with writer_slot() if take else nullcontext():
         yield
+
+
+def _from_a_deployment() -> bool:
+    """Runs of the deployments (schedules, the UI, several workers) share the writer slot and the Stripe rate
+    limit; a direct run (`cpq-sync sync`, one process by hand) paces itself only."""
+    context = FlowRunContext.get()
+    return context is not None and context.flow_run is not None and context.flow_run.deployment_id is not None
 
 
 LIBRARY_LOG_LEVELS = {"cpq_sync": logging.INFO, "stripe": logging.INFO, "simple_salesforce": logging.INFO}
@@ -110,11 +118,13 @@ def run_sync(params: SyncParameters) -> SyncReport:
     apply_secret_blocks()
     settings: Settings = steps.run("prepare", load_settings)
     steps.secrets = settings.secret_values()
-    ensure_limits(settings.preferences.stripe_requests_per_second)
+    shared = _from_a_deployment()
+    if shared:
+        ensure_limits(settings.preferences.stripe_requests_per_second)
     mode = params.mode
-    with _writer(params.dry_run):
+    with _writer(shared and not params.dry_run):
         ctx: RunContext = steps.run("prepare", lambda: prepare_task(settings))
-        ctx.request_gate = stripe_request_gate
+        ctx.request_gate = stripe_request_gate if shared else None
         report = SyncReport(mode=mode, dry_run=params.dry_run, started_at=ctx.started_at)
         try:
             window = steps.run(

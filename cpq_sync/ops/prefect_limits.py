@@ -46,13 +46,25 @@ def ensure_limits(stripe_requests_per_second: float) -> None:
                 client.update_global_concurrency_limit(name, GlobalConcurrencyLimitUpdate(**spec))
 
 
+# The slot is leased, and the lease renewed while the run holds it: a run killed outright (SIGKILL, a lost worker)
+# blocks the others for at most this long, not until someone frees the slot by hand.
+WRITER_LEASE_SECONDS = 60.0  # the server's minimum
+
+
 @contextmanager
 def writer_slot(timeout_seconds: float | None = None) -> Iterator[None]:
     """The one writer slot; waits while another run holds it."""
-    with concurrency(WRITER_LIMIT, occupy=1, timeout_seconds=timeout_seconds, strict=True):
+    with concurrency(
+        WRITER_LIMIT,
+        occupy=1,
+        timeout_seconds=timeout_seconds,
+        lease_duration=WRITER_LEASE_SECONDS,
+        strict=True,
+        raise_on_lease_renewal_failure=False,
+    ):
         yield
 
 
-def stripe_request_gate() -> None:
-    """A `SharedGate`: blocks until the server-wide Stripe request rate allows one more request."""
-    rate_limit(STRIPE_RATE_LIMIT, occupy=1, strict=True)
+def stripe_request_gate(slots: int = 1) -> None:
+    """A `SharedGate`: blocks until the server-wide Stripe request rate allows `slots` more requests."""
+    rate_limit(STRIPE_RATE_LIMIT, occupy=slots, strict=True)

@@ -22,7 +22,8 @@ pytestmark = pytest.mark.xdist_group("prefect")
 def test_the_stripe_rate_holds_across_pacers_sharing_the_prefect_rate_limit(prefect_server: None) -> None:
     ensure_limits(stripe_requests_per_second=10)
     # Two pacers (two runs, two workers) each allowed 100 requests/s on their own; the shared gate holds both to 10/s.
-    pacers = [Pacer(100, shared=stripe_request_gate) for _ in range(2)]
+    # One takes its slots one by one, the other in batches of 5 (as the sync does: fewer calls to the server).
+    pacers = [Pacer(100, shared=stripe_request_gate), Pacer(100, shared=stripe_request_gate, shared_batch=5)]
     started = time.monotonic()
 
     def burst(pacer: Pacer) -> None:

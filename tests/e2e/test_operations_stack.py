@@ -160,6 +160,13 @@ def test_live_sync_on_syncs_a_new_order_within_the_interval(running: Running) ->
     assert "Live sync is off" in _cli(running, "live", "status")
 
 
+def test_an_incremental_run_does_not_start_while_the_previous_one_runs(running: Running) -> None:
+    first = running.api.create_run("sync/incremental")
+    second = running.api.create_run("sync/incremental")
+    states = sorted(running.api.wait(run, timeout=180).state for run in (first, second))
+    assert states == ["CANCELLED", "COMPLETED"]
+
+
 def test_prune_sync_records_keeps_the_newest_and_every_error(running: Running) -> None:
     sf, _ = connect_both(running.sandbox)
 
