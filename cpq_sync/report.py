@@ -63,14 +63,20 @@ def summary_markdown(report: SyncReport) -> str:
         "",
         f"Started {report.started_at.isoformat(timespec='seconds')}; {report.orders_seen} orders read.",
         "",
-        "| created | updated | replaced | unchanged | failed | orders synced | Stripe writes | Salesforce API calls |",
-        "|---|---|---|---|---|---|---|---|",
+        "| created | updated | replaced | unchanged | failed | orders synced | Stripe writes | Stripe requests "
+        "| Salesforce API calls | Duration |",
+        "|---|---|---|---|---|---|---|---|---|---|",
         f"| {counts.get('create', 0)} | {counts.get('update', 0)} | {counts.get('replace', 0)} | "
         f"{counts.get('skip', 0)} | {len(report.failed)} | {len(report.synced_orders)} | {report.stripe_writes} | "
-        f"{report.salesforce_calls} |",
+        f"{report.stripe_requests} | {report.salesforce_calls} | {report.duration_seconds:.1f}s |",
         "",
         "Time per step: " + ", ".join(f"{k} {v:.2f}s" for k, v in report.timings.items()),
+        "",
+        "The table artifact `sync-objects` links each object to the Stripe dashboard, its request log and the "
+        "Salesforce record; each record's Sync Record (`Sync_Record__c`) says the same in the org.",
     ]
+    if report.run_url:
+        lines += ["", f"This run: {report.run_url}"]
     if report.stopped_early:
         lines += ["", f"**Stopped early:** {report.stopped_early}"]
     if report.failed:

@@ -23,6 +23,7 @@ from cpq_sync.plan import Action, Failure, Operation, Plan, build_plan
 from cpq_sync.salesforce.client import OrgClient, login
 from cpq_sync.salesforce.coupons import attach_coupons
 from cpq_sync.salesforce.extract import (
+    ID_CHUNK,
     Extracted,
     FieldLists,
     Window,
@@ -30,6 +31,7 @@ from cpq_sync.salesforce.extract import (
     extract_changed,
     extract_contract_orders,
     extract_orders,
+    soql_string,
 )
 from cpq_sync.salesforce.filters import SyncFilters
 from cpq_sync.salesforce.pricing import (
@@ -51,7 +53,7 @@ from cpq_sync.salesforce.write_back import (
 from cpq_sync.stripe.apply import Outcome, StripeApplier
 from cpq_sync.stripe.client import stripe_client
 from cpq_sync.stripe.meters import resolve_meters
-from cpq_sync.stripe.pacing import Pacer
+from cpq_sync.stripe.pacing import Pacer, SharedGate
 from cpq_sync.translate.catalog import pbe_price_objects, translate_customer, translate_product
 from cpq_sync.translate.context import TranslateContext
 from cpq_sync.translate.contract import group_contracts, translate_contract
@@ -80,6 +82,8 @@ class RunContext:
     livemode: bool = False
     timings: dict[str, float] = field(default_factory=dict)
     state: dict[str, str] = field(default_factory=dict)  # Stripe_Sync_State__c, read once a run
+    request_gate: SharedGate | None = None  # a rate shared across runs and workers (e.g. Prefect's)
+    stripe_requests: int = 0
 
     def timed(self, step: str, started: float) -> None:
         self.timings[step] = self.timings.get(step, 0.0) + time.perf_counter() - started
@@ -108,7 +112,9 @@ class SyncReport:
     synced_orders: list[str] = field(default_factory=list)
     failed: list[SyncRecord] = field(default_factory=list)
     stripe_writes: int = 0
+    stripe_requests: int = 0
     salesforce_calls: int = 0
+    duration_seconds: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
     watermark: dt.datetime | None = None
     stopped_early: str | None = None
@@ -173,17 +179,48 @@ def _ensure_sandbox(settings: Settings) -> None:
         seed_org(directory)
 
 
-def window_for(ctx: RunContext, mode: Mode, order_ids: tuple[str, ...] = ()) -> Window:
+def window_for(
+    ctx: RunContext,
+    mode: Mode,
+    order_ids: tuple[str, ...] = (),
+    *,
+    account_ids: tuple[str, ...] = (),
+    product_ids: tuple[str, ...] = (),
+    pricebook_entry_ids: tuple[str, ...] = (),
+) -> Window:
     prefs = ctx.settings.preferences
     ctx.state = read_states(ctx.org)
     start = None if prefs.migrate_orders_before_start_date else prefs.sync_start_date
     if mode is Mode.ORDERS:
-        return Window(since=None, until=ctx.started_at, order_ids=order_ids)
+        extra_orders, extra_products = _orders_billing(ctx.org, pricebook_entry_ids)
+        return Window(
+            since=None,
+            until=ctx.started_at,
+            order_ids=tuple(dict.fromkeys((*order_ids, *extra_orders))),
+            account_ids=account_ids,
+            product_ids=tuple(dict.fromkeys((*product_ids, *extra_products))),
+        )
     if mode is Mode.FULL:
         return Window(since=None, until=ctx.started_at, sync_start_date=start)
     watermark = parse_watermark(ctx.state)
     since = None if watermark is None else watermark - dt.timedelta(seconds=prefs.lookback_seconds)
     return Window(since=since, until=ctx.started_at, sync_start_date=start)
+
+
+def _orders_billing(org: OrgClient, pricebook_entry_ids: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """A price book entry is synced through what it prices: its product, and the activated orders whose lines
+    bill it (their prices are derived from the line, as the connector did)."""
+    orders: list[str] = []
+    products: list[str] = []
+    ids = list(dict.fromkeys(pricebook_entry_ids))
+    for n in range(0, len(ids), ID_CHUNK):
+        in_list = ", ".join(soql_string(i) for i in ids[n : n + ID_CHUNK])
+        for row in org.query_all_iter(f"SELECT Product2Id FROM PricebookEntry WHERE Id IN ({in_list})"):
+            products.append(str(row["Product2Id"]))
+        soql = f"SELECT OrderId FROM OrderItem WHERE PricebookEntryId IN ({in_list}) AND Order.Status = 'Activated'"
+        for row in org.query_all_iter(soql):
+            orders.append(str(row["OrderId"]))
+    return list(dict.fromkeys(orders)), list(dict.fromkeys(products))
 
 
 def extract(ctx: RunContext, window: Window) -> Extracted:
@@ -276,12 +313,9 @@ def apply_plan(
     recovering = bool(ctx.state.get(APPLY_MARKER_KEY))
     if recovering:
         log.warning("an earlier run stopped while applying to Stripe; this run checks for its objects first")
-    applier = StripeApplier(
-        ctx.stripe,
-        pacer=Pacer(prefs.stripe_requests_per_second),
-        concurrency=prefs.stripe_concurrency,
-        recover=recovering,
-    )
+    batch = max(1, int(prefs.stripe_requests_per_second // 4))  # a quarter second of requests per shared call
+    pacer = Pacer(prefs.stripe_requests_per_second, shared=ctx.request_gate, shared_batch=batch)
+    applier = StripeApplier(ctx.stripe, pacer=pacer, concurrency=prefs.stripe_concurrency, recover=recovering)
     if plan.writes:
         write_state(ctx.org, APPLY_MARKER_KEY, ctx.started_at.isoformat())
     ids: dict[str, str] = {
@@ -308,6 +342,7 @@ def apply_plan(
             on_progress(done, total)
     if plan.writes or recovering:
         write_state(ctx.org, APPLY_MARKER_KEY, None)
+    ctx.stripe_requests += pacer.requests
     return outcomes
 
 

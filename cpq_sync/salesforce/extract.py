@@ -150,10 +150,12 @@ class Window:
     until: dt.datetime
     order_ids: tuple[str, ...] = ()
     sync_start_date: dt.date | None = None
+    account_ids: tuple[str, ...] = ()
+    product_ids: tuple[str, ...] = ()
 
     @property
     def by_ids(self) -> bool:
-        return bool(self.order_ids)
+        return bool(self.order_ids or self.account_ids or self.product_ids)
 
 
 def _modstamp_conditions(window: Window) -> list[str]:
@@ -437,10 +439,34 @@ def apply_line_filters(org: OrgClient, result: Extracted, filters: SyncFilters) 
         result.bundles = kept
 
 
+def _extract_by_ids(
+    org: OrgClient, fields: FieldLists, window: Window, filters: SyncFilters, result: Extracted
+) -> None:
+    wanted: list[tuple[type[SfModel], str, tuple[str, ...], str | None, list[Any], list[str]]] = [
+        (AccountRecord, "Account", window.account_ids, filters.account, result.changed_accounts, fields.account),
+        (Product2Record, "Product2", window.product_ids, filters.product, result.changed_products, fields.product),
+    ]
+    for model, sobject, ids, user_filter, sink, field_list in wanted:
+        for n in range(0, len(ids), ID_CHUNK):
+            where = f"Id IN ({', '.join(soql_string(i) for i in ids[n : n + ID_CHUNK])})"
+            where += f" AND ({user_filter})" if user_filter else ""
+            soql = f"SELECT {', '.join(field_list)} FROM {sobject} WHERE {where} ORDER BY Id"
+            for record in org.query_all_iter(soql):
+                row = flatten(record)
+                try:
+                    sink.append(model.from_flat(row))
+                except DataError as exc:
+                    result.failures.append(Failure(SfRef(sobject, str(row.get("id"))), exc))
+
+
 def extract_changed(
     org: OrgClient, fields: FieldLists, window: Window, filters: SyncFilters, result: Extracted
 ) -> None:
-    """Accounts and products already in Stripe whose Salesforce record changed in the window (incremental only)."""
+    """Accounts and products already in Stripe whose Salesforce record changed in the window (incremental only),
+    or the accounts and products given by id (whether in Stripe yet or not)."""
+    if window.account_ids or window.product_ids:
+        _extract_by_ids(org, fields, window, filters, result)
+        return
     if window.since is None or window.by_ids:
         return
     stamp = " AND ".join(_modstamp_conditions(window))

@@ -9,6 +9,7 @@ attempt sent other parameters, e.g. the data changed in between), the object is 
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import time
 from collections.abc import Callable
@@ -88,7 +89,10 @@ class StripeApplier:
         if not todo:
             return outcomes
         with ThreadPoolExecutor(max_workers=min(self.concurrency, len(todo))) as pool:
-            outcomes.extend(pool.map(lambda op: self._apply_one(op, ids), todo))
+            # Each operation runs in its own copy of the caller's context (taken here, in the caller's thread), so
+            # its logs carry the caller's run (Prefect).
+            contexts = [contextvars.copy_context() for _ in todo]
+            outcomes.extend(pool.map(lambda c, op: c.run(self._apply_one, op, ids), contexts, todo))
         return outcomes
 
     def _apply_one(self, op: Operation, ids: dict[str, str]) -> Outcome:
