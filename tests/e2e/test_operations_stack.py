@@ -189,6 +189,7 @@ def test_the_ui_runs_sync_orders_for_an_order_id(running: Running) -> None:
     reason = browser.missing()
     if reason:
         pytest.skip(reason)
+    from selenium.common.exceptions import TimeoutException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
@@ -208,14 +209,25 @@ def test_the_ui_runs_sync_orders_for_an_order_id(running: Running) -> None:
         click("(//button[normalize-space()='Add item'])[1]")  # the first list of the form: Order Ids
         wait.until(ec.element_to_be_clickable((By.XPATH, "(//textarea)[1]"))).send_keys(order_id)
         click("//button[normalize-space()='Submit']")
-        toast = wait.until(
-            ec.presence_of_element_located(
-                (By.XPATH, "//*[contains(@class, 'toast-flow-run-create')][contains(., 'scheduled')]")
-            )
-        )
-        run_name = toast.text.split()[0]
-        click(f"//a[normalize-space()='{run_name}']")
-        wait.until(ec.url_contains("/runs/flow-run/"))
+        # The run the form created (the server's view of the click), then its page, as from the runs list.
+        deadline = time.monotonic() + 90
+        while not (
+            runs := [
+                r
+                for r in running.api.runs_of("sync-orders/sync-orders")
+                if r["parameters"].get("parameters", {}).get("order_ids") == [order_id]
+            ]
+        ):
+            assert time.monotonic() < deadline, "the form's Submit created no run"
+            time.sleep(0.5)
+        run_name = runs[0]["name"]
+        try:
+            soon = WebDriverWait(driver, 10)
+            link = soon.until(ec.presence_of_element_located((By.XPATH, f"//a[normalize-space()='{run_name}']")))
+            driver.execute_script("arguments[0].click()", link)
+            soon.until(ec.url_contains("/runs/flow-run/"))
+        except TimeoutException:  # the list had not refreshed yet
+            driver.get(f"{running.stack.ui_url}/runs/flow-run/{runs[0]['id']}")
         run_id = driver.current_url.rstrip("/").split("/")[-1].split("?")[0]
         WebDriverWait(driver, 180, poll_frequency=1).until(
             ec.presence_of_element_located((By.XPATH, "//*[normalize-space()='Completed']"))
