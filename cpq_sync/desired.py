@@ -11,7 +11,10 @@ import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cpq_sync.records import SfModel
 
 
 class ObjectKind(StrEnum):
@@ -68,6 +71,19 @@ class Desired:
     children: dict[str, Any] = field(default_factory=dict)  # extra per-kind detail (e.g. invoice lines)
     # other records that also hold this object's id and hash (the amendments of a contract's schedule)
     also_records: list[SfRef] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, key: str, kind: ObjectKind, record: SfModel, params: dict[str, Any]) -> Desired:
+        """The desired object a Salesforce record stands for; what is known comes from the record's own
+        Stripe_ID__c and Stripe_Sync_Hash__c."""
+        return cls(
+            key=key,
+            kind=kind,
+            record=SfRef(record.OBJECT_TYPE, record.id),
+            params=params,
+            known_id=record.stripe_id,
+            known_hash=record.sync_hash,
+        )
 
     @property
     def layer(self) -> int:

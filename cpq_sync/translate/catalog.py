@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from cpq_sync.consumption import ConsumptionSchedule
-from cpq_sync.desired import Desired, ObjectKind, Ref, SfRef
+from cpq_sync.desired import Desired, ObjectKind, Ref
 from cpq_sync.errors import DataError
 from cpq_sync.mapping.kinds import Kind
 from cpq_sync.records import AccountRecord, OrderItemRecord, PricebookEntryRecord, Product2Record
@@ -50,14 +50,7 @@ def translate_customer(account: AccountRecord, ctx: TranslateContext) -> Desired
     if isinstance(params.get("description"), str):
         params["description"] = params["description"][:350]
     params["metadata"] = {**params.get("metadata", {}), **ctx.metadata("account", account.id)}
-    return Desired(
-        key=customer_key(account.id),
-        kind=ObjectKind.CUSTOMER,
-        record=SfRef("Account", account.id),
-        params=params,
-        known_id=account.stripe_id,
-        known_hash=account.sync_hash,
-    )
+    return Desired.of(customer_key(account.id), ObjectKind.CUSTOMER, account, params)
 
 
 def translate_product(product: Product2Record, ctx: TranslateContext) -> Desired:
@@ -65,14 +58,7 @@ def translate_product(product: Product2Record, ctx: TranslateContext) -> Desired
     if not params.get("name"):
         params["name"] = product.id  # Stripe requires a name; the connector created products even with no data
     params["metadata"] = {**params.get("metadata", {}), **ctx.metadata("product", product.id)}
-    return Desired(
-        key=product_key(product.id),
-        kind=ObjectKind.PRODUCT,
-        record=SfRef("Product2", product.id),
-        params=params,
-        known_id=product.stripe_id,
-        known_hash=product.sync_hash,
-    )
+    return Desired.of(product_key(product.id), ObjectKind.PRODUCT, product, params)
 
 
 @dataclass(frozen=True)
@@ -186,14 +172,7 @@ def translate_line_price(
         **ctx.metadata("order_item", item.id),
         **ctx.metadata("product", item.product2_id),
     }
-    return Desired(
-        key=f"price:{item.id}",
-        kind=ObjectKind.PRICE,
-        record=SfRef("OrderItem", item.id),
-        params=params,
-        known_id=item.stripe_id,
-        known_hash=item.sync_hash,
-    )
+    return Desired.of(f"price:{item.id}", ObjectKind.PRICE, item, params)
 
 
 def _pbe_price(
@@ -210,14 +189,7 @@ def _pbe_price(
         **ctx.metadata("pricebook_entry", pbe.id),
         **ctx.metadata("product", pbe.product2_id),
     }
-    return Desired(
-        key=f"price:{pbe.id}",
-        kind=ObjectKind.PRICE,
-        record=SfRef("PricebookEntry", pbe.id),
-        params=params,
-        known_id=pbe.stripe_id,
-        known_hash=pbe.sync_hash,
-    )
+    return Desired.of(f"price:{pbe.id}", ObjectKind.PRICE, pbe, params)
 
 
 def pbe_charge(pbe: PricebookEntryRecord) -> LineCharge:

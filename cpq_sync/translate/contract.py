@@ -22,7 +22,6 @@ passes the past phases back unchanged (Stripe refuses changes to them).
 
 from __future__ import annotations
 
-import calendar
 import copy
 import datetime as dt
 import json
@@ -37,6 +36,7 @@ from cpq_sync.mapping.kinds import Kind
 from cpq_sync.records import OrderItemRecord
 from cpq_sync.translate.catalog import LineCharge, line_charge, translate_line_price, translate_product
 from cpq_sync.translate.context import TranslateContext
+from cpq_sync.translate.dates import add_months, utc_midnight
 from cpq_sync.translate.evergreen import cancellation
 from cpq_sync.translate.order import (
     MAX_INVOICE_ITEMS_PER_PHASE,
@@ -44,17 +44,9 @@ from cpq_sync.translate.order import (
     OrderTranslation,
     drop_metered_quantities,
     translate_order,
-    utc_midnight,
 )
 from cpq_sync.translate.proration import leftover_per_unit
 from cpq_sync.translate.terms import decimal_string, minor_units, whole_number
-
-
-def add_months(day: dt.date, months: int) -> dt.date:
-    month = day.month - 1 + months
-    year = day.year + month // 12
-    month = month % 12 + 1
-    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 def is_amendment(bundle: OrderBundle) -> bool:

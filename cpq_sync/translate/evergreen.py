@@ -20,6 +20,7 @@ from cpq_sync.mapping.kinds import Kind
 from cpq_sync.records import OrderItemRecord, OrderRecord
 from cpq_sync.translate.catalog import LineCharge, customer_key
 from cpq_sync.translate.context import TranslateContext
+from cpq_sync.translate.dates import utc_midnight
 from cpq_sync.translate.terms import whole_number
 
 
@@ -40,10 +41,6 @@ def check_not_mixed(order: OrderRecord, recurring: list[OrderItemRecord]) -> boo
             "put the evergreen lines and the termed lines in separate orders.",
         )
     return bool(evergreen)
-
-
-def _midnight(day: dt.date) -> int:
-    return int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp())
 
 
 def evergreen_subscription(
@@ -105,7 +102,7 @@ def evergreen_subscription(
         params=subscription,
         known_id=order.stripe_id,
         known_hash=order.sync_hash,
-        children={"start_date": _midnight(start), "invoice_items": invoice_items},
+        children={"start_date": utc_midnight(start), "invoice_items": invoice_items},
     )
 
 
@@ -119,6 +116,6 @@ def cancellation(main: Desired, amendment: OrderRecord, start: dt.date) -> Desir
         known_id=main.known_id,
         known_hash=main.known_hash,
         primaries=set(main.primaries),
-        children={**main.children, "cancel_at": _midnight(start), "amendments": [amendment.id]},
+        children={**main.children, "cancel_at": utc_midnight(start), "amendments": [amendment.id]},
         also_records=[SfRef("Order", amendment.id)],
     )

@@ -8,7 +8,6 @@ segments of several MDQ products line up; each phase carries `salesforce_segment
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 import itertools
 from typing import Any
@@ -19,26 +18,20 @@ from cpq_sync.mapping.kinds import Kind
 from cpq_sync.records import OrderItemRecord, OrderRecord
 from cpq_sync.translate.catalog import LineCharge
 from cpq_sync.translate.context import TranslateContext
+from cpq_sync.translate.dates import add_months
 from cpq_sync.translate.terms import whole_number
 
 MAX_INVOICE_ITEMS_PER_PHASE = 20
 
 
-def _add_months(day: dt.date, months: int) -> dt.date:
-    month = day.month - 1 + months
-    year = day.year + month // 12
-    month = month % 12 + 1
-    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
-
-
 def _months(start: dt.date, day: dt.date) -> int | None:
     months = (day.year - start.year) * 12 + day.month - start.month
-    return months if _add_months(start, months) == day else None
+    return months if add_months(start, months) == day else None
 
 
 def _segment(item: OrderItemRecord, charge: LineCharge, start: dt.date) -> tuple[dt.date, dt.date]:
     seg_start = item.service_date or start
-    seg_end = item.end_date + dt.timedelta(days=1) if item.end_date else _add_months(seg_start, charge.term_months)
+    seg_end = item.end_date + dt.timedelta(days=1) if item.end_date else add_months(seg_start, charge.term_months)
     return seg_start, seg_end
 
 
@@ -92,11 +85,11 @@ def mdq_phases(
     if order.quote_term is not None:
         term = whole_number(order.quote_term, object_type="Order", record_id=order.id,
                             field="SBQQ__Quote__r.SBQQ__SubscriptionTerm__c", what="subscription term")  # fmt: skip
-        end = _add_months(start, term)
+        end = add_months(start, term)
     else:
         end = max(e for _, e in spans.values())
     for item in plain:
-        if _add_months(start, charges[item.id].term_months) != end:
+        if add_months(start, charges[item.id].term_months) != end:
             raise DataError(
                 "OrderItem",
                 item.id,

@@ -9,19 +9,12 @@ first period that starts on or after the sync start date.
 
 from __future__ import annotations
 
-import calendar
 import copy
 import datetime as dt
 from typing import Any
 
 from cpq_sync.records import OrderRecord
-
-
-def _add_months(day: dt.date, months: int) -> dt.date:
-    month = day.month - 1 + months
-    year = day.year + month // 12
-    month = month % 12 + 1
-    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+from cpq_sync.translate.dates import add_months
 
 
 def is_migrated(order: OrderRecord, sync_start: dt.date | None) -> bool:
@@ -35,7 +28,7 @@ def is_migrated(order: OrderRecord, sync_start: dt.date | None) -> bool:
 def paid_months(start: dt.date, sync_start: dt.date, interval: int, term: int) -> int:
     """Months of the term already billed: whole billing periods that start before the sync start date."""
     months = 0
-    while months < term and _add_months(start, months) < sync_start:
+    while months < term and add_months(start, months) < sync_start:
         months += interval
     return min(months, term)
 

@@ -33,6 +33,7 @@ from cpq_sync.translate.catalog import (
 )
 from cpq_sync.translate.context import TranslateContext
 from cpq_sync.translate.coupons import add_discounts, order_coupons
+from cpq_sync.translate.dates import utc_midnight
 from cpq_sync.translate.evergreen import check_not_mixed, evergreen_subscription
 from cpq_sync.translate.mdq import mdq_phases
 from cpq_sync.translate.migration import is_migrated, skip_paid_periods
@@ -71,10 +72,6 @@ class OrderTranslation:
     objects: list[Desired]  # the catalog objects it needs (customer, products, prices), then `main`
     line_prices: dict[str, str]  # OrderItem id -> price key, for the lines' write-back
     skipped_lines: list[str] = field(default_factory=list)
-
-
-def utc_midnight(day: dt.date) -> int:
-    return int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp())
 
 
 def order_key(order_id: str) -> str:
@@ -324,14 +321,7 @@ def schedule_desired(
         },
     }
     schedule = ctx.apply(Kind.SUBSCRIPTION_SCHEDULE, schedule, order)
-    return Desired(
-        key=order_key(order.id),
-        kind=ObjectKind.SUBSCRIPTION_SCHEDULE,
-        record=SfRef("Order", order.id),
-        params=schedule,
-        known_id=order.stripe_id,
-        known_hash=order.sync_hash,
-    )
+    return Desired.of(order_key(order.id), ObjectKind.SUBSCRIPTION_SCHEDULE, order, schedule)
 
 
 def _order_term(order: OrderRecord, recurring: list[OrderItemRecord], charges: dict[str, LineCharge]) -> int:

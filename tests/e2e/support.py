@@ -12,6 +12,7 @@ from simple_salesforce.api import Salesforce
 
 from cpq_sync.sandbox import salesforce as sandbox_sf
 from cpq_sync.sandbox import stripe as sandbox_stripe
+from cpq_sync.translate.dates import add_months
 from flows.sync import SyncParameters, sync_flow
 
 
@@ -21,15 +22,6 @@ def run_sync(**parameters: Any) -> Any:
 
 def stripe_posts(directory: Path) -> list[Any]:
     return [r for r in sandbox_stripe.request_log(directory) if r.method.upper() in ("POST", "DELETE")]
-
-
-def add_months(day: dt.date, months: int) -> dt.date:
-    month = day.month - 1 + months
-    year = day.year + month // 12
-    month = month % 12 + 1
-    import calendar
-
-    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 def pricebook_entry(sf: Salesforce, product_name: str, currency: str = "USD") -> dict[str, Any]:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from cpq_sync.sandbox import salesforce as sandbox_sf
+from cpq_sync.translate.dates import utc_midnight
 from tests.e2e.support import (
     account_id,
     add_months,
@@ -22,10 +22,6 @@ from tests.e2e.support import (
 pytestmark = pytest.mark.xdist_group("prefect")
 
 SUPPORTED_SEEDED_KINDS = {"one_time"}
-
-
-def midnight(day: dt.date) -> int:
-    return int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp())
 
 
 @pytest.fixture
@@ -73,8 +69,8 @@ def test_full_sync_creates_what_was_contracted(seeded: Path) -> None:
     assert schedule.customer == customer.id
     assert schedule.end_behavior == "cancel"
     (phase,) = schedule.phases
-    assert phase.start_date == midnight(start)
-    assert phase.end_date == midnight(add_months(start, 12))
+    assert phase.start_date == utc_midnight(start)
+    assert phase.end_date == utc_midnight(add_months(start, 12))
     (item,) = phase["items"]
     assert item.price == pbe["Stripe_ID__c"] and item.quantity == 10
     (fee,) = phase.add_invoice_items
@@ -90,7 +86,7 @@ def test_full_sync_creates_what_was_contracted(seeded: Path) -> None:
 
     # 24 months of an annual license: 1200 a year, 2 years.
     annual = stripe.v1.subscription_schedules.retrieve(sf.Order.get(annual_id)["Stripe_ID__c"])
-    assert annual.phases[0].end_date == midnight(add_months(start, 24))
+    assert annual.phases[0].end_date == utc_midnight(add_months(start, 24))
     annual_price = stripe.v1.prices.retrieve(annual.phases[0]["items"][0].price)
     assert annual_price.recurring.interval_count == 12 and Decimal(annual_price.unit_amount_decimal) == 120000
     assert annual.phases[0]["items"][0].quantity == 3

@@ -21,7 +21,8 @@ from cpq_sync.translate.contract import (
     group_contracts,
     translate_contract,
 )
-from cpq_sync.translate.order import OrderBundle, translate_order, utc_midnight
+from cpq_sync.translate.dates import utc_midnight
+from cpq_sync.translate.order import OrderBundle, translate_order
 
 ACCOUNT = "001000000000001AAA"
 CONTRACT = "800000000000001AAA"

@@ -1,0 +1,18 @@
+"""Calendar arithmetic the translators share: CPQ terms are months, Stripe dates are Unix timestamps (UTC)."""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    """`day` plus `months` months, clamped to the last day of a shorter month (Jan 31 + 1 -> Feb 28/29)."""
+    month = day.month - 1 + months
+    year = day.year + month // 12
+    month = month % 12 + 1
+    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def utc_midnight(day: dt.date) -> int:
+    return int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp())
