@@ -25,7 +25,7 @@ from typing import Any
 import stripe
 
 sys.path.insert(0, str(Path(__file__).parent))
-from sandbox_stripe_bench import TimedClient, seed
+from sandbox_stripe_bench import TimedClient, print_results, seed
 
 from cpq_sync.sandbox.stripe import ids, set_clock
 from cpq_sync.sandbox.stripe.store import Store
@@ -184,12 +184,7 @@ def main() -> None:
         for _, call in operations:  # warm up
             call(n)
         results = [measure(name, timed, call, n) for name, call in operations]
-        print(f"{n} requests per operation; stored objects: {Store(directory).count():,}")
-        print(f"{'operation':40} {'sandbox mean':>13} {'p50':>9} {'p95':>9} {'round trip':>11}")
-        for name, own, p50, p95, wall in results:
-            print(f"{name:40} {own:10.3f} ms {p50:6.3f} ms {p95:6.3f} ms {wall:8.3f} ms")
-        overall = statistics.mean(r[1] for r in results)
-        print(f"sandbox own cost per billing request, mean over operations: {overall:.3f} ms (target < 2 ms)")
+        print_results(results, n, directory, "sandbox own cost per billing request")
 
 
 if __name__ == "__main__":
