@@ -17,12 +17,12 @@ from cpq_sync.records import (
     CouponRecord,
     OrderItemRecord,
     OrderRecord,
-    PricebookEntryRecord,
     Product2Record,
 )
 from cpq_sync.translate.context import TranslateContext
 from cpq_sync.translate.coupons import translate_coupon
 from cpq_sync.translate.order import OrderBundle, translate_order
+from tests.unit.builders import line, pbe
 
 COUPON = "a0G000000000001AAA"
 COUPON_2 = "a0G000000000002AAA"
@@ -172,23 +172,9 @@ def test_reused_while_unchanged_replaced_when_changed(ctx: TranslateContext) -> 
 
 
 def _line(n: int, product_id: str, pbe_id: str, qty: int, unit_price: str, **values: Any) -> OrderItemRecord:
-    row = {
-        "id": f"802000000000{n:03d}AAA",
-        "orderid": ORDER,
-        "product2id": product_id,
-        "pricebookentryid": pbe_id,
-        "quantity": qty,
-        "unitprice": unit_price,
-        "currencyisocode": "USD",
-        "sbqq__chargetype__c": "Recurring",
-        "sbqq__billingfrequency__c": "Monthly",
-        "sbqq__subscriptionpricing__c": "Fixed Price",
-        "sbqq__subscriptionterm__c": 12,
-        "sbqq__defaultsubscriptionterm__c": 1,
-        "sbqq__quoteline__c": f"a0B000000000{n:03d}AAA",
-        **values,
-    }
-    return OrderItemRecord.from_flat(row)
+    return line(
+        n, product_id, pbe_id, str(qty), unit_price, **{"sbqq__quoteline__c": f"a0B000000000{n:03d}AAA", **values}
+    )
 
 
 def _fee(n: int) -> OrderItemRecord:
@@ -202,19 +188,6 @@ def _fee(n: int) -> OrderItemRecord:
         sbqq__billingfrequency__c=None,
         sbqq__subscriptionpricing__c=None,
         sbqq__subscriptionterm__c=None,
-    )
-
-
-def _pbe(pid: str, product_id: str, price: str, frequency: str | None = "Monthly") -> PricebookEntryRecord:
-    return PricebookEntryRecord.from_flat(
-        {
-            "id": pid,
-            "product2id": product_id,
-            "unitprice": price,
-            "currencyisocode": "USD",
-            "product2.sbqq__subscriptionterm__c": 1 if frequency else None,
-            "product2.sbqq__billingfrequency__c": frequency,
-        }
     )
 
 
@@ -239,9 +212,9 @@ def bundle(
         account=AccountRecord.from_flat({"id": ACCOUNT, "name": "Acme"}),
         products={p: Product2Record.from_flat({"id": p, "name": p}) for p in (PROD_A, PROD_B, PROD_FEE)},
         pricebook_entries={
-            PBE_A: _pbe(PBE_A, PROD_A, "10"),
-            PBE_B: _pbe(PBE_B, PROD_B, "20"),
-            PBE_FEE: _pbe(PBE_FEE, PROD_FEE, "500", None),
+            PBE_A: pbe(PBE_A, PROD_A, "10"),
+            PBE_B: pbe(PBE_B, PROD_B, "20"),
+            PBE_FEE: pbe(PBE_FEE, PROD_FEE, "500", None),
         },
         quote_coupons=quote or [],
         line_coupons=lines or {},

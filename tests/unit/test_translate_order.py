@@ -13,9 +13,10 @@ from cpq_sync.desired import ObjectKind, Ref
 from cpq_sync.errors import DataError
 from cpq_sync.mapping.compile import compile_mappings
 from cpq_sync.mapping.loader import load_mappings
-from cpq_sync.records import AccountRecord, OrderItemRecord, OrderRecord, PricebookEntryRecord, Product2Record
+from cpq_sync.records import AccountRecord, OrderItemRecord, OrderRecord, Product2Record
 from cpq_sync.translate.context import TranslateContext
 from cpq_sync.translate.order import OrderBundle, translate_order
+from tests.unit.builders import line, pbe
 
 ACCOUNT = "001000000000001AAA"
 ORDER = "801000000000001AAA"
@@ -46,38 +47,6 @@ def account(**values: Any) -> AccountRecord:
 
 def product(pid: str, name: str) -> Product2Record:
     return Product2Record.from_flat({"id": pid, "name": name, "sbqq__subscriptionterm__c": 1})
-
-
-def pbe(pid: str, product_id: str, price: str, frequency: str | None = "Monthly") -> PricebookEntryRecord:
-    return PricebookEntryRecord.from_flat(
-        {
-            "id": pid,
-            "product2id": product_id,
-            "unitprice": price,
-            "currencyisocode": "USD",
-            "product2.sbqq__subscriptionterm__c": 1 if frequency else None,
-            "product2.sbqq__billingfrequency__c": frequency,
-        }
-    )
-
-
-def line(n: int, product_id: str, pbe_id: str, qty: str, unit_price: str, **values: Any) -> OrderItemRecord:
-    row = {
-        "id": f"802000000000{n:03d}AAA",
-        "orderid": ORDER,
-        "product2id": product_id,
-        "pricebookentryid": pbe_id,
-        "quantity": qty,
-        "unitprice": unit_price,
-        "currencyisocode": "USD",
-        "sbqq__chargetype__c": "Recurring",
-        "sbqq__billingfrequency__c": "Monthly",
-        "sbqq__subscriptionpricing__c": "Fixed Price",
-        "sbqq__subscriptionterm__c": 12,
-        "sbqq__defaultsubscriptionterm__c": 1,
-        **values,
-    }
-    return OrderItemRecord.from_flat(row)
 
 
 def order(**values: Any) -> OrderRecord:
