@@ -234,9 +234,7 @@ def _param(path: list[str | int]) -> str:
 
 
 # -- checking values
-def check_params(
-    method: str, path: str, params: Mapping[str, Any], *, typed_dict: type | None = None
-) -> None:
+def check_params(method: str, path: str, params: Mapping[str, Any], *, typed_dict: type | None = None) -> None:
     """Raise :class:`ParamError` for the first parameter Stripe would reject on ``METHOD path``.
 
     ``typed_dict`` overrides the SDK's params type of the route (a sandbox route without one passes its own).
@@ -292,9 +290,7 @@ def _check_value(value: Any, annotation: Any, path: list[str | int]) -> None:
     if len(members) > 1:
         literals = [m for m in members if get_origin(m) is Literal and get_args(m) != ("",)]
         if str in members and literals:
-            _check_open_enum(
-                value, literals, [m for m in members if m is not str and m not in literals], path
-            )
+            _check_open_enum(value, literals, [m for m in members if m is not str and m not in literals], path)
             return
         matching: list[ParamError] = []
         others: list[ParamError] = []
@@ -387,9 +383,7 @@ def _check_scalar(value: Any, annotation: Any, path: list[str | int]) -> None:
         if not (isinstance(value, bool) or value in ("true", "false")):
             raise ParamError(name, f"Invalid boolean: {value}")
     elif annotation is int:
-        if isinstance(value, bool) or not (
-            isinstance(value, int) or (isinstance(value, str) and _INT.match(value))
-        ):
+        if isinstance(value, bool) or not (isinstance(value, int) or (isinstance(value, str) and _INT.match(value))):
             raise ParamError(name, f"Invalid integer: {value}")
     elif annotation is float:
         try:

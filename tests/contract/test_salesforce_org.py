@@ -55,9 +55,7 @@ LIVE_REASON = (
 def _live_client() -> Salesforce | None:
     env = os.environ
     if env.get("SALESFORCE_INSTANCE_URL") and env.get("SALESFORCE_ACCESS_TOKEN"):
-        return Salesforce(
-            instance_url=env["SALESFORCE_INSTANCE_URL"], session_id=env["SALESFORCE_ACCESS_TOKEN"]
-        )
+        return Salesforce(instance_url=env["SALESFORCE_INSTANCE_URL"], session_id=env["SALESFORCE_ACCESS_TOKEN"])
     if env.get("SALESFORCE_USERNAME") and env.get("SALESFORCE_PASSWORD"):
         return Salesforce(
             username=env["SALESFORCE_USERNAME"],
@@ -279,10 +277,7 @@ def test_parent_paths_and_child_subqueries(org: Org, data: Dataset) -> None:
 
 
 def test_child_subquery_without_matches_is_null(org: Org, data: Dataset) -> None:
-    soql = (
-        "SELECT Id, (SELECT Id FROM OrderItems WHERE Quantity > 100) FROM Order "
-        f"WHERE Id = '{data.orders['o1']}'"
-    )
+    soql = f"SELECT Id, (SELECT Id FROM OrderItems WHERE Quantity > 100) FROM Order WHERE Id = '{data.orders['o1']}'"
     assert org.sf.query(soql)["records"][0]["OrderItems"] is None
 
 
@@ -484,9 +479,7 @@ def test_create_update_delete_bump_stamps(org: Org, sandbox_clock: Any) -> None:
 @pytest.fixture
 def sandbox_clock(org: Org) -> Iterator[Any]:
     """Moves the sandbox org clock forward (a real org's clock moves by itself: there it sleeps)."""
-    directory = (
-        org.sf.session.get_adapter(sandbox.INSTANCE_URL).store.directory if org.kind == "sandbox" else None
-    )
+    directory = org.sf.session.get_adapter(sandbox.INSTANCE_URL).store.directory if org.kind == "sandbox" else None
     start = datetime.now(UTC)
     elapsed = timedelta()
 
@@ -552,13 +545,9 @@ def test_price_book_and_order_product_rules(org: Org, data: Dataset) -> None:
     with pytest.raises(SalesforceMalformedRequest) as no_standard:
         org.sf.PricebookEntry.create({"Pricebook2Id": custom, "Product2Id": product, "UnitPrice": 5})
     assert error_code(no_standard.value) == "STANDARD_PRICE_NOT_DEFINED"
-    org.create(
-        "PricebookEntry", {"Pricebook2Id": org.standard_pricebook, "Product2Id": product, "UnitPrice": 5}
-    )
+    org.create("PricebookEntry", {"Pricebook2Id": org.standard_pricebook, "Product2Id": product, "UnitPrice": 5})
     with pytest.raises(SalesforceMalformedRequest) as duplicate:
-        org.sf.PricebookEntry.create(
-            {"Pricebook2Id": org.standard_pricebook, "Product2Id": product, "UnitPrice": 6}
-        )
+        org.sf.PricebookEntry.create({"Pricebook2Id": org.standard_pricebook, "Product2Id": product, "UnitPrice": 6})
     assert error_code(duplicate.value) == "DUPLICATE_VALUE"
     other_book = org.create("PricebookEntry", {"Pricebook2Id": custom, "Product2Id": product, "UnitPrice": 4})
     with pytest.raises(SalesforceMalformedRequest) as wrong_book:
@@ -623,9 +612,7 @@ def test_unique_external_id_rejects_duplicates(org: Org) -> None:
     with pytest.raises(SalesforceMalformedRequest) as info:
         org.sf.Sync_Record__c.create({"Compound_ID__c": compound.upper()})
     assert error_code(info.value) == "DUPLICATE_VALUE"
-    name = org.sf.query(f"SELECT Name FROM Sync_Record__c WHERE Compound_ID__c = '{compound}'")["records"][0][
-        "Name"
-    ]
+    name = org.sf.query(f"SELECT Name FROM Sync_Record__c WHERE Compound_ID__c = '{compound}'")["records"][0]["Name"]
     assert name  # auto-number
 
 
@@ -665,9 +652,7 @@ def test_collections_create_update_delete_in_order_with_per_record_errors(org: O
     assert updated[1]["id"] == third and updated[1]["success"] is False
     assert updated[1]["errors"][0]["statusCode"] == "STRING_TOO_LONG"
     assert org.sf.Account.get(first)["NumberOfEmployees"] == 11
-    fetched = org.sf.restful(
-        "composite/sobjects/Account", params={"ids": f"{third},{first}", "fields": "Name"}
-    )
+    fetched = org.sf.restful("composite/sobjects/Account", params={"ids": f"{third},{first}", "fields": "Name"})
     assert [r["Name"] for r in fetched] == [n2, n1] and fetched[0]["attributes"]["type"] == "Account"
     deleted = org.sf.restful("composite/sobjects", method="DELETE", params={"ids": f"{first},{third}"})
     assert [(r["id"], r["success"]) for r in deleted] == [(first, True), (third, True)]
@@ -764,9 +749,7 @@ def test_composite_carries_collections_up_to_five(org: Org) -> None:
     assert all(r["success"] for r in results)
     org.created += [("Account", r["id"]) for r in results]
     with pytest.raises(SalesforceMalformedRequest):
-        org.sf.restful(
-            "composite", method="POST", json={"compositeRequest": [collection(i) for i in range(6)]}
-        )
+        org.sf.restful("composite", method="POST", json={"compositeRequest": [collection(i) for i in range(6)]})
 
 
 # ------------------------------------------------------------ describe, limits
@@ -781,17 +764,12 @@ def test_describe_global_and_per_object(org: Org) -> None:
     order = org.sf.Order.describe()
     fields = {f["name"]: f for f in order["fields"]}
     assert fields["OrderNumber"]["autoNumber"] is True and fields["OrderNumber"]["createable"] is False
-    assert (
-        fields["AccountId"]["referenceTo"] == ["Account"]
-        and fields["AccountId"]["relationshipName"] == "Account"
-    )
+    assert fields["AccountId"]["referenceTo"] == ["Account"] and fields["AccountId"]["relationshipName"] == "Account"
     assert {"Draft", "Activated"} <= {v["value"] for v in fields["Status"]["picklistValues"]}
     assert fields["Stripe_ID__c"]["externalId"] is True and fields["Stripe_ID__c"]["type"] == "string"
     assert fields["TotalAmount"]["createable"] is False and fields["TotalAmount"]["updateable"] is False
     children = {c["relationshipName"]: c for c in order["childRelationships"]}
-    assert (
-        children["OrderItems"]["childSObject"] == "OrderItem" and children["OrderItems"]["field"] == "OrderId"
-    )
+    assert children["OrderItems"]["childSObject"] == "OrderItem" and children["OrderItems"]["field"] == "OrderId"
     with pytest.raises(SalesforceResourceNotFound):
         org.sf.restful("sobjects/Nope__c/describe")
 
@@ -806,9 +784,7 @@ def test_limits_and_api_usage_header(org: Org) -> None:
     assert usage.used >= used_before + 1
     assert usage.total == limits["DailyApiRequests"]["Max"]
     # Every answer carries the header, errors included.
-    missing = org.sf.session.get(
-        org.sf.base_url + "sobjects/Account/001000000000000AAA", headers=org.sf.headers
-    )
+    missing = org.sf.session.get(org.sf.base_url + "sobjects/Account/001000000000000AAA", headers=org.sf.headers)
     assert missing.status_code == 404
     assert re.fullmatch(r"api-usage=\d+/\d+", missing.headers["Sforce-Limit-Info"].split(";")[0])
 
@@ -820,10 +796,7 @@ def test_bulk2_query_pages_csv_with_locators(org: Org) -> None:
     prefix = org.name("bulk")
     for i in range(5):
         org.create("Account", {"Name": f"{prefix}-{i}", "NumberOfEmployees": i})
-    soql = (
-        "SELECT Id, Name, NumberOfEmployees, Owner.Name FROM Account "
-        f"WHERE Name LIKE '{prefix}%' ORDER BY Name"
-    )
+    soql = f"SELECT Id, Name, NumberOfEmployees, Owner.Name FROM Account WHERE Name LIKE '{prefix}%' ORDER BY Name"
     pages = list(org.sf.bulk2.Account.query(soql, max_records=2, wait=0))
     assert len(pages) == 3
     rows = [line for page in pages for line in page.strip().split("\n")[1:]]
@@ -834,11 +807,7 @@ def test_bulk2_query_pages_csv_with_locators(org: Org) -> None:
     everything = "".join(org.sf.bulk2.Account.query_all(soql.replace("Owner.Name", "IsDeleted"), wait=0))
     assert f'"{gone}"' in everything and '"true"' in everything
     with pytest.raises(SalesforceMalformedRequest):
-        list(
-            org.sf.bulk2.Account.query(
-                f"SELECT Id, BillingAddress FROM Account WHERE Name = '{prefix}'", wait=0
-            )
-        )
+        list(org.sf.bulk2.Account.query(f"SELECT Id, BillingAddress FROM Account WHERE Name = '{prefix}'", wait=0))
 
 
 # ------------------------------------------------------------ sandbox only
@@ -853,9 +822,7 @@ def test_batch_size_header_lowers_the_page(sandbox_dir: Path) -> None:
     sf = sandbox.connect(sandbox_dir)
     for chunk in range(2):
         records = [{"attributes": {"type": "Account"}, "Name": f"acc-{chunk}-{i:03d}"} for i in range(150)]
-        assert all(
-            r["success"] for r in sf.restful("composite/sobjects", method="POST", json={"records": records})
-        )
+        assert all(r["success"] for r in sf.restful("composite/sobjects", method="POST", json={"records": records}))
     default = sf.query("SELECT Id FROM Account")
     assert default["done"] is True and len(default["records"]) == 300
     smaller = sf.query("SELECT Id FROM Account", headers={"Sforce-Query-Options": "batchSize=200"})
@@ -889,12 +856,8 @@ def test_clock_drives_stamps_and_date_literals(sandbox_dir: Path) -> None:
     assert sandbox.now(sandbox_dir) == datetime(2024, 5, 1, 9, 30, tzinfo=UTC)
     assert sf.Account.get(old)["CreatedDate"] == "2024-03-10T12:00:00.000+0000"
     today = [r["Id"] for r in sf.query("SELECT Id FROM Account WHERE CreatedDate = TODAY")["records"]]
-    recent = [
-        r["Id"] for r in sf.query("SELECT Id FROM Account WHERE CreatedDate = LAST_N_DAYS:30")["records"]
-    ]
-    last_year = sf.query("SELECT Id FROM Account WHERE CreatedDate = THIS_YEAR ORDER BY CreatedDate")[
-        "records"
-    ]
+    recent = [r["Id"] for r in sf.query("SELECT Id FROM Account WHERE CreatedDate = LAST_N_DAYS:30")["records"]]
+    last_year = sf.query("SELECT Id FROM Account WHERE CreatedDate = THIS_YEAR ORDER BY CreatedDate")["records"]
     assert today == [new] and recent == [new] and [r["Id"] for r in last_year] == [old, new]
     # With the clock frozen, an update that changes nothing still succeeds (and keeps the stamp).
     assert sf.Account.update(new, {}) == 204 and sf.Account.update(new, {"Name": "new"}) == 204
@@ -1032,9 +995,7 @@ def test_lock_row_query_timeout_and_server_errors(sandbox_dir: Path) -> None:
 
 def test_faults_are_deterministic_from_the_seed(tmp_path: Path) -> None:
     def outcomes(directory: Path, seed: int) -> list[str]:
-        sf = sandbox.connect(
-            directory, faults=SalesforceFaults(seed=seed, server_error_rate=0.4, lock_row_rate=0.3)
-        )
+        sf = sandbox.connect(directory, faults=SalesforceFaults(seed=seed, server_error_rate=0.4, lock_row_rate=0.3))
         seen = []
         for i in range(25):
             try:
@@ -1051,9 +1012,7 @@ def test_faults_are_deterministic_from_the_seed(tmp_path: Path) -> None:
     )
     assert first == again
     assert first != other
-    assert {"ok", "UNABLE_TO_LOCK_ROW"} <= set(first) and (
-        {"UNKNOWN_EXCEPTION", "SERVER_UNAVAILABLE"} & set(first)
-    )
+    assert {"ok", "UNABLE_TO_LOCK_ROW"} <= set(first) and ({"UNKNOWN_EXCEPTION", "SERVER_UNAVAILABLE"} & set(first))
 
 
 def test_latency_is_added_to_every_call(sandbox_dir: Path) -> None:
@@ -1113,24 +1072,18 @@ def test_get_deleted_and_updated(sandbox_dir: Path) -> None:
     sf.Account.delete(gone)
     window = (datetime(2024, 6, 1, 12, 0, tzinfo=UTC), datetime(2024, 6, 3, tzinfo=UTC))
     deleted = sf.Account.deleted(*window)
-    assert [(r["id"], r["deletedDate"]) for r in deleted["deletedRecords"]] == [
-        (gone, "2024-06-02T10:00:00.000+0000")
-    ]
+    assert [(r["id"], r["deletedDate"]) for r in deleted["deletedRecords"]] == [(gone, "2024-06-02T10:00:00.000+0000")]
     assert sf.Account.updated(*window)["ids"] == []
     assert sf.Account.updated(datetime(2024, 6, 1, tzinfo=UTC), window[1])["ids"] == [kept]
 
 
 def test_bulk2_job_state(sandbox_dir: Path) -> None:
     sf = sandbox.connect(sandbox_dir)
-    job = sf.restful(
-        "jobs/query", method="POST", json={"operation": "query", "query": "SELECT Id FROM Account"}
-    )
+    job = sf.restful("jobs/query", method="POST", json={"operation": "query", "query": "SELECT Id FROM Account"})
     assert job["state"] == "UploadComplete" and job["object"] == "Account" and job["id"].startswith("750")
     assert sf.restful(f"jobs/query/{job['id']}")["state"] == "JobComplete"
     with pytest.raises(SalesforceMalformedRequest):
-        sf.restful(
-            "jobs/query", method="POST", json={"operation": "query", "query": "SELECT Nope FROM Account"}
-        )
+        sf.restful("jobs/query", method="POST", json={"operation": "query", "query": "SELECT Nope FROM Account"})
 
 
 def test_includes_and_excludes_on_multi_select_picklists(sandbox_dir: Path) -> None:

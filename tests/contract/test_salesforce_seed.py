@@ -79,12 +79,8 @@ def test_the_same_seed_gives_the_same_org_and_another_seed_another(tmp_path: Pat
             "Contract",
             "Quote_Stripe_Coupon__c",
         ):
-            fields = [
-                f["name"] for f in getattr(client, sobject).describe()["fields"] if f["type"] != "address"
-            ]
-            out[sobject] = records(
-                client, f"SELECT {', '.join(fields)} FROM {sobject} ORDER BY Id", deleted=True
-            )
+            fields = [f["name"] for f in getattr(client, sobject).describe()["fields"] if f["type"] != "address"]
+            out[sobject] = records(client, f"SELECT {', '.join(fields)} FROM {sobject} ORDER BY Id", deleted=True)
         return out
 
     first, second, other = tmp_path / "a", tmp_path / "b", tmp_path / "c"
@@ -97,9 +93,7 @@ def test_the_same_seed_gives_the_same_org_and_another_seed_another(tmp_path: Pat
     assert summary_c.order_kinds == summary_a.order_kinds  # the mix is the seed-independent cycle
 
 
-def test_every_order_kind_is_present_and_recorded_on_the_order(
-    sf: Salesforce, org: tuple[Path, SeedSummary]
-) -> None:
+def test_every_order_kind_is_present_and_recorded_on_the_order(sf: Salesforce, org: tuple[Path, SeedSummary]) -> None:
     summary = org[1]
     orders = records(sf, "SELECT Id, Name, Description, IsDeleted FROM Order", deleted=True)
     kinds = Counter(kind_of(o) for o in orders)
@@ -171,9 +165,7 @@ def test_catalog_covers_every_charge_type_and_frequency(sf: Salesforce) -> None:
     )
     charge_types = {p["SBQQ__ChargeType__c"] for p in products}
     assert charge_types == {"One-Time", "Recurring", "Usage"}
-    frequencies = {
-        p["SBQQ__BillingFrequency__c"] for p in products if p["SBQQ__ChargeType__c"] == "Recurring"
-    }
+    frequencies = {p["SBQQ__BillingFrequency__c"] for p in products if p["SBQQ__ChargeType__c"] == "Recurring"}
     assert frequencies == set(FREQUENCY_MONTHS)
     for p in products:
         if p["SBQQ__ChargeType__c"] == "One-Time":
@@ -181,9 +173,7 @@ def test_catalog_covers_every_charge_type_and_frequency(sf: Salesforce) -> None:
             continue
         assert p["SBQQ__SubscriptionPricing__c"] == "Fixed Price"
         expected_term = (
-            1
-            if p["SBQQ__SubscriptionType__c"] == "Evergreen"
-            else FREQUENCY_MONTHS[p["SBQQ__BillingFrequency__c"]]
+            1 if p["SBQQ__SubscriptionType__c"] == "Evergreen" else FREQUENCY_MONTHS[p["SBQQ__BillingFrequency__c"]]
         )
         assert p["SBQQ__SubscriptionTerm__c"] == expected_term
         assert p["SBQQ__BillingType__c"] == ("Arrears" if p["SBQQ__ChargeType__c"] == "Usage" else "Advance")
@@ -241,11 +231,7 @@ def test_order_lines_follow_cpq_price_math(activated_lines: list[dict[str, Any]]
         assert line["ListPrice"] == pbe
         assert line["TotalPrice"] == pytest.approx(round(line["UnitPrice"] * line["Quantity"], 2))
         assert line["SBQQ__OrderedQuantity__c"] == line["Quantity"]
-        assert (
-            line["PricebookEntry"]["CurrencyIsoCode"]
-            == line["CurrencyIsoCode"]
-            == line["Order"]["CurrencyIsoCode"]
-        )
+        assert line["PricebookEntry"]["CurrencyIsoCode"] == line["CurrencyIsoCode"] == line["Order"]["CurrencyIsoCode"]
         assert line["SBQQ__QuoteLine__r"]["SBQQ__Quote__c"] == line["Order"]["SBQQ__Quote__c"]
         assert line["SBQQ__Activated__c"] is True
         if line["SBQQ__ChargeType__c"] == "One-Time":
@@ -388,9 +374,7 @@ def test_terminations_bring_every_subscription_line_to_zero(sf: Salesforce) -> N
     for line in lines:
         by_contract[line["Order"]["ContractId"]].append(line)
     terminated = [c for c, ls in by_contract.items() if any(kind_of(x["Order"]) == "termination" for x in ls)]
-    cancelled = [
-        c for c, ls in by_contract.items() if any(kind_of(x["Order"]) == "evergreen_cancellation" for x in ls)
-    ]
+    cancelled = [c for c, ls in by_contract.items() if any(kind_of(x["Order"]) == "evergreen_cancellation" for x in ls)]
     assert terminated and cancelled
     for contract in terminated + cancelled:
         quantity: Counter[str] = Counter()
@@ -450,8 +434,7 @@ def test_contracted_lines_have_subscriptions(sf: Salesforce) -> None:
         if subscription["SBQQ__RevisedSubscription__c"] is not None:
             revised += 1
             assert (
-                subscription["SBQQ__RevisedSubscription__r"]["SBQQ__Contract__c"]
-                == subscription["SBQQ__Contract__c"]
+                subscription["SBQQ__RevisedSubscription__r"]["SBQQ__Contract__c"] == subscription["SBQQ__Contract__c"]
             )
         terminated += subscription["SBQQ__TerminatedDate__c"] is not None
     assert revised and terminated
@@ -499,8 +482,7 @@ def test_coupons_at_quote_and_quote_line_level(sf: Salesforce) -> None:
     assert quote_level and line_level
     linked = records(
         sf,
-        "SELECT Id FROM Order WHERE SBQQ__Quote__c IN "
-        "(SELECT Quote__c FROM Quote_Stripe_Coupon_Association__c)",
+        "SELECT Id FROM Order WHERE SBQQ__Quote__c IN (SELECT Quote__c FROM Quote_Stripe_Coupon_Association__c)",
     )
     assert linked
 
@@ -512,13 +494,9 @@ def test_eur_orders_use_eur_price_book_entries(activated_lines: list[dict[str, A
     assert any(kind_of(line["Order"]) == "eur" for line in eur)
 
 
-def test_drafts_and_deleted_records_are_there_to_be_left_alone(
-    sf: Salesforce, org: tuple[Path, SeedSummary]
-) -> None:
+def test_drafts_and_deleted_records_are_there_to_be_left_alone(sf: Salesforce, org: tuple[Path, SeedSummary]) -> None:
     summary = org[1]
-    drafts = records(
-        sf, "SELECT Status, StatusCode, ActivatedDate, ContractId, Name FROM Order WHERE Status = 'Draft'"
-    )
+    drafts = records(sf, "SELECT Status, StatusCode, ActivatedDate, ContractId, Name FROM Order WHERE Status = 'Draft'")
     assert len(drafts) == summary.order_kinds["draft"]
     for draft in drafts:
         assert (draft["StatusCode"], draft["ActivatedDate"], draft["ContractId"]) == ("Draft", None, None)
@@ -604,9 +582,7 @@ def test_every_sfdx_file_is_well_formed_and_the_permission_set_names_real_fields
     granted = {fp.findtext("md:field", namespaces=NS): fp for fp in root.iterfind("md:fieldPermissions", NS)}
     assert set(granted) == fields  # every field of ours, and nothing else
     schema_objects = {o["name"] for o in sf.describe()["sobjects"]}
-    objects = {
-        op.findtext("md:object", namespaces=NS): op for op in root.iterfind("md:objectPermissions", NS)
-    }
+    objects = {op.findtext("md:object", namespaces=NS): op for op in root.iterfind("md:objectPermissions", NS)}
     assert set(objects) <= schema_objects
     assert custom_objects <= set(objects)
 

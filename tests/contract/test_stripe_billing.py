@@ -125,9 +125,7 @@ def test_twelve_month_schedule_with_monthly_items_and_a_one_time_item(
     assert subscription.collection_method == "send_invoice"
     assert subscription.days_until_due == 30
     assert subscription.metadata["salesforce_order_id"] == "801A"
-    assert sorted((i.price.id, i.quantity) for i in subscription["items"].data) == sorted(
-        [(seat, 4), (support, 1)]
-    )
+    assert sorted((i.price.id, i.quantity) for i in subscription["items"].data) == sorted([(seat, 4), (support, 1)])
     items = client.v1.subscription_items.list(params={"subscription": subscription.id})
     assert {i.id for i in items.data} == {i.id for i in subscription["items"].data}
     assert client.v1.subscription_items.retrieve(items.data[0].id).subscription == subscription.id
@@ -183,9 +181,7 @@ def test_the_connectors_amendment_example_period_by_period(
         *[(f"2022-{m:02d}-01", 6 * 1000 + 5 * 2000) for m in range(2, 13)],
     ]
     february = invoices[1]
-    assert [
-        (line.price, line.quantity, line.unit_amount_decimal, line.amount) for line in february.lines
-    ] == [
+    assert [(line.price, line.quantity, line.unit_amount_decimal, line.amount) for line in february.lines] == [
         (a, 6, 1000, 6000),
         (b, 5, 2000, 10000),
     ]
@@ -243,9 +239,7 @@ def test_backdated_periods_are_billed_unless_proration_behavior_is_none(
             params={
                 "customer": account.customer,
                 "start_date": ts(2024, 1, 15, 12),
-                "phases": [
-                    {"items": [{"price": price}], "end_date": ts(2025, 1, 15, 12), "proration_behavior": pb}
-                ],
+                "phases": [{"items": [{"price": price}], "end_date": ts(2025, 1, 15, 12), "proration_behavior": pb}],
             }
         )
         for pb in ("create_prorations", "none")
@@ -326,9 +320,7 @@ def test_release_and_cancel_through_the_api(client: stripe.StripeClient, account
             params={
                 "customer": account.customer,
                 "start_date": "now",
-                "phases": [
-                    {"items": [{"price": price}], "duration": {"interval": "month", "interval_count": 6}}
-                ],
+                "phases": [{"items": [{"price": price}], "duration": {"interval": "month", "interval_count": 6}}],
             }
         )
 
@@ -362,9 +354,7 @@ def test_list_schedules_by_customer(client: stripe.StripeClient, account: Accoun
     listed = client.v1.subscription_schedules.list(params={"customer": account.customer, "limit": 2})
     assert [s.id for s in listed.data] == mine[::-1][:2]
     assert listed.has_more is True
-    rest = client.v1.subscription_schedules.list(
-        params={"customer": account.customer, "starting_after": mine[1]}
-    )
+    rest = client.v1.subscription_schedules.list(params={"customer": account.customer, "starting_after": mine[1]})
     assert [s.id for s in rest.data] == [mine[0]]
 
 
@@ -414,9 +404,7 @@ def test_archived_price_is_rejected(client: stripe.StripeClient, account: Accoun
     )
     assert error.param == "phases[0][items][0][price]"
     error = invalid(
-        lambda: client.v1.subscriptions.create(
-            params={"customer": account.customer, "items": [{"price": price}]}
-        )
+        lambda: client.v1.subscriptions.create(params={"customer": account.customer, "items": [{"price": price}]})
     )
     assert error.param == "items[0][price]"
 
@@ -435,9 +423,7 @@ def test_prices_of_a_schedule_share_one_currency(client: stripe.StripeClient, ac
     assert error.param == "phases[0][items][1][price]"
 
 
-def test_phases_must_be_contiguous_and_bounded(
-    client: stripe.StripeClient, account: Account, now: int
-) -> None:
+def test_phases_must_be_contiguous_and_bounded(client: stripe.StripeClient, account: Account, now: int) -> None:
     price = account.monthly(1000)
     error = invalid(
         lambda: client.v1.subscription_schedules.create(
@@ -499,9 +485,7 @@ def test_ended_phases_cannot_be_changed_by_update(
     }
     current = {"items": [{"price": price, "quantity": 3}], "end_date": ts(2025, 1, 1)}
     error = invalid(
-        lambda: client.v1.subscription_schedules.update(
-            schedule.id, params={"phases": [changed_past, current]}
-        )
+        lambda: client.v1.subscription_schedules.update(schedule.id, params={"phases": [changed_past, current]})
     )
     assert error.param == "phases[0]"
     moved = {"start_date": ts(2024, 4, 1), **current}
@@ -591,10 +575,7 @@ def test_subscription_update_list_search_and_cancel(
     assert canceled.status == "canceled"
     assert client.v1.subscriptions.list(params={"customer": account.customer}).data == []
     assert [
-        s.id
-        for s in client.v1.subscriptions.list(
-            params={"customer": account.customer, "status": "canceled"}
-        ).data
+        s.id for s in client.v1.subscriptions.list(params={"customer": account.customer, "status": "canceled"}).data
     ] == [subscription.id]
 
 
@@ -719,9 +700,7 @@ def test_coupon_durations_in_the_preview(
     )
     invoices = preview(directory, schedule.id)
     discount = round(3998 * 0.25)  # 999.5 -> 1000, half up
-    assert [inv.discount_total for inv in invoices] == [discount] * discounted_months + [0] * (
-        6 - discounted_months
-    )
+    assert [inv.discount_total for inv in invoices] == [discount] * discounted_months + [0] * (6 - discounted_months)
     assert [inv.total for inv in invoices] == [3998 - inv.discount_total for inv in invoices]
 
 
@@ -861,9 +840,7 @@ def test_backdated_subscription_preview(
     invoices = preview(directory, subscription.id)
     # Twelve monthly periods from 2024-05-01; with proration_behavior=none May and June are not billed.
     assert len(invoices) == billed_periods
-    assert invoices[0].period_start.date().isoformat() == (
-        "2024-05-01" if billed_periods == 12 else "2024-07-01"
-    )
+    assert invoices[0].period_start.date().isoformat() == ("2024-05-01" if billed_periods == 12 else "2024-07-01")
     assert {inv.total for inv in invoices} == {2000}
 
 
@@ -926,9 +903,7 @@ def test_invoice_for_a_subscriptions_pending_items(client: stripe.StripeClient, 
             "metadata": {"salesforce_proration": "true"},
         }
     )
-    invoice = client.v1.invoices.create(
-        params={"customer": account.customer, "subscription": subscription.id}
-    )
+    invoice = client.v1.invoices.create(params={"customer": account.customer, "subscription": subscription.id})
     assert invoice.parent is not None and invoice.parent.subscription_details is not None
     assert invoice.parent.subscription_details.subscription == subscription.id
     assert [line.amount for line in invoice.lines.data] == [2100]
@@ -986,16 +961,12 @@ def test_a_price_archived_after_use_stays_usable_on_its_schedule(
     assert error.param == "phases[0][items][0][price]"
     subscription = client.v1.subscriptions.retrieve(str(amended.subscription))
     item = next(i for i in subscription["items"].data if i.price.id == price)
-    updated = client.v1.subscriptions.update(
-        subscription.id, params={"items": [{"id": item.id, "quantity": 4}]}
-    )
+    updated = client.v1.subscriptions.update(subscription.id, params={"items": [{"id": item.id, "quantity": 4}]})
     assert next(i.quantity for i in updated["items"].data if i.price.id == price) == 4
 
 
 @sandbox_only
-def test_termination_ends_the_last_phase_now(
-    client: stripe.StripeClient, account: Account, directory: Path
-) -> None:
+def test_termination_ends_the_last_phase_now(client: stripe.StripeClient, account: Account, directory: Path) -> None:
     price = account.monthly(1000)
     schedule = client.v1.subscription_schedules.create(
         params={
@@ -1009,9 +980,7 @@ def test_termination_ends_the_last_phase_now(
     error = invalid(
         lambda: client.v1.subscription_schedules.update(
             schedule.id,
-            params={
-                "phases": [{"start_date": start, "items": [{"price": price}], "end_date": ts(2024, 7, 1)}]
-            },
+            params={"phases": [{"start_date": start, "items": [{"price": price}], "end_date": ts(2024, 7, 1)}]},
         )
     )
     assert error.param == "phases[0][end_date]"
@@ -1036,9 +1005,7 @@ def test_timeout_after_a_schedule_is_applied_creates_one_schedule_and_one_subscr
     monkeypatch.setattr(stripe.HTTPClient, "INITIAL_DELAY", 0.001)
     monkeypatch.setattr(stripe.HTTPClient, "MAX_DELAY", 0.002)
     price = account.monthly(1000)
-    flaky = sandbox.connect(
-        directory, faults=StripeFaults(timeout_after_apply_rate=1.0), max_network_retries=2
-    )
+    flaky = sandbox.connect(directory, faults=StripeFaults(timeout_after_apply_rate=1.0), max_network_retries=2)
     schedule = flaky.v1.subscription_schedules.create(
         params={"customer": account.customer, "start_date": "now", "phases": [{"items": [{"price": price}]}]}
     )
@@ -1112,9 +1079,7 @@ def test_invoice_lines_paging_and_search(client: stripe.StripeClient, account: A
     assert sorted(line.amount for line in [*first.data, *rest.data]) == [100, 200, 300]
     if not live:  # Stripe's search is eventually consistent
         found = client.v1.invoices.search(
-            params={
-                "query": f"metadata['salesforce_order_id']:'801{account.customer[-8:]}' AND status:'draft'"
-            }
+            params={"query": f"metadata['salesforce_order_id']:'801{account.customer[-8:]}' AND status:'draft'"}
         )
         assert [i.id for i in found.data] == [invoice.id]
 
@@ -1218,9 +1183,7 @@ def test_zero_decimal_currency_amounts(
     yen = account.price(1500, name="Seat JP", currency="jpy", recurring={"interval": "month"})
     fee = account.price(333, name="Fee JP", currency="jpy")
     other = Account(client)
-    item = client.v1.invoice_items.create(
-        params={"customer": other.customer, "pricing": {"price": fee}, "quantity": 3}
-    )
+    item = client.v1.invoice_items.create(params={"customer": other.customer, "pricing": {"price": fee}, "quantity": 3})
     assert (item.currency, item.amount) == ("jpy", 999)
     schedule = client.v1.subscription_schedules.create(
         params={

@@ -129,9 +129,7 @@ def test_metadata_merges_key_by_key_and_empty_string_removes(client: stripe.Stri
     ],
     ids=["51-keys", "41-char-key", "501-char-value"],
 )
-def test_metadata_limits_are_enforced(
-    client: stripe.StripeClient, metadata: dict[str, str], param_prefix: str
-) -> None:
+def test_metadata_limits_are_enforced(client: stripe.StripeClient, metadata: dict[str, str], param_prefix: str) -> None:
     error = rejected(lambda: client.v1.customers.create(params={"metadata": metadata}))
     assert error.http_status == 400
     assert error.param.startswith(param_prefix)
@@ -139,11 +137,7 @@ def test_metadata_limits_are_enforced(
 
 def test_metadata_limit_counts_merged_keys_on_update(client: stripe.StripeClient) -> None:
     customer = client.v1.customers.create(params={"metadata": {f"a{i}": "v" for i in range(30)}})
-    rejected(
-        lambda: client.v1.customers.update(
-            customer.id, params={"metadata": {f"b{i}": "v" for i in range(21)}}
-        )
-    )
+    rejected(lambda: client.v1.customers.update(customer.id, params={"metadata": {f"b{i}": "v" for i in range(21)}}))
     assert len(client.v1.customers.retrieve(customer.id).metadata.to_dict()) == 30
 
 
@@ -181,12 +175,8 @@ def _assert_equal_set(found: list[str], expected: set[str]) -> list[str]:
 
 def test_search_with_and_or_and_field_equality(client: stripe.StripeClient, live: bool) -> None:
     marker = tag()
-    a = client.v1.customers.create(
-        params={"email": f"a-{marker}@example.com", "metadata": {"run": marker, "k": "a"}}
-    )
-    b = client.v1.customers.create(
-        params={"email": f"b-{marker}@example.com", "metadata": {"run": marker, "k": "b"}}
-    )
+    a = client.v1.customers.create(params={"email": f"a-{marker}@example.com", "metadata": {"run": marker, "k": "a"}})
+    b = client.v1.customers.create(params={"email": f"b-{marker}@example.com", "metadata": {"run": marker, "k": "b"}})
 
     def ids(query: str) -> set[str]:
         return {c.id for c in client.v1.customers.search(params={"query": query}).data}
@@ -194,9 +184,7 @@ def test_search_with_and_or_and_field_equality(client: stripe.StripeClient, live
     eventually(lambda: _assert_same(ids(f"metadata['run']:'{marker}' AND metadata['k']:'a'"), {a.id}), live)
     eventually(lambda: _assert_same(ids(f"metadata['k']:'a' AND metadata['run']:'{marker}' "), {a.id}), live)
     eventually(
-        lambda: _assert_same(
-            ids(f"email:'a-{marker}@example.com' OR email:'b-{marker}@example.com'"), {a.id, b.id}
-        ),
+        lambda: _assert_same(ids(f"email:'a-{marker}@example.com' OR email:'b-{marker}@example.com'"), {a.id, b.id}),
         live,
     )
 
@@ -213,9 +201,7 @@ def test_search_negation_and_substring(client: stripe.StripeClient, live: bool) 
     def ids(query: str) -> set[str]:
         return {c.id for c in client.v1.customers.search(params={"query": query}).data}
 
-    eventually(
-        lambda: _assert_same(ids(f"metadata['run']:'{marker}' AND -metadata['drop']:'yes'"), {kept.id}), live
-    )
+    eventually(lambda: _assert_same(ids(f"metadata['run']:'{marker}' AND -metadata['drop']:'yes'"), {kept.id}), live)
     eventually(lambda: _assert_same(ids(f"name~'Keep {marker[:6]}'"), {kept.id}), live)
 
 
@@ -231,9 +217,7 @@ def test_search_rejects_what_it_does_not_understand(client: stripe.StripeClient)
 # -- products
 def test_product_with_given_id_update_and_archive(client: stripe.StripeClient) -> None:
     product_id = f"prod_test_{tag()}"
-    product = client.v1.products.create(
-        params={"id": product_id, "name": "Gizmo", "metadata": {"sf": "01t1"}}
-    )
+    product = client.v1.products.create(params={"id": product_id, "name": "Gizmo", "metadata": {"sf": "01t1"}})
     assert product.id == product_id
     assert product.active is True
     duplicate = rejected(lambda: client.v1.products.create(params={"id": product_id, "name": "Again"}))
@@ -281,9 +265,7 @@ def test_recurring_price_shape(client: stripe.StripeClient) -> None:
 
 def test_one_time_price_with_decimal_amount(client: stripe.StripeClient) -> None:
     product = new_product(client)
-    price = client.v1.prices.create(
-        params={"product": product.id, "currency": "eur", "unit_amount_decimal": "12.345"}
-    )
+    price = client.v1.prices.create(params={"product": product.id, "currency": "eur", "unit_amount_decimal": "12.345"})
     assert price.type == "one_time"
     assert price.recurring is None
     assert price.unit_amount is None
@@ -291,9 +273,7 @@ def test_one_time_price_with_decimal_amount(client: stripe.StripeClient) -> None
 
 
 def test_price_with_product_data_creates_the_product(client: stripe.StripeClient) -> None:
-    price = client.v1.prices.create(
-        params={"product_data": {"name": "Inline"}, "currency": "usd", "unit_amount": 5}
-    )
+    price = client.v1.prices.create(params={"product_data": {"name": "Inline"}, "currency": "usd", "unit_amount": 5})
     assert client.v1.products.retrieve(str(price.product)).name == "Inline"
 
 
@@ -510,9 +490,7 @@ def test_coupons(client: stripe.StripeClient) -> None:
         params={"id": given, "amount_off": 500, "currency": "eur", "duration": "once", "max_redemptions": 3}
     )
     assert (amount.id, amount.amount_off, amount.currency, amount.max_redemptions) == (given, 500, "eur", 3)
-    assert (
-        rejected(lambda: client.v1.coupons.create(params={"id": given, "percent_off": 5})).http_status == 400
-    )
+    assert rejected(lambda: client.v1.coupons.create(params={"id": given, "percent_off": 5})).http_status == 400
     assert rejected(lambda: client.v1.coupons.create(params={"amount_off": 100})).param == "currency"
     rejected(lambda: client.v1.coupons.create(params={"percent_off": 10, "duration": "repeating"}))
     renamed = client.v1.coupons.update(given, params={"name": "Summer", "metadata": {"sf": "a0x"}})
@@ -525,9 +503,7 @@ def test_coupons(client: stripe.StripeClient) -> None:
 # -- lists
 def test_list_paging_over_250_objects(client: stripe.StripeClient, live: bool) -> None:
     marker = tag()
-    created = [
-        client.v1.coupons.create(params={"percent_off": 1, "name": f"{marker}-{i}"}).id for i in range(250)
-    ]
+    created = [client.v1.coupons.create(params={"percent_off": 1, "name": f"{marker}-{i}"}).id for i in range(250)]
     newest_first = list(reversed(created))
     mine = set(created)
     seen: list[str] = []
@@ -580,9 +556,7 @@ def test_unknown_and_mistyped_parameters_are_rejected(client: stripe.StripeClien
     assert error.user_message.startswith("Received unknown parameter: favourite_colour")
     product = new_product(client)
     error = rejected(
-        lambda: client.v1.prices.create(
-            params={"product": product.id, "currency": "usd", "unit_amount": "ten"}
-        )
+        lambda: client.v1.prices.create(params={"product": product.id, "currency": "usd", "unit_amount": "ten"})
     )
     assert error.param == "unit_amount"
     error = rejected(
@@ -655,15 +629,11 @@ def test_parameter_stripe_accepts_but_sandbox_does_not_emulate_is_refused(
 
 
 # -- idempotency
-def test_idempotent_replay_returns_the_first_response(
-    client: stripe.StripeClient, live: bool, directory: Path
-) -> None:
+def test_idempotent_replay_returns_the_first_response(client: stripe.StripeClient, live: bool, directory: Path) -> None:
     key = f"create-customer-{tag()}"
     marker = tag()
     first = client.v1.customers.create(params={"metadata": {"run": marker}}, options={"idempotency_key": key})
-    second = client.v1.customers.create(
-        params={"metadata": {"run": marker}}, options={"idempotency_key": key}
-    )
+    second = client.v1.customers.create(params={"metadata": {"run": marker}}, options={"idempotency_key": key})
     assert second.id == first.id
     assert second.last_response is not None
     assert second.last_response.headers.get("Idempotent-Replayed") == "true"
@@ -689,9 +659,7 @@ def sandbox_count(directory: Path, object_type: str) -> int:
 
 # -- faults and the request log (sandbox only)
 def test_request_log_records_every_request(sandbox_client: stripe.StripeClient, directory: Path) -> None:
-    customer = sandbox_client.v1.customers.create(
-        params={"name": "Logged"}, options={"idempotency_key": "log-1"}
-    )
+    customer = sandbox_client.v1.customers.create(params={"name": "Logged"}, options={"idempotency_key": "log-1"})
     sandbox_client.v1.customers.retrieve(customer.id)
     rejected(lambda: sandbox_client.v1.customers.retrieve("cus_missing"))
     log = sandbox.request_log(directory)
@@ -742,9 +710,7 @@ def test_server_errors_are_retried_and_surface_as_api_errors(directory: Path, fa
 def test_seeded_server_errors_are_deterministic(tmp_path: Path, fast_retries: None) -> None:
     def outcomes(run: str) -> list[int | None]:
         directory = tmp_path / run
-        flaky = sandbox.connect(
-            directory, faults=StripeFaults(seed=7, server_error_rate=0.5), max_network_retries=0
-        )
+        flaky = sandbox.connect(directory, faults=StripeFaults(seed=7, server_error_rate=0.5), max_network_retries=0)
         for _ in range(12):
             with contextlib.suppress(stripe.APIError):
                 flaky.v1.customers.create()
@@ -764,12 +730,8 @@ def test_connection_error_before_apply_stores_nothing(directory: Path, fast_retr
     assert len({e.idempotency_key for e in log}) == 1  # the SDK retried with its own key
 
 
-def test_timeout_after_apply_then_sdk_retry_creates_exactly_one_object(
-    directory: Path, fast_retries: None
-) -> None:
-    flaky = sandbox.connect(
-        directory, faults=StripeFaults(timeout_after_apply_rate=1.0), max_network_retries=2
-    )
+def test_timeout_after_apply_then_sdk_retry_creates_exactly_one_object(directory: Path, fast_retries: None) -> None:
+    flaky = sandbox.connect(directory, faults=StripeFaults(timeout_after_apply_rate=1.0), max_network_retries=2)
     customer = flaky.v1.customers.create(params={"name": "Once"})
     assert sandbox_count(directory, "customer") == 1
     log = sandbox.request_log(directory)
@@ -839,17 +801,13 @@ def test_one_client_used_from_several_threads(sandbox_client: stripe.StripeClien
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=4) as pool:
-        ids = list(
-            pool.map(lambda i: sandbox_client.v1.customers.create(params={"name": f"T{i}"}).id, range(40))
-        )
+        ids = list(pool.map(lambda i: sandbox_client.v1.customers.create(params={"name": f"T{i}"}).id, range(40)))
     assert len(set(ids)) == 40
     assert sandbox_count(directory, "customer") == 40
     assert len(sandbox.request_log(directory)) == 40
 
 
-def test_created_filters_follow_the_sandbox_clock(
-    sandbox_client: stripe.StripeClient, directory: Path
-) -> None:
+def test_created_filters_follow_the_sandbox_clock(sandbox_client: stripe.StripeClient, directory: Path) -> None:
     from datetime import UTC, datetime
 
     sandbox.set_clock(directory, datetime(2026, 1, 1, tzinfo=UTC))
@@ -860,12 +818,8 @@ def test_created_filters_follow_the_sandbox_clock(
         (datetime(2026, 6, 1, tzinfo=UTC) - datetime(2026, 1, 1, tzinfo=UTC)).total_seconds()
     )
     march = int(datetime(2026, 3, 1, tzinfo=UTC).timestamp())
-    assert [c.id for c in sandbox_client.v1.customers.list(params={"created": {"gte": march}}).data] == [
-        new.id
-    ]
-    assert [c.id for c in sandbox_client.v1.customers.list(params={"created": {"lt": march}}).data] == [
-        old.id
-    ]
+    assert [c.id for c in sandbox_client.v1.customers.list(params={"created": {"gte": march}}).data] == [new.id]
+    assert [c.id for c in sandbox_client.v1.customers.list(params={"created": {"lt": march}}).data] == [old.id]
     found = sandbox_client.v1.customers.search(params={"query": f"created<{march} AND name:'old'"})
     assert [c.id for c in found.data] == [old.id]
 

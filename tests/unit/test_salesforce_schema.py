@@ -102,9 +102,7 @@ def test_lookups_are_case_insensitive() -> None:
         ),
     ],
 )
-def test_parent_relationships_as_in_a_real_org(
-    sobject: str, relationship: str, field: str, target: str
-) -> None:
+def test_parent_relationships_as_in_a_real_org(sobject: str, relationship: str, field: str, target: str) -> None:
     obj = load_schema().sobject(sobject)
     assert obj is not None
     ref = obj.relationship(relationship)
@@ -263,9 +261,7 @@ BRIEF_FIELDS = {
         "SBQQ__SubscriptionPricing__c SBQQ__PricingMethod__c SBQQ__ContractAction__c "
         "SBQQ__RevisedOrderProduct__c"
     ),
-    "SBQQ__QuoteLine__c": (
-        "SBQQ__SegmentStartDate__c SBQQ__SegmentEndDate__c SBQQ__Discount__c SBQQ__NetPrice__c"
-    ),
+    "SBQQ__QuoteLine__c": ("SBQQ__SegmentStartDate__c SBQQ__SegmentEndDate__c SBQQ__Discount__c SBQQ__NetPrice__c"),
     "SBQQ__Quote__c": (
         "SBQQ__StartDate__c SBQQ__EndDate__c SBQQ__SubscriptionTerm__c SBQQ__Type__c "
         "SBQQ__Account__c SBQQ__Opportunity2__c SBQQ__MasterContract__c "

@@ -149,9 +149,7 @@ def test_unset_with_empty_string_where_the_types_allow_it() -> None:
 
 
 def test_native_python_values_are_accepted_too() -> None:
-    check_params(
-        "POST", "/v1/prices", {"currency": "usd", "unit_amount_decimal": Decimal("1.5"), "active": True}
-    )
+    check_params("POST", "/v1/prices", {"currency": "usd", "unit_amount_decimal": Decimal("1.5"), "active": True})
 
 
 def test_operation_without_params_type_rejects_any_param() -> None:

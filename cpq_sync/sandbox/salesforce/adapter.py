@@ -39,8 +39,7 @@ _PATH_RE = re.compile(r"^/services/data/v(\d{2}\.0)/(.*)$")
 _BATCH_RE = re.compile(r"batchSize\s*=\s*(\d+)", re.IGNORECASE)
 _ROLLED_BACK = {
     "statusCode": "ALL_OR_NONE_OPERATION_ROLLED_BACK",
-    "message": "Record rolled back because not all records were valid and the request was using AllOrNone "
-    "header",
+    "message": "Record rolled back because not all records were valid and the request was using AllOrNone header",
     "fields": [],
 }
 
@@ -62,9 +61,7 @@ class Call:
         try:
             return json.loads(self.raw_body)
         except ValueError as exc:
-            raise SalesforceError(
-                "JSON_PARSER_ERROR", f"Unexpected character in the request body: {exc}"
-            ) from exc
+            raise SalesforceError("JSON_PARSER_ERROR", f"Unexpected character in the request body: {exc}") from exc
 
 
 @dataclass
@@ -75,12 +72,7 @@ class Answer:
 
 
 def _location(answer: Answer, version: str, path: list[str]) -> dict[str, str]:
-    if (
-        isinstance(answer.body, dict)
-        and answer.body.get("id")
-        and path[:1] == ["sobjects"]
-        and len(path) >= 2
-    ):
+    if isinstance(answer.body, dict) and answer.body.get("id") and path[:1] == ["sobjects"] and len(path) >= 2:
         return {"Location": f"/services/data/v{version}/sobjects/{path[1]}/{answer.body['id']}"}
     return {}
 
@@ -94,9 +86,7 @@ class _AllOrNoneFailed(Exception):
 class SandboxAdapter(BaseAdapter):
     """Serves the org stored in a sandbox directory to ``requests``."""
 
-    def __init__(
-        self, directory: Any, *, page_size: int | None = None, faults: SalesforceFaults | None = None
-    ) -> None:
+    def __init__(self, directory: Any, *, page_size: int | None = None, faults: SalesforceFaults | None = None) -> None:
         super().__init__()
         if page_size is not None and not 1 <= page_size <= MAX_PAGE:
             raise ValueError(f"page_size must be between 1 and {MAX_PAGE}")
@@ -159,9 +149,7 @@ class SandboxAdapter(BaseAdapter):
 
     def _handle(self, request: requests.PreparedRequest, faults: SalesforceFaults) -> Answer:
         if len(request.url or "") > MAX_URL:
-            raise SalesforceError(
-                "URI_TOO_LONG", f"The request URI is longer than {MAX_URL:,} characters", status=414
-            )
+            raise SalesforceError("URI_TOO_LONG", f"The request URI is longer than {MAX_URL:,} characters", status=414)
         parts = urlsplit(request.url or "")
         match = _PATH_RE.match(parts.path)
         if match is None:
@@ -228,9 +216,7 @@ class SandboxAdapter(BaseAdapter):
         if options:
             m = _BATCH_RE.search(options)
             if m is None:
-                raise SalesforceError(
-                    "INVALID_HEADER_TYPE", f"Invalid Sforce-Query-Options header: {options}"
-                )
+                raise SalesforceError("INVALID_HEADER_TYPE", f"Invalid Sforce-Query-Options header: {options}")
             size = min(MAX_PAGE, max(MIN_BATCH, int(m.group(1))))
         if self.page_size is not None:
             size = min(size, self.page_size)
@@ -371,9 +357,7 @@ class SandboxAdapter(BaseAdapter):
     def _record_body(self, call: Call) -> dict[str, Any]:
         body = call.body()
         if not isinstance(body, dict):
-            raise SalesforceError(
-                "JSON_PARSER_ERROR", "Cannot deserialize instance of SObject from a non-object value"
-            )
+            raise SalesforceError("JSON_PARSER_ERROR", "Cannot deserialize instance of SObject from a non-object value")
         return body
 
     def _lock_fault(self, call: Call, record: int = 0) -> None:
@@ -423,9 +407,7 @@ class SandboxAdapter(BaseAdapter):
             body = self._record_body(call)
             self._lock_fault(call)
             record_id, created = store.upsert(sobj.name, fd.name, value, body)
-            return Answer(
-                201 if created else 200, {"id": record_id, "success": True, "errors": [], "created": created}
-            )
+            return Answer(201 if created else 200, {"id": record_id, "success": True, "errors": [], "created": created})
         matches = (
             [ids.to_18(value)]
             if fd.name == "Id" and ids.is_valid(value)
@@ -443,9 +425,7 @@ class SandboxAdapter(BaseAdapter):
             start = format_datetime(parse_datetime(call.params["start"]))
             end = format_datetime(parse_datetime(call.params["end"]))
         except (KeyError, ValueError):
-            raise SalesforceError(
-                "INVALID_REPLICATION_DATE", "start and end must be valid dateTimes"
-            ) from None
+            raise SalesforceError("INVALID_REPLICATION_DATE", "start and end must be valid dateTimes") from None
         flag = 1 if deleted else 0
         rows = self.store.conn.execute(
             f'SELECT "Id", "SystemModstamp" FROM {table(sobject)} WHERE "IsDeleted" = ? AND '
@@ -511,9 +491,7 @@ class SandboxAdapter(BaseAdapter):
                     raise
                 return {"id": record_id, "success": True, "errors": [], "created": created}
 
-            return Answer(
-                200, self._each(call, body["records"], upsert_one, bool(body.get("allOrNone", False)))
-            )
+            return Answer(200, self._each(call, body["records"], upsert_one, bool(body.get("allOrNone", False))))
         raise not_found()
 
     def retrieve_many(self, call: Call, sobject: str) -> list[dict[str, Any] | None]:
@@ -554,9 +532,7 @@ class SandboxAdapter(BaseAdapter):
     def _collection_body(self, call: Call) -> dict[str, Any]:
         body = call.body()
         if not isinstance(body, dict) or not isinstance(body.get("records"), list):
-            raise SalesforceError(
-                "JSON_PARSER_ERROR", "The request body must be an object with a records array"
-            )
+            raise SalesforceError("JSON_PARSER_ERROR", "The request body must be an object with a records array")
         self._check_size(len(body["records"]))
         for rec in body["records"]:
             if (
@@ -651,9 +627,7 @@ class SandboxAdapter(BaseAdapter):
                 f"The number of subrequests ({len(subs)}) exceeds the limit of {COMPOSITE_LIMIT}",
             )
         heavy = sum(
-            1
-            for sub in subs
-            if re.search(r"/(composite/sobjects|query|queryAll)(/|\?|$)", str(sub.get("url", "")))
+            1 for sub in subs if re.search(r"/(composite/sobjects|query|queryAll)(/|\?|$)", str(sub.get("url", "")))
         )
         if heavy > COMPOSITE_HEAVY_LIMIT:
             raise SalesforceError(
@@ -709,9 +683,7 @@ class SandboxAdapter(BaseAdapter):
                                 ["composite"],
                                 ["composite", "batch"],
                             ):
-                                raise SalesforceError(
-                                    "INVALID_INPUT", "This resource is not supported in Composite"
-                                )
+                                raise SalesforceError("INVALID_INPUT", "This resource is not supported in Composite")
                             answer = self.route(sub_call)
                     except SalesforceError as err:
                         failed = True
@@ -730,9 +702,7 @@ class SandboxAdapter(BaseAdapter):
                 if failed and all_or_none:
                     raise _AllOrNoneFailed(responses)
         except _AllOrNoneFailed:
-            responses = [
-                r if r["httpStatusCode"] >= 300 else self._halted(r["referenceId"]) for r in responses
-            ]
+            responses = [r if r["httpStatusCode"] >= 300 else self._halted(r["referenceId"]) for r in responses]
         return Answer(200, {"compositeResponse": responses})
 
     @staticmethod

@@ -42,9 +42,7 @@ def create_query_job(
         raise _invalid_job("InvalidJob : the query is required")
     plan = engine.plan(soql)
     if plan.count_only or any(isinstance(o, ChildOut) for o in plan.outputs):
-        raise _invalid_job(
-            "FeatureNotEnabled : Bulk API 2.0 queries do not support COUNT() or relationship subqueries"
-        )
+        raise _invalid_job("FeatureNotEnabled : Bulk API 2.0 queries do not support COUNT() or relationship subqueries")
     if plan.query.offset is not None:
         raise _invalid_job("FeatureNotEnabled : Bulk API 2.0 queries do not support OFFSET")
     for out in plan.outputs:
@@ -75,8 +73,7 @@ def create_query_job(
             info["errorMessage"] = fail_with
             record_ids = []
         conn.execute(
-            "INSERT INTO _bulk_jobs (job_id, info, soql, include_deleted, ids, total) VALUES (?, ?, ?, ?, "
-            "?, ?)",
+            "INSERT INTO _bulk_jobs (job_id, info, soql, include_deleted, ids, total) VALUES (?, ?, ?, ?, ?, ?)",
             (job_id, json.dumps(info), soql, int(include_deleted), "".join(record_ids), len(record_ids)),
         )
         store.next_counter(conn, f"bulk-jobs-day:{stamp[:10]}")

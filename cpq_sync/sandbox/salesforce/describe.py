@@ -92,8 +92,7 @@ def _field(sobj: SObjectDef, fd: FieldDef) -> dict[str, Any]:
         "digits": 0,
         "externalId": fd.external_id,
         "filterable": fd.type != "address" and not long_text,
-        "groupable": fd.type not in ("address", "double", "currency", "percent", "datetime")
-        and not long_text,
+        "groupable": fd.type not in ("address", "double", "currency", "percent", "datetime") and not long_text,
         "idLookup": fd.name == "Id" or fd.external_id,
         "label": fd.label,
         "length": fd.length or 0 if text or fd.type in ("id", "reference") else 0,

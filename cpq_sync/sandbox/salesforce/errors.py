@@ -8,9 +8,7 @@ from typing import Any
 class SalesforceError(Exception):
     """An error Salesforce would answer with: an HTTP status, an error code and a message."""
 
-    def __init__(
-        self, code: str, message: str, *, status: int = 400, fields: list[str] | None = None
-    ) -> None:
+    def __init__(self, code: str, message: str, *, status: int = 400, fields: list[str] | None = None) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message

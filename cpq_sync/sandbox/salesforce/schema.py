@@ -369,9 +369,7 @@ def parse_field_xml(path: Path) -> tuple[FieldDef, str | None]:
         value_set = root.find(_q("valueSet"))
         definition = value_set.find(_q("valueSetDefinition")) if value_set is not None else None
         if value_set is None or definition is None:
-            raise SchemaError(
-                f"{path}: picklist without a valueSetDefinition (global value sets unsupported)"
-            )
+            raise SchemaError(f"{path}: picklist without a valueSetDefinition (global value sets unsupported)")
         values = tuple(v.findtext(_q("fullName"), "").strip() for v in definition.findall(_q("value")))
         fd = FieldDef(
             type="picklist",
@@ -420,9 +418,7 @@ def _parse_object_xml(path: Path, name: str, key_prefix: str) -> _ObjectDraft:
         owner=(_text(root, "sharingModel") or "ReadWrite") != "ControlledByParent",
     )
     draft = _draft_from_spec(spec, key_prefix)
-    draft.fields["Name"] = draft.fields["Name"].model_copy(
-        update={"label": _text(name_field, "label") or "Name"}
-    )
+    draft.fields["Name"] = draft.fields["Name"].model_copy(update={"label": _text(name_field, "label") or "Name"})
     return draft
 
 
@@ -460,9 +456,7 @@ def _build(metadata_dir: Path) -> Schema:
                     raise SchemaError(f"{draft.name}.{field_name} references unknown object {target}")
                 if child_rel is not None:
                     children[target].append(
-                        ChildRelationship(
-                            relationship_name=child_rel, child_sobject=draft.name, field=field_name
-                        )
+                        ChildRelationship(relationship_name=child_rel, child_sobject=draft.name, field=field_name)
                     )
     objects = []
     for draft in drafts.values():

@@ -263,9 +263,7 @@ class _Generator:
             pool = self._pools[sobject] = _IdPool(self.store, sobject)
         return pool.next()
 
-    def add(
-        self, sobject: str, row: dict[str, Any], created: datetime, modified: datetime | None = None
-    ) -> str:
+    def add(self, sobject: str, row: dict[str, Any], created: datetime, modified: datetime | None = None) -> str:
         row["Id"] = record_id = row.get("Id") or self.new_id(sobject)
         row["CreatedDate"] = created
         row["LastModifiedDate"] = row["SystemModstamp"] = modified or created
@@ -325,9 +323,7 @@ class _Generator:
             )
             if i >= words * nouns * suffixes:
                 name += f" {i // (words * nouns * suffixes) + 1}"
-            street, city, state, postal, country, phone = rng.choice(
-                EU_PLACES if currency == "EUR" else US_PLACES
-            )
+            street, city, state, postal, country, phone = rng.choice(EU_PLACES if currency == "EUR" else US_PLACES)
             billing = {
                 "Street": f"{rng.randint(1, 999)} {street}",
                 "City": city,
@@ -633,9 +629,7 @@ class _Generator:
                     "Id": ql_id,
                     "SBQQ__Quote__c": quote_id,
                     "SBQQ__Number__c": number,
-                    "SBQQ__Quantity__c": quantity
-                    if line.prior_quantity is None
-                    else line.prior_quantity + quantity,
+                    "SBQQ__Quantity__c": quantity if line.prior_quantity is None else line.prior_quantity + quantity,
                     "SBQQ__Existing__c": line.revised is not None,
                     "SBQQ__RegularPrice__c": round(pbe_price * multiplier, 2),
                     "SBQQ__ProratedListPrice__c": round(pbe_price * multiplier, 2),
@@ -697,9 +691,7 @@ class _Generator:
             ql["LastModifiedDate"] = ql["SystemModstamp"] = created
             if deleted:
                 item["IsDeleted"] = True
-                item["LastModifiedDate"] = item["SystemModstamp"] = self.now - timedelta(
-                    days=rng.randint(1, 10)
-                )
+                item["LastModifiedDate"] = item["SystemModstamp"] = self.now - timedelta(days=rng.randint(1, 10))
             item_rows.append(item)
             line_rows.append(ql)
             if line_coupon_target is None and p.recurring:
@@ -754,9 +746,7 @@ class _Generator:
                 subscription_rows.append(subscription)
             if p.recurring:
                 items.append(_Item(item_id, p, quantity, line.discount, subscription_id))
-        opportunity_kind = (
-            "Renewal" if renewed_contract else "Amendment" if amended_contract else "New Business"
-        )
+        opportunity_kind = "Renewal" if renewed_contract else "Amendment" if amended_contract else "New Business"
         self.add(
             "Opportunity",
             {
@@ -765,9 +755,7 @@ class _Generator:
                 "AccountId": account.id,
                 "CloseDate": created.date(),
                 "StageName": "Closed Won" if activated else "Proposal/Price Quote",
-                "Type": "Existing Customer - Upgrade"
-                if amended_contract or renewed_contract
-                else "New Business",
+                "Type": "Existing Customer - Upgrade" if amended_contract or renewed_contract else "New Business",
                 "Amount": round(total, 2),
                 "Pricebook2Id": book,
                 "SBQQ__AmendedContract__c": amended_contract,
@@ -901,9 +889,7 @@ class _Generator:
 
     # -- order lines of each kind ----------------------------------------------------------------------------
 
-    def termed_lines(
-        self, *, usage: bool = True, one_time: bool = True, annual_only: bool = False
-    ) -> list[_Line]:
+    def termed_lines(self, *, usage: bool = True, one_time: bool = True, annual_only: bool = False) -> list[_Line]:
         rng = self.rng
         pool = ANNUAL if annual_only else TERMED
         codes = rng.sample(pool, k=min(len(pool), rng.choice((1, 2, 2, 3, 3))))
@@ -963,8 +949,7 @@ class _Generator:
             account = self.pick_account("EUR" if first == "eur" else None)
             if first == "one_time":
                 lines = [
-                    _Line(BY_CODE[c], float(rng.choice((1, 1, 2))))
-                    for c in rng.sample(ONE_TIME, k=rng.randint(1, 2))
+                    _Line(BY_CODE[c], float(rng.choice((1, 1, 2)))) for c in rng.sample(ONE_TIME, k=rng.randint(1, 2))
                 ]
                 self.deal(
                     account,
@@ -998,12 +983,8 @@ class _Generator:
             coupons: tuple[str | None, str | None] = (None, None)
             if first == "coupon":
                 created = self.at(min(start - timedelta(days=10), self.today), 10)
-                quote_coupon = (
-                    self.new_coupon(variant % 3, account.currency, created) if variant % 3 != 1 else None
-                )
-                line_coupon = (
-                    self.new_coupon(3 + variant % 3, account.currency, created) if variant % 3 != 0 else None
-                )
+                quote_coupon = self.new_coupon(variant % 3, account.currency, created) if variant % 3 != 1 else None
+                line_coupon = self.new_coupon(3 + variant % 3, account.currency, created) if variant % 3 != 0 else None
                 coupons = (quote_coupon, line_coupon)
             deal = self.deal(
                 account,
@@ -1078,18 +1059,12 @@ class _Generator:
             return
         raise ValueError(f"unknown family {kinds}")
 
-    def amendment(
-        self, account: _Account, base: _Deal, book: str, term: int, kind: str, *, several: bool
-    ) -> None:
+    def amendment(self, account: _Account, base: _Deal, book: str, term: int, kind: str, *, several: bool) -> None:
         rng = self.rng
         assert base.contract_id is not None and base.end is not None
         n = self.amendment_counts[base.contract_id]
         self.amendment_counts[base.contract_id] += 1
-        months = (
-            (n + 1) * 2
-            if several
-            else rng.randint(1, max(1, min(term - 1, self.months_since(base.start) + 1)))
-        )
+        months = (n + 1) * 2 if several else rng.randint(1, max(1, min(term - 1, self.months_since(base.start) + 1)))
         start = add_months(base.start, months)
         remaining = term - months
         lines: list[_Line] = []
@@ -1156,9 +1131,7 @@ class _Generator:
     def renewal(self, account: _Account, base: _Deal, book: str, term: int) -> None:
         assert base.contract_id is not None and base.end is not None
         start = base.end + timedelta(days=1)
-        lines = [
-            _Line(i.product, i.quantity, i.discount, action="Renew") for i in base.items if i.quantity > 0
-        ]
+        lines = [_Line(i.product, i.quantity, i.discount, action="Renew") for i in base.items if i.quantity > 0]
         created = self.at(self.today - timedelta(days=self.rng.randint(1, 15)), self.rng.randint(8, 17))
         deal = self.deal(
             account,
@@ -1224,9 +1197,7 @@ class _Generator:
             )
             quantity += float(rng.randrange(5, 20, 5))
         lines.append(self.recurring_line(BY_CODE["PLAT-M"]))
-        self.deal(
-            account, kind="mdq_ramp", lines=lines, start=start, term=term, book=book, create_contract=True
-        )
+        self.deal(account, kind="mdq_ramp", lines=lines, start=start, term=term, book=book, create_contract=True)
 
 
 # ------------------------------------------------------------------------------------------------------------

@@ -87,9 +87,7 @@ def _recurring(
     )
 
 
-def _usage(
-    code: str, name: str, usd: float, eur: float, description: str, schedule: Schedule | None = None
-) -> Product:
+def _usage(code: str, name: str, usd: float, eur: float, description: str, schedule: Schedule | None = None) -> Product:
     return Product(
         code,
         name,
@@ -126,18 +124,10 @@ MESSAGES_SCHEDULE = Schedule(
 CATALOG: tuple[Product, ...] = (
     _one_time("IMPL", "Implementation Services", 5000.00, 4600.00, "Fixed-fee implementation project."),
     _one_time("TRAIN", "Training Workshop", 1500.00, 1380.00, "One-day on-site training workshop."),
-    _recurring(
-        "PLAT-M", "Platform Subscription", "Monthly", 49.00, 45.00, "Core platform, per user, billed monthly."
-    ),
-    _recurring(
-        "ANLY-Q", "Analytics Add-on", "Quarterly", 120.00, 110.00, "Dashboards and exports, billed quarterly."
-    ),
-    _recurring(
-        "SUPP-S", "Premium Support", "Semiannual", 600.00, 552.00, "24/7 support, billed every six months."
-    ),
-    _recurring(
-        "ENT-A", "Enterprise License", "Annual", 1200.00, 1104.00, "Enterprise edition, billed annually."
-    ),
+    _recurring("PLAT-M", "Platform Subscription", "Monthly", 49.00, 45.00, "Core platform, per user, billed monthly."),
+    _recurring("ANLY-Q", "Analytics Add-on", "Quarterly", 120.00, 110.00, "Dashboards and exports, billed quarterly."),
+    _recurring("SUPP-S", "Premium Support", "Semiannual", 600.00, 552.00, "24/7 support, billed every six months."),
+    _recurring("ENT-A", "Enterprise License", "Annual", 1200.00, 1104.00, "Enterprise edition, billed annually."),
     _recurring("SEAT-A", "User Seats", "Annual", 360.00, 330.00, "Named user seats, billed annually."),
     _recurring(
         "BLOCK-A",
@@ -176,9 +166,7 @@ CATALOG: tuple[Product, ...] = (
         "Tiered messages (range rates with a flat first tier).",
         MESSAGES_SCHEDULE,
     ),
-    _recurring(
-        "LEGACY-M", "Legacy Reporting", "Monthly", 19.00, 17.00, "Retired reporting module.", active=False
-    ),
+    _recurring("LEGACY-M", "Legacy Reporting", "Monthly", 19.00, 17.00, "Retired reporting module.", active=False),
 )
 BY_CODE: dict[str, Product] = {p.code: p for p in CATALOG}
 

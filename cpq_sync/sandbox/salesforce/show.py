@@ -31,23 +31,18 @@ def _money(value: float | None) -> str:
 def show(directory: str | Path, console: Console, *, limit: int = ORDERS_SHOWN) -> None:
     """Print the number of records per object (live and in the recycle bin), then the first orders."""
     store = OrgStore.open(directory)
-    counts = Table(
-        title=f"Sandbox Salesforce org in {Path(directory)}  (clock {store.now():%Y-%m-%d %H:%M} UTC)"
-    )
+    counts = Table(title=f"Sandbox Salesforce org in {Path(directory)}  (clock {store.now():%Y-%m-%d %H:%M} UTC)")
     counts.add_column("Object")
     counts.add_column("Records", justify="right")
     counts.add_column("In recycle bin", justify="right")
     with store.snapshot() as conn:
         for name in sorted(store.schema.objects):
             live, deleted = conn.execute(
-                'SELECT COALESCE(SUM("IsDeleted" = 0), 0), COALESCE(SUM("IsDeleted" = 1), 0) '
-                f"FROM {table(name)}"
+                f'SELECT COALESCE(SUM("IsDeleted" = 0), 0), COALESCE(SUM("IsDeleted" = 1), 0) FROM {table(name)}'
             ).fetchone()
             if live or deleted:
                 counts.add_row(name, f"{live:,}", f"{deleted:,}" if deleted else "")
-        total_orders = conn.execute(
-            f'SELECT COUNT(*) FROM {table("Order")} WHERE "IsDeleted" = 0'
-        ).fetchone()[0]
+        total_orders = conn.execute(f'SELECT COUNT(*) FROM {table("Order")} WHERE "IsDeleted" = 0').fetchone()[0]
         rows = conn.execute(_ORDERS_SQL, (limit,)).fetchall()
     console.print(counts)
     if not total_orders:
@@ -77,9 +72,7 @@ def show(directory: str | Path, console: Console, *, limit: int = ORDERS_SHOWN) 
             type_ or "",
             kind,
             start,
-            "evergreen"
-            if term is None and kind.startswith("evergreen")
-            else ("" if term is None else f"{term:g} mo"),
+            "evergreen" if term is None and kind.startswith("evergreen") else ("" if term is None else f"{term:g} mo"),
             str(lines),
             _money(total),
             currency or "",

@@ -438,9 +438,7 @@ STANDARD_OBJECTS: tuple[O, ...] = (
             ref("OrderId", "Order", "Order", "OrderItems", nillable=False, updateable=False),
             ro(s("OrderItemNumber", 10)),
             ref("Product2Id", "Product2", "Product2", None, updateable=False),
-            ref(
-                "PricebookEntryId", "PricebookEntry", "PricebookEntry", None, nillable=False, updateable=False
-            ),
+            ref("PricebookEntryId", "PricebookEntry", "PricebookEntry", None, nillable=False, updateable=False),
             num("Quantity", 18, 2, nillable=False),
             cur("UnitPrice", nillable=False),
             cur("ListPrice", updateable=False),

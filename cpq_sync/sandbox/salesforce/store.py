@@ -250,12 +250,9 @@ class OrgStore:
     def _init_db(self) -> None:
         with self.transaction() as conn:
             conn.execute("CREATE TABLE IF NOT EXISTS _meta (key TEXT PRIMARY KEY, value TEXT)")
+            conn.execute("CREATE TABLE IF NOT EXISTS _counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)")
             conn.execute(
-                "CREATE TABLE IF NOT EXISTS _counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)"
-            )
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS _sessions (session_id TEXT PRIMARY KEY, issued_at_call INTEGER "
-                "NOT NULL)"
+                "CREATE TABLE IF NOT EXISTS _sessions (session_id TEXT PRIMARY KEY, issued_at_call INTEGER NOT NULL)"
             )
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS _cursors (cursor_id TEXT PRIMARY KEY, soql TEXT NOT NULL, "
@@ -282,9 +279,7 @@ class OrgStore:
                 decl += f" NOT NULL DEFAULT {1 if fd.default_value else 0}"
             cols.append((fd.name, decl))
         if not existing:
-            body = ", ".join(
-                ["rowid INTEGER PRIMARY KEY", '"Id" TEXT NOT NULL UNIQUE', *(d for _, d in cols)]
-            )
+            body = ", ".join(["rowid INTEGER PRIMARY KEY", '"Id" TEXT NOT NULL UNIQUE', *(d for _, d in cols)])
             conn.execute(f"CREATE TABLE {table(sobj.name)} ({body})")
         else:
             for name, decl in cols:
@@ -298,14 +293,10 @@ class OrgStore:
             stamp_columns.append('"StatusCode"')
         stamp_columns.append('"Id"')
         conn.execute(f'DROP INDEX IF EXISTS "{prefix}SystemModstamp"')
-        conn.execute(
-            f'CREATE INDEX IF NOT EXISTS "{prefix}stamp" ON {table(sobj.name)}({", ".join(stamp_columns)})'
-        )
+        conn.execute(f'CREATE INDEX IF NOT EXISTS "{prefix}stamp" ON {table(sobj.name)}({", ".join(stamp_columns)})')
         for fd in stored_columns(sobj):
             if fd.type == "reference" and fd.name not in ("CreatedById", "LastModifiedById"):
-                conn.execute(
-                    f'CREATE INDEX IF NOT EXISTS "{prefix}{fd.name}" ON {table(sobj.name)}({q(fd.name)})'
-                )
+                conn.execute(f'CREATE INDEX IF NOT EXISTS "{prefix}{fd.name}" ON {table(sobj.name)}({q(fd.name)})')
             elif fd.external_id or fd.unique:
                 unique = "UNIQUE " if fd.unique else ""
                 conn.execute(
@@ -517,9 +508,7 @@ class OrgStore:
                 continue
             fd = sobj.field(key)
             if fd is None:
-                raise SalesforceError(
-                    "INVALID_FIELD", f"No such column '{key}' on sobject of type {sobj.name}"
-                )
+                raise SalesforceError("INVALID_FIELD", f"No such column '{key}' on sobject of type {sobj.name}")
             if allow_system:
                 if fd.type != "address":
                     out[fd.name] = self.coerce(sobj, fd, value)
@@ -559,9 +548,7 @@ class OrgStore:
                 fields=missing,
             )
 
-    def _check_references(
-        self, conn: sqlite3.Connection, sobj: SObjectDef, changes: Mapping[str, Any]
-    ) -> None:
+    def _check_references(self, conn: sqlite3.Connection, sobj: SObjectDef, changes: Mapping[str, Any]) -> None:
         for name, value in changes.items():
             fd = sobj.fields[name]
             if fd.type != "reference" or value is None:
@@ -573,9 +560,7 @@ class OrgStore:
                     f"{fd.label}: id value of incorrect type: {value}",
                     fields=[name],
                 )
-            row = conn.execute(
-                f'SELECT "IsDeleted" FROM {table(target.name)} WHERE "Id" = ?', (value,)
-            ).fetchone()
+            row = conn.execute(f'SELECT "IsDeleted" FROM {table(target.name)} WHERE "Id" = ?', (value,)).fetchone()
             if row is None:
                 raise SalesforceError(
                     "INVALID_CROSS_REFERENCE_KEY", f"invalid cross reference id: {value}", fields=[name]
@@ -682,9 +667,7 @@ class OrgStore:
         if name == "OrderItem":
             qty, price = row.get("Quantity"), row.get("UnitPrice")
             row["TotalPrice"] = None if qty is None or price is None else round(qty * price, 2)
-            if row.get("PricebookEntryId") and (
-                row.get("Product2Id") is None or row.get("ListPrice") is None
-            ):
+            if row.get("PricebookEntryId") and (row.get("Product2Id") is None or row.get("ListPrice") is None):
                 pbe = lookup(
                     'SELECT "Product2Id", "UnitPrice" FROM "sf_PricebookEntry" WHERE "Id" = ?',
                     row["PricebookEntryId"],
@@ -699,16 +682,12 @@ class OrgStore:
             parent_field = CURRENCY_FROM_PARENT[name]
             parent = fields[parent_field].reference_to[0]
             if row.get(parent_field) and (old is None or row.get("CurrencyIsoCode") is None):
-                found = lookup(
-                    f'SELECT "CurrencyIsoCode" FROM {table(parent)} WHERE "Id" = ?', row[parent_field]
-                )
+                found = lookup(f'SELECT "CurrencyIsoCode" FROM {table(parent)} WHERE "Id" = ?', row[parent_field])
                 row["CurrencyIsoCode"] = found[0] if found else row.get("CurrencyIsoCode")
         if name in ("Contact", "User") and "Name" in fields:
             row["Name"] = " ".join(p for p in (row.get("FirstName"), row.get("LastName")) if p) or None
         if name == "PricebookEntry" and row.get("Product2Id"):
-            product = lookup(
-                'SELECT "Name", "ProductCode" FROM "sf_Product2" WHERE "Id" = ?', row["Product2Id"]
-            )
+            product = lookup('SELECT "Name", "ProductCode" FROM "sf_Product2" WHERE "Id" = ?', row["Product2Id"])
             if product is not None:
                 row["Name"] = product[0]
                 if "ProductCode" in fields:
@@ -725,9 +704,7 @@ class OrgStore:
                 else None
             )
 
-    def _rollups(
-        self, conn: sqlite3.Connection, sobj: SObjectDef, order_ids: Iterable[str], stamp: str
-    ) -> None:
+    def _rollups(self, conn: sqlite3.Connection, sobj: SObjectDef, order_ids: Iterable[str], stamp: str) -> None:
         """Roll-up summaries on the parent; recalculating them bumps the parent's SystemModstamp."""
         if sobj.name != "OrderItem":
             return
@@ -759,9 +736,7 @@ class OrgStore:
         out = {k: row[k] for k in row.keys() if k != "rowid"}  # noqa: SIM118 - sqlite3.Row iterates values
         return out
 
-    def record_json(
-        self, sobj: SObjectDef, stored: Mapping[str, Any], version: str = "59.0"
-    ) -> dict[str, Any]:
+    def record_json(self, sobj: SObjectDef, stored: Mapping[str, Any], version: str = "59.0") -> dict[str, Any]:
         """A whole stored record as REST returns it (``attributes`` first, address fields compound)."""
         out: dict[str, Any] = {
             "attributes": {
@@ -776,9 +751,7 @@ class OrgStore:
                 out[fd.name] = to_json_value(fd, stored.get(fd.name))
         return out
 
-    def find_by_field(
-        self, sobject: str, field: str, value: Any, *, include_deleted: bool = False
-    ) -> list[str]:
+    def find_by_field(self, sobject: str, field: str, value: Any, *, include_deleted: bool = False) -> list[str]:
         sobj = self.sobject(sobject)
         fd = sobj.field(field)
         if fd is None:
@@ -857,13 +830,9 @@ class OrgStore:
             )
             self._apply_computed(conn, sobj, row, old)
             stamps = ("LastModifiedDate", "SystemModstamp", "LastModifiedById")  # written even when equal
-            changed = {
-                k: v for k, v in row.items() if k != "Id" and (k in changes or k in stamps or old.get(k) != v)
-            }
+            changed = {k: v for k, v in row.items() if k != "Id" and (k in changes or k in stamps or old.get(k) != v)}
             sets = ", ".join(f"{q(k)} = ?" for k in changed)
-            conn.execute(
-                f'UPDATE {table(sobj.name)} SET {sets} WHERE "Id" = ?', (*changed.values(), record_id)
-            )
+            conn.execute(f'UPDATE {table(sobj.name)} SET {sets} WHERE "Id" = ?', (*changed.values(), record_id))
             if sobj.name == "OrderItem":
                 self._rollups(conn, sobj, [row["OrderId"]], stamp)
 
@@ -890,26 +859,12 @@ class OrgStore:
         sobj = self.sobject(sobject)
         with self.transaction() as conn:
             old = self._require_live(sobj, record_id)
-            order_id = (
-                old["Id"]
-                if sobj.name == "Order"
-                else old.get("OrderId")
-                if sobj.name == "OrderItem"
-                else None
-            )
+            order_id = old["Id"] if sobj.name == "Order" else old.get("OrderId") if sobj.name == "OrderItem" else None
             if order_id is not None:
-                status = conn.execute(
-                    'SELECT "StatusCode" FROM "sf_Order" WHERE "Id" = ?', (order_id,)
-                ).fetchone()
+                status = conn.execute('SELECT "StatusCode" FROM "sf_Order" WHERE "Id" = ?', (order_id,)).fetchone()
                 if status is not None and status[0] == "Activated":
-                    what = (
-                        "an activated order"
-                        if sobj.name == "Order"
-                        else "order products of an activated order"
-                    )
-                    raise SalesforceError(
-                        "DELETE_FAILED", f"You can't delete {what}. Deactivate the order first."
-                    )
+                    what = "an activated order" if sobj.name == "Order" else "order products of an activated order"
+                    raise SalesforceError("DELETE_FAILED", f"You can't delete {what}. Deactivate the order first.")
             stamp = format_datetime(self._now(conn))
             self._soft_delete(conn, sobj, [old["Id"]], stamp)
             self._clear_lookups(conn, sobj, old["Id"], stamp)
@@ -934,9 +889,7 @@ class OrgStore:
                     (stamp, record_id),
                 )
 
-    def _soft_delete(
-        self, conn: sqlite3.Connection, sobj: SObjectDef, record_ids: Sequence[str], stamp: str
-    ) -> None:
+    def _soft_delete(self, conn: sqlite3.Connection, sobj: SObjectDef, record_ids: Sequence[str], stamp: str) -> None:
         for start in range(0, len(record_ids), 500):
             chunk = list(record_ids[start : start + 500])
             marks = ",".join("?" * len(chunk))
@@ -953,8 +906,7 @@ class OrgStore:
                 children = [
                     r[0]
                     for r in conn.execute(
-                        f'SELECT "Id" FROM {table(child.name)} WHERE {q(field)} IN ({marks}) AND '
-                        '"IsDeleted" = 0',
+                        f'SELECT "Id" FROM {table(child.name)} WHERE {q(field)} IN ({marks}) AND "IsDeleted" = 0',
                         chunk,
                     )
                 ]
@@ -1144,9 +1096,7 @@ class OrgStore:
                 changed = {k: v for k, v in row.items() if k != "Id" and old.get(k) != v}
                 if changed:
                     sets = ", ".join(f"{q(k)} = ?" for k in changed)
-                    conn.execute(
-                        f'UPDATE {table(sobj.name)} SET {sets} WHERE "Id" = ?', (*changed.values(), old["Id"])
-                    )
+                    conn.execute(f'UPDATE {table(sobj.name)} SET {sets} WHERE "Id" = ?', (*changed.values(), old["Id"]))
                 if sobj.name == "OrderItem":
                     touched_orders.append(row["OrderId"])
             self._rollups(conn, sobj, touched_orders, stamp)
@@ -1168,9 +1118,7 @@ class OrgStore:
                 ]
                 self._rollups(conn, sobj, orders, stamp)
 
-    def _assign_auto_numbers(
-        self, conn: sqlite3.Connection, sobj: SObjectDef, rows: list[dict[str, Any]]
-    ) -> None:
+    def _assign_auto_numbers(self, conn: sqlite3.Connection, sobj: SObjectDef, rows: list[dict[str, Any]]) -> None:
         for fd in sobj.fields.values():
             if not is_auto_number(sobj.name, fd):
                 continue

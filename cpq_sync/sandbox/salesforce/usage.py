@@ -45,9 +45,7 @@ def admit_call(store: OrgStore, session_id: str | None, faults: SalesforceFaults
     with store.transaction() as conn:
         day, calls = _calls_today(store)
         row = (
-            conn.execute(
-                "SELECT issued_at_call FROM _sessions WHERE session_id = ?", (session_id,)
-            ).fetchone()
+            conn.execute("SELECT issued_at_call FROM _sessions WHERE session_id = ?", (session_id,)).fetchone()
             if session_id
             else None
         )

@@ -53,9 +53,7 @@ def load_routes() -> None:
 
 
 class _Outcome:
-    def __init__(
-        self, status: int, body: str, request_id: str, headers: dict[str, str] | None = None
-    ) -> None:
+    def __init__(self, status: int, body: str, request_id: str, headers: dict[str, str] | None = None) -> None:
         self.status = status
         self.body = body
         self.request_id = request_id
@@ -147,18 +145,14 @@ class SandboxHTTPClient(stripe.HTTPClient):
                 and over_rate_limit(self.store, faults.rate_limit_per_second)
             ):
                 limited = rate_limited()
-                outcome = _Outcome(
-                    limited.status, json.dumps(limited.body(request_id)), request_id, limited.headers
-                )
+                outcome = _Outcome(limited.status, json.dumps(limited.body(request_id)), request_id, limited.headers)
                 fault = "rate_limit"
             elif draws is not None and draws.server_error is not None:
                 failed = api_error("An unknown error occurred (sandbox fault).", draws.server_error)
                 outcome = _Outcome(failed.status, json.dumps(failed.body(request_id)), request_id)
                 fault = "server_error"
             else:
-                outcome, replayed = self._handle(
-                    method, path, params, headers, lower_headers, key, request_id
-                )
+                outcome, replayed = self._handle(method, path, params, headers, lower_headers, key, request_id)
                 applied = method in ("POST", "DELETE") and not replayed and outcome.status == 200
                 if draws is not None and draws.timeout_after_apply and applied:
                     fault = "timeout_after_apply"
@@ -177,8 +171,7 @@ class SandboxHTTPClient(stripe.HTTPClient):
             )
         if timed_out:
             raise stripe.APIConnectionError(  # type: ignore[no-untyped-call]
-                "Request to Stripe timed out. "
-                "(Network error: sandbox fault: timeout after the request was applied)",
+                "Request to Stripe timed out. (Network error: sandbox fault: timeout after the request was applied)",
                 should_retry=True,
             )
         return self._respond(outcome, request_id, key, replayed=replayed)
@@ -200,14 +193,11 @@ class SandboxHTTPClient(stripe.HTTPClient):
             version = lower_headers.get("stripe-version")
             if version is not None and version != _ApiVersion.CURRENT:
                 raise invalid_request(
-                    f"The sandbox Stripe account emulates API version {_ApiVersion.CURRENT} only, "
-                    f"not {version}.",
+                    f"The sandbox Stripe account emulates API version {_ApiVersion.CURRENT} only, not {version}.",
                     param="Stripe-Version",
                 )
             if key is not None and len(key) > 255:
-                raise invalid_request(
-                    "Idempotency keys may be at most 255 characters long.", param="Idempotency-Key"
-                )
+                raise invalid_request("Idempotency keys may be at most 255 characters long.", param="Idempotency-Key")
             if use_key:
                 assert key is not None
                 saved = idempotency.lookup(store, key, print_)

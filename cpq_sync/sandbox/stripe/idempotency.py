@@ -36,9 +36,7 @@ def fingerprint(method: str, path: str, params: dict[str, Any]) -> str:
 
 def lookup(store: Store, key: str, print_: str) -> SavedResponse | None:
     """The saved response for ``key``; idempotency_error when it served another request."""
-    row = store.db.execute(
-        "SELECT fingerprint, status, body, at FROM idempotency WHERE key = ?", (key,)
-    ).fetchone()
+    row = store.db.execute("SELECT fingerprint, status, body, at FROM idempotency WHERE key = ?", (key,)).fetchone()
     if row is None:
         return None
     if float(row[3]) < time.time() - RETENTION_SECONDS:

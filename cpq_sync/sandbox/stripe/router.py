@@ -88,9 +88,7 @@ class RequestContext:
         return ids.new_id(prefix, length)
 
     @staticmethod
-    def error(
-        message: str, *, param: str | None = None, code: str | None = None, status: int = 400
-    ) -> StripeError:
+    def error(message: str, *, param: str | None = None, code: str | None = None, status: int = 400) -> StripeError:
         """A 400 invalid_request_error (``raise ctx.error("...", param="phases[0][items]")``)."""
         err = invalid_request(message, param=param, code=code)
         err.status = status

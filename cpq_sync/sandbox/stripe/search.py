@@ -109,9 +109,7 @@ def parse(query: str, fields: Iterable[str]) -> Query:
         if field == "created":
             value_kind, value = tokens[i + 2] if i + 2 < len(tokens) else ("", "")
             if op_kind != "op" or op not in (":", ">", ">=", "<", "<=") or value_kind != "number":
-                raise _fail(
-                    "`created` takes a unix timestamp with :, >, >=, < or <= (e.g. created>1700000000)."
-                )
+                raise _fail("`created` takes a unix timestamp with :, >, >=, < or <= (e.g. created>1700000000).")
             clauses.append(Clause(field, op, value, negated))
             i += 3
             if i >= len(tokens):
@@ -125,9 +123,7 @@ def parse(query: str, fields: Iterable[str]) -> Query:
                 raise _fail(f"the query ends with {word}.")
             continue
         if op_kind != "op" or op not in (":", "~"):
-            raise _fail(
-                f"operator {op or 'missing'!r} after `{field}` is not supported by the sandbox (use : or ~)."
-            )
+            raise _fail(f"operator {op or 'missing'!r} after `{field}` is not supported by the sandbox (use : or ~).")
         value_kind, value = tokens[i + 2] if i + 2 < len(tokens) else ("", "")
         if value_kind != "string":
             raise _fail(f"the value for `{field}` must be a quoted string, e.g. {field}:'value'.")
@@ -179,9 +175,7 @@ def _decode_page(token: str) -> Cursor:
         raise invalid_request(f"Invalid page token: {token}", param="page") from None
 
 
-def search_response(
-    ctx: RequestContext, object_type: str, *, url: str, fields: Iterable[str]
-) -> dict[str, Any]:
+def search_response(ctx: RequestContext, object_type: str, *, url: str, fields: Iterable[str]) -> dict[str, Any]:
     """A Stripe ``search_result`` for ``object_type`` (fields: the searchable indexed fields)."""
     params = ctx.params
     query = params.get("query")

@@ -75,9 +75,7 @@ CREATE TABLE IF NOT EXISTS rate_window (at REAL NOT NULL);
 _TABLES = ("objects", "attrs", "state", "idempotency", "request_log", "rate_window")
 
 
-def register_index(
-    object_type: str, name: str, extractor: Extractor | None = None, *, selective: bool = True
-) -> None:
+def register_index(object_type: str, name: str, extractor: Extractor | None = None, *, selective: bool = True) -> None:
     """Index ``name`` of ``object_type`` objects for list filters and search.
 
     Without an extractor the top-level field of that name is indexed (booleans as "true"/"false"; an expanded
@@ -245,9 +243,7 @@ class Store:
         return None if row is None else _load(row[0])
 
     def exists(self, object_type: str, object_id: str) -> bool:
-        row = self.db.execute(
-            "SELECT 1 FROM objects WHERE object = ? AND id = ?", (object_type, object_id)
-        ).fetchone()
+        row = self.db.execute("SELECT 1 FROM objects WHERE object = ? AND id = ?", (object_type, object_id)).fetchone()
         return row is not None
 
     def insert(self, obj: JSONObject) -> None:
@@ -274,9 +270,7 @@ class Store:
                 self.insert(obj)
                 return
             seq = int(row[0])
-            conn.execute(
-                "UPDATE objects SET data = ? WHERE seq = ?", (json.dumps(obj, separators=(",", ":")), seq)
-            )
+            conn.execute("UPDATE objects SET data = ? WHERE seq = ?", (json.dumps(obj, separators=(",", ":")), seq))
             conn.execute("DELETE FROM attrs WHERE seq = ?", (seq,))
             self._index(conn, seq, obj)
 
@@ -357,14 +351,10 @@ class Store:
     def count(self, object_type: str | None = None) -> int:
         if object_type is None:
             return int(self.db.execute("SELECT count(*) FROM objects").fetchone()[0])
-        return int(
-            self.db.execute("SELECT count(*) FROM objects WHERE object = ?", (object_type,)).fetchone()[0]
-        )
+        return int(self.db.execute("SELECT count(*) FROM objects WHERE object = ?", (object_type,)).fetchone()[0])
 
     def counts(self) -> dict[str, int]:
-        rows = self.db.execute(
-            "SELECT object, count(*) FROM objects GROUP BY object ORDER BY object"
-        ).fetchall()
+        rows = self.db.execute("SELECT object, count(*) FROM objects GROUP BY object ORDER BY object").fetchall()
         return {str(r[0]): int(r[1]) for r in rows}
 
     # -- small persisted settings (clock, faults, ...) -------------------------------------------------------

@@ -39,9 +39,7 @@ def decode(encoded: str) -> dict[str, Any]:
                 name = str(sum(1 for k in node if k.isdigit()))
             if last:
                 if name in node and isinstance(node[name], dict):
-                    raise invalid_request(
-                        f"Invalid parameter: {key} is both a value and an object", param=key
-                    )
+                    raise invalid_request(f"Invalid parameter: {key} is both a value and an object", param=key)
                 node[name] = value
             else:
                 child = node.get(name)
@@ -49,9 +47,7 @@ def decode(encoded: str) -> dict[str, Any]:
                     child = {}
                     node[name] = child
                 elif not isinstance(child, dict):
-                    raise invalid_request(
-                        f"Invalid parameter: {key} is both a value and an object", param=key
-                    )
+                    raise invalid_request(f"Invalid parameter: {key} is both a value and an object", param=key)
                 node = child
     decoded: dict[str, Any] = _listify(root, parent_key=None)
     return decoded

@@ -100,18 +100,12 @@ class Scope:
         self.sobj = sobj
         self.alias = alias
         self.compiler = compiler
-        self.joins: dict[
-            tuple[str, ...], tuple[str, str, SObjectDef]
-        ] = {}  # lower rel path -> (name, alias, obj)
+        self.joins: dict[tuple[str, ...], tuple[str, str, SObjectDef]] = {}  # lower rel path -> (name, alias, obj)
         self.join_sql: list[str] = []
 
     def resolve(self, path: FieldPath) -> Resolved:
         parts = list(path.parts)
-        if (
-            len(parts) > 1
-            and parts[0].lower() == self.sobj.name.lower()
-            and self.sobj.relationship(parts[0]) is None
-        ):
+        if len(parts) > 1 and parts[0].lower() == self.sobj.name.lower() and self.sobj.relationship(parts[0]) is None:
             parts = parts[1:]  # "SELECT Account.Name FROM Account" names the object itself
         sobj, alias = self.sobj, self.alias
         rels: list[tuple[str, str, SObjectDef]] = []
@@ -137,8 +131,7 @@ class Scope:
                 joined = (ref.relationship_name, parent_alias, parent)
                 self.joins[lower_path] = joined
                 self.join_sql.append(
-                    f'LEFT JOIN {table(parent.name)} {parent_alias} ON {parent_alias}."Id" = '
-                    f"{alias}.{q(ref.name)}"
+                    f'LEFT JOIN {table(parent.name)} {parent_alias} ON {parent_alias}."Id" = {alias}.{q(ref.name)}'
                 )
             rels.append(joined)
             _, alias, sobj = joined
@@ -409,8 +402,7 @@ class Compiler:
         quoted = "be enclosed" if kind in ("string", "id") else "not be enclosed"
         return SalesforceError(
             "INVALID_FIELD",
-            f"value of filter criterion for field '{fd.name}' must be of type {kind} and should {quoted} in "
-            "quotes",
+            f"value of filter criterion for field '{fd.name}' must be of type {kind} and should {quoted} in quotes",
         )
 
     def value(self, fd: FieldDef, lit: Literal) -> Any:
@@ -460,9 +452,7 @@ class Compiler:
         sub = cmp.subquery
         assert sub is not None
         if len(sub.select) != 1 or not isinstance(sub.select[0], FieldPath):
-            raise malformed(
-                "The selected field in a semi join sub-select must be a single id or reference field"
-            )
+            raise malformed("The selected field in a semi join sub-select must be a single id or reference field")
         if sub.order_by or sub.offset is not None:
             raise malformed("ORDER BY and OFFSET are not supported in semi join sub-selects")
         inner = self.sobject(sub.sobject)
@@ -527,10 +517,7 @@ class SoqlEngine:
         mark = "+" if self._unselective(plan) else ""
         where = self._where(plan, include_deleted).replace(RANGE_MARK, mark)
         order = plan.order_sql.replace(RANGE_MARK, mark)
-        sql = (
-            f'SELECT {plan.scope.alias}."Id" FROM {plan.scope.from_sql} WHERE {where} '
-            f"ORDER BY {order}{limit}{offset}"
-        )
+        sql = f'SELECT {plan.scope.alias}."Id" FROM {plan.scope.from_sql} WHERE {where} ORDER BY {order}{limit}{offset}'
         return [r[0] for r in self.store.conn.execute(sql, plan.where_params)]
 
     def count(self, plan: Plan, include_deleted: bool) -> int:

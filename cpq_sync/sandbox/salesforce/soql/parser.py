@@ -147,8 +147,7 @@ def decode_string(raw: str) -> str:
             else:
                 raise SalesforceError(
                     "MALFORMED_QUERY",
-                    f"Invalid string literal '{raw}'. Illegal character sequence '\\{nxt}' in string "
-                    "literal.",
+                    f"Invalid string literal '{raw}'. Illegal character sequence '\\{nxt}' in string literal.",
                 )
             i += 2
         else:
@@ -238,9 +237,7 @@ class Parser:
             elif self.tok.upper == "COUNT" and self.tokens[self.i + 1].text == "(":
                 self.i += 2
                 if not self.at_punct(")"):
-                    raise self.error(
-                        "COUNT() with a field argument needs GROUP BY, which this org does not support"
-                    )
+                    raise self.error("COUNT() with a field argument needs GROUP BY, which this org does not support")
                 self.advance()
                 select.append(CountItem())
             else:

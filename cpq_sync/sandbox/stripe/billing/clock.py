@@ -83,9 +83,7 @@ def billing_anchor(store: Store, sched: JSONObject, until_start: int) -> int:
     return anchor
 
 
-def _apply_phase(
-    store: Store, sched: JSONObject, sub: JSONObject, phase: Mapping[str, Any], now_ts: int
-) -> None:
+def _apply_phase(store: Store, sched: JSONObject, sub: JSONObject, phase: Mapping[str, Any], now_ts: int) -> None:
     lifecycle.set_items(store, sub, phase["items"], max(now_ts, int(phase["start_date"])))
     start = int(phase["start_date"])
     sub["billing_cycle_anchor"] = billing_anchor(store, sched, start)

@@ -19,8 +19,7 @@ __all__ = ["apply_metadata", "to_bool", "to_decimal", "to_int"]
 def unsupported(param: str) -> StripeError:
     """A 400 for a parameter the pinned API version accepts but the sandbox does not emulate."""
     return invalid_request(
-        f"The sandbox Stripe account does not emulate the parameter `{param}`; it refuses it rather than "
-        "ignoring it.",
+        f"The sandbox Stripe account does not emulate the parameter `{param}`; it refuses it rather than ignoring it.",
         param=param,
     )
 

@@ -17,9 +17,7 @@ def inline_price(ctx: RequestContext, data: Any, param: str) -> JSONObject:
     only(data, ("currency", "product", "unit_amount", "unit_amount_decimal"), param)
     for required in ("currency", "product"):
         if required not in data:
-            raise invalid_request(
-                f"Missing required param: {param}[{required}].", param=f"{param}[{required}]"
-            )
+            raise invalid_request(f"Missing required param: {param}[{required}].", param=f"{param}[{required}]")
     product = ctx.store.get("product", str(data["product"]))
     if product is None:
         raise ctx.missing("product", str(data["product"]), param=f"{param}[product]")

@@ -348,9 +348,7 @@ def _recompute(store: Store, invoice: JSONObject) -> None:
     invoice["subtotal_excluding_tax"] = subtotal
     invoice["total"] = total
     invoice["total_excluding_tax"] = total
-    invoice["total_discount_amounts"] = (
-        [{"amount": discount_total, "discount": None}] if discount_total else []
-    )
+    invoice["total_discount_amounts"] = [{"amount": discount_total, "discount": None}] if discount_total else []
     invoice["amount_due"] = max(0, total)
     invoice["amount_remaining"] = max(0, total) - int(invoice.get("amount_paid") or 0)
     if items:
@@ -414,9 +412,7 @@ def create_invoice(ctx: RequestContext) -> JSONObject:
         )
     pending: list[JSONObject] = []
     if subscription is not None or behavior == "include":
-        pending = _pending_items(
-            ctx.store, customer["id"], None if subscription is None else subscription["id"]
-        )
+        pending = _pending_items(ctx.store, customer["id"], None if subscription is None else subscription["id"])
         if subscription is None:
             pending = [i for i in pending if _item_subscription(i) is None]
     if subscription is not None and not pending:
@@ -430,14 +426,10 @@ def create_invoice(ctx: RequestContext) -> JSONObject:
             param="pending_invoice_items_behavior",
         )
     currency = (
-        currencies.pop()
-        if currencies
-        else str(params.get("currency") or (subscription or {}).get("currency") or "usd")
+        currencies.pop() if currencies else str(params.get("currency") or (subscription or {}).get("currency") or "usd")
     )
     method = str(
-        params.get("collection_method")
-        or (subscription or {}).get("collection_method")
-        or "charge_automatically"
+        params.get("collection_method") or (subscription or {}).get("collection_method") or "charge_automatically"
     )
     days = params.get("days_until_due")
     days_until_due = None if days is None else to_int(days, "days_until_due")

@@ -69,9 +69,7 @@ def new_discount(
     coupon = store.get("coupon", coupon_id) or {"id": coupon_id}
     end = None
     if coupon.get("duration") == "repeating" and coupon.get("duration_in_months"):
-        end = periods.to_timestamp(
-            periods.add_months(periods.from_timestamp(start), int(coupon["duration_in_months"]))
-        )
+        end = periods.to_timestamp(periods.add_months(periods.from_timestamp(start), int(coupon["duration_in_months"])))
     discount: JSONObject = {
         "id": ids.new_id("di"),
         "object": "discount",
@@ -219,8 +217,7 @@ def new_subscription(
         "billing_cycle_anchor": anchor,
         "billing_cycle_anchor_config": None,
         "billing_mode": dict(
-            billing_mode
-            or {"flexible": {"proration_discounts": "included"}, "type": "flexible", "updated_at": None}
+            billing_mode or {"flexible": {"proration_discounts": "included"}, "type": "flexible", "updated_at": None}
         ),
         "billing_thresholds": None,
         "cancel_at": cancel_at,
@@ -266,9 +263,7 @@ def new_subscription(
     }
 
 
-def end_subscription(
-    store: Store, sub: JSONObject, when: int, *, reason: str = "cancellation_requested"
-) -> None:
+def end_subscription(store: Store, sub: JSONObject, when: int, *, reason: str = "cancellation_requested") -> None:
     """Cancel now (or at ``when``, a past cancel_at reached by the clock)."""
     sub["status"] = "canceled"
     sub["canceled_at"] = sub.get("canceled_at") or when

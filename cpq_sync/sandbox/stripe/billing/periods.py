@@ -111,9 +111,7 @@ def end_after(start: datetime, interval: Interval, interval_count: int) -> datet
     return add_intervals(start, interval, interval_count)
 
 
-def fraction(
-    part_start: datetime, part_end: datetime, period_start: datetime, period_end: datetime
-) -> Fraction:
+def fraction(part_start: datetime, part_end: datetime, period_start: datetime, period_end: datetime) -> Fraction:
     """Share of ``[period_start, period_end)`` covered by ``[part_start, part_end)``, by the second."""
     total = to_timestamp(period_end) - to_timestamp(period_start)
     if total <= 0:

@@ -122,23 +122,18 @@ def normalize_items(
         if is_metered(price):
             if "quantity" in item:
                 raise invalid_request(
-                    f"Quantity should not be specified where usage_type is `metered`. Remove quantity from "
-                    f"`{where}`.",
+                    f"Quantity should not be specified where usage_type is `metered`. Remove quantity from `{where}`.",
                     param=f"{where}[quantity]",
                 )
             quantity = None
         else:
             quantity = to_int(item.get("quantity", 1), f"{where}[quantity]")
             if quantity < 0:
-                raise invalid_request(
-                    "This value must be greater than or equal to 0.", param=f"{where}[quantity]"
-                )
+                raise invalid_request("This value must be greater than or equal to 0.", param=f"{where}[quantity]")
         out.append(
             {
                 "billing_thresholds": None,
-                "discounts": discounts_param(
-                    ctx, item.get("discounts"), f"{where}[discounts]", currency.value, reuse
-                ),
+                "discounts": discounts_param(ctx, item.get("discounts"), f"{where}[discounts]", currency.value, reuse),
                 "metadata": check_metadata(item.get("metadata"), f"{where}[metadata]"),
                 "plan": price["id"],
                 "price": price["id"],
@@ -165,9 +160,7 @@ def normalize_one_time_items(
             raise invalid_request("Invalid object", param=where)
         only(item, ("price", "price_data", "quantity", "discounts", "metadata"), where)
         if ("price" in item) == ("price_data" in item):
-            raise invalid_request(
-                f"You must specify exactly one of `price` or `price_data` in {where}.", param=where
-            )
+            raise invalid_request(f"You must specify exactly one of `price` or `price_data` in {where}.", param=where)
         if "price" in item:
             price = load_price(ctx, item["price"], f"{where}[price]", recurring=False, reuse=reuse)
         else:
@@ -175,15 +168,11 @@ def normalize_one_time_items(
         currency.check(price, f"{where}[price]")
         quantity = to_int(item.get("quantity", 1), f"{where}[quantity]")
         if quantity < 0:
-            raise invalid_request(
-                "This value must be greater than or equal to 0.", param=f"{where}[quantity]"
-            )
+            raise invalid_request("This value must be greater than or equal to 0.", param=f"{where}[quantity]")
         out.append(
             {
                 "discountable": True,
-                "discounts": discounts_param(
-                    ctx, item.get("discounts"), f"{where}[discounts]", currency.value, reuse
-                ),
+                "discounts": discounts_param(ctx, item.get("discounts"), f"{where}[discounts]", currency.value, reuse),
                 "metadata": check_metadata(item.get("metadata"), f"{where}[metadata]"),
                 "period": {
                     "end": {"timestamp": None, "type": "phase_end"},
@@ -295,14 +284,10 @@ def normalize_phase(
             raise invalid_request("Invalid object", param=f"{where}[invoice_settings]")
         only(invoice_settings, ("days_until_due",), f"{where}[invoice_settings]")
         if "days_until_due" in invoice_settings:
-            days_until_due = to_int(
-                invoice_settings["days_until_due"], f"{where}[invoice_settings][days_until_due]"
-            )
+            days_until_due = to_int(invoice_settings["days_until_due"], f"{where}[invoice_settings][days_until_due]")
     effective_method = collection_method or default_settings.get("collection_method")
     effective_days = (
-        days_until_due
-        if days_until_due is not None
-        else default_settings["invoice_settings"].get("days_until_due")
+        days_until_due if days_until_due is not None else default_settings["invoice_settings"].get("days_until_due")
     )
     check_collection(effective_method, effective_days, f"{where}[invoice_settings][days_until_due]")
     if "currency" in phase and str(phase["currency"]).lower() != currency.value:
@@ -320,9 +305,7 @@ def normalize_phase(
         "default_payment_method": None,
         "default_tax_rates": [],
         "description": phase.get("description") or None,
-        "discounts": discounts_param(
-            ctx, phase.get("discounts"), f"{where}[discounts]", currency.value, reuse
-        ),
+        "discounts": discounts_param(ctx, phase.get("discounts"), f"{where}[discounts]", currency.value, reuse),
         "end_date": end,
         "invoice_settings": None if invoice_settings is None else {"days_until_due": days_until_due},
         "items": items,
@@ -376,9 +359,7 @@ def normalize_phases(
         given_ts = None if given is None else timestamp(given, f"{where}[start_date]", ctx.now_ts)
         if k == 0 and first_start is None:
             if given_ts is None:
-                raise invalid_request(
-                    f"Missing required param: {where}[start_date].", param=f"{where}[start_date]"
-                )
+                raise invalid_request(f"Missing required param: {where}[start_date].", param=f"{where}[start_date]")
             start = given_ts
         elif k == 0 and end is None:
             assert first_start is not None

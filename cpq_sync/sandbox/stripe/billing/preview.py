@@ -277,9 +277,7 @@ class _Engine:
                     continue
                 draft = _Draft(p_start, bill_end, p_start, coupons=list(seg.coupons))
                 for item in seg.items:
-                    draft.lines.append(
-                        (self.line("subscription", item, p_start, bill_end, share), item.coupons)
-                    )
+                    draft.lines.append((self.line("subscription", item, p_start, bill_end, share), item.coupons))
                 for item in one_time:
                     line = self.line(
                         "invoice_item", item, seg.start, seg.end, description=self.product_name(item.price)
@@ -292,9 +290,7 @@ class _Engine:
             if one_time:
                 lines = [
                     (
-                        self.line(
-                            "invoice_item", i, seg.start, seg.end, description=self.product_name(i.price)
-                        ),
+                        self.line("invoice_item", i, seg.start, seg.end, description=self.product_name(i.price)),
                         i.coupons,
                     )
                     for i in one_time
@@ -313,9 +309,7 @@ class _Engine:
                 target = _Draft(when, max(end, when), when, [], list(previous.coupons) if previous else [])
                 drafts.append(target)
             target.lines.append((line, coupons))
-        currency = (
-            str(segments[0].items[0].price.get("currency")) if segments and segments[0].items else "usd"
-        )
+        currency = str(segments[0].items[0].price.get("currency")) if segments and segments[0].items else "usd"
         return [self.finish(d, discounts, currency) for d in drafts]
 
     def prorations(
@@ -369,8 +363,7 @@ class _Engine:
         invoice_off = amounts.apply_coupons(invoice_coupons, base, currency)
         shares = amounts.allocate(invoice_off, remaining)
         lines = [
-            line.model_copy(update={"discounts": line.discounts + s})
-            for line, s in zip(lines, shares, strict=True)
+            line.model_copy(update={"discounts": line.discounts + s}) for line, s in zip(lines, shares, strict=True)
         ]
         subtotal = sum(line.amount for line in lines)
         discount_total = sum(line.discounts for line in lines)
@@ -494,9 +487,7 @@ def preview_schedule(store: Store, schedule: JSONObject, until: int | None) -> l
         stop = min(stop, last_end)
     if not segments:
         return []
-    return _Engine(store).run(
-        segments, created=int(schedule["created"]), until=stop, prorate_final=prorate_final
-    )
+    return _Engine(store).run(segments, created=int(schedule["created"]), until=stop, prorate_final=prorate_final)
 
 
 def preview_subscription(store: Store, subscription: JSONObject, until: int | None) -> list[PreviewInvoice]:
@@ -622,9 +613,7 @@ def preview_invoice(store: Store, invoice: JSONObject) -> list[PreviewInvoice]:
     ]
 
 
-def billing_preview(
-    directory: str | Path, object_id: str, *, until: datetime | None = None
-) -> list[PreviewInvoice]:
+def billing_preview(directory: str | Path, object_id: str, *, until: datetime | None = None) -> list[PreviewInvoice]:
     """What Stripe would invoice for ``object_id`` (``sub_sched_``, ``sub_`` or ``in_``), period by period,
     from its start to ``until`` (default: the schedule's end, or 12 periods of an open-ended subscription)."""
     store = Store(directory)
@@ -644,6 +633,4 @@ def billing_preview(
         if invoice is None:
             raise LookupError(f"No such invoice: '{object_id}'")
         return preview_invoice(store, invoice)
-    raise ValueError(
-        f"billing_preview takes a subscription schedule, subscription or invoice id, not {object_id!r}"
-    )
+    raise ValueError(f"billing_preview takes a subscription schedule, subscription or invoice id, not {object_id!r}")

@@ -75,9 +75,7 @@ def _default_settings(raw: Any, current: JSONObject | None = None) -> JSONObject
             raise invalid_request("Invalid object", param="default_settings[invoice_settings]")
         only(invoice_settings, ("days_until_due",), "default_settings[invoice_settings]")
         if "days_until_due" in invoice_settings:
-            days = to_int(
-                invoice_settings["days_until_due"], "default_settings[invoice_settings][days_until_due]"
-            )
+            days = to_int(invoice_settings["days_until_due"], "default_settings[invoice_settings][days_until_due]")
             if days < 0:
                 raise invalid_request(
                     "This value must be greater than or equal to 0.",
@@ -169,18 +167,13 @@ def retrieve_schedule(ctx: RequestContext) -> JSONObject:
 def _same_phase(given: Any, stored: JSONObject, ctx: RequestContext, where: str) -> bool:
     if not isinstance(given, dict):
         return False
-    if (
-        "end_date" in given
-        and timestamp(given["end_date"], f"{where}[end_date]", ctx.now_ts) != stored["end_date"]
-    ):
+    if "end_date" in given and timestamp(given["end_date"], f"{where}[end_date]", ctx.now_ts) != stored["end_date"]:
         return False
     if "duration" in given:
         return False
     items = as_list(given.get("items"), f"{where}[items]")
     wanted = sorted((str(i.get("price")), int(i.get("quantity", 1))) for i in items if isinstance(i, dict))
-    have = sorted(
-        (str(i["price"]), int(i["quantity"] if i["quantity"] is not None else 1)) for i in stored["items"]
-    )
+    have = sorted((str(i["price"]), int(i["quantity"] if i["quantity"] is not None else 1)) for i in stored["items"])
     return wanted == have
 
 
@@ -212,9 +205,7 @@ def _updated_phases(ctx: RequestContext, sched: JSONObject, raw: Any) -> list[JS
         k += 1
     rest = incoming[k:]
     if not rest:
-        raise invalid_request(
-            "The phases must include the current phase and the phases after it.", param="phases"
-        )
+        raise invalid_request("The phases must include the current phase and the phases after it.", param="phases")
     first = rest[0] if isinstance(rest[0], dict) else {}
     where = sub("phases", k)
     previous_end = int(kept[-1]["end_date"]) if kept else None
@@ -250,8 +241,7 @@ def _updated_phases(ctx: RequestContext, sched: JSONObject, raw: Any) -> list[JS
         )
     if given != current_start:
         raise invalid_request(
-            f"You cannot change the start date of the current phase ({current_start}); {where}[start_date] "
-            f"is {given}.",
+            f"You cannot change the start date of the current phase ({current_start}); {where}[start_date] is {given}.",
             param=f"{where}[start_date]",
         )
     new = normalize_phases(
@@ -277,8 +267,7 @@ def _updated_phases(ctx: RequestContext, sched: JSONObject, raw: Any) -> list[JS
 def _refuse_if_ended(sched: JSONObject, action: str) -> None:
     if sched["status"] in TERMINAL:
         raise invalid_request(
-            f"You cannot {action} a subscription schedule that is currently in the "
-            f"`{sched['status']}` status.",
+            f"You cannot {action} a subscription schedule that is currently in the `{sched['status']}` status.",
             param=None,
         )
 

@@ -65,9 +65,7 @@ PRORATION_BEHAVIORS = ("create_prorations", "none", "always_invoice")
 
 
 def _collection(params: dict[str, Any], current: JSONObject | None = None) -> tuple[str, int | None]:
-    method = str(
-        params.get("collection_method") or (current or {}).get("collection_method") or "charge_automatically"
-    )
+    method = str(params.get("collection_method") or (current or {}).get("collection_method") or "charge_automatically")
     if "days_until_due" in params and params["days_until_due"] != "":
         days: int | None = to_int(params["days_until_due"], "days_until_due")
     elif "collection_method" in params:
@@ -184,9 +182,7 @@ def _coupon_ids(ctx: RequestContext, discount_ids: list[Any]) -> list[str]:
 def _reuse(ctx: RequestContext, subscription: JSONObject) -> Reuse:
     """What the subscription already uses: its prices (even archived) and coupons (even fully redeemed)."""
     items = subscription["items"]["data"]
-    coupons = _coupon_ids(
-        ctx, [*(subscription.get("discounts") or []), *(d for i in items for d in i["discounts"])]
-    )
+    coupons = _coupon_ids(ctx, [*(subscription.get("discounts") or []), *(d for i in items for d in i["discounts"])])
     return Reuse(prices=frozenset(str(i["price"]["id"]) for i in items), coupons=frozenset(coupons))
 
 
@@ -223,9 +219,7 @@ def _updated_items(ctx: RequestContext, subscription: JSONObject, raw: Any) -> l
             if key in entry:
                 spec[key] = entry[key]
         if "metadata" in entry:
-            spec["metadata"] = apply_metadata(
-                spec["metadata"] or {}, entry["metadata"], param=f"{where}[metadata]"
-            )
+            spec["metadata"] = apply_metadata(spec["metadata"] or {}, entry["metadata"], param=f"{where}[metadata]")
     return normalize_items(
         ctx,
         [*specs.values(), *added],
@@ -329,9 +323,7 @@ def _prorate(
     end = int(items[0]["current_period_end"])
     anchor = periods.from_timestamp(int(subscription["billing_cycle_anchor"]))
     natural_start, natural_end = periods.period_containing(anchor, *interval, periods.from_timestamp(now))
-    share = periods.fraction(
-        periods.from_timestamp(now), periods.from_timestamp(end), natural_start, natural_end
-    )
+    share = periods.fraction(periods.from_timestamp(now), periods.from_timestamp(end), natural_start, natural_end)
     if share == 0:
         return
     after = [(item["price"], item.get("quantity")) for item in items]
@@ -369,9 +361,7 @@ def cancel_subscription(ctx: RequestContext) -> JSONObject:
     subscription = _get(ctx)
     only(ctx.params, ("invoice_now", "prorate", "cancellation_details"))
     if subscription["status"] == "canceled":
-        raise invalid_request(
-            f"A canceled subscription can't be canceled again: {subscription['id']}.", param=None
-        )
+        raise invalid_request(f"A canceled subscription can't be canceled again: {subscription['id']}.", param=None)
     schedule_id = subscription.get("schedule")
     lifecycle.end_subscription(ctx.store, subscription, ctx.now_ts)
     if schedule_id:

@@ -25,9 +25,7 @@ def apply_metadata(current: dict[str, str] | None, update: Any, *, param: str = 
     for key, value in update.items():
         key = str(key)
         if "[" in key or "]" in key:
-            raise invalid_request(
-                f"Metadata keys may not contain square brackets: {key}", param=f"{param}[{key}]"
-            )
+            raise invalid_request(f"Metadata keys may not contain square brackets: {key}", param=f"{param}[{key}]")
         if len(key) > MAX_METADATA_KEY_LENGTH:
             raise invalid_request(
                 f"Metadata keys can have up to {MAX_METADATA_KEY_LENGTH} characters; {key!r} has {len(key)}.",
@@ -48,8 +46,7 @@ def apply_metadata(current: dict[str, str] | None, update: Any, *, param: str = 
             merged[key] = value
     if len(merged) > MAX_METADATA_KEYS:
         raise invalid_request(
-            f"Invalid metadata: metadata can have up to {MAX_METADATA_KEYS} keys, "
-            f"but it would have {len(merged)}.",
+            f"Invalid metadata: metadata can have up to {MAX_METADATA_KEYS} keys, but it would have {len(merged)}.",
             param=param,
         )
     return merged

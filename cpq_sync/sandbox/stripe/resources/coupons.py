@@ -49,9 +49,7 @@ def create_coupon(ctx: RequestContext) -> dict[str, Any]:
     if percent is not None:
         value = to_decimal(percent, "percent_off")
         if not 0 < value <= 100:
-            raise StripeError(
-                "Invalid percent_off: must be greater than 0 and at most 100.", param="percent_off"
-            )
+            raise StripeError("Invalid percent_off: must be greater than 0 and at most 100.", param="percent_off")
         percent_off = float(value)
     else:
         amount_off = to_int(amount, "amount_off")
@@ -71,9 +69,7 @@ def create_coupon(ctx: RequestContext) -> dict[str, Any]:
         if months <= 0:
             raise StripeError("Invalid duration_in_months: must be positive.", param="duration_in_months")
     elif "duration_in_months" in params:
-        raise StripeError(
-            "duration_in_months can only be set when duration is repeating.", param="duration_in_months"
-        )
+        raise StripeError("duration_in_months can only be set when duration is repeating.", param="duration_in_months")
     max_redemptions = None
     if "max_redemptions" in params:
         max_redemptions = to_int(params["max_redemptions"], "max_redemptions")

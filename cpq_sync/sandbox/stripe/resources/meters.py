@@ -26,9 +26,7 @@ def create_meter(ctx: RequestContext) -> dict[str, Any]:
         [Condition.attr(OBJECT, "event_name", event_name), Condition.attr(OBJECT, "status", "active")]
     )
     if ctx.store.page(OBJECT, condition=clash, limit=1).data:
-        raise StripeError(
-            f"An active meter with event_name `{event_name}` already exists.", param="event_name"
-        )
+        raise StripeError(f"An active meter with event_name `{event_name}` already exists.", param="event_name")
     mapping = params.get("customer_mapping") or {}
     value_settings = params.get("value_settings") or {}
     meter: dict[str, Any] = {

@@ -94,9 +94,7 @@ def _tiers(params: dict[str, Any]) -> list[dict[str, Any]]:
         last = i == len(raw) - 1
         up_to_raw = tier.get("up_to")
         if up_to_raw is None:
-            raise _fail(
-                f"Missing required param: tiers[{i}][up_to].", f"tiers[{i}][up_to]", "parameter_missing"
-            )
+            raise _fail(f"Missing required param: tiers[{i}][up_to].", f"tiers[{i}][up_to]", "parameter_missing")
         if up_to_raw == "inf":
             if not last:
                 raise _fail("Only the last tier may have up_to set to inf.", f"tiers[{i}][up_to]")
@@ -106,9 +104,7 @@ def _tiers(params: dict[str, Any]) -> list[dict[str, Any]]:
                 raise _fail("The last tier must have up_to set to inf.", f"tiers[{i}][up_to]")
             up_to = to_int(up_to_raw, f"tiers[{i}][up_to]")
             if up_to <= previous:
-                raise _fail(
-                    "Tiers must be sorted by up_to, each above the previous one.", f"tiers[{i}][up_to]"
-                )
+                raise _fail("Tiers must be sorted by up_to, each above the previous one.", f"tiers[{i}][up_to]")
             previous = up_to
         unit_amount, unit_decimal = _amounts(tier, f"tiers[{i}]", required=False)
         flat_amount: int | None = None
@@ -146,9 +142,7 @@ def _tiers(params: dict[str, Any]) -> list[dict[str, Any]]:
 def _recurring(ctx: RequestContext, raw: dict[str, Any]) -> dict[str, Any]:
     interval = str(raw.get("interval", ""))
     if not interval:
-        raise _fail(
-            "Missing required param: recurring[interval].", "recurring[interval]", "parameter_missing"
-        )
+        raise _fail("Missing required param: recurring[interval].", "recurring[interval]", "parameter_missing")
     count = to_int(raw.get("interval_count", "1"), "recurring[interval_count]")
     if not 1 <= count <= MAX_INTERVAL_COUNT[interval]:
         raise _fail(
@@ -171,14 +165,8 @@ def _recurring(ctx: RequestContext, raw: dict[str, Any]) -> dict[str, Any]:
         if found.get("status") != "active":
             raise _fail(f"The meter {meter} is inactive.", "recurring[meter]")
     elif meter is not None:
-        raise _fail(
-            "recurring[meter] can only be set when recurring[usage_type] is metered.", "recurring[meter]"
-        )
-    trial = (
-        to_int(raw["trial_period_days"], "recurring[trial_period_days]")
-        if "trial_period_days" in raw
-        else None
-    )
+        raise _fail("recurring[meter] can only be set when recurring[usage_type] is metered.", "recurring[meter]")
+    trial = to_int(raw["trial_period_days"], "recurring[trial_period_days]") if "trial_period_days" in raw else None
     return {
         "interval": interval,
         "interval_count": count,
@@ -196,8 +184,7 @@ def _lookup_key(ctx: RequestContext, price_id: str | None, key: str, transfer: b
             continue
         if not transfer:
             raise _fail(
-                f"A price (`{holder['id']}`) already uses that lookup key. "
-                "Pass transfer_lookup_key=true to move it.",
+                f"A price (`{holder['id']}`) already uses that lookup key. Pass transfer_lookup_key=true to move it.",
                 "lookup_key",
             )
         holder["lookup_key"] = None
@@ -237,9 +224,7 @@ def create_price(ctx: RequestContext) -> dict[str, Any]:
             if key in params:
                 raise _fail(f"You may not pass {key} for a tiered price; put amounts in tiers.", key)
         if "transform_quantity" in params:
-            raise _fail(
-                "transform_quantity cannot be combined with billing_scheme=tiered.", "transform_quantity"
-            )
+            raise _fail("transform_quantity cannot be combined with billing_scheme=tiered.", "transform_quantity")
         tiers = _tiers(params)
         tiers_mode = str(params["tiers_mode"])
         unit_amount, unit_decimal = None, None
@@ -313,9 +298,7 @@ def update_price(ctx: RequestContext) -> dict[str, Any]:
     if "tax_behavior" in params:
         wanted = str(params["tax_behavior"])
         if price["tax_behavior"] not in ("unspecified", wanted):
-            raise _fail(
-                "tax_behavior cannot be changed once it is set to inclusive or exclusive.", "tax_behavior"
-            )
+            raise _fail("tax_behavior cannot be changed once it is set to inclusive or exclusive.", "tax_behavior")
         price["tax_behavior"] = wanted
     if "lookup_key" in params:
         key = optional_str(params, "lookup_key")

@@ -128,6 +128,4 @@ def list_products(ctx: RequestContext) -> dict[str, Any]:
         filters["active"] = "true" if to_bool(ctx.params["active"], "active") else "false"
     if "shippable" in ctx.params:
         filters["shippable"] = "true" if to_bool(ctx.params["shippable"], "shippable") else "false"
-    return list_response(
-        ctx, OBJECT, url="/v1/products", filters=filters, supported_filters=("active", "shippable")
-    )
+    return list_response(ctx, OBJECT, url="/v1/products", filters=filters, supported_filters=("active", "shippable"))
