@@ -77,7 +77,7 @@ def same_value(expected: Any, actual: Any) -> bool:
     if expected in ("", "inf") and actual is None:
         return True
     if isinstance(expected, bool) or isinstance(actual, bool):
-        return expected is actual or expected == actual
+        return expected is actual
     left, right = _number(expected), _number(actual)
     if left is not None and right is not None:
         return left == right
