@@ -11,7 +11,7 @@ import logging
 import time
 
 from cpq_sync.config import Settings
-from cpq_sync.desired import Desired, ObjectKind
+from cpq_sync.desired import Desired, ObjectKind, SfRef
 from cpq_sync.plan import Plan
 from cpq_sync.reconcile.diff import Problem, display
 from cpq_sync.reconcile.findings import Finding, find_drift, find_orphans
@@ -44,6 +44,19 @@ def desired_state(ctx: RunContext) -> Plan:
     return make_plan(ctx, extract(ctx, window))
 
 
+def kept_line_prices(plan: Plan) -> list[Desired]:
+    """The order lines' own prices of synced orders, which the plan leaves out (they are kept as the schedule was
+    built, `kept_order_synced_prices`): known by their id only, so their state (archived, missing) is checked and
+    the schedules referring to them resolve."""
+    known = {op.desired.known_id for op in plan.operations.values()}
+    kept: dict[str, Desired] = {}
+    for item_id, (stripe_id, _) in sorted(plan.line_known.items()):
+        key = f"price:{item_id}"  # the key translate_line_price gives a line's own price
+        if stripe_id and key not in plan.operations and stripe_id not in known:
+            kept[key] = Desired(key, ObjectKind.PRICE, SfRef("OrderItem", item_id), {}, known_id=stripe_id)
+    return list(kept.values())
+
+
 def referenced_ids(org: OrgClient) -> set[str]:
     """Every Stripe id a Salesforce record holds."""
     found: set[str] = set()
@@ -57,7 +70,7 @@ def reconcile(ctx: RunContext, *, fix: bool = False, recreate_ended: bool = Fals
     started = time.perf_counter()
     report = ReconcileReport(started_at=ctx.started_at, fix=fix)
     plan = desired_state(ctx)
-    objects = [op.desired for op in plan.operations.values()]
+    objects = [op.desired for op in plan.operations.values()] + kept_line_prices(plan)
     synced = [d for d in objects if d.known_id]
     wanted: dict[ObjectKind, set[str]] = {}
     for desired in synced:
