@@ -16,7 +16,7 @@ from cpq_sync.desired import Desired, ObjectKind
 from cpq_sync.plan import Action, Operation
 from cpq_sync.reconcile.diff import phase_bounds
 from cpq_sync.reconcile.findings import FIX_TEXT, Finding, FixAction, stripe_ids
-from cpq_sync.reconcile.live import LiveState
+from cpq_sync.reconcile.live import LiveState, service
 from cpq_sync.salesforce.write_back import (
     Status,
     StripeIdUpdate,
@@ -33,20 +33,6 @@ log = logging.getLogger(__name__)
 
 class NotRepairable(Exception):
     """The repair cannot be made safely; the message says why."""
-
-
-def _updater(client: stripe.StripeClient, kind: ObjectKind) -> Callable[..., Any]:
-    v1 = client.v1
-    updaters: dict[ObjectKind, Callable[..., Any]] = {
-        ObjectKind.CUSTOMER: v1.customers.update,
-        ObjectKind.PRODUCT: v1.products.update,
-        ObjectKind.PRICE: v1.prices.update,
-        ObjectKind.COUPON: v1.coupons.update,
-        ObjectKind.SUBSCRIPTION_SCHEDULE: v1.subscription_schedules.update,
-        ObjectKind.SUBSCRIPTION: v1.subscriptions.update,
-        ObjectKind.INVOICE: v1.invoices.update,
-    }
-    return updaters[kind]
 
 
 def phases_update(finding: Finding, now: dt.datetime) -> dict[str, Any]:
@@ -100,13 +86,12 @@ class Fixer:
         desired = finding.desired
         assert desired is not None and desired.known_id is not None
         action = finding.action
-        update = _updater(self.ctx.stripe, desired.kind) if desired.kind is not ObjectKind.METER else None
+        update = service(self.ctx.stripe, desired.kind).update
         key = {"idempotency_key": f"cpqsync-reconcile-{action.value}-{desired.known_id}{self.key_suffix}"}
         if action in (FixAction.RECREATE, FixAction.RECREATE_ENDED):
             new_id = self._apply(desired, Action.CREATE)
             self.ids[desired.key] = new_id
             return f"recreated as {new_id} (was {desired.known_id})", new_id
-        assert update is not None
         if action is FixAction.UPDATE:
             if finding.live and finding.live.get("active") is False:
                 self._call(update, desired.known_id, {"active": True}, key)

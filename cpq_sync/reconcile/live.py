@@ -4,7 +4,7 @@ like the sync), then the few objects a list does not return (deleted customers, 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,34 +31,23 @@ class LiveState:
         return self.objects.get(kind, {}).values()
 
 
-def _lister(client: stripe.StripeClient, kind: ObjectKind) -> tuple[Callable[..., Any], dict[str, Any]]:
+def service(client: stripe.StripeClient, kind: ObjectKind) -> Any:
+    """The SDK service of a kind (its `list`, `retrieve`, `update`)."""
     v1 = client.v1
-    listers: dict[ObjectKind, tuple[Callable[..., Any], dict[str, Any]]] = {
-        ObjectKind.CUSTOMER: (v1.customers.list, {}),
-        ObjectKind.PRODUCT: (v1.products.list, {}),
-        ObjectKind.PRICE: (v1.prices.list, {}),
-        ObjectKind.COUPON: (v1.coupons.list, {}),
-        ObjectKind.METER: (v1.billing.meters.list, {}),
-        ObjectKind.SUBSCRIPTION_SCHEDULE: (v1.subscription_schedules.list, {}),
-        ObjectKind.SUBSCRIPTION: (v1.subscriptions.list, {"status": "all"}),
-        ObjectKind.INVOICE: (v1.invoices.list, {}),
+    services: dict[ObjectKind, Any] = {
+        ObjectKind.CUSTOMER: v1.customers,
+        ObjectKind.PRODUCT: v1.products,
+        ObjectKind.PRICE: v1.prices,
+        ObjectKind.COUPON: v1.coupons,
+        ObjectKind.METER: v1.billing.meters,
+        ObjectKind.SUBSCRIPTION_SCHEDULE: v1.subscription_schedules,
+        ObjectKind.SUBSCRIPTION: v1.subscriptions,
+        ObjectKind.INVOICE: v1.invoices,
     }
-    return listers[kind]
+    return services[kind]
 
 
-def _retriever(client: stripe.StripeClient, kind: ObjectKind) -> Callable[..., Any]:
-    v1 = client.v1
-    retrievers: dict[ObjectKind, Callable[..., Any]] = {
-        ObjectKind.CUSTOMER: v1.customers.retrieve,
-        ObjectKind.PRODUCT: v1.products.retrieve,
-        ObjectKind.PRICE: v1.prices.retrieve,
-        ObjectKind.COUPON: v1.coupons.retrieve,
-        ObjectKind.METER: v1.billing.meters.retrieve,
-        ObjectKind.SUBSCRIPTION_SCHEDULE: v1.subscription_schedules.retrieve,
-        ObjectKind.SUBSCRIPTION: v1.subscriptions.retrieve,
-        ObjectKind.INVOICE: v1.invoices.retrieve,
-    }
-    return retrievers[kind]
+LIST_PARAMS = {ObjectKind.SUBSCRIPTION: {"status": "all"}}  # cancelled subscriptions are left out otherwise
 
 
 def read_live(
@@ -68,7 +57,7 @@ def read_live(
     customer comes back as `{"deleted": true}`; one Stripe no longer knows is left out)."""
     state = LiveState()
     for kind in kinds:
-        lister, params = _lister(client, kind)
+        lister, params = service(client, kind).list, LIST_PARAMS.get(kind, {})
         found: dict[str, dict[str, Any]] = {}
         after: str | None = None
         while True:
@@ -82,7 +71,7 @@ def read_live(
             after = page.data[-1].id
         state.objects[kind] = found
     for kind, ids in wanted.items():
-        retrieve = _retriever(client, kind)
+        retrieve = service(client, kind).retrieve
         known = state.objects.setdefault(kind, {})
         for stripe_id in sorted(ids - known.keys()):
             pacer.wait()

@@ -22,6 +22,7 @@ from cpq_sync.cli import app
 from cpq_sync.config import REPO_ROOT
 from cpq_sync.sandbox import salesforce as sandbox_sf
 from flows.reconcile import ReconcileParameters, reconcile_flow
+from tests.e2e.conftest import CREDENTIAL_VARS
 from tests.e2e.support import connect_both, run_sync, stripe_posts, sync_records
 
 pytestmark = pytest.mark.xdist_group("prefect")
@@ -190,3 +191,16 @@ async def _artifacts(flow_run_id: Any) -> dict[str, str]:
             artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
         )
     return {str(a.key): str(a.data) for a in found}
+
+
+def test_a_configuration_error_exits_2_without_printing_the_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in CREDENTIAL_VARS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CPQ_SYNC_SANDBOX", str(tmp_path / "sandbox"))
+    monkeypatch.setenv("STRIPE_API_KEY", "sk_test_recognisable_0123456789")  # Stripe without Salesforce
+    result = CliRunner().invoke(app, ["reconcile"])
+    assert result.exit_code == 2, result.output
+    assert "Configuration error" in result.output and "sk_test_recognisable" not in result.output
+    assert not (tmp_path / "sandbox").exists()  # nothing was seeded or read
