@@ -111,6 +111,12 @@ def choose_action(kind: ObjectKind, diffs: list[FieldDiff], *, recreate_ended: b
     changed = [d for d in diffs if d.problem is Problem.CHANGED]
     if kind in MUTABLE and changed:
         return FixAction.UPDATE
+    if (
+        kind is ObjectKind.SUBSCRIPTION
+        and changed
+        and all(d.field in ("cancel_at",) or d.field.startswith("metadata") for d in changed)
+    ):
+        return FixAction.UPDATE if any(d.field == "cancel_at" for d in changed) else FixAction.METADATA
     if Problem.ARCHIVED in problems and not changed:
         return FixAction.REACTIVATE
     if (
@@ -135,6 +141,9 @@ def find_drift(
         if not desired.known_id or desired.kind is ObjectKind.METER:
             continue
         resolved = resolve_refs(desired.params, ids)
+        cancel_at = desired.children.get("cancel_at")
+        if desired.kind is ObjectKind.SUBSCRIPTION and cancel_at is not None and int(cancel_at) > now.timestamp():
+            resolved["cancel_at"] = int(cancel_at)  # an evergreen order's cancellation to come (set by apply)
         current = live.get(desired.kind, desired.known_id)
         diffs = diff_object(desired.kind, resolved, current, now=now, cancelled=is_cancelled(desired, now))
         if diffs:

@@ -92,6 +92,10 @@ class Fixer:
             new_id = self._apply(desired, Action.CREATE)
             self.ids[desired.key] = new_id
             return f"recreated as {new_id} (was {desired.known_id})", new_id
+        if action is FixAction.UPDATE and desired.kind is ObjectKind.SUBSCRIPTION:
+            fields = {"cancel_at": finding.resolved["cancel_at"], "proration_behavior": "none"}
+            self._call(update, desired.known_id, {**fields, "metadata": finding.resolved.get("metadata", {})}, key)
+            return "cancellation date and metadata set back", None
         if action is FixAction.UPDATE:
             if finding.live and finding.live.get("active") is False:
                 self._call(update, desired.known_id, {"active": True}, key)

@@ -246,6 +246,9 @@ CHANGED = Problem.CHANGED
             FixAction.RECREATE_ENDED,
         ),
         (ObjectKind.INVOICE, [FieldDiff("status", "active", "void", Problem.ENDED)], False, FixAction.NONE),
+        (ObjectKind.SUBSCRIPTION, [FieldDiff("cancel_at", 1800000000, None)], False, FixAction.UPDATE),
+        (ObjectKind.SUBSCRIPTION, [FieldDiff("metadata.salesforce_order_id", "801", None)], False, FixAction.METADATA),
+        (ObjectKind.SUBSCRIPTION, [FieldDiff("items[802A].quantity", 3, 4)], False, FixAction.NONE),
     ],
 )
 def test_what_fix_does(kind: ObjectKind, diffs: list[FieldDiff], recreate_ended: bool, action: FixAction) -> None:
