@@ -76,7 +76,8 @@ def reconcile(ctx: RunContext, *, fix: bool = False, recreate_ended: bool = Fals
     for desired in synced:
         wanted.setdefault(desired.kind, set()).add(str(desired.known_id))
     prefs = ctx.settings.preferences
-    pacer = Pacer(prefs.stripe_requests_per_second, shared=ctx.request_gate)
+    batch = max(1, int(prefs.stripe_requests_per_second // 4))  # as the sync: a quarter second of requests a call
+    pacer = Pacer(prefs.stripe_requests_per_second, shared=ctx.request_gate, shared_batch=batch)
     live = read_live(ctx.stripe, pacer, LISTED, wanted)
     findings = find_drift(objects, live, ctx.started_at, recreate_ended=recreate_ended)
     findings += find_orphans(live, referenced_ids(ctx.org))
