@@ -61,6 +61,47 @@ def sync(
         raise typer.Exit(1)
 
 
+@app.command()
+def reconcile(
+    fix: Annotated[bool, typer.Option("--fix", help="Repair the drift: Stripe set back to Salesforce.")] = False,
+    recreate_ended: Annotated[
+        bool,
+        typer.Option(
+            "--recreate-ended",
+            help="With --fix: recreate schedules cancelled or released in Stripe (billing from the order's start).",
+        ),
+    ] = False,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Also write the report as JSON here.")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging (secrets are masked).")] = False,
+) -> None:
+    """Compare Stripe with Salesforce for every synced record and print each difference with both values.
+
+    Exit codes: 0 no drift (or all of it repaired by --fix), 1 drift found, 2 configuration or other error."""
+    from cpq_sync import redact
+    from cpq_sync.config import load_settings
+    from cpq_sync.reconcile.render import print_report
+    from cpq_sync.reconcile.run import run_reconcile
+
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING)
+    _quiet_prefect(verbose)
+    redact.install()
+    if recreate_ended and not fix:
+        console.print("[bold red]--recreate-ended only goes with --fix[/]")
+        raise typer.Exit(2)
+    try:
+        report, _ = run_reconcile(load_settings(), fix=fix, recreate_ended=recreate_ended)
+    except ConfigError as exc:
+        console.print(f"[bold red]Configuration error:[/] {exc}")
+        raise typer.Exit(2) from None
+    except Exception as exc:
+        console.print(f"[bold red]Reconcile failed:[/] {redact.redact(f'{type(exc).__name__}: {exc}', [])}")
+        raise typer.Exit(2) from None
+    if json_path is not None:
+        json_path.write_text(report.model_dump_json(indent=2))
+    print_report(report, console)
+    raise typer.Exit(report.exit_code)
+
+
 def _quiet_prefect(verbose: bool) -> None:
     """The CLI prints its own summary; Prefect's per-task lines are for the UI and --verbose."""
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")

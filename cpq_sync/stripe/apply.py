@@ -75,12 +75,21 @@ def describe_stripe_error(exc: stripe.StripeError) -> str:
 
 class StripeApplier:
     def __init__(
-        self, client: stripe.StripeClient, *, pacer: Pacer, concurrency: int = 8, recover: bool = False
+        self,
+        client: stripe.StripeClient,
+        *,
+        pacer: Pacer,
+        concurrency: int = 8,
+        recover: bool = False,
+        key_suffix: str = "",
     ) -> None:
         self.client = client
         self.pacer = pacer
         self.concurrency = concurrency
         self.recover = recover  # look objects up by metadata before creating them (after a crashed run)
+        # Appended to every idempotency key: a repair (`cpq-sync reconcile --fix`) re-sends what a sync sent
+        # earlier, and must not get that earlier response replayed (e.g. the create of a customer since deleted).
+        self.key_suffix = key_suffix
 
     def run_layer(self, operations: list[Operation], ids: dict[str, str]) -> list[Outcome]:
         """Applies one layer; `ids` (key -> Stripe id) must hold every object this layer references."""
@@ -115,7 +124,7 @@ class StripeApplier:
     def _dispatch(self, op: Operation, params: dict[str, Any], ids: dict[str, str]) -> Any:
         desired = op.desired
         v1 = self.client.v1
-        options = {"idempotency_key": idempotency_key(desired, op.action)}
+        options = {"idempotency_key": idempotency_key(desired, op.action) + self.key_suffix}
         kind = desired.kind
         if kind is ObjectKind.CUSTOMER:
             if op.action is Action.UPDATE:
@@ -290,7 +299,7 @@ class StripeApplier:
         """A one-time order: a draft invoice, its items attached to it (never swept from the customer's pending
         items), then finalized. Each step is idempotent on its own key."""
         v1 = self.client.v1
-        base = idempotency_key(desired, Action.CREATE)
+        base = idempotency_key(desired, Action.CREATE) + self.key_suffix
         if self.recover:
             existing = self._find_existing(desired, params)
             if existing is not None and existing.status != "draft":
