@@ -47,8 +47,6 @@ def translate_customer(account: AccountRecord, ctx: TranslateContext) -> Desired
         params.pop("shipping")
     elif isinstance(shipping, dict) and "name" not in shipping:
         shipping["name"] = account.name or account.id
-    if isinstance(params.get("description"), str):
-        params["description"] = params["description"][:350]
     params["metadata"] = {**params.get("metadata", {}), **ctx.metadata("account", account.id)}
     return Desired.of(customer_key(account.id), ObjectKind.CUSTOMER, account, params)
 
@@ -83,7 +81,9 @@ def line_charge(item: OrderItemRecord) -> LineCharge:
     months = billing_frequency_months(
         item.billing_frequency, object_type="OrderItem", record_id=item.id, field="SBQQ__BillingFrequency__c"
     )
-    term_value = item.subscription_term or item.default_subscription_term or Decimal(12)
+    term_value = next(
+        (t for t in (item.subscription_term, item.default_subscription_term) if t is not None), Decimal(12)
+    )  # a term of 0 is an error below, never a reason to use the default term
     term = whole_number(
         term_value,
         object_type="OrderItem",
@@ -130,7 +130,7 @@ def _price_params(
             record.OBJECT_TYPE,
             record.id,
             "UnitPrice",
-            f"negative price {amount} cannot be a Stripe price.",
+            f"negative price {record.unit_price} cannot be a Stripe price.",
             "use a coupon for discounts, or make the price zero or positive.",
         )
     params: dict[str, object] = {"currency": currency, "product": Ref(product_key(product_id))}

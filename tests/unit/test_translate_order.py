@@ -186,7 +186,7 @@ def test_two_lines_with_the_same_price_bill_together(ctx: TranslateContext) -> N
             {"quantity": "2.5"},
             "OrderItem 802000000000001AAA",
             "Quantity",
-            "phase_item.quantity: expected a whole number, got 2.5",
+            "quantity 2.5 is a decimal; Stripe needs a whole number",
         ),
         (
             {"sbqq__subscriptionterm__c": "12.5"},
