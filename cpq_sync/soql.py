@@ -20,6 +20,16 @@ from cpq_sync.sandbox.salesforce.soql.parser import (
 __all__ = ["Condition", "SoqlError", "field_paths", "parse_condition", "render_condition"]
 
 
+_HINTS = {
+    "'": "a quote is not closed: strings are in single quotes, with \\' for a quote inside",
+    '"': "strings are in single quotes, not double quotes",
+    ";": "a filter is one condition: no semicolon, no second statement",
+    "-": "no comments: -- and /* */ are not SOQL",
+    "/": "no comments: -- and /* */ are not SOQL",
+}
+"""What the parser's complaint about a token most likely means in a sync filter."""
+
+
 class SoqlError(ValueError):
     """The text is not a SOQL condition (the message says where and why)."""
 
@@ -32,7 +42,8 @@ def parse_condition(text: str) -> Condition:
         query = parse(f"SELECT Id FROM Order WHERE {text}")
     except SalesforceError as exc:
         detail = exc.message.strip().splitlines()[-1] if exc.message.strip() else exc.code
-        raise SoqlError(f"{detail} in {text!r}") from None
+        hint = next((h for token, h in _HINTS.items() if detail == f"unexpected token: '{token}'"), None)
+        raise SoqlError(f"{detail} in {text!r}" + (f" ({hint})" if hint else "")) from None
     if query.where is None or query.order_by or query.limit is not None or query.offset is not None:
         raise SoqlError(f"only a condition is allowed (no ORDER BY, LIMIT or OFFSET): {text!r}")
     for sub in _subqueries(query.where):

@@ -7,6 +7,8 @@ files, sync filters, translation of a single record) are tables in tests/unit/te
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import json
 import logging
 import os
 import shutil
@@ -20,6 +22,11 @@ from simple_salesforce.api import Salesforce
 from simple_salesforce.exceptions import SalesforceMalformedRequest
 
 from cpq_sync.config import DEFAULT_MAPPINGS_DIR, load_settings
+from cpq_sync.errors import ConfigError
+from cpq_sync.mapping.loader import load_mappings
+from cpq_sync.salesforce.client import OrgClient
+from cpq_sync.salesforce.extract import FieldLists, Window, extract_orders
+from cpq_sync.salesforce.filters import SyncFilters
 from cpq_sync.sandbox import salesforce as sandbox_sf
 from cpq_sync.sandbox import stripe as sandbox_stripe
 from cpq_sync.sync import Mode, SyncReport, apply_plan, extract, finish, make_plan, prepare, window_for
@@ -580,3 +587,49 @@ def test_the_mapping_problem_is_logged_once_at_the_start(catalogue: Catalogue) -
     expected = f"mapping problem: {BROKEN_SUBSCRIPTION_MAPPING[len('the subscription mapping cannot be applied: ') :]}"
     problem = expected.removesuffix(".") + " (records that need a subscription fail until it is fixed)"
     assert catalogue.messages(logging.ERROR).count(problem) == 1
+
+
+@pytest.mark.parametrize(
+    ("condition", "message"),
+    [
+        (
+            "Colour__c = 'red'",
+            "the sync filter for Order names a field the org does not have: Order has no field named Colour__c",
+        ),
+        (
+            "AccountId IN (SELECT Id FROM Account WHERE Rating__c = 'Hot')",
+            "the sync filter for Order names a field the org does not have: Account has no field named Rating__c",
+        ),
+        (
+            "Status = 'Activated'; DELETE FROM Order",
+            "the sync filter for Order is not a valid SOQL condition: unexpected token: ';' in \"Status = 'Activated'; "
+            'DELETE FROM Order" (a filter is one condition: no semicolon, no second statement)',
+        ),
+    ],
+)
+def test_a_bad_filter_stops_the_run_at_prepare(
+    catalogue: Catalogue, monkeypatch: pytest.MonkeyPatch, condition: str, message: str
+) -> None:
+    monkeypatch.setenv("CPQ_SYNC_FILTERS", json.dumps({"Order": condition}))
+    with pytest.raises(ConfigError) as err:
+        prepare(load_settings())  # checked against the org's describe, before any order is read
+    assert str(err.value) == message
+
+
+def test_an_or_in_a_filter_cannot_escape_the_sync_own_conditions(catalogue: Catalogue) -> None:
+    """`Status = 'Activated' OR Name != ''` widens its own rows only: ANDed in parentheses with the sync's window,
+    a start date tomorrow still reads nothing, and a run for one order still reads that order alone."""
+    org = OrgClient(lambda: sandbox_sf.connect(catalogue.directory))
+    fields = FieldLists.build(load_mappings(DEFAULT_MAPPINGS_DIR))
+    describe = functools.cache(lambda sobject: org.restful(f"sobjects/{sobject}/describe"))
+    filters = SyncFilters.from_preferences({"Order": "Status = 'Activated' OR Name != ''"}, describe=describe)
+    now = sandbox_sf.now(catalogue.directory)
+    tomorrow = now.date() + dt.timedelta(days=1)
+    assert (
+        extract_orders(org, fields, Window(since=None, until=now, sync_start_date=tomorrow), filters).orders_seen == 0
+    )
+    one = catalogue.good["plain"]
+    extracted = extract_orders(org, fields, Window(since=None, until=now, order_ids=(one,)), filters)
+    assert [b.order.id for b in extracted.bundles] == [one]
+    everything = extract_orders(org, fields, Window(since=None, until=now + dt.timedelta(seconds=5)), filters)
+    assert everything.orders_seen > len(catalogue.cases) + len(catalogue.good)  # the OR itself does widen its rows
