@@ -219,7 +219,9 @@ def _fit(value: str, entry: MappingEntry, object_type: str, record_id: str) -> s
         field,
         f"cannot be mapped to Stripe {target}: the value is {len(value)} characters long and Stripe allows at most "
         f"{limit}.",
-        f"shorten the value in Salesforce, or change the mapping at {entry.where}.",
+        f"shorten the static value at {entry.where}."
+        if entry.is_static
+        else f"shorten the value in Salesforce, or change the mapping at {entry.where}.",
     )
 
 

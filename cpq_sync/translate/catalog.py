@@ -29,6 +29,9 @@ from cpq_sync.translate.terms import (
 )
 
 SHIPPING_REQUIRES = ("address",)
+MAX_UNIT_AMOUNT = 99_999_999
+"""Stripe's largest unit amount, in the currency's smallest unit (999,999.99 USD): a larger price is refused by
+Stripe with a 400, so the record fails first, naming its field."""
 
 
 def customer_key(account_id: str) -> str:
@@ -137,7 +140,17 @@ def _price_params(
     if tiers is not None:
         params.update(tiers)
     else:
-        params["unit_amount_decimal"] = decimal_string(minor_units(amount, currency))
+        units = minor_units(amount, currency)
+        if units > MAX_UNIT_AMOUNT:
+            raise DataError(
+                record.OBJECT_TYPE,
+                record.id,
+                "UnitPrice",
+                f"the price of one billing period, {amount.normalize():f} {currency.upper()}, is over what one Stripe "
+                f"price holds ({MAX_UNIT_AMOUNT} in the currency's smallest unit).",
+                "bill the line more often (e.g. quarterly instead of annually), or split it into several lines.",
+            )
+        params["unit_amount_decimal"] = decimal_string(units)
     if charge.recurring:
         recurring: dict[str, object] = {"interval": "month", "interval_count": charge.interval_months}
         if charge.metered:

@@ -219,6 +219,16 @@ def build(b: Builder) -> None:
         "Fix: use a coupon for discounts, or make the price zero or positive.",
         items,
     )
+    order, items = b.order([("Enterprise License", 1)], item_updates={0: {"UnitPrice": 2_000_000.0}})
+    b.bad(
+        "price_over_stripe_maximum",
+        order,
+        items[0],
+        f"Data Error: OrderItem {items[0]}, field UnitPrice: the price of one billing period, 2000000 USD, is over "
+        "what one Stripe price holds (99999999 in the currency's smallest unit). Fix: bill the line more often (e.g. "
+        "quarterly instead of annually), or split it into several lines.",
+        items,
+    )
     order, items = b.order([("Platform Subscription", 1)], item_updates={0: {"Quantity": -3}})
     b.bad(
         "negative_quantity",
@@ -227,6 +237,7 @@ def build(b: Builder) -> None:
         f"Data Error: OrderItem {items[0]}, field Quantity: quantity -3 is negative on a new order.",
         items,
     )
+
     # --- currency ------------------------------------------------------------------------------------------------
     two_currencies = b.account("Two Currencies Ltd")
     b.good["first_currency"] = b.order([("Platform Subscription", 1)], account=two_currencies)[0]
@@ -468,6 +479,7 @@ BAD = [
     "zero_term",
     "negative_line_price",
     "negative_quantity",
+    "price_over_stripe_maximum",
     "negative_pricebook_entry_price",
     "currency_mismatch",
     "amendment_without_initial_order",

@@ -100,25 +100,48 @@ def test_a_bad_order_fails_with_its_exact_message(
     assert err.value.message == message
 
 
-def test_an_account_name_of_10000_characters_is_refused_naming_the_field(tmp_path: Path) -> None:
-    with pytest.raises(DataError) as err:
-        translate_customer(account(name=LONG_NAME), context(tmp_path))
-    assert err.value.message == (
-        f"Data Error: Account {ACCOUNT}, field Name: cannot be mapped to Stripe customer.name: the value is 10000 "
-        "characters long and Stripe allows at most 256. Fix: shorten the value in Salesforce, or change the mapping "
-        f"at default.yaml, line {default_line('name: Name')}."
-    )
+TOO_LONG = "cannot be mapped to Stripe customer.{}: the value is {} characters long and Stripe allows at most {}."
+CUSTOMER_TEXT: list[tuple[str, str, dict[str, Any], str]] = [
+    (
+        "account_name_of_10000_characters",
+        "",
+        {"name": LONG_NAME},
+        f"field Name: {TOO_LONG.format('name', 10000, 256)} Fix: shorten the value in Salesforce, or change the "
+        f"mapping at default.yaml, line {default_line('name: Name')}.",
+    ),
+    (
+        "long_name_mapped_from_another_field",
+        "field_mappings:\n  customer:\n    name: Legal_Name__c\n",
+        {"legal_name__c": LONG_NAME},
+        f"field Legal_Name__c: {TOO_LONG.format('name', 10000, 256)} Fix: shorten the value in Salesforce, or "
+        "change the mapping at custom.yaml, line 3.",
+    ),
+    (
+        "static_phone_too_long",
+        "field_defaults:\n  customer:\n    phone: '+1 (555) 010-0000 ext. 12345'\n",
+        {},
+        f"field (static value in custom.yaml, line 3): {TOO_LONG.format('phone', 28, 20)} Fix: shorten the static "
+        "value at custom.yaml, line 3.",
+    ),
+    (
+        "email_over_512",
+        "field_mappings:\n  customer:\n    email: Billing_Email__c\n",
+        {"billing_email__c": "a" * 510 + "@x.io"},
+        f"field Billing_Email__c: {TOO_LONG.format('email', 515, 512)} Fix: shorten the value in Salesforce, or "
+        "change the mapping at custom.yaml, line 3.",
+    ),
+]
 
 
-def test_a_long_name_mapped_from_another_field_is_refused_there(tmp_path: Path) -> None:
-    ctx = context(tmp_path, "field_mappings:\n  customer:\n    name: Legal_Name__c\n")
+@pytest.mark.parametrize(
+    ("custom", "values", "problem"), [c[1:] for c in CUSTOMER_TEXT], ids=[c[0] for c in CUSTOMER_TEXT]
+)
+def test_customer_text_longer_than_stripe_takes_is_refused_naming_the_field(
+    tmp_path: Path, custom: str, values: dict[str, Any], problem: str
+) -> None:
     with pytest.raises(DataError) as err:
-        translate_customer(account(legal_name__c=LONG_NAME), ctx)
-    assert err.value.message == (
-        f"Data Error: Account {ACCOUNT}, field Legal_Name__c: cannot be mapped to Stripe customer.name: the value is "
-        "10000 characters long and Stripe allows at most 256. Fix: shorten the value in Salesforce, or change the "
-        "mapping at custom.yaml, line 3."
-    )
+        translate_customer(account(**values), context(tmp_path, custom))
+    assert err.value.message == f"Data Error: Account {ACCOUNT}, {problem}"
 
 
 def test_a_name_of_256_emoji_fits_stripe(tmp_path: Path) -> None:
@@ -135,17 +158,6 @@ def test_a_product_name_over_5000_characters_is_refused(tmp_path: Path) -> None:
         f"Data Error: Product2 {PROD_A}, field Name: cannot be mapped to Stripe product.name: the value is 5001 "
         "characters long and Stripe allows at most 5000. Fix: shorten the value in Salesforce, or change the mapping "
         f"at default.yaml, line {default_line('name: Name', 2)}."
-    )
-
-
-def test_a_static_value_too_long_names_its_place(tmp_path: Path) -> None:
-    ctx = context(tmp_path, "field_defaults:\n  customer:\n    phone: '+1 (555) 010-0000 ext. 12345'\n")
-    with pytest.raises(DataError) as err:
-        translate_customer(account(), ctx)
-    assert err.value.message == (
-        f"Data Error: Account {ACCOUNT}, field (static value in custom.yaml, line 3): cannot be mapped to Stripe "
-        "customer.phone: the value is 28 characters long and Stripe allows at most 20. Fix: shorten the value in "
-        "Salesforce, or change the mapping at custom.yaml, line 3."
     )
 
 
