@@ -393,7 +393,7 @@ def build(b: Builder) -> None:
     # --- unicode and emoji in every text field reach Stripe ---------------------------------------------------------
     unicode_account = b.account(
         f"Acct {UNICODE}",
-        Phone="+33 1 23 45 67 89",
+        Phone="☎ +33 1 23 45 67",
         Description=f"Description {UNICODE}",
         BillingStreet=f"1 Straße {UNICODE}",
         BillingCity="Zürich 🏙",
@@ -561,6 +561,7 @@ def test_unicode_and_emoji_in_every_text_field_reach_stripe(catalogue: Catalogue
         "line1": f"1 Straße {UNICODE}", "line2": None, "city": "Zürich 🏙", "state": "Genève ✓",
         "postal_code": "8000 ☃", "country": "CH 🇨🇭",
     }  # fmt: skip
+    assert customer.phone == customer.shipping.phone == "☎ +33 1 23 45 67"
     assert customer.shipping.name == f"Acct {UNICODE}"
     assert customer.shipping.address.to_dict() == {
         "line1": f"2 Rue {UNICODE}", "line2": None, "city": "Москва", "state": "東京都",

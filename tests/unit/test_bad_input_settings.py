@@ -383,6 +383,18 @@ BROKEN_ENTRIES: list[tuple[str, str, str]] = [
         "40 characters, no brackets",
     ),
     (
+        "reserved_metadata_key",
+        "field_mappings:\n  customer:\n    metadata.salesforce_account_id: Name\n",
+        "custom.yaml, line 3: metadata key 'salesforce_account_id' of customer is reserved: the sync's own keys start "
+        "with salesforce_ (they find its objects again after a crash)",
+    ),
+    (
+        "over_40_metadata_keys",
+        "field_defaults:\n  customer:\n" + "".join(f"    metadata.note_{n}: x\n" for n in range(41)),
+        "custom.yaml, line 43: customer has 41 metadata keys mapped; Stripe holds 50 per object and the sync keeps 10 "
+        "for its own, so at most 40 can be mapped",
+    ),
+    (
         "nonexistent_salesforce_field",
         "field_mappings:\n  customer:\n    email: Nope__c\n",
         "custom.yaml, line 3: customer.email maps from Account.Nope__c, which the org does not have (Account has no "
