@@ -30,6 +30,11 @@ TEXT_MAX_BY_FIELD: dict[tuple[Kind, str], int] = {
     (Kind.PRODUCT, "description"): 40_000,
     (Kind.PRODUCT, "statement_descriptor"): 22,
     (Kind.PRODUCT, "unit_label"): 12,
+    (Kind.INVOICE, "description"): 1500,
+    (Kind.INVOICE, "number"): 26,
+    (Kind.INVOICE, "statement_descriptor"): 22,
+    (Kind.SUBSCRIPTION, "description"): 500,
+    (Kind.PHASE, "description"): 500,
 }
 """Stripe's maximum lengths (its API reference) for the text fields mappings most often fill. The SDK's types do not
 carry them, and Stripe answers a longer value with a 400: the record fails first, naming its field."""

@@ -20,7 +20,7 @@ from cpq_sync.translate.catalog import translate_customer, translate_product
 from cpq_sync.translate.context import TranslateContext
 from cpq_sync.translate.order import translate_order
 from tests.unit.builders import line
-from tests.unit.test_translate_order import ACCOUNT, ORDER, PBE_A, PROD_A, account, bundle
+from tests.unit.test_translate_order import ACCOUNT, ORDER, PBE_A, PBE_B, PROD_A, PROD_B, account, bundle
 
 ITEM = "802000000000001AAA"
 LONG_NAME = "N" * 10_000
@@ -142,6 +142,28 @@ def test_customer_text_longer_than_stripe_takes_is_refused_naming_the_field(
     with pytest.raises(DataError) as err:
         translate_customer(account(**values), context(tmp_path, custom))
     assert err.value.message == f"Data Error: Account {ACCOUNT}, {problem}"
+
+
+def test_an_invoice_memo_longer_than_stripe_takes_fails_the_order(tmp_path: Path) -> None:
+    ctx = context(tmp_path, "field_mappings:\n  invoice:\n    description: Description\n")
+    setup = line(
+        2,
+        PROD_B,
+        PBE_B,
+        "1",
+        "500",
+        sbqq__chargetype__c="One-Time",
+        sbqq__billingfrequency__c=None,
+        sbqq__subscriptionpricing__c=None,
+        sbqq__subscriptionterm__c=None,
+    )
+    with pytest.raises(DataError) as err:
+        translate_order(bundle([setup], description="memo " * 301), ctx)
+    assert err.value.message == (
+        f"Data Error: Order {ORDER}, field Description: cannot be mapped to Stripe invoice.description: the value "
+        "is 1505 characters long and Stripe allows at most 1500. Fix: shorten the value in Salesforce, or change the "
+        "mapping at custom.yaml, line 3."
+    )
 
 
 def test_a_name_of_256_emoji_fits_stripe(tmp_path: Path) -> None:
