@@ -14,6 +14,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,14 @@ from cpq_sync.salesforce.filters import SyncFilters
 from cpq_sync.sandbox import salesforce as sandbox_sf
 from cpq_sync.sandbox import stripe as sandbox_stripe
 from cpq_sync.sync import Mode, SyncReport, apply_plan, extract, finish, make_plan, prepare, window_for
-from tests.e2e.support import account_id, create_contract, create_order, sync_records
+from tests.e2e.support import (
+    account_id,
+    create_contract,
+    create_order,
+    create_product,
+    pricebook_entry,
+    sync_records,
+)
 
 UNICODE = "Ünïcødé 株式会社 — café ☕ 🦄🚀"
 LONG_NOTES = "Notes 📝 " + "x" * 600  # over Stripe's 500 characters for a metadata value
@@ -105,25 +113,6 @@ class Builder:
         self.unicode_account = ""
         self.notes_account = ""
         self.negative_pbe = ""
-
-    def product(self, name: str, price: float, **fields: Any) -> tuple[str, str]:
-        """A monthly recurring product and its standard USD price book entry."""
-        product = self.sf.Product2.create(
-            {"Name": name, "IsActive": True, "SBQQ__ChargeType__c": "Recurring", "SBQQ__BillingFrequency__c": "Monthly",
-             "SBQQ__BillingType__c": "Advance", "SBQQ__SubscriptionPricing__c": "Fixed Price",
-             "SBQQ__SubscriptionType__c": "Renewable", "SBQQ__SubscriptionTerm__c": 1, **fields}
-        )["id"]  # fmt: skip
-        book = self.sf.query("SELECT Id FROM Pricebook2 WHERE IsStandard = true")["records"][0]["Id"]
-        entry = self.sf.PricebookEntry.create(
-            {
-                "Pricebook2Id": book,
-                "Product2Id": product,
-                "UnitPrice": price,
-                "CurrencyIsoCode": "USD",
-                "IsActive": True,
-            }
-        )["id"]
-        return str(product), str(entry)
 
     def account(self, name: str, **fields: Any) -> str:
         return str(self.sf.Account.create({"Name": name, "CurrencyIsoCode": "USD", **fields})["id"])
@@ -241,10 +230,7 @@ def build(b: Builder) -> None:
     # --- currency ------------------------------------------------------------------------------------------------
     two_currencies = b.account("Two Currencies Ltd")
     b.good["first_currency"] = b.order([("Platform Subscription", 1)], account=two_currencies)[0]
-    order, items = b.order([("Analytics Add-on", 1)], account=two_currencies, order_updates={})
-    sf.Order.update(order, {"Status": "Draft"})
-    sf.Order.update(order, {"CurrencyIsoCode": "EUR"})
-    sf.Order.update(order, {"Status": "Activated"})
+    order, items = b.order([("Analytics Add-on", 1)], account=two_currencies, order_updates={"CurrencyIsoCode": "EUR"})
     first = b.good["first_currency"]
     b.bad(
         "currency_mismatch",
@@ -432,8 +418,10 @@ def catalogue(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Catalogue]:
         sandbox_sf.seed_org(sandbox, orders=1, seed=7)
         sf = sandbox_sf.connect(sandbox)
         builder = Builder(sf, sandbox_sf.now(sandbox).date().replace(day=1))
-        unicode_product, _ = builder.product(f"Product {UNICODE}", 15.0, Description=f"Beschreibung {UNICODE}")
-        _, builder.negative_pbe = builder.product("Negative Product", -10.0)
+        unicode_product = create_product(sf, f"Product {UNICODE}", Decimal(15))
+        sf.Product2.update(unicode_product, {"Description": f"Beschreibung {UNICODE}"})
+        create_product(sf, "Negative Product", Decimal(-10))
+        builder.negative_pbe = str(pricebook_entry(sf, "Negative Product")["Id"])
         build(builder)
         collect = _Collect()
         logger = logging.getLogger("cpq_sync")
