@@ -19,7 +19,7 @@ from cpq_sync.records import OrderItemRecord, Product2Record
 from cpq_sync.translate.catalog import translate_customer, translate_product
 from cpq_sync.translate.context import TranslateContext
 from cpq_sync.translate.order import translate_order
-from tests.unit.builders import line
+from tests.unit.builders import line, one_time_line
 from tests.unit.test_translate_order import ACCOUNT, ORDER, PBE_A, PBE_B, PROD_A, PROD_B, account, bundle
 
 ITEM = "802000000000001AAA"
@@ -146,17 +146,7 @@ def test_customer_text_longer_than_stripe_takes_is_refused_naming_the_field(
 
 def test_an_invoice_memo_longer_than_stripe_takes_fails_the_order(tmp_path: Path) -> None:
     ctx = context(tmp_path, "field_mappings:\n  invoice:\n    description: Description\n")
-    setup = line(
-        2,
-        PROD_B,
-        PBE_B,
-        "1",
-        "500",
-        sbqq__chargetype__c="One-Time",
-        sbqq__billingfrequency__c=None,
-        sbqq__subscriptionpricing__c=None,
-        sbqq__subscriptionterm__c=None,
-    )
+    setup = one_time_line(2, PROD_B, PBE_B, "1", "500")
     with pytest.raises(DataError) as err:
         translate_order(bundle([setup], description="memo " * 301), ctx)
     assert err.value.message == (
