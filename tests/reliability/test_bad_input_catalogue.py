@@ -452,9 +452,10 @@ def meta(obj: Any) -> dict[str, str]:
 
 
 def stripe_objects(stripe: Any) -> list[Any]:
-    """Every schedule, subscription, invoice and price of the sandbox Stripe account."""
+    """Every schedule, subscription, invoice, price and customer of the sandbox Stripe account."""
     out: list[Any] = []
-    for service in (stripe.v1.subscription_schedules, stripe.v1.subscriptions, stripe.v1.invoices, stripe.v1.prices):
+    v1 = stripe.v1
+    for service in (v1.subscription_schedules, v1.subscriptions, v1.invoices, v1.prices, v1.customers):
         out.extend(service.list({"limit": 100}).auto_paging_iter())
     return out
 
@@ -512,6 +513,9 @@ def test_nothing_is_written_to_stripe_for_a_failed_order(catalogue: Catalogue) -
         assert metadata.get("salesforce_order_item_id") not in failed_lines, obj.id
     negative = catalogue.cases["negative_pricebook_entry_price"].secondary_id
     assert all(meta(o).get("salesforce_pricebook_entry_id") != negative for o in written)
+    long_phone = catalogue.cases["phone_too_long"].secondary_id  # an account whose only order failed
+    assert all(meta(o).get("salesforce_account_id") != long_phone for o in written)
+    assert catalogue.sf.Account.get(long_phone)["Stripe_ID__c"] is None
 
 
 def test_the_good_orders_sync_in_the_same_run(catalogue: Catalogue) -> None:
