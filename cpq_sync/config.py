@@ -7,6 +7,7 @@ both Salesforce and Stripe configured (production), neither (the two sandboxes),
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import os
 from enum import StrEnum
 from pathlib import Path
@@ -16,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from cpq_sync.errors import ConfigError
+from cpq_sync.errors import ConfigError, yaml_problem
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MAPPINGS_DIR = REPO_ROOT / "mappings"
@@ -110,27 +111,46 @@ class SyncPreferences(BaseModel):
 
 
 def load_preferences(mappings_dir: Path, env: dict[str, str] | None = None) -> SyncPreferences:
-    """Reads `preferences.yaml` (if any) under the mappings folder, then applies `CPQ_SYNC_*` overrides."""
+    """Reads `preferences.yaml` (if any) under the mappings folder, then applies `CPQ_SYNC_*` overrides.
+    Every problem names where the value came from (the file and line, or the environment variable)."""
     env = dict(os.environ) if env is None else env
     path = mappings_dir / "preferences.yaml"
     raw: dict[str, Any] = {}
+    source: dict[str, str] = {}
     if path.exists():
-        try:
-            loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        loaded = _yaml(path.read_text(encoding="utf-8"), str(path)) or {}
         if not isinstance(loaded, dict):
             raise ConfigError(f"{path}: expected a mapping of preference names to values")
         raw.update(loaded)
     for name in SyncPreferences.model_fields:
-        value = env.get(f"CPQ_SYNC_{name.upper()}")
+        variable = f"CPQ_SYNC_{name.upper()}"
+        value = env.get(variable)
         if value is not None:
-            raw[name] = yaml.safe_load(value) if name == "filters" else value
+            raw[name] = _yaml(value, variable) if name == "filters" else value
+            source[name] = variable
     try:
         return SyncPreferences.model_validate(raw)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise ConfigError(f"{path}: invalid sync preferences: {problems}") from None
+        problems = []
+        for error in exc.errors():
+            where = ".".join(map(str, error["loc"]))
+            if error["type"] == "extra_forbidden":
+                known = difflib.get_close_matches(where, list(SyncPreferences.model_fields), n=1)
+                hint = (
+                    f"; did you mean {known[0]}?" if known else f" (known: {', '.join(SyncPreferences.model_fields)})"
+                )
+                problems.append(f"{where}: not a sync preference{hint}")
+            else:
+                origin = source.get(str(error["loc"][0]))
+                problems.append(f"{where}: {error['msg']}" + (f" (from {origin})" if origin else ""))
+        raise ConfigError(f"{path}: invalid sync preferences: {'; '.join(problems)}") from None
+
+
+def _yaml(text: str, where: str) -> Any:
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise yaml_problem(where, exc) from None
 
 
 class Settings(BaseModel):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import yaml
+
 
 class SyncError(Exception):
     """Base of every error this project raises on purpose."""
@@ -33,3 +35,12 @@ class DataError(SyncError):
     @property
     def message(self) -> str:
         return str(self)
+
+
+def yaml_problem(where: str, exc: yaml.YAMLError) -> ConfigError:
+    """A YAML error on one line, `<where>, line N: not valid YAML: <problem>` (PyYAML's own text spans several lines
+    and quotes the input)."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    at = f", line {mark.line + 1}" if mark is not None else ""
+    return ConfigError(f"{where}{at}: not valid YAML: {problem}")

@@ -142,7 +142,7 @@ def prepare(settings: Settings, *, now: dt.datetime | None = None) -> RunContext
     describe = functools.cache(lambda sobject: org.restful(f"sobjects/{sobject}/describe"))
     compiled = compile_mappings(mappings, describe=describe)
     multi_currency = org_is_multi_currency(describe("Order"))
-    filters = SyncFilters.from_preferences(settings.preferences.filters)
+    filters = SyncFilters.from_preferences(settings.preferences.filters, describe=describe)
     for kind, problem in compiled.broken.items():
         log.error("mapping problem: %s (records that need a %s fail until it is fixed)", problem, kind.value)
     client = stripe_client(settings)
@@ -415,6 +415,9 @@ def finish(
         succeeded.append(primary.id)
         if primary.object_type == "Order":
             report.synced_orders.append(primary.id)
+    for record in records:
+        if record.status is Status.ERROR:
+            log.error("%s %s not synced: %s", record.primary.object_type, record.primary.id, record.message)
     if records:
         upsert_sync_records(ctx.org, records, livemode=ctx.livemode)
     if succeeded:

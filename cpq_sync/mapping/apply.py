@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -11,12 +12,34 @@ from decimal import Decimal
 from typing import Any
 
 from cpq_sync.errors import DataError
+from cpq_sync.mapping.kinds import Kind
 from cpq_sync.mapping.loader import MappingEntry
+
+log = logging.getLogger(__name__)
 
 Coerce = Callable[[Any], Any]
 
 METADATA_VALUE_MAX = 500
 METADATA_KEY_MAX = 40
+TEXT_MAX = 5000
+"""Stripe's longest text for most string parameters; the exceptions are in `TEXT_MAX_BY_FIELD`."""
+TEXT_MAX_BY_FIELD: dict[tuple[Kind, str], int] = {
+    (Kind.CUSTOMER, "name"): 256,
+    (Kind.CUSTOMER, "phone"): 20,
+    (Kind.CUSTOMER, "email"): 512,
+    (Kind.PRODUCT, "description"): 40_000,
+    (Kind.PRODUCT, "statement_descriptor"): 22,
+    (Kind.PRODUCT, "unit_label"): 12,
+    (Kind.INVOICE, "description"): 1500,
+    (Kind.INVOICE, "number"): 26,
+    (Kind.INVOICE, "statement_descriptor"): 22,
+    (Kind.SUBSCRIPTION, "description"): 500,
+    (Kind.PHASE, "description"): 500,
+}
+"""Stripe's maximum lengths (its API reference) for the text fields mappings most often fill. The SDK's types do not
+carry them, and Stripe answers a longer value with a 400: the record fails first, naming its field."""
+CUT_BY_FIELD: dict[tuple[Kind, str], int] = {(Kind.CUSTOMER, "description"): 350}
+"""Fields whose text is cut rather than refused, as the connector did (metadata values are cut to 500)."""
 
 
 @dataclass(frozen=True)
@@ -84,13 +107,14 @@ def _to_float(value: Any) -> float:
         raise ValueError(f"expected a number, got {value!r}") from None
 
 
-def _metadata_value(value: Any) -> str:
-    text = _to_str(value)
-    if len(text) > METADATA_VALUE_MAX:
-        raise ValueError(
-            f"the value is {len(text)} characters long and Stripe metadata values hold at most {METADATA_VALUE_MAX}"
-        )
-    return text
+def text_limit(entry: MappingEntry) -> tuple[int, bool]:
+    """The longest text the entry's Stripe field takes, and whether a longer one is cut (True) or refused."""
+    if entry.stripe_path.startswith("metadata."):
+        return METADATA_VALUE_MAX, True
+    cut = CUT_BY_FIELD.get((entry.kind, entry.stripe_path))
+    if cut is not None:
+        return cut, True
+    return TEXT_MAX_BY_FIELD.get((entry.kind, entry.stripe_path), TEXT_MAX), False
 
 
 def _literal(allowed: tuple[Any, ...], base: Coerce | None) -> Coerce:
@@ -174,8 +198,36 @@ def apply_mappings(
                 f"cannot be mapped to Stripe {entry.kind.value}.{entry.stripe_path}: {exc}.",
                 f"correct the value in Salesforce, or the mapping at {entry.where}.",
             ) from None
+        if isinstance(value, str):
+            value = _fit(value, entry, object_type, record_id)
         set_path(params, entry.stripe_path, value)
     return params
+
+
+def _fit(value: str, entry: MappingEntry, object_type: str, record_id: str) -> str:
+    """Text longer than Stripe takes: a metadata value (a note, not what is billed) or a customer description is cut,
+    with a warning naming the record and the field; any other field fails the record, naming its field."""
+    limit, cut = text_limit(entry)
+    if len(value) <= limit:
+        return value
+    field = entry.salesforce_path or f"(static value in {entry.where})"
+    target = f"{entry.kind.value}.{entry.stripe_path}"
+    if cut:
+        log.warning(
+            "%s %s, field %s: the value is %d characters long; Stripe %s keeps its first %d.",
+            object_type, record_id, field, len(value), target, limit,
+        )  # fmt: skip
+        return value[:limit]
+    raise DataError(
+        object_type,
+        record_id,
+        field,
+        f"cannot be mapped to Stripe {target}: the value is {len(value)} characters long and Stripe allows at most "
+        f"{limit}.",
+        f"shorten the static value at {entry.where}."
+        if entry.is_static
+        else f"shorten the value in Salesforce, or change the mapping at {entry.where}.",
+    )
 
 
 def compile_entries(entries: list[MappingEntry], types_by_path: Mapping[str, Any] | None = None) -> list[CompiledEntry]:
@@ -183,7 +235,7 @@ def compile_entries(entries: list[MappingEntry], types_by_path: Mapping[str, Any
     out = []
     for entry in entries:
         if entry.stripe_path.startswith("metadata."):
-            coerce: Coerce = _metadata_value
+            coerce: Coerce = _to_str
         elif types_by_path is not None and entry.stripe_path in types_by_path:
             coerce = coercer_for(types_by_path[entry.stripe_path])
         else:

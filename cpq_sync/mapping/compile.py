@@ -23,6 +23,9 @@ from cpq_sync.mapping.loader import MappingEntry, MappingSet
 from cpq_sync.stripe.param_types import ParamError, check_value, field_type_at, params_type
 
 Describe = Callable[[str], dict[str, Any]]
+RESERVED_METADATA_PREFIX = "salesforce_"
+METADATA_KEYS_MAX = 50  # Stripe's limit per object
+SYNC_METADATA_KEYS = 10  # the most salesforce_* keys the sync writes on one object is 6; kept with a margin
 
 
 def stripe_annotation(kind: Kind, stripe_path: str) -> Any:
@@ -40,6 +43,11 @@ def _check_stripe(entry: MappingEntry) -> Any:
         if not key or len(key) > 40 or "[" in key or "]" in key:
             raise ConfigError(
                 f"{entry.where}: metadata key {key!r} of {entry.kind.value} must be 1 to 40 characters, no brackets"
+            )
+        if key.lower().startswith(RESERVED_METADATA_PREFIX):
+            raise ConfigError(
+                f"{entry.where}: metadata key {key!r} of {entry.kind.value} is reserved: the sync's own keys start "
+                f"with {RESERVED_METADATA_PREFIX} (they find its objects again after a crash)"
             )
         return str
     try:
@@ -139,6 +147,26 @@ class CompiledMappings:
         return self.by_kind.get(kind, [])
 
 
+def _check_metadata_count(entries: list[MappingEntry], result: CompiledMappings) -> None:
+    """Stripe holds 50 metadata keys per object; the sync keeps room for its own."""
+    allowed = METADATA_KEYS_MAX - SYNC_METADATA_KEYS
+    keys: dict[str, MappingEntry] = {}
+    for entry in entries:
+        if entry.stripe_path.startswith("metadata."):
+            keys.setdefault(entry.stripe_path, entry)
+    if len(keys) > allowed:
+        extra = list(keys.values())[allowed]
+        result.broken.setdefault(
+            extra.kind,
+            ConfigError(
+                f"{extra.where}: {extra.kind.value} has {len(keys)} metadata keys mapped; Stripe holds "
+                f"{METADATA_KEYS_MAX} per object and the sync keeps {SYNC_METADATA_KEYS} for its own, so at most "
+                f"{allowed} can be mapped"
+            ),
+        )
+        result.broken_entries.update(keys.values())
+
+
 def compile_mappings(mappings: MappingSet, describe: Describe | None = None) -> CompiledMappings:
     """Checks every entry against Stripe's types (and the org, when `describe` is given) and compiles them."""
     schema = OrgSchema(describe) if describe is not None else None
@@ -153,6 +181,7 @@ def compile_mappings(mappings: MappingSet, describe: Describe | None = None) -> 
             result.broken.setdefault(entry.kind, exc)
             result.broken_entries.add(entry)
     for kind in Kind:
+        _check_metadata_count(mappings.for_kind(kind), result)
         entries = [e for e in mappings.for_kind(kind) if e not in result.broken_entries]
         types = {e.stripe_path: annotations[(kind, e.stripe_path)] for e in entries}
         result.by_kind[kind] = compile_entries(entries, types)

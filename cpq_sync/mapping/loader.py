@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from cpq_sync.errors import ConfigError
+from cpq_sync.errors import ConfigError, yaml_problem
 from cpq_sync.mapping.kinds import SPECS, Kind
 
 DEFAULTS_FILE = "default.yaml"
@@ -103,14 +103,12 @@ def parse_mapping_file(path: Path) -> list[MappingEntry]:
     try:
         root = yaml.compose(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f", line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"{file}{at}: not valid YAML: {problem}") from None
+        raise yaml_problem(file, exc) from None
     if root is None:
         return []
     allowed = ("default_mappings",) if file == DEFAULTS_FILE else ("field_defaults", "field_mappings")
     entries: list[MappingEntry] = []
+    seen: dict[tuple[str, Kind, str], int] = {}  # a field set twice in one file is a mistake (across files: later wins)
     for section_key, section_node in _mapping_items(root, file, "the file"):
         section = section_key.value
         if section not in allowed:
@@ -131,6 +129,11 @@ def parse_mapping_file(path: Path) -> list[MappingEntry]:
                 stripe_path = str(stripe_key.value).strip()
                 if not _is_identifier_path(stripe_path):
                     raise ConfigError(f"{file}, line {line}: {stripe_path!r} is not a Stripe field path")
+                first = seen.setdefault((section, kind, stripe_path), line)
+                if first != line:
+                    raise ConfigError(
+                        f"{file}, line {line}: {kind.value}.{stripe_path} is set twice in {section} (also line {first})"
+                    )
                 if section == "field_defaults":
                     if not isinstance(value_node, yaml.ScalarNode):
                         raise ConfigError(

@@ -12,18 +12,26 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from cpq_sync.errors import ConfigError
-from cpq_sync.soql import SoqlError, parse_condition, render_condition
+from cpq_sync.mapping.compile import Describe, OrgSchema
+from cpq_sync.soql import SoqlError, field_paths, parse_condition, render_condition
 
 FILTERED_OBJECTS = ("Order", "Account", "Product2", "PricebookEntry")
 
 
-def validated(sobject: str, text: str | None) -> str | None:
+def validated(sobject: str, text: str | None, schema: OrgSchema | None = None) -> str | None:
+    """The filter rendered from its parse tree; with the org's schema, every field it names must exist."""
     if text is None or not text.strip():
         return None
     try:
         condition = parse_condition(text)
     except SoqlError as exc:
         raise ConfigError(f"the sync filter for {sobject} is not a valid SOQL condition: {exc}") from None
+    if schema is not None:
+        for owner, path in field_paths(sobject, condition):
+            try:
+                schema.resolve(owner, path)
+            except ValueError as exc:
+                raise ConfigError(f"the sync filter for {sobject} names a field the org does not have: {exc}") from None
     return render_condition(condition)
 
 
@@ -35,15 +43,17 @@ class SyncFilters:
     pricebook_entry: str | None = None
 
     @classmethod
-    def from_preferences(cls, filters: Mapping[str, str]) -> SyncFilters:
+    def from_preferences(cls, filters: Mapping[str, str], describe: Describe | None = None) -> SyncFilters:
+        """Parses every filter; with `describe` (the org's), a field the org does not have is refused too."""
         unknown = sorted(set(filters) - set(FILTERED_OBJECTS))
         if unknown:
             raise ConfigError(f"sync filters are for {', '.join(FILTERED_OBJECTS)}; unknown: {', '.join(unknown)}")
+        schema = OrgSchema(describe) if describe is not None else None
         return cls(
-            order=validated("Order", filters.get("Order")),
-            account=validated("Account", filters.get("Account")),
-            product=validated("Product2", filters.get("Product2")),
-            pricebook_entry=validated("PricebookEntry", filters.get("PricebookEntry")),
+            order=validated("Order", filters.get("Order"), schema),
+            account=validated("Account", filters.get("Account"), schema),
+            product=validated("Product2", filters.get("Product2"), schema),
+            pricebook_entry=validated("PricebookEntry", filters.get("PricebookEntry"), schema),
         )
 
     def items(self) -> list[tuple[str, str]]:

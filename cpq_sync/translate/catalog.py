@@ -29,6 +29,9 @@ from cpq_sync.translate.terms import (
 )
 
 SHIPPING_REQUIRES = ("address",)
+MAX_UNIT_AMOUNT = 99_999_999
+"""Stripe's largest unit amount, in the currency's smallest unit (999,999.99 USD): a larger price is refused by
+Stripe with a 400, so the record fails first, naming its field."""
 
 
 def customer_key(account_id: str) -> str:
@@ -47,8 +50,6 @@ def translate_customer(account: AccountRecord, ctx: TranslateContext) -> Desired
         params.pop("shipping")
     elif isinstance(shipping, dict) and "name" not in shipping:
         shipping["name"] = account.name or account.id
-    if isinstance(params.get("description"), str):
-        params["description"] = params["description"][:350]
     params["metadata"] = {**params.get("metadata", {}), **ctx.metadata("account", account.id)}
     return Desired.of(customer_key(account.id), ObjectKind.CUSTOMER, account, params)
 
@@ -83,7 +84,9 @@ def line_charge(item: OrderItemRecord) -> LineCharge:
     months = billing_frequency_months(
         item.billing_frequency, object_type="OrderItem", record_id=item.id, field="SBQQ__BillingFrequency__c"
     )
-    term_value = item.subscription_term or item.default_subscription_term or Decimal(12)
+    term_value = next(
+        (t for t in (item.subscription_term, item.default_subscription_term) if t is not None), Decimal(12)
+    )  # a term of 0 is an error below, never a reason to use the default term
     term = whole_number(
         term_value,
         object_type="OrderItem",
@@ -130,14 +133,24 @@ def _price_params(
             record.OBJECT_TYPE,
             record.id,
             "UnitPrice",
-            f"negative price {amount} cannot be a Stripe price.",
+            f"negative price {record.unit_price} cannot be a Stripe price.",
             "use a coupon for discounts, or make the price zero or positive.",
         )
     params: dict[str, object] = {"currency": currency, "product": Ref(product_key(product_id))}
     if tiers is not None:
         params.update(tiers)
     else:
-        params["unit_amount_decimal"] = decimal_string(minor_units(amount, currency))
+        units = minor_units(amount, currency)
+        if units > MAX_UNIT_AMOUNT:
+            raise DataError(
+                record.OBJECT_TYPE,
+                record.id,
+                "UnitPrice",
+                f"the price of one billing period, {amount.normalize():f} {currency.upper()}, is over what one Stripe "
+                f"price holds ({MAX_UNIT_AMOUNT} in the currency's smallest unit).",
+                "bill the line more often (e.g. quarterly instead of annually), or split it into several lines.",
+            )
+        params["unit_amount_decimal"] = decimal_string(units)
     if charge.recurring:
         recurring: dict[str, object] = {"interval": "month", "interval_count": charge.interval_months}
         if charge.metered:

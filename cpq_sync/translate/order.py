@@ -37,7 +37,7 @@ from cpq_sync.translate.dates import utc_midnight
 from cpq_sync.translate.evergreen import check_not_mixed, evergreen_subscription
 from cpq_sync.translate.mdq import mdq_phases
 from cpq_sync.translate.migration import is_migrated, skip_paid_periods
-from cpq_sync.translate.prices import consumption_tiers, product_schedule, translate_meter
+from cpq_sync.translate.prices import consumption_tiers, is_metered, product_schedule, translate_meter
 from cpq_sync.translate.proration import prorated_phases
 from cpq_sync.translate.terms import payment_term_days, whole_number
 
@@ -119,6 +119,9 @@ def translate_order(bundle: OrderBundle, ctx: TranslateContext) -> OrderTranslat
             "the order has no start date (neither the quote's start date nor EffectiveDate is set).",
         )
 
+    for item in lines:  # a decimal quantity is named as such before a mapping reads it (usage lines send none)
+        if not is_metered(item.charge_type, item.billing_type):
+            whole_number(item.quantity, object_type="OrderItem", record_id=item.id, field="Quantity", what="quantity")
     customer = translate_customer(bundle.account, ctx)
     objects: dict[str, Desired] = {customer.key: customer}
     line_prices: dict[str, str] = {}

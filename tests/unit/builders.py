@@ -39,3 +39,18 @@ def line(n: int, product_id: str, pbe_id: str, qty: str, unit_price: str, **valu
         **values,
     }
     return OrderItemRecord.from_flat(row)
+
+
+def one_time_line(n: int, product_id: str, pbe_id: str, qty: str, unit_price: str) -> OrderItemRecord:
+    """A one-time order line: no frequency, pricing or term."""
+    return line(
+        n,
+        product_id,
+        pbe_id,
+        qty,
+        unit_price,
+        sbqq__chargetype__c="One-Time",
+        sbqq__billingfrequency__c=None,
+        sbqq__subscriptionpricing__c=None,
+        sbqq__subscriptionterm__c=None,
+    )

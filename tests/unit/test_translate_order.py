@@ -16,7 +16,7 @@ from cpq_sync.mapping.loader import load_mappings
 from cpq_sync.records import AccountRecord, OrderItemRecord, OrderRecord, Product2Record
 from cpq_sync.translate.context import TranslateContext
 from cpq_sync.translate.order import OrderBundle, translate_order
-from tests.unit.builders import line, pbe
+from tests.unit.builders import line, one_time_line, pbe
 
 ACCOUNT = "001000000000001AAA"
 ORDER = "801000000000001AAA"
@@ -121,17 +121,7 @@ def test_customer_gets_address_shipping_and_metadata(ctx: TranslateContext) -> N
 
 
 def test_one_time_lines_are_invoice_items_of_the_first_phase(ctx: TranslateContext) -> None:
-    setup = line(
-        2,
-        PROD_B,
-        PBE_B,
-        "1",
-        "500",
-        sbqq__chargetype__c="One-Time",
-        sbqq__billingfrequency__c=None,
-        sbqq__subscriptionpricing__c=None,
-        sbqq__subscriptionterm__c=None,
-    )
+    setup = one_time_line(2, PROD_B, PBE_B, "1", "500")
     result = translate_order(bundle([line(1, PROD_A, PBE_A, "10", "120"), setup]), ctx)
     (phase,) = result.main.params["phases"]
     assert phase["add_invoice_items"] == [
@@ -186,7 +176,7 @@ def test_two_lines_with_the_same_price_bill_together(ctx: TranslateContext) -> N
             {"quantity": "2.5"},
             "OrderItem 802000000000001AAA",
             "Quantity",
-            "phase_item.quantity: expected a whole number, got 2.5",
+            "quantity 2.5 is a decimal; Stripe needs a whole number",
         ),
         (
             {"sbqq__subscriptionterm__c": "12.5"},
