@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from cpq_sync.sandbox.salesforce.schema import FieldDef, Schema
 from cpq_sync.sandbox.salesforce.soql.parser import BoolOp, Comparison, Condition, CountItem, FieldPath, Not, Query
 from cpq_sync.sandbox.salesforce.soql.parser import parse as parse_soql
+from cpq_sync.sandbox.salesforce.store import SYSTEM_FIELDS
 
 ROOT = Path(__file__).resolve().parents[2]
 PERMISSION_SET = (
@@ -33,18 +34,7 @@ CONTROLLED_BY = {
     "ProductConsumptionSchedule": "ConsumptionSchedule",
 }
 # Fields field-level security does not apply to (always readable to whoever reads the object).
-UNPERMISSIONABLE = {
-    "Id",
-    "Name",
-    "IsDeleted",
-    "CreatedDate",
-    "CreatedById",
-    "LastModifiedDate",
-    "LastModifiedById",
-    "SystemModstamp",
-    "OwnerId",
-    "CurrencyIsoCode",
-}
+UNPERMISSIONABLE = {*SYSTEM_FIELDS, "Name", "OwnerId", "CurrencyIsoCode"}
 
 
 # Standard fields Salesforce requires though the sandbox schema lets them be empty (not permissionable either).

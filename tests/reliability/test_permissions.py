@@ -23,7 +23,6 @@ from cpq_sync.sandbox.salesforce.store import OrgStore
 from cpq_sync.sandbox.stripe.keys import required_permission
 from flows.operations import RerunFailedParameters, rerun_failed_flow
 from flows.sync import SyncParameters, sync_flow
-from tests.e2e.conftest import prefect_server, sandbox  # noqa: F401 (fixtures)
 from tests.reliability.permission_needs import PERMISSION_SET, Deriver, Needs, body_of, granted, render
 from tests.reliability.stripe_permissions import readme_permissions
 
@@ -39,7 +38,7 @@ DESCRIPTION = (
 
 
 def test_the_demo_syncs_with_a_key_granting_exactly_the_readme_permissions(
-    sandbox: Path,  # noqa: F811
+    sandbox: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     sandbox_sf.seed_org(sandbox, orders=40, seed=3)
@@ -127,7 +126,7 @@ def needs_of_every_run(directory: Path, recorder: Recorder) -> Needs:
 
 
 def test_the_permission_set_grants_exactly_what_the_sync_uses(
-    sandbox: Path,  # noqa: F811
+    sandbox: Path,
     recorder: Recorder,
 ) -> None:
     needs = needs_of_every_run(sandbox, recorder)

@@ -12,6 +12,7 @@ is the server's, not the sync's output, and is left out (as Salesforce keeps its
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import io
 import json
 import logging
@@ -25,7 +26,13 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+from prefect.client.schemas.filters import (
+    FlowRunFilter,
+    FlowRunFilterId,
+    FlowRunFilterStartTime,
+    LogFilter,
+    LogFilterFlowRunId,
+)
 from typer.testing import CliRunner
 
 from cpq_sync.cli import app
@@ -33,7 +40,6 @@ from cpq_sync.ops.credentials import BLOCK_NAME, register_secret_block
 from cpq_sync.sandbox import salesforce as sandbox_sf
 from cpq_sync.sandbox import stripe as sandbox_stripe
 from flows.sync import SyncParameters, sync_flow
-from tests.e2e.conftest import prefect_server, sandbox  # noqa: F401 (fixtures)
 from tests.reliability.stripe_permissions import readme_permissions
 
 pytestmark = pytest.mark.xdist_group("prefect")
@@ -153,7 +159,7 @@ def chatty_transports(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def credentials(sandbox: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:  # noqa: F811
+def credentials(sandbox: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """Fake credentials the sandboxes accept: a restricted key granting the README's permissions, a session the
     sandbox org issued, and a password, security token and JWT private key that are configured but unused."""
     sandbox_sf.seed_org(sandbox, orders=40, seed=3)
@@ -220,11 +226,14 @@ def scan_sandbox_dir(directory: Path, scanner: Scanner) -> int:
     return rows
 
 
-def scan_prefect(scanner: Scanner) -> list[str]:
-    """Flow runs (parameters, state), their task runs, logs and artifacts, read back from the server."""
+def scan_prefect(scanner: Scanner, since: dt.datetime) -> list[str]:
+    """The flow runs started since `since` (parameters, state), their task runs, logs and artifacts, read back
+    from the server; returns the log messages."""
     messages = []
     with get_client(sync_client=True) as client:
-        for run in client.read_flow_runs(limit=200):
+        runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(start_time=FlowRunFilterStartTime(after_=since)))
+        assert len(runs) >= 3
+        for run in runs:
             scanner.add("flow-run parameters", json.dumps(run.parameters, default=str))
             state = run.state
             scanner.add("flow-run state", f"{run.name} {state.name if state else ''} {state.message if state else ''}")
@@ -239,10 +248,13 @@ def scan_prefect(scanner: Scanner) -> list[str]:
                 if len(page) < 200:
                     break
                 offset += 200
-        for task_run in client.read_task_runs(limit=200):
+        ours = FlowRunFilter(id=FlowRunFilterId(any_=[run.id for run in runs]))
+        for task_run in client.read_task_runs(flow_run_filter=ours):
             state = task_run.state
             scanner.add("task-run state", f"{task_run.name} {state.message if state else ''}")
-        for artifact in client.read_artifacts(limit=200):
+        artifacts = client.read_artifacts(flow_run_filter=ours)
+        assert {a.key for a in artifacts} >= {"sync-summary", "sync-objects"}
+        for artifact in artifacts:
             scanner.add("artifacts", json.dumps([artifact.key, artifact.description, artifact.data], default=str))
     return messages
 
@@ -261,7 +273,7 @@ def test_scanner_finds_a_planted_secret_in_any_form() -> None:
 
 
 def test_no_secret_reaches_any_output(
-    sandbox: Path,  # noqa: F811
+    sandbox: Path,
     credentials: dict[str, str],
     debug_logs: _Capture,
     chatty_transports: None,
@@ -270,6 +282,7 @@ def test_no_secret_reaches_any_output(
 ) -> None:
     scanner = Scanner(_secrets(credentials))
     runner = CliRunner()
+    started = dt.datetime.now(dt.UTC)
 
     # 1. the CLI's dry run, at DEBUG
     dry = runner.invoke(app, ["sync", "--full", "--dry-run", "--verbose"])
@@ -315,7 +328,7 @@ def test_no_secret_reaches_any_output(
     scanner.add("stderr", err)
     logs = debug_logs.stream.getvalue()
     scanner.add("log records", logs)
-    server_logs = scan_prefect(scanner)
+    server_logs = scan_prefect(scanner, started)
     rows = scan_sandbox_dir(sandbox, scanner)
     sync_records = sf.query_all("SELECT Id, Name, Resolution_Status__c, Resolution_Message__c FROM Sync_Record__c")[
         "records"
