@@ -19,6 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from cpq_sync import redact
 from cpq_sync.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -189,7 +190,11 @@ def load_settings() -> Settings:
         stripe_settings = StripeSettings()
     except ValidationError as exc:
         raise ConfigError(exc.errors()[0]["msg"].removeprefix("Value error, ")) from None
-    runtime = RuntimeSettings()
+    try:
+        runtime = RuntimeSettings()
+    except ValidationError as exc:
+        problems = "; ".join(f"CPQ_SYNC_{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(problems) from None
     if salesforce.partially_configured:
         raise ConfigError(
             "Salesforce credentials are incomplete: set SALESFORCE_USERNAME + SALESFORCE_PASSWORD "
@@ -209,7 +214,9 @@ def load_settings() -> Settings:
             "into a real Stripe account, or neither to use the sandboxes."
         )
     preferences = load_preferences(runtime.mappings_dir)
-    return Settings(salesforce=salesforce, stripe=stripe_settings, runtime=runtime, preferences=preferences)
+    settings = Settings(salesforce=salesforce, stripe=stripe_settings, runtime=runtime, preferences=preferences)
+    redact.install(settings.secret_values())  # from the moment a process holds the secrets, its logs mask them
+    return settings
 
 
 def _check_sandbox_credentials(salesforce: SalesforceSettings, stripe_settings: StripeSettings) -> None:

@@ -116,3 +116,27 @@ def test_secret_values_cover_the_soap_password_and_the_private_key(
     assert {"pw-secret", "tok3n", "pw-secrettok3n", "sk_test_abcdefgh"} <= set(values)
     assert {"MIIEvQIBADANBgkqhkiG9w0BAQEF", "AASCBKcwggSjAgEAAoIBAQ=="} <= set(values)
     assert not any("PRIVATE KEY" in v for v in values)
+
+
+def test_loading_the_settings_masks_their_secrets_in_every_later_log(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    monkeypatch.setenv("SALESFORCE_USERNAME", "u@example.com")
+    monkeypatch.setenv("SALESFORCE_PASSWORD", "plain-words-password")
+    monkeypatch.setenv("STRIPE_API_KEY", "sk_test_abcdefgh")
+    factory = logging.getLogRecordFactory()
+    try:
+        load_settings()
+        with caplog.at_level(logging.INFO, logger="anything"):
+            logging.getLogger("anything").info("logging in with %s", "plain-words-password")
+    finally:
+        logging.setLogRecordFactory(factory)
+    assert "plain-words-password" not in caplog.text and "[redacted]" in caplog.text
+
+
+def test_a_bad_runtime_setting_is_a_configuration_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CPQ_SYNC_TARGET", "staging")
+    with pytest.raises(ConfigError, match="CPQ_SYNC_TARGET: Input should be 'sandbox' or 'production'"):
+        load_settings()
