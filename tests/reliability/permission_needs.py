@@ -28,10 +28,10 @@ _PATH = re.compile(r"^/services/data/v\d+\.\d+/(.*)$")
 
 # Objects with no permissions of their own: Salesforce controls them through their parent's.
 CONTROLLED_BY = {
-    "OrderItem": "Order",
-    "PricebookEntry": "Pricebook2",
-    "ConsumptionRate": "ConsumptionSchedule",
-    "ProductConsumptionSchedule": "ConsumptionSchedule",
+    "OrderItem": ("Order",),
+    "PricebookEntry": ("Pricebook2", "Product2"),
+    "ConsumptionRate": ("ConsumptionSchedule",),
+    "ProductConsumptionSchedule": ("ConsumptionSchedule", "Product2"),
 }
 # Fields field-level security does not apply to (always readable to whoever reads the object).
 UNPERMISSIONABLE = {*SYSTEM_FIELDS, "Name", "OwnerId", "CurrencyIsoCode"}
@@ -58,8 +58,8 @@ class Needs:
     fields: dict[str, set[str]] = field(default_factory=dict)  # Object.Field -> {read, edit}
 
     def obj(self, name: str, *access: str) -> None:
-        target = CONTROLLED_BY.get(name, name)
-        self.objects.setdefault(target, set()).update(("read", *access))
+        for target in CONTROLLED_BY.get(name, (name,)):
+            self.objects.setdefault(target, set()).update(("read", *access))
 
     def fld(self, schema: Schema, sobject: str, name: str, *access: str) -> None:
         sobj = schema.sobject(sobject)
