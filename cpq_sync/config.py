@@ -2,6 +2,9 @@
 
 Credentials are `SecretStr` so they never print; which target a run uses is decided here once:
 both Salesforce and Stripe configured (production), neither (the two sandboxes), or a clear error.
+`CPQ_SYNC_TARGET=sandbox` keeps the sandboxes while credentials are set: the sandbox Stripe account then
+authenticates the run with `STRIPE_API_KEY` (a key registered with `cpq_sync.sandbox.stripe.add_api_key`, e.g. a
+restricted key) and the sandbox org with `SALESFORCE_ACCESS_TOKEN` (a session it issued).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from cpq_sync import redact
 from cpq_sync.errors import ConfigError, yaml_problem
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -80,6 +84,7 @@ class RuntimeSettings(BaseSettings):
 
     sandbox: Path = Path(".sandbox")
     mappings_dir: Path = DEFAULT_MAPPINGS_DIR
+    target: Target | None = None  # None: decided by the credentials (both: production, neither: sandboxes)
 
 
 class SyncPreferences(BaseModel):
@@ -164,18 +169,38 @@ class Settings(BaseModel):
     preferences: SyncPreferences
 
     def secret_values(self) -> list[str]:
-        """Every secret this run knows, for the log redaction."""
+        """Every secret this run knows, for the log redaction: the credentials, the password as the SOAP login
+        sends it (password + security token), and the private key of the JWT flow (each line of its body too)."""
         values = [
             self.salesforce.password,
             self.salesforce.security_token,
             self.salesforce.access_token,
             self.stripe.api_key,
         ]
-        return [v.get_secret_value() for v in values if v is not None]
+        secrets = [v.get_secret_value() for v in values if v is not None]
+        if self.salesforce.password is not None and self.salesforce.security_token is not None:
+            secrets.append(
+                self.salesforce.password.get_secret_value() + self.salesforce.security_token.get_secret_value()
+            )
+        secrets += private_key_lines(self.salesforce.private_key_file)
+        return secrets
 
     @property
     def target(self) -> Target:
+        if self.runtime.target is not None:
+            return self.runtime.target
         return Target.SANDBOX if self.stripe.api_key is None else Target.PRODUCTION
+
+
+def private_key_lines(path: Path | None) -> list[str]:
+    """The base64 lines of a PEM private key file (nothing when there is no such readable file)."""
+    if path is None:
+        return []
+    try:
+        text = path.read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError):
+        return []
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("-----")]
 
 
 def load_settings() -> Settings:
@@ -185,7 +210,11 @@ def load_settings() -> Settings:
         stripe_settings = StripeSettings()
     except ValidationError as exc:
         raise ConfigError(exc.errors()[0]["msg"].removeprefix("Value error, ")) from None
-    runtime = RuntimeSettings()
+    try:
+        runtime = RuntimeSettings()
+    except ValidationError as exc:
+        problems = "; ".join(f"CPQ_SYNC_{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(problems) from None
     if salesforce.partially_configured:
         raise ConfigError(
             "Salesforce credentials are incomplete: set SALESFORCE_USERNAME + SALESFORCE_PASSWORD "
@@ -194,11 +223,28 @@ def load_settings() -> Settings:
         )
     has_sf = salesforce.method is not None
     has_stripe = stripe_settings.api_key is not None
-    if has_sf != has_stripe:
+    if runtime.target is Target.SANDBOX:
+        _check_sandbox_credentials(salesforce, stripe_settings)
+    elif runtime.target is Target.PRODUCTION and not (has_sf or has_stripe):
+        raise ConfigError("CPQ_SYNC_TARGET=production needs STRIPE_API_KEY and Salesforce credentials (SALESFORCE_*)")
+    elif has_sf != has_stripe:
         missing = "STRIPE_API_KEY" if has_sf else "Salesforce credentials (SALESFORCE_*)"
         raise ConfigError(
             f"Only one target is configured: {missing} is missing. Configure both to sync a real org "
             "into a real Stripe account, or neither to use the sandboxes."
         )
     preferences = load_preferences(runtime.mappings_dir)
-    return Settings(salesforce=salesforce, stripe=stripe_settings, runtime=runtime, preferences=preferences)
+    settings = Settings(salesforce=salesforce, stripe=stripe_settings, runtime=runtime, preferences=preferences)
+    redact.install(settings.secret_values())  # from the moment a process holds the secrets, its logs mask them
+    return settings
+
+
+def _check_sandbox_credentials(salesforce: SalesforceSettings, stripe_settings: StripeSettings) -> None:
+    """With CPQ_SYNC_TARGET=sandbox, the credentials given must be ones the sandboxes can check."""
+    if stripe_settings.livemode:
+        raise ConfigError("CPQ_SYNC_TARGET=sandbox takes a test-mode STRIPE_API_KEY (sk_test_... or rk_test_...)")
+    if salesforce.method not in (None, "access_token"):
+        raise ConfigError(
+            "CPQ_SYNC_TARGET=sandbox: the sandbox org has no login endpoint; give it a session it issued "
+            "(SALESFORCE_INSTANCE_URL + SALESFORCE_ACCESS_TOKEN) or no Salesforce credentials"
+        )

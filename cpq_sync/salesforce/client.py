@@ -67,7 +67,8 @@ def login(settings: Settings) -> Salesforce:
     if settings.target is Target.SANDBOX:
         from cpq_sync.sandbox.salesforce import connect
 
-        return connect(settings.runtime.sandbox)
+        session = settings.salesforce.access_token
+        return connect(settings.runtime.sandbox, session_id=session.get_secret_value() if session else None)
     creds = settings.salesforce
     method = creds.method
     if method == "access_token":

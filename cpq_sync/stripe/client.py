@@ -13,6 +13,9 @@ def stripe_client(settings: Settings) -> stripe.StripeClient:
     if settings.target is Target.SANDBOX:
         from cpq_sync.sandbox.stripe import connect
 
-        return connect(settings.runtime.sandbox, max_network_retries=MAX_NETWORK_RETRIES)
+        if settings.stripe.api_key is None:
+            return connect(settings.runtime.sandbox, max_network_retries=MAX_NETWORK_RETRIES)
+        key = settings.stripe.api_key.get_secret_value()
+        return connect(settings.runtime.sandbox, max_network_retries=MAX_NETWORK_RETRIES, api_key=key)
     assert settings.stripe.api_key is not None
     return stripe.StripeClient(settings.stripe.api_key.get_secret_value(), max_network_retries=MAX_NETWORK_RETRIES)

@@ -79,3 +79,64 @@ def test_bad_preferences_name_the_file_and_the_setting(tmp_path: Path) -> None:
     (tmp_path / "preferences.yaml").write_text("sync_every: 5\n")
     with pytest.raises(ConfigError, match="sync_every"):
         load_preferences(tmp_path, env={})
+
+
+def test_the_sandboxes_can_be_kept_while_credentials_are_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CPQ_SYNC_TARGET", "sandbox")
+    monkeypatch.setenv("STRIPE_API_KEY", "rk_test_51abcdefghijklmnop")
+    assert load_settings().target is Target.SANDBOX
+    monkeypatch.setenv("STRIPE_API_KEY", "rk_live_51abcdefghijklmnop")
+    with pytest.raises(ConfigError, match="takes a test-mode STRIPE_API_KEY"):
+        load_settings()
+    monkeypatch.setenv("STRIPE_API_KEY", "rk_test_51abcdefghijklmnop")
+    monkeypatch.setenv("SALESFORCE_USERNAME", "u@example.com")
+    monkeypatch.setenv("SALESFORCE_PASSWORD", "pw-secret")
+    with pytest.raises(ConfigError, match="the sandbox org has no login endpoint") as err:
+        load_settings()
+    assert "pw-secret" not in str(err.value)
+
+
+def test_secret_values_cover_the_soap_password_and_the_private_key(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    key = tmp_path / "server.key"
+    key.write_text(
+        "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEF\n"
+        "AASCBKcwggSjAgEAAoIBAQ==\n-----END PRIVATE KEY-----\n"
+    )
+    for name, value in {
+        "SALESFORCE_USERNAME": "u@example.com",
+        "SALESFORCE_PASSWORD": "pw-secret",
+        "SALESFORCE_SECURITY_TOKEN": "tok3n",
+        "SALESFORCE_PRIVATE_KEY_FILE": str(key),
+        "STRIPE_API_KEY": "sk_test_abcdefgh",
+    }.items():
+        monkeypatch.setenv(name, value)
+    values = load_settings().secret_values()
+    assert {"pw-secret", "tok3n", "pw-secrettok3n", "sk_test_abcdefgh"} <= set(values)
+    assert {"MIIEvQIBADANBgkqhkiG9w0BAQEF", "AASCBKcwggSjAgEAAoIBAQ=="} <= set(values)
+    assert not any("PRIVATE KEY" in v for v in values)
+
+
+def test_loading_the_settings_masks_their_secrets_in_every_later_log(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    monkeypatch.setenv("SALESFORCE_USERNAME", "u@example.com")
+    monkeypatch.setenv("SALESFORCE_PASSWORD", "plain-words-password")
+    monkeypatch.setenv("STRIPE_API_KEY", "sk_test_abcdefgh")
+    factory = logging.getLogRecordFactory()
+    try:
+        load_settings()
+        with caplog.at_level(logging.INFO, logger="anything"):
+            logging.getLogger("anything").info("logging in with %s", "plain-words-password")
+    finally:
+        logging.setLogRecordFactory(factory)
+    assert "plain-words-password" not in caplog.text and "[redacted]" in caplog.text
+
+
+def test_a_bad_runtime_setting_is_a_configuration_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CPQ_SYNC_TARGET", "staging")
+    with pytest.raises(ConfigError, match="CPQ_SYNC_TARGET: Input should be 'sandbox' or 'production'"):
+        load_settings()

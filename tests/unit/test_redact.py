@@ -1,6 +1,7 @@
 """Secrets never reach a log line, whichever logger emits them."""
 
 import logging
+import sys
 
 import pytest
 
@@ -50,3 +51,28 @@ def test_install_cleans_records_of_child_loggers_and_late_handlers(caplog: pytes
     finally:
         logging.setLogRecordFactory(original)
     assert "s3cr3t-token" not in caplog.text and MASK in caplog.text
+
+
+def test_encoded_forms_of_a_configured_secret_are_masked() -> None:
+    import base64
+    from urllib.parse import quote
+
+    secret = "p@ss word/+=secret"
+    for form in (quote(secret, safe=""), base64.b64encode(secret.encode()).decode()):
+        assert redact(f"body={form}&x=1", [secret]) == f"body={MASK}&x=1"
+
+
+def test_a_secret_in_a_chained_cause_is_masked_in_the_traceback(caplog: pytest.LogCaptureFixture) -> None:
+    logger = logging.getLogger("cpq_sync.test")
+    record: logging.LogRecord | None = None
+    try:
+        try:
+            raise ValueError("login failed for password hunter2-password")
+        except ValueError as cause:
+            raise RuntimeError("step 'prepare' failed") from cause
+    except RuntimeError:
+        record = logger.makeRecord("cpq_sync.test", logging.ERROR, __file__, 1, "run failed", (), sys.exc_info())
+    RedactingFilter(["hunter2-password"]).filter(record)
+    text = logging.Formatter().format(record)
+    assert "step 'prepare' failed" in text and "login failed for password" in text
+    assert "hunter2" not in text

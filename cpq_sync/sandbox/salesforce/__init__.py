@@ -63,19 +63,24 @@ __all__ = [
 
 
 def connect(
-    directory: str | Path, *, page_size: int | None = None, faults: SalesforceFaults | None = None
+    directory: str | Path,
+    *,
+    page_size: int | None = None,
+    faults: SalesforceFaults | None = None,
+    session_id: str | None = None,
 ) -> Salesforce:
     """A real simple-salesforce client logged in to the sandbox org stored in ``directory``.
 
     ``page_size`` lowers the query page (default 2,000); ``faults`` overrides the faults persisted in the
-    directory by :func:`set_faults` for this client only.
+    directory by :func:`set_faults` for this client only; ``session_id`` uses that session (one
+    :func:`new_session` issued; any other answers 401 INVALID_SESSION_ID) instead of a new one.
     """
     adapter = SandboxAdapter(directory, page_size=page_size, faults=faults)
     session = requests.Session()
     session.mount(INSTANCE_URL, adapter)
     return Salesforce(
         instance_url=INSTANCE_URL,
-        session_id=_new_session(adapter.store),
+        session_id=session_id or _new_session(adapter.store),
         session=session,
         version=API_VERSION,
     )

@@ -21,6 +21,7 @@ from cpq_sync.sandbox.stripe.billing.preview import PreviewInvoice, PreviewLine,
 from cpq_sync.sandbox.stripe.clock import read_clock, write_clock
 from cpq_sync.sandbox.stripe.faults import StripeFaults, save_faults
 from cpq_sync.sandbox.stripe.http_client import SandboxHTTPClient
+from cpq_sync.sandbox.stripe.keys import SANDBOX_KEY, add_api_key
 from cpq_sync.sandbox.stripe.request_log import LoggedRequest
 from cpq_sync.sandbox.stripe.store import Store
 
@@ -28,11 +29,13 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 __all__ = [
+    "SANDBOX_KEY",
     "LoggedRequest",
     "PreviewInvoice",
     "PreviewLine",
     "SandboxHTTPClient",
     "StripeFaults",
+    "add_api_key",
     "billing_preview",
     "clear_request_log",
     "connect",
@@ -45,15 +48,20 @@ __all__ = [
     "show",
 ]
 
-API_KEY = "sk_test_sandbox"
+API_KEY = SANDBOX_KEY
 
 
 def connect(
-    directory: str | Path, *, faults: StripeFaults | None = None, max_network_retries: int = 2
+    directory: str | Path,
+    *,
+    faults: StripeFaults | None = None,
+    max_network_retries: int = 2,
+    api_key: str = SANDBOX_KEY,
 ) -> stripe.StripeClient:
-    """A real ``stripe.StripeClient`` serving the account in ``directory`` (faults=None: from set_faults)."""
+    """A real ``stripe.StripeClient`` serving the account in ``directory`` (faults=None: from set_faults),
+    authenticated with ``api_key``: the account's own key, or one registered with ``add_api_key``."""
     return stripe.StripeClient(
-        api_key=API_KEY,
+        api_key=api_key,
         http_client=SandboxHTTPClient(directory, faults),
         max_network_retries=max_network_retries,
     )

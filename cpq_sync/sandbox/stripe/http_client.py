@@ -21,7 +21,7 @@ import stripe
 from requests.structures import CaseInsensitiveDict
 from stripe._api_version import _ApiVersion
 
-from cpq_sync.sandbox.stripe import idempotency, ids, request_log, router, wire
+from cpq_sync.sandbox.stripe import idempotency, ids, keys, request_log, router, wire
 from cpq_sync.sandbox.stripe.clock import read_clock
 from cpq_sync.sandbox.stripe.errors import (
     StripeError,
@@ -190,6 +190,7 @@ class SandboxHTTPClient(stripe.HTTPClient):
         print_ = idempotency.fingerprint(method, path, params)
         use_key = key is not None and method == "POST"
         try:
+            keys.authorize(store, method, path, lower_headers.get("authorization"))
             version = lower_headers.get("stripe-version")
             if version is not None and version != _ApiVersion.CURRENT:
                 raise invalid_request(
