@@ -286,6 +286,14 @@ CASES = [
         "3",
     ),
     Case(
+        "price.recurring.interval_count.zero",
+        lambda a, v: a.price_with(recurring={"interval": "day", "interval_count": v}),
+        "recurring[interval_count]",
+        0,
+        1,
+        "1",
+    ),
+    Case(
         "subscription.days_until_due",
         lambda a, v: a.subscription_with(days_until_due=v),
         "days_until_due",

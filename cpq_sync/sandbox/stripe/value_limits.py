@@ -148,7 +148,9 @@ def _check_interval_count(recurring: dict[str, Any], name: str) -> None:
     limit = MAX_INTERVAL_COUNT.get(str(interval))
     if limit is None or count is None:
         return
-    if not 1 <= count <= limit:
+    if count < 1:
+        raise invalid_request("This value must be greater than or equal to 1.", param=f"{name}[interval_count]")
+    if count > limit:
         raise invalid_request(
             f"Invalid {name}[interval_count]: the maximum for interval={interval} is {limit} (three years).",
             param=f"{name}[interval_count]",
