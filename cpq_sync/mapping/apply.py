@@ -12,32 +12,14 @@ from decimal import Decimal
 from typing import Any
 
 from cpq_sync.errors import DataError
-from cpq_sync.mapping.kinds import Kind
+from cpq_sync.mapping.kinds import SPECS, Kind
 from cpq_sync.mapping.loader import MappingEntry
+from cpq_sync.stripe.limits import METADATA_VALUE_MAX, text_max
 
 log = logging.getLogger(__name__)
 
 Coerce = Callable[[Any], Any]
 
-METADATA_VALUE_MAX = 500
-METADATA_KEY_MAX = 40
-TEXT_MAX = 5000
-"""Stripe's longest text for most string parameters; the exceptions are in `TEXT_MAX_BY_FIELD`."""
-TEXT_MAX_BY_FIELD: dict[tuple[Kind, str], int] = {
-    (Kind.CUSTOMER, "name"): 256,
-    (Kind.CUSTOMER, "phone"): 20,
-    (Kind.CUSTOMER, "email"): 512,
-    (Kind.PRODUCT, "description"): 40_000,
-    (Kind.PRODUCT, "statement_descriptor"): 22,
-    (Kind.PRODUCT, "unit_label"): 12,
-    (Kind.INVOICE, "description"): 1500,
-    (Kind.INVOICE, "number"): 26,
-    (Kind.INVOICE, "statement_descriptor"): 22,
-    (Kind.SUBSCRIPTION, "description"): 500,
-    (Kind.PHASE, "description"): 500,
-}
-"""Stripe's maximum lengths (its API reference) for the text fields mappings most often fill. The SDK's types do not
-carry them, and Stripe answers a longer value with a 400: the record fails first, naming its field."""
 CUT_BY_FIELD: dict[tuple[Kind, str], int] = {(Kind.CUSTOMER, "description"): 350}
 """Fields whose text is cut rather than refused, as the connector did (metadata values are cut to 500)."""
 
@@ -114,7 +96,8 @@ def text_limit(entry: MappingEntry) -> tuple[int, bool]:
     cut = CUT_BY_FIELD.get((entry.kind, entry.stripe_path))
     if cut is not None:
         return cut, True
-    return TEXT_MAX_BY_FIELD.get((entry.kind, entry.stripe_path), TEXT_MAX), False
+    spec = SPECS[entry.kind]
+    return text_max(spec.path, f"{spec.prefix}.{entry.stripe_path}" if spec.prefix else entry.stripe_path), False
 
 
 def _literal(allowed: tuple[Any, ...], base: Coerce | None) -> Coerce:

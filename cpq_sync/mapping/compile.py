@@ -20,11 +20,11 @@ from cpq_sync.errors import ConfigError
 from cpq_sync.mapping.apply import CompiledEntry, coercer_for, compile_entries
 from cpq_sync.mapping.kinds import SPECS, Kind
 from cpq_sync.mapping.loader import MappingEntry, MappingSet
+from cpq_sync.stripe.limits import METADATA_KEY_MAX, METADATA_KEYS_MAX
 from cpq_sync.stripe.param_types import ParamError, check_value, field_type_at, params_type
 
 Describe = Callable[[str], dict[str, Any]]
 RESERVED_METADATA_PREFIX = "salesforce_"
-METADATA_KEYS_MAX = 50  # Stripe's limit per object
 SYNC_METADATA_KEYS = 10  # the most salesforce_* keys the sync writes on one object is 6; kept with a margin
 
 
@@ -40,9 +40,10 @@ def stripe_annotation(kind: Kind, stripe_path: str) -> Any:
 def _check_stripe(entry: MappingEntry) -> Any:
     if entry.stripe_path.startswith("metadata."):
         key = entry.stripe_path.removeprefix("metadata.")
-        if not key or len(key) > 40 or "[" in key or "]" in key:
+        if not key or len(key) > METADATA_KEY_MAX or "[" in key or "]" in key:
             raise ConfigError(
-                f"{entry.where}: metadata key {key!r} of {entry.kind.value} must be 1 to 40 characters, no brackets"
+                f"{entry.where}: metadata key {key!r} of {entry.kind.value} must be 1 to "
+                f"{METADATA_KEY_MAX} characters, no brackets"
             )
         if key.lower().startswith(RESERVED_METADATA_PREFIX):
             raise ConfigError(

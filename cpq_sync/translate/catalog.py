@@ -11,6 +11,7 @@ from cpq_sync.desired import Desired, ObjectKind, Ref
 from cpq_sync.errors import DataError
 from cpq_sync.mapping.kinds import Kind
 from cpq_sync.records import AccountRecord, OrderItemRecord, PricebookEntryRecord, Product2Record
+from cpq_sync.stripe.limits import MAX_AMOUNT, amount_fits
 from cpq_sync.translate.context import TranslateContext
 from cpq_sync.translate.prices import (
     consumption_tiers,
@@ -29,9 +30,6 @@ from cpq_sync.translate.terms import (
 )
 
 SHIPPING_REQUIRES = ("address",)
-MAX_UNIT_AMOUNT = 99_999_999
-"""Stripe's largest unit amount, in the currency's smallest unit (999,999.99 USD): a larger price is refused by
-Stripe with a 400, so the record fails first, naming its field."""
 
 
 def customer_key(account_id: str) -> str:
@@ -141,13 +139,13 @@ def _price_params(
         params.update(tiers)
     else:
         units = minor_units(amount, currency)
-        if units > MAX_UNIT_AMOUNT:
+        if not amount_fits(units):
             raise DataError(
                 record.OBJECT_TYPE,
                 record.id,
                 "UnitPrice",
                 f"the price of one billing period, {amount.normalize():f} {currency.upper()}, is over what one Stripe "
-                f"price holds ({MAX_UNIT_AMOUNT} in the currency's smallest unit).",
+                f"price holds ({MAX_AMOUNT} in the currency's smallest unit).",
                 "bill the line more often (e.g. quarterly instead of annually), or split it into several lines.",
             )
         params["unit_amount_decimal"] = decimal_string(units)

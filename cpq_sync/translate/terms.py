@@ -7,10 +7,10 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from cpq_sync.errors import DataError
 from cpq_sync.stripe.currencies import ZERO_DECIMAL_CURRENCIES
+from cpq_sync.stripe.limits import AMOUNT_DECIMAL_PLACES
 
 BILLING_FREQUENCY_MONTHS = {"monthly": 1, "quarterly": 3, "semiannual": 6, "annual": 12}
 
-AMOUNT_DECIMAL_PLACES = 12
 _NET_TERM = re.compile(r"^\s*net[\s\-]*(\d+)\s*$", re.IGNORECASE)
 
 

@@ -21,7 +21,7 @@ import stripe
 from requests.structures import CaseInsensitiveDict
 from stripe._api_version import _ApiVersion
 
-from cpq_sync.sandbox.stripe import idempotency, ids, keys, request_log, router, wire
+from cpq_sync.sandbox.stripe import idempotency, ids, keys, request_log, router, value_limits, wire
 from cpq_sync.sandbox.stripe.clock import read_clock
 from cpq_sync.sandbox.stripe.errors import (
     StripeError,
@@ -197,8 +197,7 @@ class SandboxHTTPClient(stripe.HTTPClient):
                     f"The sandbox Stripe account emulates API version {_ApiVersion.CURRENT} only, not {version}.",
                     param="Stripe-Version",
                 )
-            if key is not None and len(key) > 255:
-                raise invalid_request("Idempotency keys may be at most 255 characters long.", param="Idempotency-Key")
+            value_limits.check_idempotency_key(key)
             if use_key:
                 assert key is not None
                 saved = idempotency.lookup(store, key, print_)
@@ -213,6 +212,7 @@ class SandboxHTTPClient(stripe.HTTPClient):
                     check_params(method, matched.template, params, typed_dict=matched.params_type)
                 except ParamError as err:
                     raise invalid_request(err.message, param=err.param) from None
+            value_limits.check_request(matched.template, params)
         except StripeError as err:
             return _Outcome(err.status, json.dumps(err.body(request_id)), request_id, err.headers), False
 

@@ -7,10 +7,8 @@ from typing import Any
 
 from cpq_sync.sandbox.stripe.errors import StripeError, invalid_request
 from cpq_sync.sandbox.stripe.router import RequestContext
-
-MAX_METADATA_KEYS = 50
-MAX_METADATA_KEY_LENGTH = 40
-MAX_METADATA_VALUE_LENGTH = 500
+from cpq_sync.sandbox.stripe.value_limits import check_metadata, metadata_count_error
+from cpq_sync.stripe.limits import METADATA_KEYS_MAX
 
 
 def apply_metadata(current: dict[str, str] | None, update: Any, *, param: str = "metadata") -> dict[str, str]:
@@ -22,33 +20,17 @@ def apply_metadata(current: dict[str, str] | None, update: Any, *, param: str = 
         return {}
     if not isinstance(update, dict):
         raise invalid_request("Invalid object", param=param)
+    check_metadata(update, param)
     for key, value in update.items():
         key = str(key)
-        if "[" in key or "]" in key:
-            raise invalid_request(f"Metadata keys may not contain square brackets: {key}", param=f"{param}[{key}]")
-        if len(key) > MAX_METADATA_KEY_LENGTH:
-            raise invalid_request(
-                f"Metadata keys can have up to {MAX_METADATA_KEY_LENGTH} characters; {key!r} has {len(key)}.",
-                param=f"{param}[{key}]",
-            )
         if not isinstance(value, str):
             raise invalid_request("Invalid string", param=f"{param}[{key}]")
-        if len(value) > MAX_METADATA_VALUE_LENGTH:
-            raise invalid_request(
-                f"Metadata values can have up to {MAX_METADATA_VALUE_LENGTH} characters, but you passed "
-                "in a value "
-                f"that is {len(value)} characters.",
-                param=f"{param}[{key}]",
-            )
         if value == "":
             merged.pop(key, None)
         else:
             merged[key] = value
-    if len(merged) > MAX_METADATA_KEYS:
-        raise invalid_request(
-            f"Invalid metadata: metadata can have up to {MAX_METADATA_KEYS} keys, but it would have {len(merged)}.",
-            param=param,
-        )
+    if len(merged) > METADATA_KEYS_MAX:
+        raise metadata_count_error(len(merged), param)
     return merged
 
 

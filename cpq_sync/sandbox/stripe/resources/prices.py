@@ -23,8 +23,6 @@ SEARCH_FIELDS = ("active", "currency", "lookup_key", "product", "type")
 for _field in SEARCH_FIELDS:
     register_index(OBJECT, _field, selective=_field not in ("active", "currency", "type"))
 
-MAX_UNIT_AMOUNT = 99_999_999
-MAX_INTERVAL_COUNT = {"day": 1095, "week": 156, "month": 36, "year": 3}
 _CREATE = (
     "active",
     "billing_scheme",
@@ -66,15 +64,11 @@ def _amounts(params: dict[str, Any], prefix: str, *, required: bool) -> tuple[in
         amount = to_int(params["unit_amount"], name)
         if amount < 0:
             raise _fail(f"Invalid non-negative integer: {amount}", name)
-        if amount > MAX_UNIT_AMOUNT:
-            raise _fail(f"Invalid integer: {amount}; must be at most {MAX_UNIT_AMOUNT}", name)
         return amount, str(amount)
     if "unit_amount_decimal" in params:
         decimal = to_decimal(params["unit_amount_decimal"], decimal_name)
         if decimal < 0:
             raise _fail(f"Invalid non-negative decimal: {params['unit_amount_decimal']}", decimal_name)
-        if decimal > MAX_UNIT_AMOUNT:
-            raise _fail(f"Invalid decimal: must be at most {MAX_UNIT_AMOUNT}", decimal_name)
         whole = int(decimal) if decimal == decimal.to_integral_value() else None
         return whole, _decimal_text(decimal)
     if required:
@@ -144,12 +138,6 @@ def _recurring(ctx: RequestContext, raw: dict[str, Any]) -> dict[str, Any]:
     if not interval:
         raise _fail("Missing required param: recurring[interval].", "recurring[interval]", "parameter_missing")
     count = to_int(raw.get("interval_count", "1"), "recurring[interval_count]")
-    if not 1 <= count <= MAX_INTERVAL_COUNT[interval]:
-        raise _fail(
-            f"Invalid recurring[interval_count]: the maximum for interval={interval} is "
-            f"{MAX_INTERVAL_COUNT[interval]} (three years).",
-            "recurring[interval_count]",
-        )
     usage_type = str(raw.get("usage_type", "licensed"))
     meter = optional_str(raw, "meter")
     if usage_type == "metered":
