@@ -171,7 +171,6 @@ class _Builder:
         params = translation.main.params
         self.currency = _schedule_currency(translation)
         self.start = dt.datetime.fromtimestamp(params["start_date"], dt.UTC).date()
-        self.interval = _interval(self.objects, params["phases"][0]["items"])
         self.roots: dict[str, str] = {}
         lines = [i for i in initial.items if not i.skip and i.id in self.line_prices and line_charge(i).recurring]
         for item in lines:
@@ -238,7 +237,6 @@ class _Builder:
                 "CurrencyIsoCode",
                 f"the amendment is in {order.currency}, its contract in {self.currency.upper()}.",
             )
-        stub_months, stub_days = self._to_boundary(start)
         roots, intervals = copy.deepcopy((self.roots, self.intervals))
         at = max(i for i, iv in enumerate(intervals) if iv.start <= start)
         same_day = intervals[at].start == start
@@ -275,13 +273,6 @@ class _Builder:
                 add_items.append({"price": Ref(price.key), "quantity": quantity,
                                   "metadata": {"salesforce_order_item_id": item.id}})  # fmt: skip
                 continue
-            if charge.interval_months != self.interval:
-                raise DataError(
-                    "OrderItem",
-                    item.id,
-                    "SBQQ__BillingFrequency__c",
-                    f"the line bills every {charge.interval_months} months, its contract every {self.interval}.",
-                )
             if not item.segment_key and item.end_date is not None and item.end_date != contract_end:
                 raise DataError(
                     "OrderItem",
@@ -300,6 +291,7 @@ class _Builder:
                     f"the line's dates ({item.service_date} to {item.end_date}) match no period of the contract "
                     f"from {start} on.",
                 )
+            stub_months, stub_days = self._to_boundary(start, charge.interval_months)
             if stub_months + stub_days and quantity > 0 and targets[0].start == start:
                 # Off a billing-period boundary: the added units bill the prorated time up to the next boundary
                 # once (CPQ's amount), then recur from it. Decreases give no credit (as the connector).
@@ -407,17 +399,18 @@ class _Builder:
         self._commit(roots, intervals, new_objects, line_prices)
         self.last_start = start
 
-    def _to_boundary(self, start: dt.date) -> tuple[int, int]:
-        """Whole months and leftover days from an amendment's start to the next billing-period boundary (or the
-        contract's end); (0, 0) on a boundary."""
+    def _to_boundary(self, start: dt.date, interval: int) -> tuple[int, int]:
+        """Whole months and leftover days from an amendment's start to the next boundary of a line's own
+        `interval`-month billing periods, anchored on the contract's start (or to the contract's end); (0, 0) on
+        a boundary."""
         total = _months_between(self.start, self.end)
         months = (start.year - self.start.year) * 12 + start.month - self.start.month
         if add_months(self.start, months) > start:
             months -= 1
         if add_months(self.start, months) == start:  # a monthly anniversary
-            boundary = min(-(-months // self.interval) * self.interval, total)
+            boundary = min(-(-months // interval) * interval, total)
             return boundary - months, 0
-        boundary = min((months // self.interval + 1) * self.interval, total)
+        boundary = min((months // interval + 1) * interval, total)
         return boundary - months - 1, (add_months(self.start, months + 1) - start).days
 
     def _stub(self, item: OrderItemRecord, charge: LineCharge, months: int, days: int) -> Decimal:
@@ -502,14 +495,6 @@ def _schedule_currency(translation: OrderTranslation) -> str:
         if obj.key.startswith("price:") and isinstance(currency, str):
             return currency
     return "usd"
-
-
-def _interval(objects: dict[str, Desired], items: list[dict[str, Any]]) -> int:
-    for item in items:
-        recurring = objects[item["price"].key].params.get("recurring")
-        if isinstance(recurring, dict):
-            return int(recurring.get("interval_count", 1))
-    return 1
 
 
 def _months_between(start: dt.date, day: dt.date) -> int:

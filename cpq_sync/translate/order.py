@@ -230,19 +230,9 @@ def _schedule(
     if len(recurring) > MAX_RECURRING_LINES:
         raise DataError("Order", order.id, "OrderItems", f"{len(recurring)} recurring lines; Stripe allows 100.")
     term = _order_term(order, recurring, charges)
-    # Lines may bill at different frequencies (flexible billing mode); proration needs one frequency.
+    # Lines may bill at different frequencies (flexible billing mode), each prorated on its own periods.
     intervals = sorted({charges[i.id].interval_months for i in recurring})
     interval = intervals[-1]
-    uneven = [m for m in intervals if term % m]
-    if len(intervals) > 1 and uneven:
-        raise DataError(
-            "Order",
-            order.id,
-            "SBQQ__SubscriptionTerm__c",
-            f"a term of {term} months is not a whole number of {uneven[-1]}-month billing periods, and the order's "
-            "lines bill at different frequencies; prorated terms are supported for orders with one billing frequency.",
-            "split the order by billing frequency, or make the term a whole number of every line's billing period.",
-        )
     items: dict[str, dict[str, Any]] = {}
     for item in recurring:
         params = ctx.apply(Kind.PHASE_ITEM, {}, item)
@@ -293,9 +283,9 @@ def _schedule(
                             "a migrated order with a prorated term is not supported yet.")  # fmt: skip
         phases = skip_paid_periods(phase, start, ctx.migrated_before, interval)
         return schedule_desired(bundle, phases, start, days_until_due, ctx)
-    if term % interval:  # leftover months billed once, prorated
+    if any(term % m for m in intervals):  # leftover months billed once, prorated
         currency = ctx.currency(order.currency)
-        phases = prorated_phases(order, recurring, charges, phase, term, interval, currency)
+        phases = prorated_phases(order, recurring, charges, phase, term, currency)
         return schedule_desired(bundle, phases, start, days_until_due, ctx)
     return schedule_desired(bundle, [phase], start, days_until_due, ctx)
 

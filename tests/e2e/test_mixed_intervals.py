@@ -24,6 +24,10 @@ LINES = [
 ]
 
 
+def midnight(day: dt.date) -> int:
+    return int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp())
+
+
 def cents(amount: Decimal | float) -> int:
     return int((Decimal(str(amount)) * 100).quantize(Decimal(1)))
 
@@ -81,20 +85,30 @@ def test_an_order_of_annual_quarterly_and_monthly_lines_bills_each_on_its_own_fr
     assert stripe_posts(sandbox)[before:] == []
 
 
-def test_a_term_that_is_not_whole_periods_of_every_line_is_still_refused(sandbox: Path) -> None:
+def test_a_term_that_is_not_whole_periods_of_a_line_prorates_that_line_alone(sandbox: Path) -> None:
+    """10 months of a quarterly add-on (120 USD a quarter) and a monthly platform fee (49 USD): the add-on bills
+    three whole quarters, then its tenth month once as CPQ prorated it (UnitPrice 400 x 1/10); the fee bills every
+    month. Month by month and in all, exactly what CPQ sold."""
     sandbox_sf.seed_org(sandbox, orders=0, seed=3)
     sf, stripe = connect_both(sandbox)
     start = sandbox_sf.now(sandbox).date().replace(day=1)
     acct = account_id(sf, "Acme%")
     lines = [("Analytics Add-on", 1), ("Platform Subscription", 1)]
-    order_id, _ = create_order(sf, acct, lines, start=start, term=10)
+    order_id, (addon, _) = create_order(sf, acct, lines, start=start, term=10)
 
     report = run_sync(order_ids=[order_id])
-    assert report.synced_orders == []
-    (record,) = sync_records(sf, order_id)
-    assert record["Resolution_Status__c"] == "Error"
-    assert "a term of 10 months is not a whole number of 3-month billing periods" in record["Resolution_Message__c"]
-    assert stripe.v1.subscription_schedules.list({"limit": 10}).data == []
+    assert report.synced_orders == [order_id], report.failed
+    schedule = stripe.v1.subscription_schedules.retrieve(sf.Order.get(order_id)["Stripe_ID__c"])
+    assert schedule.billing_mode.type == "flexible"
+    assert [p.end_date for p in schedule.phases][-1] == midnight(add_months(start, 10))
+    invoices = sandbox_stripe.billing_preview(sandbox, schedule.id)
+    billed = [(inv.period_start.date(), inv.total) for inv in invoices if inv.total]
+    quarter, month, tenth = cents(120), cents(49), cents(Decimal(sf.OrderItem.get(addon)["UnitPrice"]) / 10)
+    assert tenth == cents(40)
+    expected = [(add_months(start, k), month + (quarter if k % 3 == 0 and k < 9 else 0)) for k in range(10)]
+    expected[9] = (add_months(start, 9), month + tenth)
+    assert billed == expected
+    assert sum(total for _, total in billed) == cents(sf.Order.get(order_id)["TotalAmount"])
 
 
 def test_the_seeded_companys_new_orders_with_mixed_frequencies_bill_what_cpq_sold(sandbox: Path) -> None:
