@@ -266,12 +266,13 @@ def test_off_boundary_amendment_bills_the_prorated_months_once(ctx: TranslateCon
     (stub,) = result.main.params["phases"][1]["add_invoice_items"]
     assert stub["price_data"]["unit_amount_decimal"] == "2000" and stub["quantity"] == 1
     assert stub["metadata"]["salesforce_prorated_months"] == "2"
-    # A decrease off the boundary takes effect with no credit (as the connector).
+    # A decrease off the boundary: no prorated item; the 2 months' unused time is credited once (20 USD).
     decrease = translate_contract(
         Contract(CONTRACT, initial, [amend(3, 1, [(PROD_A, -1, A1)], frequency="Quarterly")]), ctx
     )
     assert decrease.failures == {} and decrease.main is not None
     assert "add_invoice_items" not in decrease.main.params["phases"][1]
+    assert [a["amount"] for a in decrease.main.children["adjustments"]] == [-2000]
     # A mid-month start (2026-02-15, 14 days to the next monthly boundary): by month, the unit starts billing
     # at the boundary (CPQ's term is the whole months); by month and day, the 14 days bill once as well.
     import dataclasses

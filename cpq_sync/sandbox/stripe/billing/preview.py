@@ -30,6 +30,8 @@ What the preview covers
   amount_off (same currency), never below zero. Durations: ``once`` on the first invoice of the discount,
   ``repeating`` on invoices issued within ``duration_in_months`` months of its start, ``forever`` always. A
   discount starts with the first phase listing its coupon and lasts while consecutive phases keep listing it.
+* **Pending invoice items** on a schedule's subscription (created through ``/v1/invoiceitems`` with
+  ``subscription``) go on its next invoice, as Stripe sweeps them into it.
 * **Subscriptions** (``sub_``): a schedule's subscription is previewed through its schedule. A standalone one
   bills each period with the items it had then (item changes are remembered), from ``start_date`` (a future
   ``billing_cycle_anchor`` adds a prorated stub, free with ``proration_behavior=none``) to ``cancel_at`` (the
@@ -496,7 +498,10 @@ def preview_schedule(store: Store, schedule: JSONObject, until: int | None) -> l
         stop = min(stop, last_end)
     if not segments:
         return []
-    return _Engine(store).run(segments, created=int(schedule["created"]), until=stop, prorate_final=prorate_final)
+    pending = pending_lines(store, schedule.get("subscription"))  # swept into its subscription's next invoice
+    return _Engine(store).run(
+        segments, created=int(schedule["created"]), until=stop, prorate_final=prorate_final, extra=pending
+    )
 
 
 def preview_subscription(store: Store, subscription: JSONObject, until: int | None) -> list[PreviewInvoice]:
