@@ -140,3 +140,43 @@ def test_the_seeded_companys_new_orders_with_mixed_frequencies_bill_what_cpq_sol
     before = len(stripe_posts(sandbox))
     assert run_sync(order_ids=mixed).stripe_writes == 0
     assert stripe_posts(sandbox)[before:] == []
+
+
+def test_an_annual_reduction_off_its_boundary_is_credited_as_cpq_prorated_it(sandbox: Path) -> None:
+    """10 platform seats monthly (49 USD) and 5 annual licenses (1200 USD); an amendment from month 3 adds 2
+    seats (on their monthly boundary) and removes 2 licenses 9 months before their boundary. The licenses were
+    billed for the year: CPQ's credit (2 x 900 USD) goes on the amendment's first invoice, so the contract bills
+    exactly what CPQ sold, month by month."""
+    sandbox_sf.seed_org(sandbox, orders=0, seed=3)
+    sf, stripe = connect_both(sandbox)
+    start = sandbox_sf.now(sandbox).date().replace(day=1)
+    end = add_months(start, 12) - dt.timedelta(days=1)
+    acct = account_id(sf, "Acme%")
+    initial, (seats, licenses) = create_order(
+        sf, acct, [("Platform Subscription", 10), ("Enterprise License", 5)], start=start, term=12, contract=True
+    )
+    assert initial in run_sync(order_ids=[initial]).synced_orders
+    # Synced before it starts, as an activated amendment is.
+    sandbox_stripe.set_clock(sandbox, dt.datetime.combine(add_months(start, 2) + dt.timedelta(days=19), dt.time(12),
+                                                          tzinfo=dt.UTC))  # fmt: skip
+    amendment, (_, minus) = create_order(
+        sf, acct, [("Platform Subscription", 2, seats), ("Enterprise License", -2, licenses)],
+        start=add_months(start, 3), term=9, amends=sf.Order.get(initial)["ContractId"], end=end,
+    )  # fmt: skip
+    report = run_sync(order_ids=[amendment])
+    assert report.failed == [] and amendment in report.synced_orders
+    assert sf.OrderItem.get(minus)["TotalPrice"] == -1800
+    schedule_id = sf.Order.get(initial)["Stripe_ID__c"]
+    billed = [(inv.period_start.date(), inv.total) for inv in sandbox_stripe.billing_preview(sandbox, schedule_id)]
+    expected = [(start, cents(10 * 49 + 5 * 1200))] + [(add_months(start, k), cents(490)) for k in (1, 2)]
+    expected += [(add_months(start, 3), cents(12 * 49 - 1800))]
+    expected += [(add_months(start, k), cents(12 * 49)) for k in range(4, 12)]
+    assert billed == expected
+    assert sum(t for _, t in billed) == cents(
+        sf.Order.get(initial)["TotalAmount"] + sf.Order.get(amendment)["TotalAmount"]
+    )
+    (credit,) = [i for i in stripe.v1.invoice_items.list({"limit": 10}).data if i.amount < 0]
+    assert credit.amount == -180000 and credit.metadata["salesforce_order_item_id"] == minus
+    before = len(stripe_posts(sandbox))
+    assert run_sync(order_ids=[initial, amendment]).stripe_writes == 0
+    assert stripe_posts(sandbox)[before:] == []
