@@ -15,8 +15,10 @@ passes the past phases back unchanged (Stripe refuses changes to them).
   Each line goes by its own billing period (lines of different frequencies share the schedule in flexible
   billing mode). Units removed off their boundary were billed for the whole period: CPQ's negative prorated
   amount to the boundary is credited once (a one-time adjustment, `adjustments`).
-* All lines at 0 (a termination): the last phase ends at the amendment's start; a termination on the contract's
-  first day cancels the schedule. Lines that reach 0 leave the phase (partial termination).
+* All lines at 0 (a termination): the last phase ends at the amendment's start; off a line's billing boundary,
+  a last phase idles the lines at quantity 0 to the boundary and the unused time is credited as above (Stripe's
+  own proration at the end would count seconds, not CPQ's months); a termination on the contract's first day
+  cancels the schedule. Lines that reach 0 leave the phase (partial termination).
 * An evergreen contract (a Subscription) takes only its cancellation.
 * An amendment that fails (bad data, not co-terminating, a termination with later amendments) fails with every
   later amendment of its contract; the earlier ones still apply.
