@@ -418,3 +418,23 @@ def test_a_fractional_cent_per_period_bills_exactly_total_price_over_the_term(or
     posts = len(stripe_posts(org))
     assert run_sync(order_ids=[order_id]).stripe_writes == 0
     assert len(stripe_posts(org)) == posts
+
+
+def test_mdq_ramp_of_annual_segments_next_to_a_monthly_line(org: Path) -> None:
+    """A ramp of annual seats (10, then 15) next to a monthly fee: one flexible-mode schedule, each segment on
+    its year's invoice and the fee every month, month by month what CPQ sold."""
+    sf, stripe = connect_both(org)
+    create_product(sf, "Ramp Seats", Decimal(100), "Annual")
+    create_product(sf, "Monthly Fee", Decimal(49))
+    start = sandbox_sf.now(org).date().replace(day=1)
+    acct = account_id(sf, "Acme%")
+    segments = [(10, Decimal(0)), (15, Decimal(0))]
+    order_id, _ = create_mdq_order(sf, acct, "Ramp Seats", segments, start=start, plain=(("Monthly Fee", 2),))
+    report = run_sync(order_ids=[order_id])
+    assert report.failed == [] and order_id in report.synced_orders
+    schedule = stripe.v1.subscription_schedules.retrieve(sf.Order.get(order_id)["Stripe_ID__c"])
+    assert schedule.billing_mode.type == "flexible"
+    assert [p.metadata["salesforce_segment_label"] for p in schedule.phases] == ["Year 1", "Year 2"]
+    expected = [(add_months(start, m), 98_00 + {0: 10 * 100_00, 12: 15 * 100_00}.get(m, 0)) for m in range(24)]
+    assert invoiced(org, schedule.id) == expected
+    assert sum(t for _, t in expected) == cents_sold(sf, order_id)

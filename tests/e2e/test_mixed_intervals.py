@@ -180,3 +180,26 @@ def test_an_annual_reduction_off_its_boundary_is_credited_as_cpq_prorated_it(san
     before = len(stripe_posts(sandbox))
     assert run_sync(order_ids=[initial, amendment]).stripe_writes == 0
     assert stripe_posts(sandbox)[before:] == []
+
+
+def test_an_annual_line_added_off_its_boundary_bills_cpqs_prorated_amount_then_nothing_more(sandbox: Path) -> None:
+    """A monthly contract (10 seats at 49 USD) amended from month 3 with 2 annual licenses (1200 USD a year):
+    CPQ prices them for the 9 months left (900 USD each), billed once on the amendment's first invoice; their
+    next annual boundary is the contract's end, so nothing recurs."""
+    sandbox_sf.seed_org(sandbox, orders=0, seed=3)
+    sf, _ = connect_both(sandbox)
+    start = sandbox_sf.now(sandbox).date().replace(day=1)
+    acct = account_id(sf, "Acme%")
+    initial, _ = create_order(sf, acct, [("Platform Subscription", 10)], start=start, term=12, contract=True)
+    amendment, _ = create_order(
+        sf, acct, [("Enterprise License", 2)], start=add_months(start, 3), term=9,
+        amends=sf.Order.get(initial)["ContractId"], end=add_months(start, 12) - dt.timedelta(days=1),
+    )  # fmt: skip
+    report = run_sync(order_ids=[initial, amendment])
+    assert report.failed == [] and {initial, amendment} <= set(report.synced_orders)
+    schedule_id = sf.Order.get(initial)["Stripe_ID__c"]
+    billed = [(inv.period_start.date(), inv.total) for inv in sandbox_stripe.billing_preview(sandbox, schedule_id)]
+    expected = [(add_months(start, k), cents(490 + (1800 if k == 3 else 0))) for k in range(12)]
+    assert billed == expected
+    sold = sf.Order.get(initial)["TotalAmount"] + sf.Order.get(amendment)["TotalAmount"]
+    assert sum(t for _, t in billed) == cents(sold)
