@@ -180,6 +180,13 @@ def test_an_annual_reduction_off_its_boundary_is_credited_as_cpq_prorated_it(san
     before = len(stripe_posts(sandbox))
     assert run_sync(order_ids=[initial, amendment]).stripe_writes == 0
     assert stripe_posts(sandbox)[before:] == []
+    # A later amendment rewrites the schedule; the credit is not given twice.
+    later, _ = create_order(sf, acct, [("Platform Subscription", 1, seats)], start=add_months(start, 6), term=6,
+                            amends=sf.Order.get(initial)["ContractId"], end=end)  # fmt: skip
+    assert later in run_sync(order_ids=[later]).synced_orders
+    assert [i.amount for i in stripe.v1.invoice_items.list({"limit": 10}).data if i.amount < 0] == [-180000]
+    billed = sum(inv.total for inv in sandbox_stripe.billing_preview(sandbox, schedule_id))
+    assert billed == sum(cents(sf.Order.get(o)["TotalAmount"]) for o in (initial, amendment, later))
 
 
 def test_an_annual_line_added_off_its_boundary_bills_cpqs_prorated_amount_then_nothing_more(sandbox: Path) -> None:
