@@ -238,7 +238,6 @@ def _schedule(
     term = _order_term(order, recurring, charges)
     # Lines may bill at different frequencies (flexible billing mode), each prorated on its own periods.
     intervals = sorted({charges[i.id].interval_months for i in recurring})
-    interval = intervals[-1]
     items: dict[str, dict[str, Any]] = {}
     for item in recurring:
         params = ctx.apply(Kind.PHASE_ITEM, {}, item)
@@ -281,13 +280,12 @@ def _schedule(
         phase["proration_behavior"] = "none"  # do not bill the backdated past
     phase = ctx.apply(Kind.PHASE, phase, order)
     if ctx.migrated_before and is_migrated(order, ctx.migrated_before):
-        if len(intervals) > 1:
-            problem = "a migrated order whose lines bill at different frequencies is not supported yet."
-            raise DataError("Order", order.id, "SBQQ__BillingFrequency__c", problem)
-        if term % interval:
+        if any(term % m for m in intervals):
             raise DataError("Order", order.id, "SBQQ__SubscriptionTerm__c",
                             "a migrated order with a prorated term is not supported yet.")  # fmt: skip
-        phases = skip_paid_periods(phase, start, ctx.migrated_before, interval)
+        every = {line_prices[i.id]: charges[i.id].interval_months for i in recurring}
+        item_intervals = [every[item["price"].key] for item in phase["items"]]
+        phases = skip_paid_periods(phase, start, ctx.migrated_before, item_intervals)
         return schedule_desired(bundle, phases, start, days_until_due, ctx)
     if any(term % m for m in intervals):  # leftover months billed once, prorated
         currency = ctx.currency(order.currency)

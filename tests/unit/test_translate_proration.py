@@ -136,3 +136,33 @@ def test_migrated_order_does_not_rebill_paid_periods(
     # An order activated on or after the sync start date bills as usual.
     recent = bundle([item], activateddate="2023-07-01T10:00:00Z")
     assert len(translate_order(recent, migrating).main.params["phases"]) == 1
+
+
+# A migrated 24-month order from 2022-01-01 (activated before the sync start) with an annual, a quarterly and a
+# monthly line: each line resumes with its own first period starting on or after the sync start date.
+MIGRATED_MIXED: list[tuple[str, str, list[tuple[int, list[int]]]]] = [
+    ("sync start 2022-02-15: two months, a quarter, a year paid", "2022-02-15",
+     [(2, [0, 0, 0]), (1, [0, 0, 3]), (9, [0, 2, 3]), (12, [1, 2, 3])]),
+    ("sync start 2022-04-01: the quarter in progress starts on it", "2022-04-01",
+     [(3, [0, 0, 0]), (9, [0, 2, 3]), (12, [1, 2, 3])]),
+    ("sync start 2023-01-01", "2023-01-01", [(12, [0, 0, 0]), (12, [1, 2, 3])]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "sync_start", "expected"), MIGRATED_MIXED, ids=[m[0] for m in MIGRATED_MIXED])
+def test_migrated_order_mixing_frequencies_resumes_each_line_on_its_own_period(
+    ctx: TranslateContext, name: str, sync_start: str, expected: list[tuple[int, list[int]]]
+) -> None:
+    import dataclasses
+    import datetime as dt
+
+    migrating = dataclasses.replace(ctx, migrated_before=dt.date.fromisoformat(sync_start))
+    items = [
+        line(n, PROD_A, PBE_A, str(n + 1), str(1200 * (n + 1)), sbqq__billingfrequency__c=frequency,
+             sbqq__subscriptionterm__c=24, sbqq__defaultsubscriptionterm__c=MONTHS[frequency])
+        for n, frequency in enumerate(["Annual", "Quarterly", "Monthly"])
+    ]  # fmt: skip
+    order = bundle(items, activateddate="2021-12-20T10:00:00Z", **{"sbqq__quote__r.sbqq__subscriptionterm__c": 24})
+    phases = translate_order(order, migrating).main.params["phases"]
+    assert [(p["duration"]["interval_count"], [i["quantity"] for i in p["items"]]) for p in phases] == expected
+    assert all(p.get("proration_behavior") == "none" for p in phases if 0 in [i["quantity"] for i in p["items"]])
