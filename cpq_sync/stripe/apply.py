@@ -174,9 +174,10 @@ class StripeApplier:
             }
             update["proration_behavior"] = "none"
             try:
-                return self._call(v1.subscription_schedules.update, desired.known_id, update, options)
+                updated = self._call(v1.subscription_schedules.update, desired.known_id, update, options)
             except stripe.InvalidRequestError as error:
-                return self._backdated_update(desired.known_id, update, options, error)
+                updated = self._backdated_update(desired.known_id, update, options, error)
+            return self._adjust(desired, params, updated)
         create = {**params, "phases": [{k: v for k, v in p.items() if k != "start_date"} for p in params["phases"]]}
         schedule = self._create_or_recover(
             op, lambda: self._call(v1.subscription_schedules.create, create, options), create
@@ -185,6 +186,30 @@ class StripeApplier:
             key = {"idempotency_key": f"{options['idempotency_key']}-cancel"}
             no_credit = {"invoice_now": False, "prorate": False}
             return self._call(v1.subscription_schedules.cancel, schedule.id, no_credit, key)
+        return self._adjust(desired, params, schedule)
+
+    def _adjust(self, desired: Desired, params: dict[str, Any], schedule: Any) -> Any:
+        """The schedule's one-time adjustments (signed amounts: reduction credits, rounding remainders) as invoice
+        items on its subscription, swept into its next invoice; each made once, whatever later runs do (found
+        again through its `salesforce_adjustment` metadata)."""
+        adjustments = desired.children.get("adjustments") or []
+        if not adjustments:
+            return schedule
+        v1 = self.client.v1
+        page = self._call(v1.invoice_items.list, {"customer": params["customer"], "limit": 100})
+        made = set()
+        for existing in page.auto_paging_iter():
+            made.add((existing.metadata.to_dict() if existing.metadata else {}).get("salesforce_adjustment"))
+        for adjustment in adjustments:
+            if adjustment["key"] in made:
+                continue
+            item = {k: v for k, v in adjustment.items() if k != "key"}
+            metadata = {**adjustment.get("metadata", {}), "salesforce_adjustment": adjustment["key"]}
+            item.update(customer=params["customer"], discountable=False, metadata=metadata)
+            if schedule.subscription:
+                item["subscription"] = schedule.subscription
+            key = {"idempotency_key": f"cpqsync-adjustment-{adjustment['key']}"}
+            self._call(v1.invoice_items.create, item, key)
         return schedule
 
     def _subscription(self, op: Operation, params: dict[str, Any], ids: dict[str, str], options: Any) -> Any:

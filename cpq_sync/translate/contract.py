@@ -12,9 +12,13 @@ passes the past phases back unchanged (Stripe refuses changes to them).
   amount and recurrence); otherwise it is a new price and a new item.
 * Units added off a billing-period boundary bill the prorated time to the next boundary once (CPQ's amount, a
   `price_data` add_invoice_item) and recur from it; every amendment phase has `proration_behavior=none`.
-  Decreases take effect with no credit, as the connector did.
-* All lines at 0 (a termination): the last phase ends at the amendment's start; a termination on the contract's
-  first day cancels the schedule. Lines that reach 0 leave the phase (partial termination).
+  Each line goes by its own billing period (lines of different frequencies share the schedule in flexible
+  billing mode). Units removed off their boundary were billed for the whole period: CPQ's negative prorated
+  amount to the boundary is credited once (a one-time adjustment, `adjustments`).
+* All lines at 0 (a termination): the last phase ends at the amendment's start; off a line's billing boundary,
+  a last phase idles the lines at quantity 0 to the boundary and the unused time is credited as above (Stripe's
+  own proration at the end would count seconds, not CPQ's months); a termination on the contract's first day
+  cancels the schedule. Lines that reach 0 leave the phase (partial termination).
 * An evergreen contract (a Subscription) takes only its cancellation.
 * An amendment that fails (bad data, not co-terminating, a termination with later amendments) fails with every
   later amendment of its contract; the earlier ones still apply.
@@ -27,13 +31,14 @@ import datetime as dt
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from cpq_sync.desired import Desired, ObjectKind, Ref, SfRef
 from cpq_sync.errors import DataError
 from cpq_sync.mapping.kinds import Kind
 from cpq_sync.records import OrderItemRecord
+from cpq_sync.translate.adjustments import adjustment, total_price
 from cpq_sync.translate.catalog import LineCharge, line_charge, translate_line_price, translate_product
 from cpq_sync.translate.context import TranslateContext
 from cpq_sync.translate.dates import add_months, utc_midnight
@@ -171,7 +176,6 @@ class _Builder:
         params = translation.main.params
         self.currency = _schedule_currency(translation)
         self.start = dt.datetime.fromtimestamp(params["start_date"], dt.UTC).date()
-        self.interval = _interval(self.objects, params["phases"][0]["items"])
         self.roots: dict[str, str] = {}
         lines = [i for i in initial.items if not i.skip and i.id in self.line_prices and line_charge(i).recurring]
         for item in lines:
@@ -191,12 +195,14 @@ class _Builder:
         self.end = begin
         self.ends_at = self.end
         self.cancel = False
+        self.terminated = False
         self.last_start = self.start
+        self.credits: list[dict[str, Any]] = []  # one-time adjustments of the amendments applied
 
     def apply(self, amendment: OrderBundle, later: list[OrderBundle]) -> None:
         """Adds one amendment; raises DataError (and leaves the builder unchanged) when it cannot be applied."""
         order = amendment.order
-        if self.ends_at != self.end or self.cancel:
+        if self.terminated or self.cancel:
             raise DataError(
                 "Order",
                 order.id,
@@ -238,7 +244,6 @@ class _Builder:
                 "CurrencyIsoCode",
                 f"the amendment is in {order.currency}, its contract in {self.currency.upper()}.",
             )
-        stub_months, stub_days = self._to_boundary(start)
         roots, intervals = copy.deepcopy((self.roots, self.intervals))
         at = max(i for i, iv in enumerate(intervals) if iv.start <= start)
         same_day = intervals[at].start == start
@@ -250,6 +255,7 @@ class _Builder:
         new_objects: dict[str, Desired] = {}
         line_prices: dict[str, str] = {}
         add_items: list[dict[str, Any]] = []
+        credits: list[dict[str, Any]] = []
         for item in amendment.items:
             if item.skip:
                 continue
@@ -275,13 +281,6 @@ class _Builder:
                 add_items.append({"price": Ref(price.key), "quantity": quantity,
                                   "metadata": {"salesforce_order_item_id": item.id}})  # fmt: skip
                 continue
-            if charge.interval_months != self.interval:
-                raise DataError(
-                    "OrderItem",
-                    item.id,
-                    "SBQQ__BillingFrequency__c",
-                    f"the line bills every {charge.interval_months} months, its contract every {self.interval}.",
-                )
             if not item.segment_key and item.end_date is not None and item.end_date != contract_end:
                 raise DataError(
                     "OrderItem",
@@ -300,9 +299,11 @@ class _Builder:
                     f"the line's dates ({item.service_date} to {item.end_date}) match no period of the contract "
                     f"from {start} on.",
                 )
+            stub_months, stub_days = self._to_boundary(start, charge.interval_months)
+            reduced = stub_months + stub_days and quantity < 0 and targets[0].start == start and not charge.metered
             if stub_months + stub_days and quantity > 0 and targets[0].start == start:
                 # Off a billing-period boundary: the added units bill the prorated time up to the next boundary
-                # once (CPQ's amount), then recur from it. Decreases give no credit (as the connector).
+                # once (CPQ's amount), then recur from it.
                 per_unit = self._stub(item, charge, stub_months, stub_days)
                 if per_unit > 0:
                     add_items.append(
@@ -359,6 +360,8 @@ class _Builder:
                     )
                 same.quantity += quantity
                 line_prices.setdefault(item.id, same.price_key)
+            if reduced:
+                credits.append(self._credit(item, charge, quantity, start, line_prices[item.id], product.name))
         if len(add_items) > MAX_INVOICE_ITEMS_PER_PHASE:
             raise DataError("Order", order.id, "OrderItems",
                             f"{len(add_items)} one-time lines; Stripe allows 20 per phase.")  # fmt: skip
@@ -374,11 +377,24 @@ class _Builder:
                     "remove the later amendments or the termination.",
                 )
             if start == self.start:  # cancelled: the schedule keeps its phases (a new one is created, then cancelled)
-                self._commit(roots, self.intervals, new_objects, line_prices)
+                self._commit(roots, self.intervals, new_objects, line_prices, [])
                 self.cancel = True
+            elif credits:
+                # Off a billing boundary: the lines idle (quantity 0, no proration) to the last boundary they
+                # reach, their current periods billed in full, and CPQ's credit for the unused time is given
+                # (Stripe's own proration at the schedule's end would count seconds, not CPQ's months).
+                idle = {**intervals[at].phase, "proration_behavior": "none",
+                        "metadata": {**intervals[at].phase.get("metadata", {}), "salesforce_order_id": order.id},
+                        "items": [{**i, "quantity": 0} for i in intervals[at].phase["items"]]}  # fmt: skip
+                idle.pop("add_invoice_items", None)
+                intervals[at] = _Interval(start, self.ctx.apply(Kind.PHASE, idle, order), {})
+                self._commit(roots, intervals[: at + 1], new_objects, line_prices, credits)
+                self.ends_at = max(self._next_boundary(start, line_charge(i).interval_months)
+                                   for i in amendment.items if not i.skip and line_charge(i).recurring)  # fmt: skip
             else:
-                self._commit(roots, intervals[:at], new_objects, line_prices)
+                self._commit(roots, intervals[:at], new_objects, line_prices, [])
                 self.ends_at = start
+            self.terminated = True
             self.last_start = start
             return
         if not all(rebuilt):
@@ -404,21 +420,47 @@ class _Builder:
         first.phase = phase
         for interval, items in zip(affected[1:], rebuilt[1:], strict=True):
             interval.phase = {**interval.phase, "items": items}
-        self._commit(roots, intervals, new_objects, line_prices)
+        self._commit(roots, intervals, new_objects, line_prices, credits)
         self.last_start = start
 
-    def _to_boundary(self, start: dt.date) -> tuple[int, int]:
-        """Whole months and leftover days from an amendment's start to the next billing-period boundary (or the
-        contract's end); (0, 0) on a boundary."""
+    def _to_boundary(self, start: dt.date, interval: int) -> tuple[int, int]:
+        """Whole months and leftover days from an amendment's start to the next boundary of a line's own
+        `interval`-month billing periods, anchored on the contract's start (or to the contract's end); (0, 0) on
+        a boundary."""
         total = _months_between(self.start, self.end)
         months = (start.year - self.start.year) * 12 + start.month - self.start.month
         if add_months(self.start, months) > start:
             months -= 1
         if add_months(self.start, months) == start:  # a monthly anniversary
-            boundary = min(-(-months // self.interval) * self.interval, total)
+            boundary = min(-(-months // interval) * interval, total)
             return boundary - months, 0
-        boundary = min((months // self.interval + 1) * self.interval, total)
+        boundary = min((months // interval + 1) * interval, total)
         return boundary - months - 1, (add_months(self.start, months + 1) - start).days
+
+    def _next_boundary(self, start: dt.date, interval: int) -> dt.date:
+        """The first boundary of a line's `interval`-month billing periods on or after `start` (or the end)."""
+        months, days = self._to_boundary(start, interval)
+        if not days:
+            return add_months(start, months) if months else start
+        elapsed = (start.year - self.start.year) * 12 + start.month - self.start.month
+        if add_months(self.start, elapsed) > start:
+            elapsed -= 1
+        return min(add_months(self.start, elapsed + 1 + months), self.end)
+
+    def _credit(
+        self, item: OrderItemRecord, charge: LineCharge, quantity: int, start: dt.date, price_key: str, name: str | None
+    ) -> dict[str, Any]:
+        """The credit for units removed off their billing boundary (they were billed for the whole period):
+        CPQ's TotalPrice for them (negative, the rest of their term) plus what Stripe no longer bills for them from
+        the boundary on (whole periods at their price), so the contract bills exactly what CPQ sold."""
+        boundary = self._next_boundary(start, charge.interval_months)
+        until = item.end_date + dt.timedelta(days=1) if item.segment_key and item.end_date else self.end
+        months = max(_months_between(boundary, until), 0)
+        unit = Decimal(str(self.objects[price_key].params.get("unit_amount_decimal", 0)))
+        not_billed = -quantity * unit * (months // charge.interval_months)
+        amount = total_price(item, quantity, self.currency) + int(not_billed.quantize(Decimal(1), ROUND_HALF_UP))
+        description = f"Credit: {-quantity} x {name or item.product2_id} from {start} to {boundary}, as CPQ prorated it"
+        return adjustment(f"credit:{item.id}", amount, self.currency, description, item.id)
 
     def _stub(self, item: OrderItemRecord, charge: LineCharge, months: int, days: int) -> Decimal:
         """The per-unit prorated amount: whole months as CPQ computed them (checked against the prorate
@@ -434,8 +476,10 @@ class _Builder:
         intervals: list[_Interval],
         objects: dict[str, Desired],
         line_prices: dict[str, str],
+        credits: list[dict[str, Any]],
     ) -> None:
         self.roots, self.intervals = roots, intervals
+        self.credits.extend(credits)
         for key, obj in objects.items():
             self.objects.setdefault(key, obj)
         self.line_prices.update(line_prices)
@@ -472,6 +516,8 @@ class _Builder:
             phases.append({**interval.phase, "start_date": utc_midnight(interval.start), "end_date": utc_midnight(end)})
         params["phases"] = phases
         children = {**main.children, "amendments": applied}
+        if self.credits:
+            children["adjustments"] = [*main.children.get("adjustments", []), *self.credits]
         if self.cancel:
             children["cancel"] = True
         return Desired(
@@ -502,14 +548,6 @@ def _schedule_currency(translation: OrderTranslation) -> str:
         if obj.key.startswith("price:") and isinstance(currency, str):
             return currency
     return "usd"
-
-
-def _interval(objects: dict[str, Desired], items: list[dict[str, Any]]) -> int:
-    for item in items:
-        recurring = objects[item["price"].key].params.get("recurring")
-        if isinstance(recurring, dict):
-            return int(recurring.get("interval_count", 1))
-    return 1
 
 
 def _months_between(start: dt.date, day: dt.date) -> int:

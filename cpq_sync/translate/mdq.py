@@ -2,8 +2,9 @@
 schedule phase per segment, each with the segment's own price and quantity; non-segmented lines are on every phase.
 
 Pure. Segments are placed by their dates (ServiceDate to EndDate), so yearly, quarterly or monthly segments and
-segments of several MDQ products line up; each phase carries `salesforce_segment_index` and
-`salesforce_segment_label` metadata (its items too).
+segments of several MDQ products line up; lines may bill at different frequencies (flexible billing mode), each
+segment on whole billing periods of its own line, anchored on the order's start; each phase carries
+`salesforce_segment_index` and `salesforce_segment_label` metadata (its items too).
 """
 
 from __future__ import annotations
@@ -69,16 +70,6 @@ def mdq_phases(
     ctx: TranslateContext,
 ) -> list[dict[str, Any]]:
     """The phases of an MDQ order, one per segment (`duration` in months, as for a new order)."""
-    intervals = {charges[i.id].interval_months for i in recurring}
-    if len(intervals) > 1:
-        raise DataError(
-            "Order",
-            order.id,
-            "SBQQ__BillingFrequency__c",
-            f"the order's lines bill at different frequencies ({sorted(intervals)} months).",
-            "split the order so each order has one billing frequency.",
-        )
-    interval = intervals.pop()
     segmented = [i for i in recurring if i.segment_key]
     plain = [i for i in recurring if not i.segment_key]
     spans = {i.id: _segment(i, charges[i.id], start) for i in segmented}
@@ -107,18 +98,26 @@ def mdq_phases(
                 f"the segment ({seg_start} to {seg_end}) is not within the order ({start} to {end}).",
             )
         bounds |= {seg_start, seg_end}
+    for item in recurring:  # each line on its own billing periods (flexible billing mode mixes frequencies)
+        seg_start, seg_end = spans.get(item.id, (start, end))
+        interval = charges[item.id].interval_months
+        offset, months = _months(start, seg_start), _months(seg_start, seg_end)
+        if offset is None or months is None or offset % interval or months % interval:
+            raise DataError(
+                "OrderItem",
+                item.id,
+                "ServiceDate",
+                f"the line from {seg_start} to {seg_end} is not a whole number of its {interval}-month billing "
+                f"periods from the order's start ({start}); prorated segments are not supported yet.",
+                "make each segment start and end on a billing-period boundary of its line.",
+            )
     ordered = sorted(bounds)
     phases: list[dict[str, Any]] = []
     for index, (phase_start, phase_end) in enumerate(itertools.pairwise(ordered)):
         months = _months(phase_start, phase_end)
-        if months is None or months % interval:
-            raise DataError(
-                "Order",
-                order.id,
-                "SBQQ__Quote__r.SBQQ__StartDate__c",
-                f"the segment from {phase_start} to {phase_end} is not a whole number of {interval}-month billing "
-                "periods; prorated segments are not supported yet.",
-            )
+        if months is None:  # every bound is a billing boundary of some line, so a monthly anniversary
+            problem = f"the segment from {phase_start} to {phase_end} is not a whole number of months."
+            raise DataError("Order", order.id, "SBQQ__Quote__r.SBQQ__StartDate__c", problem)
         covering = [i for i in segmented if spans[i.id][0] <= phase_start < spans[i.id][1]]
         lines = [*covering, *plain]
         if not lines:

@@ -1,16 +1,17 @@
 """Orders brought over from before the sync start date (preference `migrate_orders_before_start_date`).
 
 Pure. Such an order was billed by the system the sync replaces up to the sync start date, so Stripe must not bill
-it again: its schedule keeps the contract's dates, but every period that starts before the sync start date is
-a phase with the items at quantity 0 and Stripe's proration off (the past is not re-billed and the period in
-progress is not billed twice), and its one-time lines are left out (already invoiced). Billing resumes with the
-first period that starts on or after the sync start date.
+it again: its schedule keeps the contract's dates, but every period (of each line's own frequency) that starts
+before the sync start date is in a phase with the line's item at quantity 0 and Stripe's proration off (the past
+is not re-billed and the period in progress is not billed twice), and its one-time lines are left out (already
+invoiced). Billing resumes with the first period that starts on or after the sync start date.
 """
 
 from __future__ import annotations
 
 import copy
 import datetime as dt
+import itertools
 from typing import Any
 
 from cpq_sync.records import OrderRecord
@@ -34,21 +35,28 @@ def paid_months(start: dt.date, sync_start: dt.date, interval: int, term: int) -
 
 
 def skip_paid_periods(
-    phase: dict[str, Any], start: dt.date, sync_start: dt.date, interval: int
+    phase: dict[str, Any], start: dt.date, sync_start: dt.date, intervals: list[int]
 ) -> list[dict[str, Any]]:
-    """A single-phase schedule (`duration` in months) split into the paid part (quantity 0) and the rest."""
+    """A single-phase schedule (`duration` in months) split into the paid part (quantity 0) and the rest.
+    `intervals` are the billing periods of the phase's items, in order: lines of different frequencies (flexible
+    billing mode) each resume with their own first period that starts on or after the sync start date."""
     term = int(phase["duration"]["interval_count"])
-    paid = paid_months(start, sync_start, interval, term)
-    if paid == 0:
+    paid = [paid_months(start, sync_start, every, term) for every in intervals]
+    if not any(paid):
         return [phase]
-    idle = {
-        "items": [{**copy.deepcopy(i), "quantity": 0} for i in phase["items"]],
-        "duration": {"interval": "month", "interval_count": paid},
-        "proration_behavior": "none",
-        "metadata": {**phase.get("metadata", {}), "salesforce_migrated": "true"},
-    }
-    if paid >= term:
-        return [idle]
-    rest = {k: v for k, v in phase.items() if k != "add_invoice_items"}
-    rest["duration"] = {"interval": "month", "interval_count": term - paid}
-    return [idle, rest]
+    phases = []
+    for begin, end in itertools.pairwise(sorted({0, term, *paid})):
+        items = [{**copy.deepcopy(i), "quantity": 0} if months > begin else i
+                 for i, months in zip(phase["items"], paid, strict=True)]  # fmt: skip
+        if any(months > begin for months in paid):
+            current = {
+                "items": items,
+                "duration": {"interval": "month", "interval_count": end - begin},
+                "proration_behavior": "none",
+                "metadata": {**phase.get("metadata", {}), "salesforce_migrated": "true"},
+            }
+        else:
+            current = {k: v for k, v in phase.items() if k != "add_invoice_items"}
+            current["duration"] = {"interval": "month", "interval_count": end - begin}
+        phases.append(current)
+    return phases

@@ -23,6 +23,7 @@ from cpq_sync.records import (
     PricebookEntryRecord,
     Product2Record,
 )
+from cpq_sync.translate.adjustments import rounding_adjustments
 from cpq_sync.translate.catalog import (
     LineCharge,
     customer_key,
@@ -168,6 +169,11 @@ def translate_order(bundle: OrderBundle, ctx: TranslateContext) -> OrderTranslat
     else:
         main = _invoice(bundle, one_time, line_prices, currency, days_until_due, ctx)
     drop_metered_quantities(main, objects.values())
+    if main.kind is ObjectKind.SUBSCRIPTION_SCHEDULE and not order.skip_past_initial_invoices:
+        prices = {o.key: o.params for o in objects.values() if o.kind is ObjectKind.PRICE}
+        rounding = rounding_adjustments(main.params, prices, {i.id: i for i in recurring}, currency)
+        if rounding:
+            main.children["adjustments"] = rounding
     coupons = order_coupons(bundle.quote_coupons, bundle.line_coupons, lines, currency, ctx)
     add_discounts(main, coupons, order.id)
     objects.update((c.key, c) for c in coupons.objects)
@@ -233,19 +239,8 @@ def _schedule(
     if len(recurring) > MAX_RECURRING_LINES:
         raise DataError("Order", order.id, "OrderItems", f"{len(recurring)} recurring lines; Stripe allows 100.")
     term = _order_term(order, recurring, charges)
-    # Lines may bill at different frequencies (flexible billing mode); proration needs one frequency.
+    # Lines may bill at different frequencies (flexible billing mode), each prorated on its own periods.
     intervals = sorted({charges[i.id].interval_months for i in recurring})
-    interval = intervals[-1]
-    uneven = [m for m in intervals if term % m]
-    if len(intervals) > 1 and uneven:
-        raise DataError(
-            "Order",
-            order.id,
-            "SBQQ__SubscriptionTerm__c",
-            f"a term of {term} months is not a whole number of {uneven[-1]}-month billing periods, and the order's "
-            "lines bill at different frequencies; prorated terms are supported for orders with one billing frequency.",
-            "split the order by billing frequency, or make the term a whole number of every line's billing period.",
-        )
     items: dict[str, dict[str, Any]] = {}
     for item in recurring:
         params = ctx.apply(Kind.PHASE_ITEM, {}, item)
@@ -288,17 +283,16 @@ def _schedule(
         phase["proration_behavior"] = "none"  # do not bill the backdated past
     phase = ctx.apply(Kind.PHASE, phase, order)
     if ctx.migrated_before and is_migrated(order, ctx.migrated_before):
-        if len(intervals) > 1:
-            problem = "a migrated order whose lines bill at different frequencies is not supported yet."
-            raise DataError("Order", order.id, "SBQQ__BillingFrequency__c", problem)
-        if term % interval:
+        if any(term % m for m in intervals):
             raise DataError("Order", order.id, "SBQQ__SubscriptionTerm__c",
                             "a migrated order with a prorated term is not supported yet.")  # fmt: skip
-        phases = skip_paid_periods(phase, start, ctx.migrated_before, interval)
+        every = {line_prices[i.id]: charges[i.id].interval_months for i in recurring}
+        item_intervals = [every[item["price"].key] for item in phase["items"]]
+        phases = skip_paid_periods(phase, start, ctx.migrated_before, item_intervals)
         return schedule_desired(bundle, phases, start, days_until_due, ctx)
-    if term % interval:  # leftover months billed once, prorated
+    if any(term % m for m in intervals):  # leftover months billed once, prorated
         currency = ctx.currency(order.currency)
-        phases = prorated_phases(order, recurring, charges, phase, term, interval, currency)
+        phases = prorated_phases(order, recurring, charges, phase, term, currency)
         return schedule_desired(bundle, phases, start, days_until_due, ctx)
     return schedule_desired(bundle, [phase], start, days_until_due, ctx)
 

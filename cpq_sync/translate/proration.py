@@ -1,10 +1,11 @@
 """Proration of terms that are not a whole number of billing periods (18 months billed annually, 9 months billed
 annually): the whole periods bill as usual, the months left over bill once, the prorated amount CPQ computed.
 
-Pure. The leftover months are the schedule's last phase: its items stay on the subscription at quantity 0 (so
+Pure. Each line's leftover months follow its last whole billing period (lines of different frequencies in one
+flexible-mode schedule each have their own): from there its item stays on the subscription at quantity 0 (so
 nothing recurring bills) and the prorated amount is a one-time invoice item (`price_data`, metadata
 `salesforce_proration=true`) billed when that phase starts; Stripe's own proration is off. With no whole period
-at all (9 months billed annually) the one phase bills the whole prorated amount at the start.
+at all (9 months billed annually) the first phase bills the whole prorated amount at the start.
 
 Per unit, the leftover is UnitPrice x leftover months / term (month precision: the leftover is whole months
 by construction): the amount CPQ priced. SBQQ__ProrateMultiplier__c must agree with term / default term at the
@@ -15,6 +16,7 @@ mismatch is an error on the line rather than a guess.
 from __future__ import annotations
 
 import copy
+import itertools
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -57,18 +59,22 @@ def prorated_phases(
     charges: dict[str, LineCharge],
     phase: dict[str, Any],
     term: int,
-    interval: int,
     currency: str,
 ) -> list[dict[str, Any]]:
-    """`phase` (the whole term, every line) split into the whole periods and the prorated leftover."""
-    leftover = term % interval
-    whole = term - leftover
-    stub_items: list[dict[str, Any]] = []
+    """`phase` (the whole term, every line) split at each line's last whole billing period: a line bills its
+    whole periods as usual, then idles at quantity 0 while its leftover months bill once, prorated, when its
+    idle phase starts. Lines of different frequencies have their own split (18 months: an annual line idles after
+    12, a monthly one bills all 18), so there is one phase per distinct split."""
+    whole = {i.id: term - term % charges[i.id].interval_months for i in recurring}
+    stubs: dict[int, list[dict[str, Any]]] = {}
     for item in recurring:
+        leftover = term - whole[item.id]
+        if not leftover or charges[item.id].metered:  # usage bills on what is used, never a prorated share
+            continue
         quantity = whole_number(item.quantity, object_type="OrderItem", record_id=item.id, field="Quantity",
                                 what="quantity")  # fmt: skip
         per_unit = leftover_per_unit(item, charges[item.id], leftover, term)
-        stub_items.append(
+        stubs.setdefault(whole[item.id], []).append(
             {
                 "price_data": {
                     "currency": currency,
@@ -83,22 +89,34 @@ def prorated_phases(
                 },
             }
         )
-    idle = [{**copy.deepcopy(i), "quantity": 0} for i in phase["items"]]
-    if whole == 0:
-        only = {**phase, "items": idle, "proration_behavior": "none"}
-        only["add_invoice_items"] = [*phase.get("add_invoice_items", []), *stub_items]
-        _check_count(order, only)
-        return [only]
-    first = {**phase, "duration": {"interval": "month", "interval_count": whole}}
-    last = {
-        "items": idle,
-        "duration": {"interval": "month", "interval_count": leftover},
-        "add_invoice_items": stub_items,
-        "proration_behavior": "none",
-        "metadata": dict(phase.get("metadata", {})),
-    }
-    _check_count(order, last)
-    return [first, last]
+    splits = {line_id: months for line_id, months in whole.items() if months < term}
+    bounds = sorted({0, *splits.values(), term})
+    phases: list[dict[str, Any]] = []
+    for begin, end in itertools.pairwise(bounds):
+        items = [
+            {**copy.deepcopy(i), "quantity": 0} if _idle(i, splits, begin) else i
+            for i in phase["items"]
+        ]  # fmt: skip
+        if begin == 0:
+            current = {**phase, "items": items, "duration": {"interval": "month", "interval_count": end}}
+            if stubs.get(0):
+                current["proration_behavior"] = "none"
+                current["add_invoice_items"] = [*phase.get("add_invoice_items", []), *stubs[0]]
+        else:
+            current = {"items": items, "duration": {"interval": "month", "interval_count": end - begin}}
+            if stubs.get(begin):
+                current["add_invoice_items"] = stubs[begin]
+            current.update(proration_behavior="none", metadata=dict(phase.get("metadata", {})))
+        _check_count(order, current)
+        phases.append(current)
+    return phases
+
+
+def _idle(item: dict[str, Any], splits: dict[str, int], begin: int) -> bool:
+    """Whether a phase item's line has billed its whole periods by `begin` (its lines share one price, so one
+    frequency: the first line decides)."""
+    line_id = str(item.get("metadata", {}).get("salesforce_order_item_id", "")).split(",")[0]
+    return line_id in splits and splits[line_id] <= begin
 
 
 def _check_count(order: OrderRecord, phase: dict[str, Any]) -> None:

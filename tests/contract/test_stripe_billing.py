@@ -252,6 +252,54 @@ def test_backdated_periods_are_billed_unless_proration_behavior_is_none(
 
 
 @sandbox_only
+def test_a_later_phase_without_prorations_still_bills_its_backdated_periods(
+    client: stripe.StripeClient, account: Account, directory: Path
+) -> None:
+    """`phases[].proration_behavior` governs the transition into a phase; whether the time before creation is
+    billed is the backdated start's, so the first phase's."""
+    price = account.monthly(1000)
+    schedule = client.v1.subscription_schedules.create(
+        params={
+            "customer": account.customer,
+            "start_date": ts(2024, 1, 15, 12),
+            "phases": [
+                {"items": [{"price": price, "quantity": 1}], "end_date": ts(2024, 3, 15, 12)},
+                {"items": [{"price": price, "quantity": 2}], "end_date": ts(2025, 1, 15, 12),
+                 "proration_behavior": "none"},
+            ],
+        }
+    )  # fmt: skip
+    billed = preview(directory, schedule.id)
+    # Clock 2024-07-15 12:00: every period is billed, the four ended ones of the second phase included.
+    assert [inv.total for inv in billed] == [1000, 1000] + [2000] * 10
+
+
+@sandbox_only
+def test_invoice_items_on_a_schedules_subscription_go_on_its_next_invoice(
+    client: stripe.StripeClient, account: Account, directory: Path
+) -> None:
+    price = account.monthly(1000)
+    schedule = client.v1.subscription_schedules.create(
+        params={
+            "customer": account.customer,
+            "start_date": ts(2024, 7, 1),
+            "end_behavior": "cancel",
+            "phases": [{"items": [{"price": price, "quantity": 1}], "end_date": ts(2024, 10, 1)}],
+        }
+    )
+    credit = client.v1.invoice_items.create(
+        params={"customer": account.customer, "subscription": str(schedule.subscription), "amount": -250,
+                "currency": "usd", "discountable": False}
+    )  # fmt: skip
+    assert credit.amount == -250 and credit.parent is not None
+    billed = preview(directory, schedule.id)
+    # Clock 2024-07-15: July was invoiced on creation; the credit goes on August's invoice.
+    assert [(inv.period_start.date().isoformat(), inv.total) for inv in billed] == [
+        ("2024-07-01", 1000), ("2024-08-01", 750), ("2024-09-01", 1000)
+    ]  # fmt: skip
+
+
+@sandbox_only
 def test_clock_moves_the_schedule_through_its_phases_to_completion(
     client: stripe.StripeClient, account: Account, directory: Path
 ) -> None:

@@ -397,32 +397,44 @@ def test_mdq_amendment_changes_the_later_segments(org: Path) -> None:
     assert sum(t for _, t in expected) == cents_sold(sf, initial, amendment)
 
 
-LIFECYCLE_KINDS = {
-    "amendment", "termination", "renewal", "evergreen", "evergreen_cancellation", "mdq_ramp", "odd_term",
-    "backdated", "future_start",
-}  # fmt: skip
+def test_a_fractional_cent_per_period_bills_exactly_total_price_over_the_term(org: Path) -> None:
+    """TotalPrice 1000.00 over 24 months is 41.666... a month: Stripe bills 41.67 a month (1000.08 in all), so
+    the 8 cents are settled once on the first invoice after the sync, and the term bills exactly 1000.00."""
+    sf, stripe = connect_both(org)
+    create_product(sf, "Odd Fee", Decimal("41.67"))
+    start = sandbox_sf.now(org).date().replace(day=1)
+    acct = account_id(sf, "Acme%")
+    order_id, (fee,) = create_order(sf, acct, [("Odd Fee", 1)], start=start, term=24, activate=False)
+    sf.OrderItem.update(fee, {"UnitPrice": 1000.0})  # the rep's price for the term, over the list price
+    sf.Order.update(order_id, {"Status": "Activated"})
+    report = run_sync(order_ids=[order_id])
+    assert report.failed == [] and order_id in report.synced_orders
+    schedule_id = sf.Order.get(order_id)["Stripe_ID__c"]
+    billed = invoiced(org, schedule_id)
+    assert [t for _, t in billed] == [41_67, 41_67 - 8] + [41_67] * 22
+    assert sum(t for _, t in billed) == cents_sold(sf, order_id) == 1000_00
+    (adjustment,) = stripe.v1.invoice_items.list({"limit": 10}).data
+    assert adjustment.amount == -8 and adjustment.metadata["salesforce_adjustment"] == f"rounding:{fee}"
+    posts = len(stripe_posts(org))
+    assert run_sync(order_ids=[order_id]).stripe_writes == 0
+    assert len(stripe_posts(org)) == posts
 
 
-def test_seeded_lifecycle_orders_sync_and_a_rerun_writes_nothing(sandbox: Path) -> None:
-    """The demo company's contracts of every lifecycle kind. Usage lines and lines at other billing frequencies
-    than annual are left out (Skip_Line_Item__c): metered prices and mixed intervals are other work."""
-    sandbox_sf.seed_org(sandbox, orders=40, seed=7)
-    sf = sandbox_sf.connect(sandbox)
-    others = sf.query_all(
-        "SELECT Id FROM OrderItem WHERE SBQQ__ChargeType__c = 'Usage' OR (SBQQ__ChargeType__c = 'Recurring' "
-        "AND SBQQ__BillingFrequency__c != 'Annual' AND SBQQ__SubscriptionType__c != 'Evergreen')"
-    )["records"]
-    for row in others:
-        sf.OrderItem.update(row["Id"], {"Skip_Line_Item__c": True})
-    kinds = {
-        r["Id"]: r["Description"].removeprefix("kind: ")
-        for r in sf.query_all("SELECT Id, Description FROM Order WHERE Status = 'Activated'")["records"]
-    }
-    report = run_sync(full=True)
-    failed = {r.primary.id: r.message for r in report.failed if kinds.get(r.primary.id) in LIFECYCLE_KINDS}
-    assert failed == {}
-    assert {kinds[o] for o in report.synced_orders} >= LIFECYCLE_KINDS
-    posts = len(stripe_posts(sandbox))
-    rerun = run_sync(full=True)
-    assert rerun.synced_orders == []
-    assert len(stripe_posts(sandbox)) == posts
+def test_mdq_ramp_of_annual_segments_next_to_a_monthly_line(org: Path) -> None:
+    """A ramp of annual seats (10, then 15) next to a monthly fee: one flexible-mode schedule, each segment on
+    its year's invoice and the fee every month, month by month what CPQ sold."""
+    sf, stripe = connect_both(org)
+    create_product(sf, "Ramp Seats", Decimal(100), "Annual")
+    create_product(sf, "Monthly Fee", Decimal(49))
+    start = sandbox_sf.now(org).date().replace(day=1)
+    acct = account_id(sf, "Acme%")
+    segments = [(10, Decimal(0)), (15, Decimal(0))]
+    order_id, _ = create_mdq_order(sf, acct, "Ramp Seats", segments, start=start, plain=(("Monthly Fee", 2),))
+    report = run_sync(order_ids=[order_id])
+    assert report.failed == [] and order_id in report.synced_orders
+    schedule = stripe.v1.subscription_schedules.retrieve(sf.Order.get(order_id)["Stripe_ID__c"])
+    assert schedule.billing_mode.type == "flexible"
+    assert [p.metadata["salesforce_segment_label"] for p in schedule.phases] == ["Year 1", "Year 2"]
+    expected = [(add_months(start, m), 98_00 + {0: 10 * 100_00, 12: 15 * 100_00}.get(m, 0)) for m in range(24)]
+    assert invoiced(org, schedule.id) == expected
+    assert sum(t for _, t in expected) == cents_sold(sf, order_id)

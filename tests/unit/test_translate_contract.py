@@ -26,11 +26,13 @@ from cpq_sync.translate.order import OrderBundle, translate_order
 
 ACCOUNT = "001000000000001AAA"
 CONTRACT = "800000000000001AAA"
-PROD_A, PROD_B = "01t000000000001AAA", "01t000000000002AAA"
-PBE_A, PBE_B = "01u000000000001AAA", "01u000000000002AAA"
+PROD_A, PROD_B, PROD_Y = "01t000000000001AAA", "01t000000000002AAA", "01t000000000003AAA"
+PBE_A, PBE_B, PBE_Y = "01u000000000001AAA", "01u000000000002AAA", "01u000000000003AAA"
 START = dt.date(2026, 1, 1)
 END = dt.date(2027, 1, 1)
-PRICES = {PROD_A: (PBE_A, Decimal(10)), PROD_B: (PBE_B, Decimal(20))}
+PRICES = {PROD_A: (PBE_A, Decimal(10)), PROD_B: (PBE_B, Decimal(20)), PROD_Y: (PBE_Y, Decimal(10))}
+BILLED_YEARLY = {PROD_Y}  # billed annually whatever the order's other lines do (10 USD a month, 120 a year)
+INTERVALS = {"Monthly": 1, "Quarterly": 3, "Annual": 12}
 
 
 @pytest.fixture(scope="module")
@@ -57,12 +59,12 @@ def bundle(
     end: dt.date | None = None,
 ) -> OrderBundle:
     months = (END.year - start.year) * 12 + END.month - start.month
-    interval = {"Monthly": 1, "Quarterly": 3}[frequency]
     items = []
     for k, spec in enumerate(lines):
         product_id, quantity = spec[0], spec[1]
         revised = spec[2] if len(spec) == 3 else None
         pbe_id, price = PRICES[product_id]
+        line_frequency = "Annual" if product_id in BILLED_YEARLY else frequency
         items.append(
             OrderItemRecord.from_flat(
                 {
@@ -74,10 +76,10 @@ def bundle(
                     "unitprice": price * months,
                     "currencyisocode": "USD",
                     "sbqq__chargetype__c": "Recurring",
-                    "sbqq__billingfrequency__c": frequency,
+                    "sbqq__billingfrequency__c": line_frequency,
                     "sbqq__subscriptionpricing__c": "Fixed Price",
                     "sbqq__subscriptionterm__c": months,
-                    "sbqq__defaultsubscriptionterm__c": interval,
+                    "sbqq__defaultsubscriptionterm__c": INTERVALS[line_frequency],
                     "sbqq__revisedorderproduct__c": revised,
                 }
             )
@@ -97,19 +99,19 @@ def bundle(
         }
     )
     products = {p: Product2Record.from_flat({"id": p, "name": p, "sbqq__subscriptionterm__c": 1}) for p in PRICES}
-    pbes = {
-        pbe_id: PricebookEntryRecord.from_flat(
+    pbes = {}
+    for p, (pbe_id, price) in PRICES.items():
+        pbe_frequency = "Annual" if p in BILLED_YEARLY else frequency
+        pbes[pbe_id] = PricebookEntryRecord.from_flat(
             {
                 "id": pbe_id,
                 "product2id": p,
-                "unitprice": price * interval,
+                "unitprice": price * INTERVALS[pbe_frequency],
                 "currencyisocode": "USD",
-                "product2.sbqq__subscriptionterm__c": interval,
-                "product2.sbqq__billingfrequency__c": frequency,
+                "product2.sbqq__subscriptionterm__c": INTERVALS[pbe_frequency],
+                "product2.sbqq__billingfrequency__c": pbe_frequency,
             }
         )
-        for p, (pbe_id, price) in PRICES.items()
-    }
     return OrderBundle(order, items, AccountRecord.from_flat({"id": ACCOUNT, "name": "Acme"}), products, pbes)
 
 
@@ -264,12 +266,13 @@ def test_off_boundary_amendment_bills_the_prorated_months_once(ctx: TranslateCon
     (stub,) = result.main.params["phases"][1]["add_invoice_items"]
     assert stub["price_data"]["unit_amount_decimal"] == "2000" and stub["quantity"] == 1
     assert stub["metadata"]["salesforce_prorated_months"] == "2"
-    # A decrease off the boundary takes effect with no credit (as the connector).
+    # A decrease off the boundary: no prorated item; the 2 months' unused time is credited once (20 USD).
     decrease = translate_contract(
         Contract(CONTRACT, initial, [amend(3, 1, [(PROD_A, -1, A1)], frequency="Quarterly")]), ctx
     )
     assert decrease.failures == {} and decrease.main is not None
     assert "add_invoice_items" not in decrease.main.params["phases"][1]
+    assert [a["amount"] for a in decrease.main.children["adjustments"]] == [-2000]
     # A mid-month start (2026-02-15, 14 days to the next monthly boundary): by month, the unit starts billing
     # at the boundary (CPQ's term is the whole months); by month and day, the 14 days bill once as well.
     import dataclasses
@@ -286,6 +289,79 @@ def test_off_boundary_amendment_bills_the_prorated_months_once(ctx: TranslateCon
     # 10 USD a month over 365/12 days, 14 days: 4.60 USD.
     assert round(Decimal(stub["price_data"]["unit_amount_decimal"])) == 460
     assert stub["metadata"]["salesforce_prorated_days"] == "14"
+
+
+Y = f"price:{PBE_Y}"
+Y1 = item_id(1, 1)  # the initial order's annual line, when it has one
+# Contracts whose lines bill at different frequencies (flexible billing mode): (frequency of the A lines, initial
+# lines, amendment month, amendment lines) -> (the amendment's phase, {product: (prorated months, cents a unit,
+# units)}). Each line is prorated to the next boundary of its own billing period (anchored on the contract's
+# start), at the amendment line's UnitPrice over its term (10 USD a month of term for A and Y).
+MIXED: list[tuple[str, str, list[Any], int, list[Any], dict[str, int], dict[str, tuple[int, int, int]]]] = [
+    (
+        "annual line grows in month 3 of a monthly contract: 9 months prorated",
+        "Monthly", [(PROD_A, 10), (PROD_Y, 2)], 3, [(PROD_Y, 1, Y1)],
+        {A: 10, Y: 3}, {PROD_Y: (9, 9000, 1)},
+    ),
+    (
+        "monthly line grows in month 3 of the same contract: on its own boundary, nothing prorated",
+        "Monthly", [(PROD_A, 10), (PROD_Y, 2)], 3, [(PROD_A, 2, A1)],
+        {A: 12, Y: 2}, {},
+    ),
+    (
+        "annual line added in month 4 of a quarterly contract",
+        "Quarterly", [(PROD_A, 10)], 4, [(PROD_Y, 1)],
+        {A: 10, Y: 1}, {PROD_Y: (8, 8000, 1)},
+    ),
+    (
+        "quarterly and annual lines grow in month 4: each to its own next boundary",
+        "Quarterly", [(PROD_A, 10), (PROD_Y, 2)], 4, [(PROD_A, 1, A1), (PROD_Y, 3, Y1)],
+        {A: 11, Y: 5}, {PROD_A: (2, 2000, 1), PROD_Y: (8, 8000, 3)},
+    ),
+    (
+        "month 6: the monthly line shrinks on its boundary, the annual line grows for 6 prorated months",
+        "Monthly", [(PROD_A, 10), (PROD_Y, 2)], 6, [(PROD_A, -4, A1), (PROD_Y, 1, Y1)],
+        {A: 6, Y: 3}, {PROD_Y: (6, 6000, 1)},
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("name", "frequency", "lines", "month", "changes", "phase", "stubs"), MIXED, ids=[c[0] for c in MIXED]
+)
+def test_amendments_of_contracts_mixing_billing_frequencies(
+    ctx: TranslateContext,
+    name: str,
+    frequency: str,
+    lines: list[Any],
+    month: int,
+    changes: list[Any],
+    phase: dict[str, int],
+    stubs: dict[str, tuple[int, int, int]],
+) -> None:
+    initial = bundle(1, lines, frequency=frequency)
+    amendment = amend(2, month, changes, frequency=frequency)
+    result = translate_contract(Contract(CONTRACT, initial, [amendment]), ctx)
+    assert result.failures == {} and result.main is not None
+    before = {f"price:{PRICES[spec[0]][0]}": spec[1] for spec in lines}
+    assert phase_view(result) == [(START, M(START, month), before), (M(START, month), END, phase)]
+    assert result.main.params["billing_mode"] == {"type": "flexible"}
+    product_of = {item.id: item.product2_id for item in amendment.items}
+    got = {}
+    for stub in result.main.params["phases"][1].get("add_invoice_items", []):
+        meta = stub["metadata"]
+        cents = int(Decimal(stub["price_data"]["unit_amount_decimal"]))
+        got[product_of[meta["salesforce_order_item_id"]]] = (int(meta["salesforce_prorated_months"]), cents,
+                                                             stub["quantity"])  # fmt: skip
+    assert got == stubs
+    assert result.main.params["phases"][1]["proration_behavior"] == "none"
+
+
+def test_a_line_of_another_frequency_must_still_co_terminate(ctx: TranslateContext) -> None:
+    initial = bundle(1, [(PROD_A, 10), (PROD_Y, 2)])
+    late = amend(2, 3, [(PROD_Y, 1, Y1)], end=dt.date(2027, 3, 31))
+    result = translate_contract(Contract(CONTRACT, initial, [late]), ctx)
+    assert "co-terminate" in result.failures[late.order.id].message and result.applied == []
 
 
 def test_initial_order_missing_or_not_synced(ctx: TranslateContext) -> None:

@@ -16,9 +16,11 @@ from tests.unit.test_translate_order import PBE_A, PROD_A, bundle, ctx, line
 __all__ = ["ctx"]
 
 
-def segment(n: int, index: int, start: str, end: str, qty: str, unit: str, months: int = 12) -> OrderItemRecord:
+def segment(
+    n: int, index: int, start: str, end: str, qty: str, unit: str, months: int = 12, **values: Any
+) -> OrderItemRecord:
     return line(
-        n, PROD_A, PBE_A, qty, unit,
+        n, PROD_A, PBE_A, qty, unit, **values,
         servicedate=start, enddate=end, sbqq__subscriptionterm__c=months,
         sbqq__segmentindex__c=index, sbqq__segmentlabel__c=f"Year {index}", sbqq__segmentkey__c="K1",
     )  # fmt: skip
@@ -47,6 +49,42 @@ CASES: list[tuple[str, list[OrderItemRecord], dict[str, Any], list[tuple[int, li
         [(12, [(1000, 10), (2000, 2)], "1"), (12, [(800, 20), (2000, 2)], "2")],
     ),
 ]
+
+
+ANNUAL = {"sbqq__billingfrequency__c": "Annual", "sbqq__defaultsubscriptionterm__c": 12}
+CASES += [
+    (
+        "annual segments and a monthly line: each line on its own frequency",
+        [
+            segment(1, 1, "2022-01-01", "2022-12-31", "10", "1200", **ANNUAL),
+            segment(2, 2, "2023-01-01", "2023-12-31", "15", "1080", **ANNUAL),
+            line(3, PROD_A, PBE_A, "2", "240", sbqq__subscriptionterm__c=24),
+        ],
+        {"sbqq__quote__r.sbqq__subscriptionterm__c": 24},
+        [(12, [(1000, 2), (120000, 10)], "1"), (12, [(1000, 2), (108000, 15)], "2")],
+    ),
+    (
+        "monthly segments of six months next to an annual line",
+        [
+            segment(1, 1, "2022-01-01", "2022-06-30", "4", "60", months=6),
+            segment(2, 2, "2022-07-01", "2022-12-31", "8", "60", months=6),
+            line(3, PROD_A, PBE_A, "1", "1200", **ANNUAL),
+        ],
+        {},
+        [(6, [(1000, 4), (120000, 1)], "1"), (6, [(1000, 8), (120000, 1)], "2")],
+    ),
+]
+
+
+def test_a_segment_that_is_not_whole_periods_of_its_line_is_an_error(ctx: TranslateContext) -> None:
+    items = [
+        segment(1, 1, "2022-01-01", "2022-06-30", "4", "600", months=6, **ANNUAL),  # half a year billed annually
+        segment(2, 2, "2022-07-01", "2022-12-31", "8", "600", months=6, **ANNUAL),
+        line(3, PROD_A, PBE_A, "1", "120"),
+    ]
+    with pytest.raises(DataError, match="not a whole number of its 12-month billing periods") as err:
+        translate_order(bundle(items), ctx)
+    assert err.value.record_id == items[0].id
 
 
 @pytest.mark.parametrize(("name", "items", "order_values", "expected"), CASES, ids=[c[0] for c in CASES])

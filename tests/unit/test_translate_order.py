@@ -255,25 +255,6 @@ def test_lines_billing_at_different_frequencies_share_one_flexible_schedule(
     assert amounts == [Decimal(126000) * months / term for months in intervals]
 
 
-@pytest.mark.parametrize(
-    ("frequencies", "term", "uneven"),
-    [
-        (["Annual", "Monthly"], 18, 12),  # 18 months is 1.5 years: the proration case
-        (["Annual", "Quarterly", "Monthly"], 6, 12),
-        (["Quarterly", "Monthly"], 10, 3),
-        (["Annual", "Semiannual"], 9, 12),  # the longest uneven interval is named
-    ],
-)
-def test_the_term_must_be_whole_periods_of_every_line(
-    ctx: TranslateContext, frequencies: list[str], term: int, uneven: int
-) -> None:
-    items = [_freq(n, f, "1200", term) for n, f in enumerate(frequencies, 1)]
-    with pytest.raises(DataError) as err:
-        translate_order(bundle(items, **{"sbqq__quote__r.sbqq__subscriptionterm__c": term}), ctx)
-    assert f"Order {ORDER}, field SBQQ__SubscriptionTerm__c:" in str(err.value)
-    assert f"a term of {term} months is not a whole number of {uneven}-month billing periods" in str(err.value)
-
-
 def test_every_new_schedule_is_in_flexible_billing_mode(ctx: TranslateContext) -> None:
     result = translate_order(bundle([line(1, PROD_A, PBE_A, "10", "120")]), ctx)
     assert result.main.params["billing_mode"] == {"type": "flexible"}

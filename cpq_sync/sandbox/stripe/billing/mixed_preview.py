@@ -17,7 +17,7 @@ The rules of ``preview`` apply item by item:
   lines go on the next invoice (their own invoice with ``always_invoice``); the replacement then bills from its
   next boundary. ``billing_cycle_anchor=phase_start`` resets the anchor for every item. Unlike a one-interval
   schedule, a phase whose intervals differ from the previous phase's does not reset the anchor;
-* backdated periods that ended before creation are billed, unless the phase has ``proration_behavior=none``;
+* backdated periods that ended before creation are billed, unless the first phase has ``proration_behavior=none``;
 * one-time items go on the first invoice issued in their phase; discounts as in ``preview``.
 """
 
@@ -37,6 +37,7 @@ from cpq_sync.sandbox.stripe.billing.preview import (
     _Draft,
     _dt,
     _Engine,
+    backdated_skipped,
 )
 
 Pending = tuple[int, PreviewLine, list[str]]
@@ -66,6 +67,7 @@ class _MixedRun:
         self.drafts: dict[int, _Draft] = {}
         self.standalone: list[_Draft] = []  # always_invoice prorations
         self.pending: list[Pending] = []
+        self.skip_backdated = False
 
     def draft(self, issued: int, seg: Segment) -> _Draft:
         if issued not in self.drafts:
@@ -142,7 +144,7 @@ class _MixedRun:
             if p_end < nat_end and p_end == seg.end and last_segment and self.prorate_final:
                 share = _share(p_start, p_end, nat_start, nat_end)
                 bill_end = p_end
-            if nat_end <= self.created and seg.proration_behavior == "none":
+            if nat_end <= self.created and self.skip_backdated:
                 continue
             self.bill(p_start, seg, self.engine.line("subscription", item, p_start, bill_end, share), item.coupons)
             issued.append(p_start)
@@ -151,6 +153,7 @@ class _MixedRun:
     def run(self, segments: list[Segment], extra: Sequence[Pending]) -> list[PreviewInvoice]:
         discounts = _Discounts(self.engine.store)
         anchor = segments[0].start
+        self.skip_backdated = backdated_skipped(segments)
         previous: Segment | None = None
         for index, seg in enumerate(segments):
             if seg.start >= self.until:

@@ -17,8 +17,11 @@ What the preview covers
   the natural period; they land on the next invoice (their own invoice with ``always_invoice``). With
   ``proration_behavior=none`` no proration line is made.
 * **Backdating**: periods that ended before the schedule (or subscription) was created are billed, period by
-  period, as Stripe's flexible billing mode bills them on the first invoice, unless the phase in force has
-  ``proration_behavior=none``, in which case they are skipped; the period in progress at creation is billed.
+  period, as Stripe's flexible billing mode bills them on the first invoice, unless the first phase (the one the
+  subscription is backdated with) has ``proration_behavior=none``, in which case they are skipped, in every
+  phase; the period in progress at creation is billed. A later phase's ``proration_behavior`` only governs the
+  prorations of the transition into it ("whether the subscription schedule will create prorations when
+  transitioning to this phase"), not the regular periods it bills.
 * **End of a schedule**: with ``end_behavior=cancel`` the final partial period (if the end is mid-period) is
   prorated; with ``release`` the subscription goes on and the last period is billed in full. A canceled
   schedule's preview stops at its cancellation time.
@@ -27,6 +30,8 @@ What the preview covers
   amount_off (same currency), never below zero. Durations: ``once`` on the first invoice of the discount,
   ``repeating`` on invoices issued within ``duration_in_months`` months of its start, ``forever`` always. A
   discount starts with the first phase listing its coupon and lasts while consecutive phases keep listing it.
+* **Pending invoice items** on a schedule's subscription (created through ``/v1/invoiceitems`` with
+  ``subscription``) go on its next invoice, as Stripe sweeps them into it.
 * **Subscriptions** (``sub_``): a schedule's subscription is previewed through its schedule. A standalone one
   bills each period with the items it had then (item changes are remembered), from ``start_date`` (a future
   ``billing_cycle_anchor`` adds a prorated stub, free with ``proration_behavior=none``) to ``cancel_at`` (the
@@ -58,6 +63,11 @@ from cpq_sync.sandbox.stripe.store import Condition, JSONObject, Store
 
 PRORATION_STATE = "billing.subscription_proration_behavior."
 """State key (+ subscription id) keeping the ``proration_behavior`` a subscription was created with."""
+
+
+def backdated_skipped(segments: Sequence[Segment]) -> bool:
+    """Whether the periods that ended before creation go unbilled: the first phase says (see Backdating)."""
+    return bool(segments) and segments[0].proration_behavior == "none"
 
 
 class PreviewLine(BaseModel):
@@ -219,6 +229,7 @@ class _Engine:
         discounts = _Discounts(self.store)
         pending: list[tuple[PreviewLine, list[str]]] = []
         anchor = segments[0].start if segments else 0
+        skip_backdated = backdated_skipped(segments)
         previous: Segment | None = None
         interval: tuple[periods.Interval, int] = ("month", 1)
         for index, seg in enumerate(segments):
@@ -273,7 +284,7 @@ class _Engine:
                 if p_end < nat_end and p_end == seg.end and last_segment and prorate_final:
                     share = periods.fraction(p_start_dt, p_end_dt, nat_start_dt, nat_end_dt)
                     bill_end = p_end
-                if nat_end <= created and seg.proration_behavior == "none":
+                if nat_end <= created and skip_backdated:
                     continue
                 draft = _Draft(p_start, bill_end, p_start, coupons=list(seg.coupons))
                 for item in seg.items:
@@ -487,7 +498,10 @@ def preview_schedule(store: Store, schedule: JSONObject, until: int | None) -> l
         stop = min(stop, last_end)
     if not segments:
         return []
-    return _Engine(store).run(segments, created=int(schedule["created"]), until=stop, prorate_final=prorate_final)
+    pending = pending_lines(store, schedule.get("subscription"))  # swept into its subscription's next invoice
+    return _Engine(store).run(
+        segments, created=int(schedule["created"]), until=stop, prorate_final=prorate_final, extra=pending
+    )
 
 
 def preview_subscription(store: Store, subscription: JSONObject, until: int | None) -> list[PreviewInvoice]:
