@@ -4,14 +4,15 @@ each layer) and finish. Prefect tasks wrap these one to one; nothing here import
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 import stripe
+from simple_salesforce.exceptions import SalesforceMalformedRequest
 
 from cpq_sync import redact
 from cpq_sync.config import Settings, Target
@@ -20,7 +21,7 @@ from cpq_sync.errors import DataError
 from cpq_sync.mapping.compile import compile_mappings
 from cpq_sync.mapping.loader import MappingSet, load_mappings
 from cpq_sync.plan import Action, Failure, Operation, Plan, build_plan
-from cpq_sync.salesforce.client import OrgClient, login
+from cpq_sync.salesforce.client import OrgClient, error_code, login
 from cpq_sync.salesforce.coupons import attach_coupons
 from cpq_sync.salesforce.extract import (
     ID_CHUNK,
@@ -41,7 +42,15 @@ from cpq_sync.salesforce.pricing import (
     org_is_multi_currency,
     single_currency_fields,
 )
-from cpq_sync.salesforce.state import APPLY_MARKER_KEY, parse_watermark, read_states, write_state, write_watermark
+from cpq_sync.salesforce.state import (
+    APPLY_MARKER_KEY,
+    OrgDescribe,
+    forget_describes,
+    parse_watermark,
+    read_states,
+    write_state,
+    write_watermark,
+)
 from cpq_sync.salesforce.write_back import (
     Status,
     StripeIdUpdate,
@@ -81,7 +90,7 @@ class RunContext:
     started_at: dt.datetime
     livemode: bool = False
     timings: dict[str, float] = field(default_factory=dict)
-    state: dict[str, str] = field(default_factory=dict)  # Stripe_Sync_State__c, read once a run
+    state: dict[str, str] = field(default_factory=dict)  # Stripe_Sync_State__c, read once a run (by prepare)
     request_gate: SharedGate | None = None  # a rate shared across runs and workers (e.g. Prefect's)
     stripe_requests: int = 0
 
@@ -139,9 +148,12 @@ def prepare(settings: Settings, *, now: dt.datetime | None = None) -> RunContext
         _ensure_sandbox(settings)
     org = OrgClient(lambda: login(settings), run_share_percent=settings.preferences.api_usage_ceiling_percent)
     mappings = load_mappings(settings.runtime.mappings_dir)
-    describe = functools.cache(lambda sobject: org.restful(f"sobjects/{sobject}/describe"))
+    started_at = now or dt.datetime.now(dt.UTC)
+    state = read_states(org)  # the run's one read of its state (watermark, apply marker, cached describes)
+    describe = OrgDescribe(org, mappings, state, started_at)
     compiled = compile_mappings(mappings, describe=describe)
     multi_currency = org_is_multi_currency(describe("Order"))
+    describe.save()
     filters = SyncFilters.from_preferences(settings.preferences.filters)
     for kind, problem in compiled.broken.items():
         log.error("mapping problem: %s (records that need a %s fail until it is fixed)", problem, kind.value)
@@ -163,8 +175,9 @@ def prepare(settings: Settings, *, now: dt.datetime | None = None) -> RunContext
         ),
         fields=single_currency_fields(FieldLists.build(mappings, compiled.broken_entries), multi_currency),
         filters=filters,
-        started_at=now or dt.datetime.now(dt.UTC),
+        started_at=started_at,
         livemode=settings.stripe.livemode,
+        state=state,
     )
 
 
@@ -189,7 +202,6 @@ def window_for(
     pricebook_entry_ids: tuple[str, ...] = (),
 ) -> Window:
     prefs = ctx.settings.preferences
-    ctx.state = read_states(ctx.org)
     start = None if prefs.migrate_orders_before_start_date else prefs.sync_start_date
     if mode is Mode.ORDERS:
         extra_orders, extra_products = _orders_billing(ctx.org, pricebook_entry_ids)
@@ -225,7 +237,12 @@ def _orders_billing(org: OrgClient, pricebook_entry_ids: tuple[str, ...]) -> tup
 
 def extract(ctx: RunContext, window: Window) -> Extracted:
     started = time.perf_counter()
-    result = extract_orders(ctx.org, ctx.fields, window, ctx.filters)
+    try:
+        result = extract_orders(ctx.org, ctx.fields, window, ctx.filters)
+    except SalesforceMalformedRequest as exc:
+        if error_code(exc) == "INVALID_FIELD":  # the org changed since its describes were cached
+            forget_describes(ctx.org)
+        raise
     apply_line_filters(ctx.org, result, ctx.filters)
     attach_coupons(ctx.org, ctx.fields.coupon, result)
     extract_changed(ctx.org, ctx.fields, window, ctx.filters, result)
@@ -305,8 +322,9 @@ def make_plan(ctx: RunContext, extracted: Extracted) -> Plan:
 def apply_plan(
     ctx: RunContext, plan: Plan, *, on_progress: Callable[[int, int], None] | None = None
 ) -> dict[str, Outcome]:
-    """Applies the plan layer by layer; after each layer the new Stripe ids are written back to Salesforce, so a
-    crash loses at most the layer in flight (and its creates are replayed by their idempotency keys)."""
+    """Applies the plan layer by layer; after each layer the new Stripe ids are written back to Salesforce while
+    the next layer is applied (Stripe's rate, not Salesforce's latency, sets the pace), so a crash loses at most
+    the write-back of two layers (their creates are replayed by their idempotency keys)."""
     prefs = ctx.settings.preferences
     # A marker left by a run that died while applying: its creates may be older than Stripe keeps idempotency
     # keys (24 h), so this run looks objects up by their metadata before creating them. Normal runs read nothing.
@@ -315,7 +333,8 @@ def apply_plan(
         log.warning("an earlier run stopped while applying to Stripe; this run checks for its objects first")
     batch = max(1, int(prefs.stripe_requests_per_second // 4))  # a quarter second of requests per shared call
     pacer = Pacer(prefs.stripe_requests_per_second, shared=ctx.request_gate, shared_batch=batch)
-    applier = StripeApplier(ctx.stripe, pacer=pacer, concurrency=prefs.stripe_concurrency, recover=recovering)
+    concurrency = max(prefs.stripe_concurrency, pacer.in_flight())  # enough in flight to keep the rate
+    applier = StripeApplier(ctx.stripe, pacer=pacer, concurrency=concurrency, recover=recovering)
     if plan.writes:
         write_state(ctx.org, APPLY_MARKER_KEY, ctx.started_at.isoformat())
     ids: dict[str, str] = {
@@ -326,20 +345,24 @@ def apply_plan(
     outcomes: dict[str, Outcome] = {}
     total = len(plan.writes)
     done = 0
-    for layer in plan.layers():
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="write-back") as writer:  # one call at a time, in order
+        pending: list[Future[list[str]]] = []
+        for layer in plan.layers():
+            started = time.perf_counter()
+            results = applier.run_layer(layer, ids)
+            ctx.timed("apply", started)
+            for outcome in results:
+                outcomes[outcome.key] = outcome
+                if outcome.ok and outcome.stripe_id:
+                    ids[outcome.key] = outcome.stripe_id
+            done += sum(1 for op in layer if op.action is not Action.SKIP)
+            pending.append(writer.submit(write_stripe_ids, ctx.org, _id_updates(plan, layer, outcomes)))
+            if on_progress:
+                on_progress(done, total)
         started = time.perf_counter()
-        results = applier.run_layer(layer, ids)
-        ctx.timed("apply", started)
-        for outcome in results:
-            outcomes[outcome.key] = outcome
-            if outcome.ok and outcome.stripe_id:
-                ids[outcome.key] = outcome.stripe_id
-        done += sum(1 for op in layer if op.action is not Action.SKIP)
-        started = time.perf_counter()
-        write_stripe_ids(ctx.org, _id_updates(plan, layer, outcomes))
+        for future in pending:
+            future.result()  # a write-back that failed fails the step (its retries re-apply nothing)
         ctx.timed("write_back", started)
-        if on_progress:
-            on_progress(done, total)
     if plan.writes or recovering:
         write_state(ctx.org, APPLY_MARKER_KEY, None)
     ctx.stripe_requests += pacer.requests
@@ -425,11 +448,18 @@ def finish(
 
 
 def advance_watermark(ctx: RunContext, mode: Mode, extracted: Extracted) -> dt.datetime | None:
-    """Only after the write-back is durable, and never past the run's start."""
+    """Only after the write-back is durable, and never past the run's start. An incremental run that saw nothing
+    keeps the watermark it started from (no call: its window, from that watermark to now, held no change)."""
     if mode is Mode.ORDERS:
         return None
+    seen = extracted.orders_seen or extracted.changed_accounts or extracted.changed_products
+    if mode is Mode.INCREMENTAL and not seen and not extracted.changed_pricebook_entries and not extracted.failures:
+        kept = parse_watermark(ctx.state)
+        if kept is not None:
+            return kept
     new = ctx.started_at if extracted.max_modstamp is None else min(extracted.max_modstamp, ctx.started_at)
-    write_watermark(ctx.org, new)
+    if new != parse_watermark(ctx.state):  # an unchanged window gives the same watermark: nothing to write
+        write_watermark(ctx.org, new)
     return new
 
 

@@ -157,8 +157,16 @@ class OrgClient:
 
     def query_all_iter(self, soql: str) -> Any:
         """Pages through a query; each page is one call, retried and re-authenticated on its own."""
+        yield from self.records_from(self.first_page(soql))
+
+    def first_page(self, soql: str) -> dict[str, Any]:
+        """A query's first page: its records, and `totalSize`, how many the whole query returns."""
         log.debug("SOQL: %s", soql)
-        result: dict[str, Any] = self.call(lambda sf: sf.query(soql))
+        page: dict[str, Any] = self.call(lambda sf: sf.query(soql))
+        return page
+
+    def records_from(self, result: dict[str, Any]) -> Any:
+        """The records of a query from its first page on, one call per further page."""
         while True:
             yield from result["records"]
             if result.get("done", True):
