@@ -93,6 +93,7 @@ class RunContext:
     state: dict[str, str] = field(default_factory=dict)  # Stripe_Sync_State__c, read once a run (by prepare)
     request_gate: SharedGate | None = None  # a rate shared across runs and workers (e.g. Prefect's)
     stripe_requests: int = 0
+    pacer: Pacer | None = None  # paces every request of `stripe` (set by prepare)
 
     def timed(self, step: str, started: float) -> None:
         self.timings[step] = self.timings.get(step, 0.0) + time.perf_counter() - started
@@ -157,7 +158,8 @@ def prepare(settings: Settings, *, now: dt.datetime | None = None) -> RunContext
     filters = SyncFilters.from_preferences(settings.preferences.filters)
     for kind, problem in compiled.broken.items():
         log.error("mapping problem: %s (records that need a %s fail until it is fixed)", problem, kind.value)
-    client = stripe_client(settings)
+    pacer = Pacer(settings.preferences.stripe_requests_per_second)  # every Stripe request of the run, retries too
+    client = stripe_client(settings, pacer)
     return RunContext(
         settings=settings,
         org=org,
@@ -178,6 +180,7 @@ def prepare(settings: Settings, *, now: dt.datetime | None = None) -> RunContext
         started_at=started_at,
         livemode=settings.stripe.livemode,
         state=state,
+        pacer=pacer,
     )
 
 
@@ -332,7 +335,9 @@ def apply_plan(
     if recovering:
         log.warning("an earlier run stopped while applying to Stripe; this run checks for its objects first")
     batch = max(1, int(prefs.stripe_requests_per_second // 4))  # a quarter second of requests per shared call
-    pacer = Pacer(prefs.stripe_requests_per_second, shared=ctx.request_gate, shared_batch=batch)
+    pacer = ctx.pacer or Pacer(prefs.stripe_requests_per_second)
+    pacer.share(ctx.request_gate, batch)
+    requests_before = pacer.requests
     concurrency = max(prefs.stripe_concurrency, pacer.in_flight())  # enough in flight to keep the rate
     applier = StripeApplier(ctx.stripe, pacer=pacer, concurrency=concurrency, recover=recovering)
     if plan.writes:
@@ -365,7 +370,7 @@ def apply_plan(
         ctx.timed("write_back", started)
     if plan.writes or recovering:
         write_state(ctx.org, APPLY_MARKER_KEY, None)
-    ctx.stripe_requests += pacer.requests
+    ctx.stripe_requests += pacer.requests - requests_before
     return outcomes
 
 

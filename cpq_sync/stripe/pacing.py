@@ -15,9 +15,12 @@ from __future__ import annotations
 import math
 import threading
 import time
-from typing import Protocol
+from collections.abc import Mapping
+from typing import Any, Protocol
 
-HEADROOM = 0.97  # of the configured rate: 3% absorbs the jitter of requests in flight (about 10 ms at 100/s)
+import stripe
+
+HEADROOM = 0.95  # of the configured rate: 5% absorbs the jitter of when requests reach Stripe (50 ms a second)
 STRIPE_LATENCY_SECONDS = 0.3  # a Stripe write's usual round trip, for sizing the requests in flight
 
 
@@ -52,14 +55,36 @@ class Pacer:
         self._shared_lock = threading.Lock()
         self._shared_batch = shared_batch
         self._reserved = 0
+        self._held = threading.local()  # a slot taken by `wait` for this thread's next request
         self.requests = 0
+
+    def share(self, gate: SharedGate | None, batch: int = 1) -> None:
+        """Holds this pacer to a rate shared across runs and workers too (e.g. Prefect's), `batch` slots a call."""
+        if batch < 1:
+            raise ValueError("shared_batch must be at least 1")
+        with self._shared_lock:
+            self._shared, self._shared_batch, self._reserved = gate, batch, 0
 
     def in_flight(self, latency_seconds: float = STRIPE_LATENCY_SECONDS) -> int:
         """Requests that must be in flight at once to keep the rate when each takes `latency_seconds`."""
         return max(1, math.ceil(self.rate * latency_seconds))
 
     def wait(self) -> None:
-        """Blocks until this caller's slot; slots are handed out evenly spaced, then the shared gate (if any)."""
+        """Blocks until this caller's slot, and holds it for this thread's next request: a paced transport
+        (`PacedHTTPClient`) sends that request in it instead of taking a second slot."""
+        self._take()
+        self._held.slot = True
+
+    def admit(self) -> None:
+        """Called for every request a paced transport sends: in the slot this thread holds, or in a new one (the
+        SDK's retries of a 429 or a 5xx, and requests no caller paced, are paced too)."""
+        if getattr(self._held, "slot", False):
+            self._held.slot = False
+            return
+        self._take()
+
+    def _take(self) -> None:
+        """Slots are handed out evenly spaced, then the shared gate (if any)."""
         with self._lock:
             now = time.monotonic()
             slot = max(now, self._next)
@@ -74,3 +99,44 @@ class Pacer:
                     self._shared(self._shared_batch)
                     self._reserved = self._shared_batch
                 self._reserved -= 1
+
+
+class PacedHTTPClient(stripe.HTTPClient):
+    """The SDK's HTTP client, each request sent in a slot of the pacer (when one is set): the SDK runs its retries
+    above `request`, so a retried 429 waits for its slot like any request instead of adding to the burst."""
+
+    name = "paced"
+
+    def __init__(self, inner: stripe.HTTPClient, pacer: Pacer | None = None) -> None:
+        super().__init__()
+        self.inner = inner
+        self.pacer = pacer
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None,
+        post_data: Any = None,
+        *,
+        _usage: list[str] | None = None,
+    ) -> tuple[str, int, Mapping[str, str]]:
+        if self.pacer is not None:
+            self.pacer.admit()
+        return self.inner.request(method, url, headers, post_data, _usage=_usage)
+
+    def request_stream(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None,
+        post_data: Any = None,
+        *,
+        _usage: list[str] | None = None,
+    ) -> tuple[Any, int, Mapping[str, str]]:
+        if self.pacer is not None:
+            self.pacer.admit()
+        return self.inner.request_stream(method, url, headers, post_data, _usage=_usage)
+
+    def close(self) -> None:
+        self.inner.close()  # type: ignore[no-untyped-call]
