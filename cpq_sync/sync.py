@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 import stripe
-from simple_salesforce.exceptions import SalesforceMalformedRequest
 
 from cpq_sync import redact
 from cpq_sync.config import Settings, Target
@@ -21,7 +20,7 @@ from cpq_sync.errors import DataError
 from cpq_sync.mapping.compile import compile_mappings
 from cpq_sync.mapping.loader import MappingSet, load_mappings
 from cpq_sync.plan import Action, Failure, Operation, Plan, build_plan
-from cpq_sync.salesforce.client import OrgClient, error_code, login
+from cpq_sync.salesforce.client import OrgClient, login
 from cpq_sync.salesforce.coupons import attach_coupons
 from cpq_sync.salesforce.extract import (
     ID_CHUNK,
@@ -155,6 +154,7 @@ def prepare(settings: Settings, *, now: dt.datetime | None = None) -> RunContext
     compiled = compile_mappings(mappings, describe=describe)
     multi_currency = org_is_multi_currency(describe("Order"))
     describe.save()
+    org.on_invalid_field = lambda: forget_describes(org)  # the org changed since its describes were cached
     filters = SyncFilters.from_preferences(settings.preferences.filters)
     for kind, problem in compiled.broken.items():
         log.error("mapping problem: %s (records that need a %s fail until it is fixed)", problem, kind.value)
@@ -240,12 +240,7 @@ def _orders_billing(org: OrgClient, pricebook_entry_ids: tuple[str, ...]) -> tup
 
 def extract(ctx: RunContext, window: Window) -> Extracted:
     started = time.perf_counter()
-    try:
-        result = extract_orders(ctx.org, ctx.fields, window, ctx.filters)
-    except SalesforceMalformedRequest as exc:
-        if error_code(exc) == "INVALID_FIELD":  # the org changed since its describes were cached
-            forget_describes(ctx.org)
-        raise
+    result = extract_orders(ctx.org, ctx.fields, window, ctx.filters)
     apply_line_filters(ctx.org, result, ctx.filters)
     attach_coupons(ctx.org, ctx.fields.coupon, result)
     extract_changed(ctx.org, ctx.fields, window, ctx.filters, result)

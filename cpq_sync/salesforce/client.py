@@ -99,6 +99,8 @@ class OrgClient:
         self.sf = factory()
         self.run_share_percent = run_share_percent
         self.calls_at_start: int | None = None
+        # called once when a query names a field the org does not have (e.g. to forget cached describes)
+        self.on_invalid_field: Callable[[], None] | None = None
 
     @property
     def instance_url(self) -> str:
@@ -143,6 +145,11 @@ class OrgClient:
                 log.info("Salesforce session expired; logging in again")
                 self.sf = self._factory()
                 return fn(self.sf)
+            except SalesforceMalformedRequest as exc:
+                if error_code(exc) == "INVALID_FIELD" and self.on_invalid_field is not None:
+                    hook, self.on_invalid_field = self.on_invalid_field, None
+                    hook()
+                raise
             except SalesforceRefusedRequest as exc:
                 if error_code(exc) == "REQUEST_LIMIT_EXCEEDED":
                     raise QuotaExceeded(

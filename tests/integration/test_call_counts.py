@@ -6,6 +6,7 @@ Salesforce call or a query repeated per object type fails here."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 from collections import Counter
@@ -17,10 +18,15 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 from simple_salesforce.api import Salesforce
+from simple_salesforce.exceptions import SalesforceMalformedRequest
 
 import cpq_sync.sync as sync_steps
 from bench.minimum import minimum_writes
-from cpq_sync.config import Settings, load_settings
+from cpq_sync.config import DEFAULT_MAPPINGS_DIR, Settings, load_settings
+from cpq_sync.mapping.compile import compile_mappings
+from cpq_sync.mapping.loader import load_mappings
+from cpq_sync.salesforce.client import OrgClient
+from cpq_sync.salesforce.state import DESCRIBE_KEY, DESCRIBE_MAX_AGE, OrgDescribe, forget_describes, read_states
 from cpq_sync.sandbox import salesforce as sandbox_sf
 from cpq_sync.sandbox import stripe as sandbox_stripe
 from cpq_sync.sync import Mode, SyncReport
@@ -145,3 +151,31 @@ def test_a_full_sync_writes_the_minimum_and_an_unchanged_rerun_nothing(sandbox: 
     _, stripe_log = sync(Mode.INCREMENTAL, call_log)
     assert stripe_log == [] and ("PATCH", "Stripe_Sync_State__c") not in call_log.writes()
     assert {t: n for t, n in call_log.by_type().items() if n > ALLOWED.get(t, 1)} == {}
+
+
+def test_the_orgs_describes_are_cached_in_its_sync_state_until_a_day_passes_or_a_field_goes(tmp_path: Path) -> None:
+    directory = tmp_path / "org"
+    sandbox_sf.seed_org(directory, orders=0)
+    org = OrgClient(lambda: sandbox_sf.connect(directory))
+    org.on_invalid_field = lambda: forget_describes(org)
+    mappings = load_mappings(DEFAULT_MAPPINGS_DIR)
+    now = dt.datetime.now(dt.UTC)
+
+    first = OrgDescribe(org, mappings, read_states(org), now)
+    compiled = compile_mappings(mappings, describe=first)
+    first.save()
+    assert first.described
+    calls = org.calls_used()
+    cached = OrgDescribe(org, mappings, read_states(org), now + dt.timedelta(hours=1))
+    again = compile_mappings(mappings, describe=cached)
+    assert org.calls_used() == calls + 1 and not cached.described  # the state's read only
+    assert again.broken.keys() == compiled.broken.keys()
+    assert {k: len(v) for k, v in again.by_kind.items()} == {k: len(v) for k, v in compiled.by_kind.items()}
+
+    a_day_later = OrgDescribe(org, mappings, read_states(org), now + DESCRIBE_MAX_AGE + dt.timedelta(seconds=1))
+    compile_mappings(mappings, describe=a_day_later)
+    assert a_day_later.described
+
+    with pytest.raises(SalesforceMalformedRequest):
+        org.first_page("SELECT Id, No_Such_Field__c FROM Order")
+    assert DESCRIBE_KEY not in read_states(org)  # the next run describes the org again
