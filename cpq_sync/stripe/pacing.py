@@ -22,6 +22,9 @@ import stripe
 
 HEADROOM = 0.95  # of the configured rate: 5% absorbs the jitter of when requests reach Stripe (50 ms a second)
 STRIPE_LATENCY_SECONDS = 0.3  # a Stripe write's usual round trip, for sizing the requests in flight
+# After a 429 (Stripe's limit is per account: other integrations spend it too) the pace drops by CUT, at most once a
+# second and never under FLOOR of the rate, then climbs back by RECOVERY of the rate a second.
+CUT, FLOOR, RECOVERY = 0.9, 0.5, 0.02
 
 
 class SharedGate(Protocol):
@@ -48,8 +51,9 @@ class Pacer:
         if not 0 < headroom <= 1:
             raise ValueError("headroom must be in (0, 1]")
         self.rate = requests_per_second * headroom
-        self._interval = 1.0 / self.rate
-        self._next = time.monotonic()
+        self._pace = self.rate  # the rate slots are handed out at now: `rate`, or less after a 429
+        self._next = self._updated = time.monotonic()
+        self._cut_at = float("-inf")
         self._lock = threading.Lock()
         self._shared = shared
         self._shared_lock = threading.Lock()
@@ -83,12 +87,32 @@ class Pacer:
             return
         self._take()
 
+    @property
+    def pace(self) -> float:
+        with self._lock:
+            self._recover(time.monotonic())
+            return self._pace
+
+    def throttled(self) -> None:
+        """Stripe answered 429: slow down (the rate is shared with whatever else uses the account)."""
+        with self._lock:
+            now = time.monotonic()
+            self._recover(now)
+            if now - self._cut_at >= 1.0:
+                self._pace = max(self.rate * FLOOR, self._pace * CUT)
+                self._cut_at = now
+
+    def _recover(self, now: float) -> None:
+        self._pace = min(self.rate, self._pace + self.rate * RECOVERY * (now - self._updated))
+        self._updated = now
+
     def _take(self) -> None:
         """Slots are handed out evenly spaced, then the shared gate (if any)."""
         with self._lock:
             now = time.monotonic()
+            self._recover(now)
             slot = max(now, self._next)
-            self._next = slot + self._interval
+            self._next = slot + 1.0 / self._pace
             self.requests += 1
         delay = slot - now
         if delay > 0:
@@ -121,9 +145,13 @@ class PacedHTTPClient(stripe.HTTPClient):
         *,
         _usage: list[str] | None = None,
     ) -> tuple[str, int, Mapping[str, str]]:
-        if self.pacer is not None:
-            self.pacer.admit()
-        return self.inner.request(method, url, headers, post_data, _usage=_usage)
+        if self.pacer is None:
+            return self.inner.request(method, url, headers, post_data, _usage=_usage)
+        self.pacer.admit()
+        response = self.inner.request(method, url, headers, post_data, _usage=_usage)
+        if response[1] == 429:
+            self.pacer.throttled()
+        return response
 
     def request_stream(
         self,
@@ -134,9 +162,13 @@ class PacedHTTPClient(stripe.HTTPClient):
         *,
         _usage: list[str] | None = None,
     ) -> tuple[Any, int, Mapping[str, str]]:
-        if self.pacer is not None:
-            self.pacer.admit()
-        return self.inner.request_stream(method, url, headers, post_data, _usage=_usage)
+        if self.pacer is None:
+            return self.inner.request_stream(method, url, headers, post_data, _usage=_usage)
+        self.pacer.admit()
+        response = self.inner.request_stream(method, url, headers, post_data, _usage=_usage)
+        if response[1] == 429:
+            self.pacer.throttled()
+        return response
 
     def close(self) -> None:
         self.inner.close()  # type: ignore[no-untyped-call]

@@ -1,12 +1,15 @@
-"""The pacer counts each request Stripe sees once: a caller's slot is used by its request, a retry takes a new one."""
+"""The pacer counts each request Stripe sees once (a caller's slot is used by its request, a retry takes a new one)
+and slows down after a 429."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
+import pytest
 import stripe
 
+from cpq_sync.stripe import pacing
 from cpq_sync.stripe.pacing import PacedHTTPClient, Pacer
 
 
@@ -42,6 +45,23 @@ def test_a_paced_caller_and_the_transport_share_one_slot_and_a_retry_takes_anoth
     assert customer.id == "cus_1"
     assert transport.sent == 3  # two 429s, then the answer
     assert pacer.requests == 3  # one slot per request Stripe saw, the retries' included
+    assert pacer.pace < pacer.rate  # the 429s slowed it down
+
+
+def test_after_a_429_the_pace_drops_once_a_second_at_most_then_climbs_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = [100.0]
+    monkeypatch.setattr(pacing.time, "monotonic", lambda: clock[0])
+    pacer = Pacer(100, headroom=1.0)
+    pacer.throttled()
+    pacer.throttled()  # the same burst: one cut
+    assert pacer.pace == pytest.approx(90)
+    clock[0] += 1.0
+    pacer.throttled()
+    assert pacer.pace == pytest.approx((90 + 2) * 0.9)  # climbed back 2 in the second, then cut again
+    clock[0] += 60
+    assert pacer.pace == 100  # back to the rate, never above
 
 
 def test_an_unpaced_request_through_the_transport_takes_its_own_slot() -> None:
