@@ -30,6 +30,7 @@ from typing import Any
 from simple_salesforce.api import Salesforce
 
 from cpq_sync.sandbox import salesforce as sandbox_sf
+from cpq_sync.sandbox import stripe as sandbox_stripe
 
 FREQUENCY_MONTHS = {"monthly": 1, "quarterly": 3, "semiannual": 6, "annual": 12}
 
@@ -215,3 +216,14 @@ def change_orders(directory: Path, *, percent: float) -> int:
 
 def minimum_after_change(changed_accounts: int) -> Minimum:
     return Minimum(Counter({"customer": changed_accounts} if changed_accounts else {}))
+
+
+def write_kind(request: sandbox_stripe.LoggedRequest) -> str:
+    """The object a Stripe write creates or changes, named as the minimum's kinds (an invoice item: its invoice's or
+    subscription's)."""
+    resource = request.path.split("/")[2]
+    if resource == "invoiceitems":
+        return "subscription" if request.params.get("subscription") else "invoice"
+    return {"billing": "billing_meter", "subscription_schedules": "subscription_schedule"}.get(
+        resource, resource.removesuffix("s")
+    )

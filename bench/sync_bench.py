@@ -31,7 +31,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a plain script from a fresh clone
 
-from bench.minimum import Minimum, change_orders, minimum_after_change, minimum_writes
+from bench.minimum import Minimum, change_orders, minimum_after_change, minimum_writes, write_kind
 from cpq_sync.config import load_settings
 from cpq_sync.sandbox import salesforce as sandbox_sf
 from cpq_sync.sandbox import stripe as sandbox_stripe
@@ -65,17 +65,6 @@ def sync_once(mode: Mode, *, dry_run: bool) -> tuple[SyncReport, float, int, dic
         finish(ctx, plan, outcomes, report, extracted)
         advance_watermark(ctx, mode, extracted)
     return report, time.perf_counter() - started, ctx.org.calls_used(), dict(ctx.timings)
-
-
-def write_kind(request: sandbox_stripe.LoggedRequest) -> str:
-    """The object a write creates or changes, named as in `bench.minimum` (invoice items: their invoice's or
-    subscription's)."""
-    resource = request.path.split("/")[2]
-    if resource == "invoiceitems":
-        return "subscription" if request.params.get("subscription") else "invoice"
-    return {"billing": "billing_meter", "subscription_schedules": "subscription_schedule"}.get(
-        resource, resource.removesuffix("s")
-    )
 
 
 def stripe_figures(directory: Path) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from simple_salesforce.api import Salesforce
 from simple_salesforce.exceptions import SalesforceMalformedRequest
 
 import cpq_sync.sync as sync_steps
-from bench.minimum import minimum_writes
+from bench.minimum import minimum_writes, write_kind
 from cpq_sync.config import DEFAULT_MAPPINGS_DIR, Settings, load_settings
 from cpq_sync.mapping.compile import compile_mappings
 from cpq_sync.mapping.loader import load_mappings
@@ -104,14 +104,6 @@ def sync(mode: Mode, log: CallLog) -> tuple[SyncReport, list[sandbox_stripe.Logg
     sync_steps.finish(ctx, plan, outcomes, report, extracted)
     sync_steps.advance_watermark(ctx, mode, extracted)
     return report, sandbox_stripe.request_log(directory)
-
-
-def write_kind(request: sandbox_stripe.LoggedRequest) -> str:
-    resource = request.path.split("/")[2]
-    if resource == "invoiceitems":
-        return "subscription" if request.params.get("subscription") else "invoice"
-    names = {"billing": "billing_meter", "subscription_schedules": "subscription_schedule"}
-    return names.get(resource, resource.removesuffix("s"))
 
 
 def full_sync_calls(directory: Path, orders: int, log: CallLog) -> tuple[int, SyncReport, list[Any]]:
