@@ -4,10 +4,10 @@ each layer) and finish. Prefect tasks wrap these one to one; nothing here import
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -41,7 +41,15 @@ from cpq_sync.salesforce.pricing import (
     org_is_multi_currency,
     single_currency_fields,
 )
-from cpq_sync.salesforce.state import APPLY_MARKER_KEY, parse_watermark, read_states, write_state, write_watermark
+from cpq_sync.salesforce.state import (
+    APPLY_MARKER_KEY,
+    OrgDescribe,
+    forget_describes,
+    parse_watermark,
+    read_states,
+    write_state,
+    write_watermark,
+)
 from cpq_sync.salesforce.write_back import (
     Status,
     StripeIdUpdate,
@@ -81,9 +89,10 @@ class RunContext:
     started_at: dt.datetime
     livemode: bool = False
     timings: dict[str, float] = field(default_factory=dict)
-    state: dict[str, str] = field(default_factory=dict)  # Stripe_Sync_State__c, read once a run
+    state: dict[str, str] = field(default_factory=dict)  # Stripe_Sync_State__c, read once a run (by prepare)
     request_gate: SharedGate | None = None  # a rate shared across runs and workers (e.g. Prefect's)
     stripe_requests: int = 0
+    pacer: Pacer | None = None  # paces every request of `stripe` (set by prepare)
 
     def timed(self, step: str, started: float) -> None:
         self.timings[step] = self.timings.get(step, 0.0) + time.perf_counter() - started
@@ -139,13 +148,18 @@ def prepare(settings: Settings, *, now: dt.datetime | None = None) -> RunContext
         _ensure_sandbox(settings)
     org = OrgClient(lambda: login(settings), run_share_percent=settings.preferences.api_usage_ceiling_percent)
     mappings = load_mappings(settings.runtime.mappings_dir)
-    describe = functools.cache(lambda sobject: org.restful(f"sobjects/{sobject}/describe"))
+    started_at = now or dt.datetime.now(dt.UTC)
+    state = read_states(org)  # the run's one read of its state (watermark, apply marker, cached describes)
+    describe = OrgDescribe(org, mappings, state, started_at)
     compiled = compile_mappings(mappings, describe=describe)
     multi_currency = org_is_multi_currency(describe("Order"))
     filters = SyncFilters.from_preferences(settings.preferences.filters, describe=describe)
+    describe.save()
+    org.on_invalid_field = lambda: forget_describes(org)  # the org changed since its describes were cached
     for kind, problem in compiled.broken.items():
         log.error("mapping problem: %s (records that need a %s fail until it is fixed)", problem, kind.value)
-    client = stripe_client(settings)
+    pacer = Pacer(settings.preferences.stripe_requests_per_second)  # every Stripe request of the run, retries too
+    client = stripe_client(settings, pacer)
     return RunContext(
         settings=settings,
         org=org,
@@ -163,8 +177,10 @@ def prepare(settings: Settings, *, now: dt.datetime | None = None) -> RunContext
         ),
         fields=single_currency_fields(FieldLists.build(mappings, compiled.broken_entries), multi_currency),
         filters=filters,
-        started_at=now or dt.datetime.now(dt.UTC),
+        started_at=started_at,
         livemode=settings.stripe.livemode,
+        state=state,
+        pacer=pacer,
     )
 
 
@@ -189,7 +205,6 @@ def window_for(
     pricebook_entry_ids: tuple[str, ...] = (),
 ) -> Window:
     prefs = ctx.settings.preferences
-    ctx.state = read_states(ctx.org)
     start = None if prefs.migrate_orders_before_start_date else prefs.sync_start_date
     if mode is Mode.ORDERS:
         extra_orders, extra_products = _orders_billing(ctx.org, pricebook_entry_ids)
@@ -305,8 +320,9 @@ def make_plan(ctx: RunContext, extracted: Extracted) -> Plan:
 def apply_plan(
     ctx: RunContext, plan: Plan, *, on_progress: Callable[[int, int], None] | None = None
 ) -> dict[str, Outcome]:
-    """Applies the plan layer by layer; after each layer the new Stripe ids are written back to Salesforce, so a
-    crash loses at most the layer in flight (and its creates are replayed by their idempotency keys)."""
+    """Applies the plan layer by layer; after each layer the new Stripe ids are written back to Salesforce while
+    the next layer is applied (Stripe's rate, not Salesforce's latency, sets the pace), so a crash loses at most
+    the write-back of two layers (their creates are replayed by their idempotency keys)."""
     prefs = ctx.settings.preferences
     # A marker left by a run that died while applying: its creates may be older than Stripe keeps idempotency
     # keys (24 h), so this run looks objects up by their metadata before creating them. Normal runs read nothing.
@@ -314,8 +330,11 @@ def apply_plan(
     if recovering:
         log.warning("an earlier run stopped while applying to Stripe; this run checks for its objects first")
     batch = max(1, int(prefs.stripe_requests_per_second // 4))  # a quarter second of requests per shared call
-    pacer = Pacer(prefs.stripe_requests_per_second, shared=ctx.request_gate, shared_batch=batch)
-    applier = StripeApplier(ctx.stripe, pacer=pacer, concurrency=prefs.stripe_concurrency, recover=recovering)
+    pacer = ctx.pacer or Pacer(prefs.stripe_requests_per_second)
+    pacer.share(ctx.request_gate, batch)
+    requests_before = pacer.requests
+    concurrency = max(prefs.stripe_concurrency, pacer.in_flight())  # enough in flight to keep the rate
+    applier = StripeApplier(ctx.stripe, pacer=pacer, concurrency=concurrency, recover=recovering)
     if plan.writes:
         write_state(ctx.org, APPLY_MARKER_KEY, ctx.started_at.isoformat())
     ids: dict[str, str] = {
@@ -326,23 +345,27 @@ def apply_plan(
     outcomes: dict[str, Outcome] = {}
     total = len(plan.writes)
     done = 0
-    for layer in plan.layers():
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="write-back") as writer:  # one call at a time, in order
+        pending: list[Future[list[str]]] = []
+        for layer in plan.layers():
+            started = time.perf_counter()
+            results = applier.run_layer(layer, ids)
+            ctx.timed("apply", started)
+            for outcome in results:
+                outcomes[outcome.key] = outcome
+                if outcome.ok and outcome.stripe_id:
+                    ids[outcome.key] = outcome.stripe_id
+            done += sum(1 for op in layer if op.action is not Action.SKIP)
+            pending.append(writer.submit(write_stripe_ids, ctx.org, _id_updates(plan, layer, outcomes)))
+            if on_progress:
+                on_progress(done, total)
         started = time.perf_counter()
-        results = applier.run_layer(layer, ids)
-        ctx.timed("apply", started)
-        for outcome in results:
-            outcomes[outcome.key] = outcome
-            if outcome.ok and outcome.stripe_id:
-                ids[outcome.key] = outcome.stripe_id
-        done += sum(1 for op in layer if op.action is not Action.SKIP)
-        started = time.perf_counter()
-        write_stripe_ids(ctx.org, _id_updates(plan, layer, outcomes))
+        for future in pending:
+            future.result()  # a write-back that failed fails the step (its retries re-apply nothing)
         ctx.timed("write_back", started)
-        if on_progress:
-            on_progress(done, total)
     if plan.writes or recovering:
         write_state(ctx.org, APPLY_MARKER_KEY, None)
-    ctx.stripe_requests += pacer.requests
+    ctx.stripe_requests += pacer.requests - requests_before
     return outcomes
 
 
@@ -428,11 +451,18 @@ def finish(
 
 
 def advance_watermark(ctx: RunContext, mode: Mode, extracted: Extracted) -> dt.datetime | None:
-    """Only after the write-back is durable, and never past the run's start."""
+    """Only after the write-back is durable, and never past the run's start. An incremental run that saw nothing
+    keeps the watermark it started from (no call: its window, from that watermark to now, held no change)."""
     if mode is Mode.ORDERS:
         return None
+    seen = extracted.orders_seen or extracted.changed_accounts or extracted.changed_products
+    if mode is Mode.INCREMENTAL and not seen and not extracted.changed_pricebook_entries and not extracted.failures:
+        kept = parse_watermark(ctx.state)
+        if kept is not None:
+            return kept
     new = ctx.started_at if extracted.max_modstamp is None else min(extracted.max_modstamp, ctx.started_at)
-    write_watermark(ctx.org, new)
+    if new != parse_watermark(ctx.state):  # an unchanged window gives the same watermark: nothing to write
+        write_watermark(ctx.org, new)
     return new
 
 

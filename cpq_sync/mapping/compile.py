@@ -187,3 +187,26 @@ def compile_mappings(mappings: MappingSet, describe: Describe | None = None) -> 
         types = {e.stripe_path: annotations[(kind, e.stripe_path)] for e in entries}
         result.by_kind[kind] = compile_entries(entries, types)
     return result
+
+
+DESCRIBE_KEYS = ("name", "relationshipName", "referenceTo")
+ALWAYS_DESCRIBED = frozenset({"currencyisocode"})  # read by the multi-currency check, mapped or not
+
+
+def described_names(mappings: MappingSet) -> frozenset[str]:
+    """Every field or lookup name a Salesforce path of the mappings goes through (lower case): the only describe
+    entries compiling them looks at."""
+    names = {part.lower() for entry in mappings if entry.salesforce_path for part in entry.salesforce_path.split(".")}
+    return frozenset(names | ALWAYS_DESCRIBED)
+
+
+def trimmed_describe(result: dict[str, Any], names: frozenset[str]) -> dict[str, Any]:
+    """A describe result cut down to the fields `names` can match (by name or lookup name), each with only what the
+    checks read: what a run caches instead of describing the org again. Compiling against it gives the same
+    result as against the whole describe."""
+    fields = [
+        {k: f.get(k) for k in DESCRIBE_KEYS}
+        for f in result["fields"]
+        if str(f["name"]).lower() in names or str(f.get("relationshipName") or "").lower() in names
+    ]
+    return {"fields": fields}

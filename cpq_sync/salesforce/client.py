@@ -100,6 +100,8 @@ class OrgClient:
         self.sf = factory()
         self.run_share_percent = run_share_percent
         self.calls_at_start: int | None = None
+        # called once when a query names a field the org does not have (e.g. to forget cached describes)
+        self.on_invalid_field: Callable[[], None] | None = None
 
     @property
     def instance_url(self) -> str:
@@ -144,6 +146,11 @@ class OrgClient:
                 log.info("Salesforce session expired; logging in again")
                 self.sf = self._factory()
                 return fn(self.sf)
+            except SalesforceMalformedRequest as exc:
+                if error_code(exc) == "INVALID_FIELD" and self.on_invalid_field is not None:
+                    hook, self.on_invalid_field = self.on_invalid_field, None
+                    hook()
+                raise
             except SalesforceRefusedRequest as exc:
                 if error_code(exc) == "REQUEST_LIMIT_EXCEEDED":
                     raise QuotaExceeded(
@@ -158,8 +165,16 @@ class OrgClient:
 
     def query_all_iter(self, soql: str) -> Any:
         """Pages through a query; each page is one call, retried and re-authenticated on its own."""
+        yield from self.records_from(self.first_page(soql))
+
+    def first_page(self, soql: str) -> dict[str, Any]:
+        """A query's first page: its records, and `totalSize`, how many the whole query returns."""
         log.debug("SOQL: %s", soql)
-        result: dict[str, Any] = self.call(lambda sf: sf.query(soql))
+        page: dict[str, Any] = self.call(lambda sf: sf.query(soql))
+        return page
+
+    def records_from(self, result: dict[str, Any]) -> Any:
+        """The records of a query from its first page on, one call per further page."""
         while True:
             yield from result["records"]
             if result.get("done", True):

@@ -1,7 +1,8 @@
 """Extract the coupons of the orders in a run: order-level coupons through the quote
 (Quote_Stripe_Coupon_Association__c) and line-level ones through the quote line
 (Quote_Line_Stripe_Coupon_Association__c), one query per association object and per 200 ids, the coupon's own
-fields read as parent paths (`Quote_Stripe_Coupon__r.<field>`).
+fields read as parent paths (`Quote_Stripe_Coupon__r.<field>`); when every association takes fewer calls to read than
+the run's ids do, they are all read in one query instead (`select_in`).
 
 The coupons are attached to the `OrderBundle`s; whether they are valid is the translator's business
 (`translate.coupons`), so a bad coupon fails only the orders that use it, with a message naming it.
@@ -18,7 +19,7 @@ from cpq_sync.errors import DataError
 from cpq_sync.plan import Failure
 from cpq_sync.records import CouponRecord, flatten
 from cpq_sync.salesforce.client import OrgClient
-from cpq_sync.salesforce.extract import ID_CHUNK, Extracted, soql_string
+from cpq_sync.salesforce.extract import Extracted, select_in
 
 log = logging.getLogger(__name__)
 
@@ -34,29 +35,27 @@ class Association:
     error: DataError | None = None
 
 
-def association_query(sobject: str, target_field: str, coupon_fields: list[str], ids: list[str]) -> str:
+def association_query(sobject: str, target_field: str, coupon_fields: list[str]) -> str:
+    """The associations' query, `{ids}` where the condition on the targets goes (`select_in`)."""
     parent = ", ".join(f"Quote_Stripe_Coupon__r.{f}" for f in coupon_fields)
-    in_list = ", ".join(soql_string(i) for i in ids)
     return (
         f"SELECT Id, {target_field}, {parent} FROM {sobject} "
-        f"WHERE {target_field} IN ({in_list}) AND Quote_Stripe_Coupon__c != null ORDER BY Id"
+        "WHERE {ids} AND Quote_Stripe_Coupon__c != null ORDER BY Id"
     )
 
 
 def _associations(
     org: OrgClient, sobject: str, target_field: str, coupon_fields: list[str], ids: Iterable[str]
 ) -> list[Association]:
-    wanted = sorted(set(ids))
     out: list[Association] = []
-    for n in range(0, len(wanted), ID_CHUNK):
-        soql = association_query(sobject, target_field, coupon_fields, wanted[n : n + ID_CHUNK])
-        for record in org.query_all_iter(soql):
-            row = flatten(record)
-            target = str(row[target_field.lower()])
-            try:
-                out.append(Association(target, CouponRecord.from_flat(row, COUPON_PARENT)))
-            except DataError as exc:
-                out.append(Association(target, None, exc))
+    soql = association_query(sobject, target_field, coupon_fields)
+    for record in select_in(org, soql, target_field, ids):
+        row = flatten(record)
+        target = str(row[target_field.lower()])
+        try:
+            out.append(Association(target, CouponRecord.from_flat(row, COUPON_PARENT)))
+        except DataError as exc:
+            out.append(Association(target, None, exc))
     return out
 
 

@@ -14,7 +14,15 @@ from cpq_sync.errors import DataError
 from cpq_sync.plan import Failure
 from cpq_sync.records import PricebookEntryRecord, Product2Record, flatten
 from cpq_sync.salesforce.client import OrgClient
-from cpq_sync.salesforce.extract import ID_CHUNK, Extracted, FieldLists, Window, _modstamp_conditions, soql_string
+from cpq_sync.salesforce.extract import (
+    ID_CHUNK,
+    Extracted,
+    FieldLists,
+    Window,
+    _modstamp_conditions,
+    select_in,
+    soql_string,
+)
 from cpq_sync.salesforce.filters import SyncFilters
 
 log = logging.getLogger(__name__)
@@ -175,14 +183,13 @@ def synced_currencies(org: OrgClient, account_ids: Iterable[str]) -> dict[str, l
     """Account id -> [(order id, currency)] of its orders already in Stripe as subscriptions or schedules
     (`sub_...`, `sub_sched_...`): the currency its Stripe customer bills in, read from Salesforce (no Stripe read)."""
     out: dict[str, list[tuple[str, str]]] = {}
-    for chunk in _chunks(account_ids):
-        soql = (
-            "SELECT Id, AccountId, CurrencyIsoCode FROM Order WHERE Stripe_ID__c LIKE 'sub%' "
-            f"AND AccountId IN ({_in_list(chunk)}) ORDER BY ActivatedDate, Id"
-        )
-        for raw in org.query_all_iter(soql):
-            if raw.get("CurrencyIsoCode"):
-                out.setdefault(str(raw["AccountId"]), []).append((str(raw["Id"]), str(raw["CurrencyIsoCode"])))
+    soql = (
+        "SELECT Id, AccountId, CurrencyIsoCode FROM Order WHERE Stripe_ID__c LIKE 'sub%' AND {ids} "
+        "ORDER BY ActivatedDate, Id"
+    )
+    for raw in select_in(org, soql, "AccountId", account_ids):
+        if raw.get("CurrencyIsoCode"):
+            out.setdefault(str(raw["AccountId"]), []).append((str(raw["Id"]), str(raw["CurrencyIsoCode"])))
     return out
 
 

@@ -56,7 +56,7 @@ def test_rest_extract_pages_and_counts_calls(org_dir: Path) -> None:
     org, extracted = _extract(org_dir)
     seen = extracted.orders_seen  # type: ignore[attr-defined]
     pages = -(-seen // 7)
-    assert org.calls_used() == 1 + pages  # COUNT(), then one call per page of 7 orders with their lines inline
+    assert org.calls_used() == 1 + pages  # a full window: COUNT(), then one call per page of 7 orders with lines
 
 
 def test_drafts_and_deleted_orders_are_not_extracted(org_dir: Path) -> None:

@@ -1,0 +1,229 @@
+"""The fewest Stripe writes the Salesforce data needs, computed from the org's records alone (never from the sync's
+plan), and the 1% change the benchmark makes between two incremental runs.
+
+A full sync of the orders that can be synced (activated, with lines, not failed: a failed order has an Error Sync
+Record naming it) needs one Stripe write per:
+- distinct customer (the orders' accounts), product (the lines' products), billing meter (products of usage lines);
+- price, by the connector's rule the sync keeps: a line billing exactly its price book entry's price (same currency,
+  recurrence, and amount a billing period, or the product's consumption schedule whose tiers replace the amount)
+  shares the entry's price, any other line has its own; an amendment line taking units away needs none (they leave
+  at the price they were sold at). `distinct_prices` is the stricter count where all lines billing the same share
+  one price;
+- distinct coupon (associated with the orders' quotes or quote lines);
+- contract: one subscription schedule, its amendments folded in (a full sync sees them all);
+- evergreen order: one subscription, one invoice item per one-time line, and a cancellation when its cancellation
+  amendment's date has passed;
+- one-time order: one invoice, one invoice item per line, and its finalization.
+After a change, the minimum is what the change needs (`change_orders`: an account's billing city, one customer
+update each).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from simple_salesforce.api import Salesforce
+
+from cpq_sync.sandbox import salesforce as sandbox_sf
+from cpq_sync.sandbox import stripe as sandbox_stripe
+
+FREQUENCY_MONTHS = {"monthly": 1, "quarterly": 3, "semiannual": 6, "annual": 12}
+
+
+@dataclass
+class Minimum:
+    by_kind: Counter[str] = field(default_factory=Counter)
+    distinct_prices: int = 0  # prices if every line billing the same amount shared one (the connector's rule does not)
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_kind.values())
+
+
+def _rows(sf: Salesforce, soql: str) -> list[dict[str, Any]]:
+    return [dict(r) for r in sf.query_all(soql)["records"]]
+
+
+def _cents(value: Decimal) -> int:
+    return int((value * 100).quantize(Decimal(1)))
+
+
+def _connector_price(line: dict[str, Any], currency: str, tiered: set[str], pbes: dict[str, dict[str, Any]]) -> str:
+    """The connector's price rule: a line billing exactly its price book entry's price (same currency, recurrence
+    and amount a period) bills with the entry's price; any other line has a price of its own."""
+    pbe = pbes.get(line.get("PricebookEntryId") or "")
+    if pbe is None or (pbe.get("CurrencyIsoCode") or currency).lower() != currency.lower():
+        return line["Id"]
+    product = pbe.get("Product2") or {}
+    identity = _price_identity(line, currency, tiered)
+    frequency = product.get("SBQQ__BillingFrequency__c")
+    months = identity[2]
+    if months == 0:
+        if frequency is not None:
+            return line["Id"]
+        amount = Decimal(str(pbe["UnitPrice"]))
+    else:
+        if FREQUENCY_MONTHS.get((frequency or "monthly").lower()) != months:
+            return line["Id"]
+        if identity[3]:  # metered
+            amount = Decimal(str(pbe["UnitPrice"]))
+        else:
+            default_term = Decimal(str(product.get("SBQQ__SubscriptionTerm__c") or months))
+            amount = Decimal(str(pbe["UnitPrice"])) * months / default_term
+    if identity[4] == "tiers" or _cents(amount) == identity[4]:
+        return pbe["Id"]
+    return line["Id"]
+
+
+def _price_identity(line: dict[str, Any], currency: str, tiered: set[str]) -> tuple[object, ...]:
+    """What makes two lines bill with the same Stripe price."""
+    product = line["Product2Id"]
+    charge = (line.get("SBQQ__ChargeType__c") or "").lower()
+    metered = charge == "usage" or (line.get("SBQQ__BillingType__c") or "").lower() == "arrears"
+    unit = Decimal(str(line["UnitPrice"]))
+    if not (metered or charge == "recurring"):
+        return (product, currency, 0, False, "tiers" if product in tiered else _cents(unit))
+    months = FREQUENCY_MONTHS[(line.get("SBQQ__BillingFrequency__c") or "monthly").lower()]
+    if product in tiered:
+        return (product, currency, months, metered, "tiers")
+    if metered:
+        amount = unit / Decimal(str(line.get("SBQQ__ProrateMultiplier__c") or 1))
+    else:
+        term = Decimal(str(line.get("SBQQ__SubscriptionTerm__c") or line.get("SBQQ__DefaultSubscriptionTerm__c") or 12))
+        amount = unit * months / term
+    return (product, currency, months, metered, _cents(amount))
+
+
+def _is_one_time(line: dict[str, Any]) -> bool:
+    charge = (line.get("SBQQ__ChargeType__c") or "").lower()
+    return charge not in ("recurring", "usage") and (line.get("SBQQ__BillingType__c") or "").lower() != "arrears"
+
+
+def minimum_writes(directory: Path) -> Minimum:
+    """The minimum for a full sync of the org in `directory`."""
+    sf = sandbox_sf.connect(directory)
+    failed = {
+        r["Primary_Record_ID__c"]
+        for r in _rows(
+            sf,
+            "SELECT Primary_Record_ID__c FROM Sync_Record__c WHERE Resolution_Status__c = 'Error' "
+            "AND Primary_Object_Type__c = 'Order'",
+        )
+    }
+    orders = {
+        r["Id"]: r
+        for r in _rows(
+            sf,
+            "SELECT Id, AccountId, Type, ContractId, CurrencyIsoCode, EffectiveDate FROM Order "
+            "WHERE Status = 'Activated'",
+        )
+        if r["Id"] not in failed
+    }
+    lines = [
+        r
+        for r in _rows(
+            sf,
+            "SELECT Id, OrderId, Product2Id, PricebookEntryId, UnitPrice, Quantity, SBQQ__RevisedOrderProduct__c, "
+            "SBQQ__ChargeType__c, SBQQ__BillingType__c, "
+            "SBQQ__BillingFrequency__c, SBQQ__SubscriptionTerm__c, SBQQ__DefaultSubscriptionTerm__c, "
+            "SBQQ__ProrateMultiplier__c, SBQQ__SubscriptionType__c, SBQQ__QuoteLine__c, Skip_Line_Item__c "
+            "FROM OrderItem WHERE Order.Status = 'Activated'",
+        )
+        if r["OrderId"] in orders and not r.get("Skip_Line_Item__c")
+    ]
+    by_order: dict[str, list[dict[str, Any]]] = {}
+    for line in lines:
+        by_order.setdefault(line["OrderId"], []).append(line)
+    orders = {k: v for k, v in orders.items() if k in by_order}
+    tiered = {r["ProductId"] for r in _rows(sf, "SELECT ProductId FROM ProductConsumptionSchedule")}
+    minimum = Minimum()
+    kinds = minimum.by_kind
+    kinds["customer"] = len({o["AccountId"] for o in orders.values()})
+    kinds["product"] = len({line["Product2Id"] for line in lines})
+    kinds["billing_meter"] = len({line["Product2Id"] for line in lines if not _is_one_time(line)
+                                  and (line.get("SBQQ__ChargeType__c") or "").lower() != "recurring"})  # fmt: skip
+    pbes = {
+        r["Id"]: r
+        for r in _rows(
+            sf,
+            "SELECT Id, UnitPrice, CurrencyIsoCode, Product2.SBQQ__BillingFrequency__c, "
+            "Product2.SBQQ__SubscriptionTerm__c FROM PricebookEntry",
+        )
+    }
+    # An amendment's line taking units away bills nothing new: the units leave at the price they were sold at.
+    priced = [line for line in lines if not (line.get("SBQQ__RevisedOrderProduct__c") and line["Quantity"] < 0)]
+    kinds["price"] = len(
+        {_connector_price(line, orders[line["OrderId"]]["CurrencyIsoCode"], tiered, pbes) for line in priced}
+    )
+    minimum.distinct_prices = len(
+        {_price_identity(line, orders[line["OrderId"]]["CurrencyIsoCode"], tiered) for line in lines}
+    )
+    coupon_links = _rows(sf, "SELECT Quote__c, Quote_Stripe_Coupon__c FROM Quote_Stripe_Coupon_Association__c")
+    line_links = _rows(sf, "SELECT Quote_Line__c, Quote_Stripe_Coupon__c FROM Quote_Line_Stripe_Coupon_Association__c")
+    quote_of_order = {
+        r["Id"]: r.get("SBQQ__Quote__c")
+        for r in _rows(sf, "SELECT Id, SBQQ__Quote__c FROM Order WHERE Status = 'Activated'")
+        if r["Id"] in orders
+    }
+    used_quotes = {q for q in quote_of_order.values() if q}
+    used_lines = {line.get("SBQQ__QuoteLine__c") for line in lines} - {None}
+    coupons = {r["Quote_Stripe_Coupon__c"] for r in coupon_links if r["Quote__c"] in used_quotes}
+    coupons |= {r["Quote_Stripe_Coupon__c"] for r in line_links if r["Quote_Line__c"] in used_lines}
+    kinds["coupon"] = len(coupons - {None})
+    today = dt.datetime.now(dt.UTC).date()
+    families: dict[str, list[dict[str, Any]]] = {}
+    for order in orders.values():
+        families.setdefault(order.get("ContractId") or order["Id"], []).append(order)
+    for members in families.values():
+        initial = [o for o in members if (o.get("Type") or "").lower() != "amendment"]
+        amendments = [o for o in members if (o.get("Type") or "").lower() == "amendment"]
+        for order in initial or members[:1]:
+            order_lines = by_order[order["Id"]]
+            one_time = [line for line in order_lines if _is_one_time(line)]
+            evergreen = any(
+                (line.get("SBQQ__SubscriptionType__c") or "").lower() == "evergreen" for line in order_lines
+            )
+            if len(one_time) == len(order_lines):
+                kinds["invoice"] += 2 + len(one_time)  # the invoice, its items, finalizing it
+            elif evergreen:
+                kinds["subscription"] += 1 + len(one_time)
+                passed = [a for a in amendments if dt.date.fromisoformat(a["EffectiveDate"]) <= today]
+                kinds["subscription"] += 1 if passed else 0
+            else:
+                kinds["subscription_schedule"] += 1
+    return minimum
+
+
+def change_orders(directory: Path, *, percent: float) -> int:
+    """Changes the billing city of the accounts of `percent`% of the synced orders (a change a user makes and the
+    sync must carry to Stripe: one customer update per account); returns how many accounts changed."""
+    sf = sandbox_sf.connect(directory)
+    synced = _rows(sf, "SELECT AccountId FROM Order WHERE Stripe_ID__c != null ORDER BY Id")
+    count = max(1, round(len(synced) * percent / 100))
+    accounts = list(dict.fromkeys(r["AccountId"] for r in synced[:: max(1, len(synced) // count)][:count]))
+    records = [
+        {"attributes": {"type": "Account"}, "id": a, "BillingCity": f"Changed {n}"} for n, a in enumerate(accounts)
+    ]
+    for n in range(0, len(records), 200):
+        sf.restful("composite/sobjects", method="PATCH", json={"allOrNone": True, "records": records[n : n + 200]})
+    return len(accounts)
+
+
+def minimum_after_change(changed_accounts: int) -> Minimum:
+    return Minimum(Counter({"customer": changed_accounts} if changed_accounts else {}))
+
+
+def write_kind(request: sandbox_stripe.LoggedRequest) -> str:
+    """The object a Stripe write creates or changes, named as the minimum's kinds (an invoice item: its invoice's or
+    subscription's)."""
+    resource = request.path.split("/")[2]
+    if resource == "invoiceitems":
+        return "subscription" if request.params.get("subscription") else "invoice"
+    return {"billing": "billing_meter", "subscription_schedules": "subscription_schedule"}.get(
+        resource, resource.removesuffix("s")
+    )
