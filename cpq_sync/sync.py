@@ -33,7 +33,7 @@ from cpq_sync.salesforce.extract import (
     extract_orders,
     soql_string,
 )
-from cpq_sync.salesforce.filters import SyncFilters
+from cpq_sync.salesforce.filters import SyncFilters, named_fields
 from cpq_sync.salesforce.pricing import (
     attach_consumption,
     attach_synced_currencies,
@@ -150,7 +150,7 @@ def prepare(settings: Settings, *, now: dt.datetime | None = None) -> RunContext
     mappings = load_mappings(settings.runtime.mappings_dir)
     started_at = now or dt.datetime.now(dt.UTC)
     state = read_states(org)  # the run's one read of its state (watermark, apply marker, cached describes)
-    describe = OrgDescribe(org, mappings, state, started_at)
+    describe = OrgDescribe(org, mappings, state, started_at, also=named_fields(settings.preferences.filters))
     compiled = compile_mappings(mappings, describe=describe)
     multi_currency = org_is_multi_currency(describe("Order"))
     filters = SyncFilters.from_preferences(settings.preferences.filters, describe=describe)

@@ -35,6 +35,19 @@ def validated(sobject: str, text: str | None, schema: OrgSchema | None = None) -
     return render_condition(condition)
 
 
+def named_fields(filters: Mapping[str, str]) -> frozenset[str]:
+    """Every field or lookup name the parseable filters go through (lower case): what the org's describe must keep
+    for checking them. A filter that does not parse names nothing here; `SyncFilters.from_preferences` refuses it."""
+    names: set[str] = set()
+    for sobject, text in filters.items():
+        try:
+            condition = parse_condition(text)
+        except SoqlError:
+            continue
+        names.update(part.lower() for _, path in field_paths(sobject, condition) for part in path.split("."))
+    return frozenset(names)
+
+
 @dataclass(frozen=True)
 class SyncFilters:
     order: str | None = None

@@ -59,9 +59,17 @@ class OrgDescribe:
     less than DESCRIBE_MAX_AGE ago, otherwise from the org (one call per object), trimmed to the entries the
     mappings can reach. `save` stores what was described (one call, only when something was)."""
 
-    def __init__(self, org: OrgClient, mappings: MappingSet, states: dict[str, str], now: dt.datetime) -> None:
+    def __init__(
+        self,
+        org: OrgClient,
+        mappings: MappingSet,
+        states: dict[str, str],
+        now: dt.datetime,
+        also: frozenset[str] = frozenset(),
+    ) -> None:
+        """`also`: more field names to keep (those the sync filters name), part of the cache's key."""
         self.org = org
-        self.names = described_names(mappings)
+        self.names = described_names(mappings) | also
         self.key = hashlib.sha256(json.dumps(sorted(self.names)).encode()).hexdigest()[:32]
         self.now = now
         cached = _cached(states.get(DESCRIBE_KEY), self.key, now)
