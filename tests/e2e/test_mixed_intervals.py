@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from cpq_sync.ops.invariants import cents
 from cpq_sync.sandbox import salesforce as sandbox_sf
 from cpq_sync.sandbox import stripe as sandbox_stripe
 from tests.e2e.support import account_id, add_months, connect_both, create_order, run_sync, stripe_posts, sync_records
@@ -22,10 +23,6 @@ LINES = [
     ("Analytics Add-on", 3, 3, Decimal(120)),
     ("Platform Subscription", 10, 1, Decimal(49)),
 ]
-
-
-def cents(amount: Decimal | float) -> int:
-    return int((Decimal(str(amount)) * 100).quantize(Decimal(1)))
 
 
 def expected_bills(start: dt.date, term: int) -> list[tuple[dt.date, int]]:
