@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import CREDENTIAL_VARS
+from tests.reliability.matrix import Trial, table
 
 
 @pytest.fixture
@@ -17,3 +18,18 @@ def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     directory = tmp_path / "sandbox"
     monkeypatch.setenv("CPQ_SYNC_SANDBOX", str(directory))
     return directory
+
+
+_TRIALS: list[Trial] = []
+
+
+@pytest.fixture(scope="session")
+def fault_matrix() -> list[Trial]:
+    """The fault matrix's trials of this session, printed in the terminal summary."""
+    return _TRIALS
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _TRIALS:
+        terminalreporter.write_sep("=", "fault matrix")
+        terminalreporter.write_line(table(_TRIALS))
