@@ -135,9 +135,9 @@ class SyncReport:
 def prepare(settings: Settings, *, now: dt.datetime | None = None) -> RunContext:
     """Connects both sides and loads and validates the mappings and filters, before anything is written."""
     redact.install(settings.secret_values())
-    if settings.target is Target.SANDBOX:
-        _ensure_sandbox(settings)
     org = OrgClient(lambda: login(settings), run_share_percent=settings.preferences.api_usage_ceiling_percent)
+    if settings.target is Target.SANDBOX:
+        _ensure_sandbox(settings, org)
     mappings = load_mappings(settings.runtime.mappings_dir)
     describe = functools.cache(lambda sobject: org.restful(f"sobjects/{sobject}/describe"))
     compiled = compile_mappings(mappings, describe=describe)
@@ -168,13 +168,12 @@ def prepare(settings: Settings, *, now: dt.datetime | None = None) -> RunContext
     )
 
 
-def _ensure_sandbox(settings: Settings) -> None:
+def _ensure_sandbox(settings: Settings, org: OrgClient) -> None:
     """The sandboxes are seeded with the demo company on first use."""
-    from cpq_sync.sandbox.salesforce import connect, seed_org
+    from cpq_sync.sandbox.salesforce import seed_org
 
     directory = settings.runtime.sandbox
-    sf = connect(directory)
-    if sf.query("SELECT COUNT() FROM Order")["totalSize"] == 0:
+    if org.call(lambda sf: sf.query("SELECT COUNT() FROM Order"))["totalSize"] == 0:
         log.info("seeding the sandbox org in %s with the demo company", directory)
         seed_org(directory)
 
@@ -469,7 +468,11 @@ def run_direct(settings: Settings, mode: Mode = Mode.INCREMENTAL, order_ids: tup
     """One whole run without Prefect (the fault matrix, the soak, benchmarks): the flow's steps in order. An
     exhausted API quota stops it cleanly, as in the flow: the watermark stays where it was and the report says so."""
     started = time.perf_counter()
-    ctx = prepare(settings)
+    try:
+        ctx = prepare(settings)
+    except QuotaExceeded as exc:
+        log.error("stopped early: %s", exc)
+        return SyncReport(mode=mode, dry_run=False, started_at=dt.datetime.now(dt.UTC), stopped_early=str(exc))
     report = SyncReport(mode=mode, dry_run=False, started_at=ctx.started_at)
     try:
         window = window_for(ctx, mode, order_ids)

@@ -3,8 +3,8 @@ named fault (or all of them mixed), then clean reruns until the sync converges, 
 run through the real clients (`cpq_sync.ops.invariants`).
 
 Each fault is a row of :data:`FAULTS`: a function from the trial's seed (and the org's API calls so far, for the
-quota) to the faults the two sandboxes inject. `bench/soak.py` picks its modes from :data:`MODES` (name -> trial
-function), so other trials (e.g. the crash soak's kills) plug in with the same figures.
+quota) to the faults the two sandboxes inject. A :class:`Trial` holds one trial's figures; :func:`table` prints
+them per fault (or per crash point: `bench/soak.py` runs other kinds of trials through the same figures).
 """
 
 from __future__ import annotations
@@ -234,12 +234,6 @@ def run_trial(directory: Path, fault: str, seed: int, *, orders: int) -> Trial:
             if trial.converged:
                 break
     return trial
-
-
-TrialFunction = Callable[[Path, str, int, int], Trial]  # (directory, fault or crash point, seed, orders)
-MODES: dict[str, tuple[list[str], TrialFunction]] = {
-    "faults": (list(FAULTS), lambda directory, fault, seed, orders: run_trial(directory, fault, seed, orders=orders)),
-}
 
 
 def table(trials: list[Trial]) -> str:

@@ -42,9 +42,11 @@ def test_fault_then_clean_reruns(matrix_env: Path, fault: str, fault_matrix: lis
         assert trial.absorbed, (trial.run_errors, trial.after_fault and trial.after_fault.problems())
 
 
-# A clean run of this org makes 22 Salesforce calls: 1-14 connect and extract, 15-19 apply (the marker and each
+# A clean run of this org makes 22 Salesforce calls: 1-14 prepare and extract, 15-19 apply (the marker and each
 # layer's Stripe ids), 20-22 the Sync Records, resolved errors and the watermark.
-@pytest.mark.parametrize("calls_left", [9, 16, 19], ids=["in-extract", "in-apply", "at-the-sync-records"])
+@pytest.mark.parametrize(
+    "calls_left", [0, 9, 16, 19], ids=["at-the-start", "in-extract", "in-apply", "at-the-sync-records"]
+)
 def test_request_limit_stops_the_run_cleanly_and_the_next_run_continues(matrix_env: Path, calls_left: int) -> None:
     sandbox_sf.seed_org(matrix_env, orders=ORDERS, seed=SEED)
     sf = sandbox_sf.connect(matrix_env)
