@@ -55,6 +55,7 @@ class InvariantReport(BaseModel):
     orders_synced: int = 0
     orders_data_errors: list[str] = Field(default_factory=list)  # eligible by filter, skipped by a Data Error
     orders_errored: list[str] = Field(default_factory=list)  # an Error Sync Record that is not a Data Error
+    error_messages: dict[str, str] = Field(default_factory=dict)  # the errored orders' Sync Record messages
     orders_pending: list[str] = Field(default_factory=list)  # not in Stripe, changed after the watermark
     duplicates: dict[str, list[str]] = Field(default_factory=dict)  # Salesforce order id -> its Stripe objects
     lost: list[str] = Field(default_factory=list)
@@ -91,14 +92,15 @@ def cents(amount: Decimal | float | str) -> int:
 def cents_sold(sf: Salesforce, *order_ids: str, usage: bool = True) -> int:
     """What CPQ sold on these orders, in cents: the sum of their lines' quantity x unit price (without the usage
     lines when `usage` is False: those bill on metered usage, not on CPQ's estimate)."""
-    total = Decimal(0)
-    ids = sorted(set(order_ids))
-    for n in range(0, len(ids), ID_CHUNK):
-        in_list = ", ".join(soql_string(i) for i in ids[n : n + ID_CHUNK])
-        soql = f"SELECT Quantity, UnitPrice, SBQQ__ChargeType__c FROM OrderItem WHERE OrderId IN ({in_list})"
-        for row in sf.query_all(soql)["records"]:
-            if usage or row["SBQQ__ChargeType__c"] != "Usage":
-                total += Decimal(str(row["Quantity"])) * Decimal(str(row["UnitPrice"]))
+    soql = "SELECT Quantity, UnitPrice, SBQQ__ChargeType__c FROM OrderItem WHERE OrderId IN ({ids})"
+    total = sum(
+        (
+            Decimal(str(row["Quantity"])) * Decimal(str(row["UnitPrice"]))
+            for row in _by_chunks(sf, soql, order_ids)
+            if usage or row["SBQQ__ChargeType__c"] != "Usage"
+        ),
+        Decimal(0),
+    )
     return cents(total)
 
 
@@ -229,6 +231,9 @@ def check_invariants(
             owners[order_id].append(obj.id)
     for order in orders:
         order_id = str(order["Id"])
+        mine = owners.get(order_id, [])
+        if len(mine) > 1:  # whatever else is true of the order
+            report.duplicates[order_id] = sorted(mine)
         record = latest.get(order_id)
         if record is not None and record["Resolution_Status__c"] == Status.ERROR.value:
             message = str(record["Resolution_Message__c"] or "")
@@ -236,10 +241,8 @@ def check_invariants(
                 report.orders_data_errors.append(order_id)
                 continue
             report.orders_errored.append(order_id)
+            report.error_messages[order_id] = message
         report.orders_eligible += 1
-        mine = owners.get(order_id, [])
-        if len(mine) > 1:
-            report.duplicates[order_id] = sorted(mine)
         if mine or (order["Stripe_ID__c"] and str(order["Stripe_ID__c"]) in everything):
             report.orders_synced += 1
             continue

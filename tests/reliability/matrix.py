@@ -146,7 +146,7 @@ class Trial:
             final = self.final
             detail = "no check" if final is None else final.problems()
             if final is not None and (final.orders_errored or final.orders_pending):
-                detail += f"; still errored {final.orders_errored}, pending {final.orders_pending}"
+                detail += f"; still errored {final.error_messages}, pending {final.orders_pending}"
             out.append(f"did not converge in {MAX_CONVERGENCE_RUNS} clean runs: {detail}")
         return out
 
