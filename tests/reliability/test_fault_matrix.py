@@ -14,8 +14,9 @@ from cpq_sync.ops.invariants import check_invariants
 from cpq_sync.report import summary_markdown
 from cpq_sync.salesforce.state import WATERMARK_KEY
 from cpq_sync.sandbox import salesforce as sandbox_sf
+from cpq_sync.sandbox import stripe as sandbox_stripe
 from cpq_sync.sync import run_direct
-from tests.reliability.matrix import FAULTS, Trial, run_trial
+from tests.reliability.matrix import FAULTS, Trial, fast_backoff, run_trial
 
 ORDERS = 80  # every kind of order twice (the seed's 40-order cycle)
 SEED = 8
@@ -73,3 +74,21 @@ def test_request_limit_stops_the_run_cleanly_and_the_next_run_continues(matrix_e
     final = check_invariants(matrix_env)
     assert final.ok and not final.orders_pending and not final.orders_errored, final.problems()
     assert final.orders_synced == final.orders_eligible > ORDERS // 2
+
+
+def test_a_write_whose_answer_was_lost_is_sent_again_with_its_key_and_replayed(matrix_env: Path) -> None:
+    sandbox_sf.seed_org(matrix_env, orders=40, seed=SEED)
+    sandbox_stripe.set_faults(matrix_env, sandbox_stripe.StripeFaults(seed=SEED, timeout_after_apply_rate=0.3))
+    with fast_backoff():
+        report = run_direct(load_settings())
+    sandbox_stripe.set_faults(matrix_env, None)
+
+    log = sandbox_stripe.request_log(matrix_env)
+    lost = [n for n, r in enumerate(log) if r.fault == "timeout_after_apply" and r.method == "POST"]
+    assert len(lost) > 10
+    for n in lost:
+        again = [r for r in log[n + 1 :] if r.idempotency_key == log[n].idempotency_key]
+        assert again and again[0].replayed and again[0].object_id == log[n].object_id, log[n]
+    assert report.ok or all(r.message.startswith("Data Error") for r in report.failed)
+    after = check_invariants(matrix_env)
+    assert after.ok and not after.orders_errored and not after.orders_pending, after.problems()
