@@ -27,6 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from tests.reliability.kill_points import Phase, crash_trial
 from tests.reliability.matrix import FAULTS, Trial, run_trial, table
 
 TrialFunction = Callable[[Path, str, int, int], Trial]  # (directory, variant, seed, orders) -> one trial
@@ -38,6 +39,7 @@ def fault_trial(directory: Path, fault: str, seed: int, orders: int) -> Trial:
 
 MODES: dict[str, tuple[list[str], TrialFunction]] = {
     "faults": (list(FAULTS), fault_trial),
+    "crash": ([f"crash: {p.value}" for p in Phase], crash_trial),
 }
 
 ENVIRONMENT = {

@@ -22,15 +22,21 @@ import logging
 import multiprocessing
 import os
 import random
+import shutil
 import signal
 import sys
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
+
+if TYPE_CHECKING:
+    from cpq_sync.ops.invariants import InvariantReport
+    from tests.reliability.matrix import Trial
 
 WRITES = ("POST", "PATCH", "PUT", "DELETE")
 
@@ -185,3 +191,104 @@ def run_killed(directory: Path, point: KillPoint | None, *, counts_file: Path | 
 
 def read_counts(path: Path) -> PhaseCounts:
     return PhaseCounts.model_validate(json.loads(path.read_text()))
+
+
+SECOND_KILL = 0.5  # chance the recovering run is killed too
+KEYS_EXPIRED = 0.35  # chance the rerun comes after Stripe forgot the idempotency keys (24 h)
+
+
+@dataclass
+class CrashTemplate:
+    """A seeded org, and what one clean run of it does (calls per phase) and leaves (the invariant report)."""
+
+    directory: Path
+    counts: PhaseCounts
+    clean: InvariantReport
+
+
+def make_template(root: Path, *, orders: int, seed: int) -> CrashTemplate:
+    from cpq_sync.ops.invariants import check_invariants
+    from cpq_sync.sandbox import salesforce as sandbox_sf
+
+    directory = root / f"template-{orders}-{seed}"
+    sandbox_sf.seed_org(directory, orders=orders, seed=seed)
+    clean = root / f"clean-{orders}-{seed}"
+    shutil.copytree(directory, clean)
+    counts_file = root / f"counts-{orders}-{seed}.json"
+    if run_killed(clean, None, counts_file=counts_file) not in (0, 1):
+        raise RuntimeError("the clean run of the template did not finish")
+    report = check_invariants(clean)
+    shutil.rmtree(clean, ignore_errors=True)
+    if not report.ok:
+        raise RuntimeError(f"the clean run of the template breaks the invariant: {report.problems()}")
+    return CrashTemplate(directory, read_counts(counts_file), report)
+
+
+@dataclass
+class CrashCase:
+    """Kills at seeded points (the first in `phase`), perhaps expired idempotency keys, one clean rerun, the check."""
+
+    phase: Phase
+    points: list[str] = field(default_factory=list)  # "<point>" or "<point>(finished)", "+expired" on the last
+    runs: int = 0
+    kills: int = 0
+    report: InvariantReport | None = None
+
+    def problems(self, template: CrashTemplate) -> list[str]:
+        """What breaks the invariant or differs from a clean run (empty: the case passed)."""
+        report = self.report
+        if report is None:
+            return ["no check"]
+        out = [] if report.ok else [report.problems()]
+        if report.orders_synced != template.clean.orders_synced:
+            out.append(f"{report.orders_synced} orders synced, a clean run syncs {template.clean.orders_synced}")
+        if report.orders_data_errors != template.clean.orders_data_errors:
+            out.append(f"data errors {report.orders_data_errors}, a clean run's {template.clean.orders_data_errors}")
+        if report.orders_errored or report.orders_pending:
+            out.append(f"errored {report.orders_errored}, pending {report.orders_pending}")
+        return out
+
+
+def crash_case(template: CrashTemplate, directory: Path, phase: Phase, rng: random.Random) -> CrashCase:
+    from cpq_sync.ops.invariants import check_invariants
+    from cpq_sync.sandbox import stripe as sandbox_stripe
+
+    shutil.copytree(template.directory, directory)
+    case = CrashCase(phase)
+    points = [KillPoint.choose(rng, template.counts, phase)]
+    if rng.random() < SECOND_KILL:
+        points.append(KillPoint.choose(rng, template.counts))
+    for point in points:
+        killed = run_killed(directory, point) == -signal.SIGKILL
+        case.runs += 1
+        case.kills += killed
+        case.points.append(f"{point}{'' if killed else '(finished)'}")
+    if rng.random() < KEYS_EXPIRED:
+        sandbox_stripe.expire_idempotency_keys(directory)
+        case.points[-1] += "+expired"
+    if run_killed(directory, None) not in (0, 1):
+        raise RuntimeError("the clean rerun did not finish")
+    case.runs += 1
+    case.report = check_invariants(directory)
+    return case
+
+
+_TEMPLATES: dict[tuple[int, int], CrashTemplate] = {}
+ORG_VARIANTS = 5  # the soak's trials share a few seeded orgs (each built and run clean once per process)
+
+
+def crash_trial(directory: Path, variant: str, seed: int, orders: int) -> Trial:
+    """The crash soak's trial (bench/soak.py --crash): one crash case on the org of `seed`, as the matrix's Trial."""
+    from tests.reliability.matrix import Trial
+
+    key = (orders, seed % ORG_VARIANTS)
+    if key not in _TEMPLATES:
+        root = directory.parent / f"templates-{os.getpid()}"
+        root.mkdir(parents=True, exist_ok=True)
+        _TEMPLATES[key] = make_template(root, orders=orders, seed=key[1] + 1)
+    template = _TEMPLATES[key]
+    case = crash_case(template, directory, Phase(variant.removeprefix("crash: ")), random.Random(seed))
+    trial = Trial(fault=variant, seed=seed, runs=case.runs, final=case.report)
+    trial.faults_injected["kill"] = case.kills
+    trial.run_errors += [f"{', '.join(case.points)}: {problem}" for problem in case.problems(template)]
+    return trial
