@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -81,6 +82,7 @@ class StripeApplier:
         self.pacer = pacer
         self.concurrency = concurrency
         self.recover = recover  # look objects up by metadata before creating them (after a crashed run)
+        self.attempt = uuid.uuid4().hex[:12]  # this run's own keys for what recovery starts again
 
     def run_layer(self, operations: list[Operation], ids: dict[str, str]) -> list[Outcome]:
         """Applies one layer; `ids` (key -> Stripe id) must hold every object this layer references."""
@@ -325,7 +327,8 @@ class StripeApplier:
                 return existing
             if existing is not None:  # a draft an interrupted run left half-built: start it again
                 self._call(v1.invoices.delete, existing.id)
-                base = f"{base}-retry"
+            # With keys of this run: an interrupted run's keys would replay its draft, deleted now or by this step.
+            base = f"{base}-{self.attempt}"
         invoice = self._call(v1.invoices.create, params, {"idempotency_key": base})
         for index, line in enumerate(desired.children["lines"]):
             line_params = {**resolve_refs(line, ids), "customer": params["customer"], "invoice": invoice.id}

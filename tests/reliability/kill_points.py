@@ -152,8 +152,9 @@ def install(point: KillPoint | None, record: Path | None = None) -> _Counter:
     return counter
 
 
-def _child(directory: str, point: str | None, record: str | None) -> None:
+def _child(directory: str, point: str | None, record: str | None, env: dict[str, str]) -> None:
     """The forked sync: one whole run (`run_direct`, a full backfill) with the kill point installed."""
+    os.environ.update(env)
     for name in [n for n in os.environ if n.startswith(("SALESFORCE_", "STRIPE_"))]:
         del os.environ[name]  # the sandboxes only
     os.environ["CPQ_SYNC_SANDBOX"] = directory
@@ -171,12 +172,15 @@ _CONTEXT = multiprocessing.get_context("forkserver")
 _CONTEXT.set_forkserver_preload(["cpq_sync.sync", "cpq_sync.config", "cpq_sync.sandbox.salesforce", __name__])
 
 
-def run_killed(directory: Path, point: KillPoint | None, *, counts_file: Path | None = None) -> int:
+def run_killed(
+    directory: Path, point: KillPoint | None, *, counts_file: Path | None = None, env: dict[str, str] | None = None
+) -> int:
     """A full sync of the sandboxes in `directory` in its own process (forked from a clean, pre-imported server,
     so a run costs no start-up), killed at `point`. Returns its exit code: -9 killed, 0 or 1 it finished (1: some
-    records failed)."""
+    records failed). `env`: variables for that run (e.g. preferences, CPQ_SYNC_<KEY>)."""
     proc = _CONTEXT.Process(
-        target=_child, args=(str(directory), str(point) if point else None, str(counts_file) if counts_file else None)
+        target=_child,
+        args=(str(directory), str(point) if point else None, str(counts_file) if counts_file else None, env or {}),
     )
     proc.start()
     proc.join(timeout=300)

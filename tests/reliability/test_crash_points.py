@@ -16,6 +16,7 @@ import pytest
 
 from cpq_sync.ops.invariants import check_invariants
 from cpq_sync.sandbox import stripe as sandbox_stripe
+from tests.e2e.support import stripe_posts as stripe_writes
 from tests.reliability.kill_points import CrashTemplate, KillPoint, Phase, crash_case, make_template, run_killed
 
 ORDERS = 40  # every kind the seed makes: new, one-time, evergreen, amendments, termination, renewal, ...
@@ -69,6 +70,34 @@ def test_found_crash_cases_stay_fixed(kills: list[str], expired: bool, template:
     if expired:
         sandbox_stripe.expire_idempotency_keys(directory)
     assert run_killed(directory, None) in (0, 1)
+    report = check_invariants(directory)
+    assert report.ok, report.problems()
+    assert report.orders_synced == template.clean.orders_synced
+    assert not report.orders_errored, report.orders_errored
+
+
+def test_a_one_time_invoice_interrupted_twice_is_billed_once(template: CrashTemplate, tmp_path: Path) -> None:
+    """Killed just after creating a one-time order's draft invoice, then the recovering run killed just after creating
+    its replacement (one Stripe write at a time, so the points are exact): the third run deletes that draft and bills
+    the order once. (Recovery used one fixed key for the replacement, which then replayed the deleted draft.)"""
+    serial = {"CPQ_SYNC_STRIPE_CONCURRENCY": "1"}
+    directory = tmp_path / "invoice"
+    shutil.copytree(template.directory, directory)
+
+    def next_invoice_create() -> int:
+        """The index among a clean run's Stripe writes (from `directory` as it is) of its first invoice create."""
+        probe = tmp_path / "probe"
+        shutil.rmtree(probe, ignore_errors=True)
+        shutil.copytree(directory, probe)
+        before = len(stripe_writes(probe))
+        assert run_killed(probe, None, env=serial) in (0, 1)
+        writes = stripe_writes(probe)[before:]
+        return next(n for n, r in enumerate(writes, start=1) if r.path == "/v1/invoices")
+
+    for _ in range(2):
+        point = KillPoint(phase=Phase.APPLY, k=next_invoice_create(), applied=True)
+        assert run_killed(directory, point, env=serial) == -9
+    assert run_killed(directory, None, env=serial) in (0, 1)
     report = check_invariants(directory)
     assert report.ok, report.problems()
     assert report.orders_synced == template.clean.orders_synced
