@@ -20,6 +20,14 @@ from tests.reliability.matrix import FAULTS, Trial, fast_backoff, run_trial
 
 ORDERS = 80  # every kind of order twice (the seed's 40-order cycle)
 SEED = 8
+ABSORBED = (
+    "stripe timeout after apply",
+    "stripe latency spikes",
+    "salesforce expired session",
+    "salesforce UNABLE_TO_LOCK_ROW",
+    "salesforce QUERY_TIMEOUT",
+    "salesforce 5xx",
+)
 
 
 @pytest.fixture
@@ -37,9 +45,11 @@ def test_fault_then_clean_reruns(matrix_env: Path, fault: str, fault_matrix: lis
     assert trial.problems() == [], trial.problems()
     assert trial.duplicates == 0 and trial.lost == 0
     assert trial.final is not None and trial.final.orders_synced > ORDERS // 2
-    if fault not in ("salesforce REQUEST_LIMIT_EXCEEDED", "all mixed"):
-        # The sync absorbs the fault within the run: retries with the same idempotency keys, a new login, a
-        # narrower query window, locked records written again.
+    # The sync absorbs these faults within the run: a lost answer replayed by its idempotency key, a slow answer
+    # waited for, a new login, a narrower query window, locked records written again, 5xx retried. The other rows
+    # may leave an order in error for the rerun (a stopped run; retries that run out under 429s, 5xx or connection
+    # errors, about 1 trial in 90 in the soak), which the convergence above covers.
+    if fault in ABSORBED:
         assert trial.absorbed, (trial.run_errors, trial.after_fault and trial.after_fault.problems())
 
 
