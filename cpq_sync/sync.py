@@ -20,7 +20,7 @@ from cpq_sync.errors import DataError
 from cpq_sync.mapping.compile import compile_mappings
 from cpq_sync.mapping.loader import MappingSet, load_mappings
 from cpq_sync.plan import Action, Failure, Operation, Plan, build_plan
-from cpq_sync.salesforce.client import OrgClient, login
+from cpq_sync.salesforce.client import OrgClient, QuotaExceeded, login
 from cpq_sync.salesforce.coupons import attach_coupons
 from cpq_sync.salesforce.extract import (
     ID_CHUNK,
@@ -144,9 +144,9 @@ class SyncReport:
 def prepare(settings: Settings, *, now: dt.datetime | None = None) -> RunContext:
     """Connects both sides and loads and validates the mappings and filters, before anything is written."""
     redact.install(settings.secret_values())
-    if settings.target is Target.SANDBOX:
-        _ensure_sandbox(settings)
     org = OrgClient(lambda: login(settings), run_share_percent=settings.preferences.api_usage_ceiling_percent)
+    if settings.target is Target.SANDBOX:
+        _ensure_sandbox(settings, org)
     mappings = load_mappings(settings.runtime.mappings_dir)
     started_at = now or dt.datetime.now(dt.UTC)
     state = read_states(org)  # the run's one read of its state (watermark, apply marker, cached describes)
@@ -184,13 +184,12 @@ def prepare(settings: Settings, *, now: dt.datetime | None = None) -> RunContext
     )
 
 
-def _ensure_sandbox(settings: Settings) -> None:
+def _ensure_sandbox(settings: Settings, org: OrgClient) -> None:
     """The sandboxes are seeded with the demo company on first use."""
-    from cpq_sync.sandbox.salesforce import connect, seed_org
+    from cpq_sync.sandbox.salesforce import seed_org
 
     directory = settings.runtime.sandbox
-    sf = connect(directory)
-    if sf.query("SELECT COUNT() FROM Order")["totalSize"] == 0:
+    if org.call(lambda sf: sf.query("SELECT COUNT() FROM Order"))["totalSize"] == 0:
         log.info("seeding the sandbox org in %s with the demo company", directory)
         seed_org(directory)
 
@@ -496,3 +495,34 @@ def report_rows(plan: Plan, outcomes: dict[str, Outcome]) -> list[RowResult]:
             )
         )
     return rows
+
+
+def run_direct(settings: Settings, mode: Mode = Mode.INCREMENTAL, order_ids: tuple[str, ...] = ()) -> SyncReport:
+    """One whole run without Prefect (the fault matrix, the soak, benchmarks): the flow's steps in order. An
+    exhausted API quota stops it cleanly, as in the flow: the watermark stays where it was and the report says so."""
+    started = time.perf_counter()
+    try:
+        ctx = prepare(settings)
+    except QuotaExceeded as exc:
+        log.error("stopped early: %s", exc)
+        return SyncReport(mode=mode, dry_run=False, started_at=dt.datetime.now(dt.UTC), stopped_early=str(exc))
+    report = SyncReport(mode=mode, dry_run=False, started_at=ctx.started_at)
+    try:
+        window = window_for(ctx, mode, order_ids)
+        extracted = extract(ctx, window)
+        report.orders_seen = extracted.orders_seen
+        plan = make_plan(ctx, extracted)
+        outcomes = apply_plan(ctx, plan)
+        report.stripe_writes = sum(1 for o in outcomes.values() if o.action is not Action.SKIP)
+        report.rows = report_rows(plan, outcomes)
+        finish(ctx, plan, outcomes, report, extracted)
+        report.watermark = advance_watermark(ctx, mode, extracted)
+        report.plan = plan
+    except QuotaExceeded as exc:
+        report.stopped_early = str(exc)
+        log.error("stopped early: %s", exc)
+    report.salesforce_calls = ctx.org.calls_used()
+    report.stripe_requests = ctx.stripe_requests
+    report.timings = dict(ctx.timings)
+    report.duration_seconds = time.perf_counter() - started
+    return report

@@ -7,6 +7,7 @@ and progress artifacts, and, when a step fails, fails the run with a state messa
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -123,7 +124,14 @@ def run_sync(params: SyncParameters) -> SyncReport:
         ensure_limits(settings.preferences.stripe_requests_per_second)
     mode = params.mode
     with _writer(shared and not params.dry_run):
-        ctx: RunContext = steps.run("prepare", lambda: prepare_task(settings))
+        try:
+            ctx: RunContext = steps.run("prepare", lambda: prepare_task(settings))
+        except QuotaExceeded as exc:  # the quota ran out before anything was read: nothing to undo, say so
+            logger.error("stopped early: %s", exc)
+            stopped = SyncReport(mode=mode, dry_run=params.dry_run, started_at=dt.datetime.now(dt.UTC))
+            stopped.stopped_early, stopped.run_url = str(exc), flow_run.ui_url
+            create_markdown_artifact(summary_markdown(stopped), key="sync-summary", description="What this run did")
+            return stopped
         ctx.request_gate = stripe_request_gate if shared else None
         report = SyncReport(mode=mode, dry_run=params.dry_run, started_at=ctx.started_at)
         try:

@@ -17,11 +17,14 @@ from simple_salesforce.exceptions import (
     SalesforceRefusedRequest,
 )
 from tenacity import (
+    Retrying,
     retry,
     retry_if_exception,
+    retry_if_result,
     stop_after_attempt,
     wait_exponential_jitter,
 )
+from tenacity.wait import wait_base
 
 from cpq_sync.config import Settings, Target
 from cpq_sync.errors import SyncError
@@ -30,6 +33,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 _USAGE = re.compile(r"api-usage=(\d+)/(\d+)")
 TRANSIENT_CODES = ("UNABLE_TO_LOCK_ROW", "SERVER_UNAVAILABLE", "REQUEST_RUNNING_TOO_LONG")
+QUERY_TIMEOUT = "QUERY_TIMEOUT"
+RECORD_RETRIES = 5  # further attempts of a record a collection write failed with a transient error (a row lock)
 
 
 class QuotaExceeded(SyncError):
@@ -60,6 +65,16 @@ def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, SalesforceMalformedRequest | SalesforceRefusedRequest):
         return error_code(exc) in TRANSIENT_CODES
     return False
+
+
+def is_query_timeout(exc: BaseException) -> bool:
+    """QUERY_TIMEOUT: the query ran too long. A windowed extract narrows its window; any other query retries."""
+    return isinstance(exc, SalesforceMalformedRequest) and error_code(exc) == QUERY_TIMEOUT
+
+
+def _transient_record(result: dict[str, Any]) -> bool:
+    errors = result.get("errors") or []
+    return not result.get("success") and bool(errors) and all(e.get("statusCode") in TRANSIENT_CODES for e in errors)
 
 
 def login(settings: Settings) -> Salesforce:
@@ -93,7 +108,10 @@ def login(settings: Settings) -> Salesforce:
 
 class OrgClient:
     """One org connection for a run: re-logs in on an expired session, retries transient errors, and keeps the
-    run within its share of the org's daily API allocation (read from `Sforce-Limit-Info`, which costs nothing)."""
+    run within its share of the org's daily API allocation (read from `Sforce-Limit-Info`, which costs nothing).
+    `retry_wait` is the backoff between attempts (tenacity's; the fault matrix shortens it)."""
+
+    retry_wait: wait_base = wait_exponential_jitter(multiplier=0.5, max=8)
 
     def __init__(self, factory: Callable[[], Salesforce], *, run_share_percent: float = 100.0) -> None:
         self._factory = factory
@@ -132,10 +150,16 @@ class OrgClient:
                 f"({self.run_share_percent:g}% of the org's {total} a day); it stops here and the next run continues"
             )
 
-    def call(self, fn: Callable[[Salesforce], T]) -> T:
+    def call(self, fn: Callable[[Salesforce], T], *, narrowable: bool = False) -> T:
+        """One API call, retried on transient errors; a QUERY_TIMEOUT is retried too unless the caller can narrow
+        its query (`narrowable`: it gets the error and asks for less)."""
+
+        def retryable(exc: BaseException) -> bool:
+            return is_transient(exc) or (not narrowable and is_query_timeout(exc))
+
         @retry(
-            retry=retry_if_exception(is_transient),
-            wait=wait_exponential_jitter(multiplier=0.5, max=8),
+            retry=retry_if_exception(retryable),
+            wait=self.retry_wait,
             stop=stop_after_attempt(6),
             reraise=True,
         )
@@ -163,14 +187,14 @@ class OrgClient:
         self._check_budget()
         return result
 
-    def query_all_iter(self, soql: str) -> Any:
+    def query_all_iter(self, soql: str, *, narrowable: bool = False) -> Any:
         """Pages through a query; each page is one call, retried and re-authenticated on its own."""
-        yield from self.records_from(self.first_page(soql))
+        yield from self.records_from(self.first_page(soql, narrowable=narrowable))
 
-    def first_page(self, soql: str) -> dict[str, Any]:
+    def first_page(self, soql: str, *, narrowable: bool = False) -> dict[str, Any]:
         """A query's first page: its records, and `totalSize`, how many the whole query returns."""
         log.debug("SOQL: %s", soql)
-        page: dict[str, Any] = self.call(lambda sf: sf.query(soql))
+        page: dict[str, Any] = self.call(lambda sf: sf.query(soql), narrowable=narrowable)
         return page
 
     def records_from(self, result: dict[str, Any]) -> Any:
@@ -190,3 +214,29 @@ class OrgClient:
 
     def restful(self, path: str, method: str = "GET", **kwargs: Any) -> Any:
         return self.call(lambda sf: sf.restful(path, method=method, **kwargs))
+
+    def write_collection(self, path: str, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """An sObject Collections PATCH (update, or upsert on an external id path) with `allOrNone` false; the
+        records that failed with a transient error (UNABLE_TO_LOCK_ROW) are sent again, alone, with backoff.
+        Returns one result per record, in order."""
+        results: list[dict[str, Any]] = [{} for _ in records]
+        pending = list(range(len(records)))
+
+        def attempt() -> list[int]:
+            nonlocal pending
+            answers = self.restful(path, "PATCH", json={"allOrNone": False, "records": [records[i] for i in pending]})
+            for index, answer in zip(pending, answers, strict=True):
+                results[index] = answer
+            pending = [i for i in pending if _transient_record(results[i])]
+            if pending:
+                log.info("%d records were locked; writing them again", len(pending))
+            return pending
+
+        if records:
+            Retrying(
+                retry=retry_if_result(bool),
+                wait=self.retry_wait,
+                stop=stop_after_attempt(RECORD_RETRIES + 1),
+                retry_error_callback=lambda _state: None,
+            )(attempt)
+        return results

@@ -7,6 +7,7 @@ The field lists are derived from the record models and the mapping files, never 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import io
 import logging
@@ -15,10 +16,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
+from simple_salesforce.exceptions import SalesforceMalformedRequest
 
 from cpq_sync.consumption import ConsumptionSchedule
 from cpq_sync.desired import SfRef
-from cpq_sync.errors import DataError
+from cpq_sync.errors import DataError, SyncError
 from cpq_sync.mapping.kinds import Kind
 from cpq_sync.mapping.loader import MappingEntry, MappingSet
 from cpq_sync.plan import Failure
@@ -32,7 +34,7 @@ from cpq_sync.records import (
     SfModel,
     flatten,
 )
-from cpq_sync.salesforce.client import OrgClient
+from cpq_sync.salesforce.client import OrgClient, is_query_timeout
 from cpq_sync.salesforce.filters import SyncFilters
 from cpq_sync.translate.contract import contract_of, is_amendment
 from cpq_sync.translate.order import OrderBundle
@@ -41,6 +43,8 @@ log = logging.getLogger(__name__)
 ID_CHUNK = 200  # ids per `Id IN (...)` clause, well within SOQL's URL length
 BULK_THRESHOLD = 2_000  # orders above which extraction uses Bulk API 2.0
 BULK_POLL_SECONDS = 0.5
+NARROWEST_WINDOW = dt.timedelta(seconds=1)  # a window that still times out fails the run
+EARLIEST_MODSTAMP = dt.datetime(1999, 1, 1, tzinfo=dt.UTC)  # before any Salesforce org: a full run's lower bound
 
 
 def soql_datetime(value: dt.datetime, *, round_up: bool = False) -> str:
@@ -247,12 +251,20 @@ def _by_id(model: type[SfModel], frame: pd.DataFrame, bad: dict[str, DataError])
 
 
 def _rest_rows(
-    org: OrgClient, fields: FieldLists, where: str, first: dict[str, Any] | None = None
+    org: OrgClient,
+    fields: FieldLists,
+    where: str,
+    first: dict[str, Any] | None = None,
+    *,
+    narrowable: bool = False,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """One REST query: orders with their lines inline (2,000 orders a page); `first`: its first page, when read."""
     order_rows: list[dict[str, Any]] = []
     item_rows: list[dict[str, Any]] = []
-    pages = org.records_from(first) if first is not None else org.query_all_iter(fields.order_query(where))
+    if first is not None:
+        pages = org.records_from(first)
+    else:
+        pages = org.query_all_iter(fields.order_query(where), narrowable=narrowable)
     for order in pages:
         order_rows.append(flatten(order))
         item_rows.extend(flatten(item) for item in _child_records(org, order))
@@ -295,6 +307,55 @@ def _query_rows(
     return order_rows, item_rows
 
 
+def count_orders(org: OrgClient, where: str, *, narrowable: bool = False) -> int:
+    result: dict[str, Any] = org.call(
+        lambda sf: sf.query(f"SELECT COUNT() FROM Order WHERE {where}"), narrowable=narrowable
+    )
+    return int(result["totalSize"])
+
+
+def _window_rows(
+    org: OrgClient, fields: FieldLists, window: Window, filters: SyncFilters, bulk_threshold: int
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The orders of a SystemModstamp window: one call when nothing changed (a COUNT() for a full window, the
+    first REST page for an incremental one).
+    When Salesforce times the query out (QUERY_TIMEOUT), the window is halved and each half read in turn, down
+    to NARROWEST_WINDOW; a window that still times out fails the run with what to do about it."""
+    (conditions,) = order_conditions(window, filters)
+    where = " AND ".join(conditions)
+    try:
+        first: dict[str, Any] | None = None
+        if window.since is None:  # a full window, usually large: counted (one light call), not a first page
+            count = count_orders(org, where, narrowable=True)
+        else:  # an incremental window, usually small: its first page says how many it holds (totalSize)
+            first = org.first_page(fields.order_query(where), narrowable=True)
+            count = int(first["totalSize"])
+        if count == 0:
+            return [], []
+        if count > bulk_threshold:
+            return _bulk_rows(org, fields, where)
+        return _rest_rows(org, fields, where, first, narrowable=True)
+    except SalesforceMalformedRequest as exc:
+        if not is_query_timeout(exc):
+            raise
+    since = window.since or EARLIEST_MODSTAMP
+    mid = (since + (window.until - since) / 2).replace(microsecond=0)
+    if mid <= since:
+        mid = since.replace(microsecond=0) + dt.timedelta(seconds=1)
+    if window.until - since <= NARROWEST_WINDOW or mid >= window.until:
+        raise SyncError(
+            f"the Order query timed out (QUERY_TIMEOUT) even for the window of SystemModstamp from "
+            f"{soql_datetime(since)} to {soql_datetime(window.until, round_up=True)}; make the Order sync filter "
+            "more selective, or ask Salesforce support for a custom index on the filtered fields"
+        )
+    log.warning(
+        "the Order query timed out (QUERY_TIMEOUT); reading %s .. %s in two halves", soql_datetime(since), window.until
+    )
+    early = _window_rows(org, fields, dataclasses.replace(window, until=mid), filters, bulk_threshold)
+    late = _window_rows(org, fields, dataclasses.replace(window, since=mid), filters, bulk_threshold)
+    return early[0] + late[0], early[1] + late[1]
+
+
 def extract_orders(
     org: OrgClient,
     fields: FieldLists,
@@ -306,29 +367,15 @@ def extract_orders(
     """REST for small sets; above `bulk_threshold` orders, Bulk API 2.0 (Salesforce's own guidance: 2,000 records).
     An incremental window, usually small, is read with REST from its first page, which says how many it holds
     (`totalSize`: one call when nothing changed; a large one goes on through Bulk). A full window, usually large,
-    is counted first (`COUNT()`, one light call) rather than paying for a first page of 2,000 orders it drops."""
+    is counted first (`COUNT()`, one light call) rather than paying for a first page of 2,000 orders it drops.
+    A window whose query times out (QUERY_TIMEOUT) is narrowed."""
     result = Extracted()
     order_rows: list[dict[str, Any]] = []
     item_rows: list[dict[str, Any]] = []
-    for conditions in order_conditions(window, filters):
-        where = " AND ".join(conditions)
-        if window.by_ids:
-            page_orders, page_items = _rest_rows(org, fields, where)
-        else:
-            first = None
-            if window.since is None:
-                count = int(org.first_page(f"SELECT COUNT() FROM Order WHERE {where}")["totalSize"])
-            else:
-                first = org.first_page(fields.order_query(where))
-                count = int(first["totalSize"])
-            if count == 0:
-                continue
-            if count > bulk_threshold:
-                page_orders, page_items = _bulk_rows(org, fields, where)
-            else:
-                page_orders, page_items = _rest_rows(org, fields, where, first)
-        order_rows += page_orders
-        item_rows += page_items
+    if window.by_ids:
+        order_rows, item_rows = _query_rows(org, fields, order_conditions(window, filters))
+    else:
+        order_rows, item_rows = _window_rows(org, fields, window, filters, bulk_threshold)
     result.orders_seen = len(order_rows)
     if not order_rows:
         return result

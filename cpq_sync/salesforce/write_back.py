@@ -82,7 +82,7 @@ def write_stripe_ids(org: OrgClient, updates: list[StripeIdUpdate]) -> list[str]
             }
             for u in chunk
         ]
-        results = org.restful("composite/sobjects", "PATCH", json={"allOrNone": False, "records": records})
+        results = org.write_collection("composite/sobjects", records)
         problems += _failures(results, records)
     for problem in problems:
         log.error("write-back failed: %s", problem)
@@ -109,11 +109,7 @@ def upsert_sync_records(org: OrgClient, records: list[SyncRecord], *, livemode: 
             }
             for r in chunk
         ]
-        results = org.restful(
-            "composite/sobjects/Sync_Record__c/Compound_ID__c",
-            "PATCH",
-            json={"allOrNone": False, "records": body},
-        )
+        results = org.write_collection("composite/sobjects/Sync_Record__c/Compound_ID__c", body)
         problems += _failures(results, body)
     for problem in problems:
         log.error("sync record write failed: %s", problem)
@@ -134,5 +130,5 @@ def resolve_earlier_errors(org: OrgClient, primary_ids: list[str]) -> int:
             {"attributes": {"type": "Sync_Record__c"}, "id": i, "Resolution_Status__c": Status.RESOLVED.value}
             for i in chunk
         ]
-        org.restful("composite/sobjects", "PATCH", json={"allOrNone": False, "records": records})
+        org.write_collection("composite/sobjects", records)
     return len(ids)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -90,6 +91,7 @@ class StripeApplier:
         # Appended to every idempotency key: a repair (`cpq-sync reconcile --fix`) re-sends what a sync sent
         # earlier, and must not get that earlier response replayed (e.g. the create of a customer since deleted).
         self.key_suffix = key_suffix
+        self.attempt = uuid.uuid4().hex[:12]  # this run's own keys for what recovery starts again
 
     def run_layer(self, operations: list[Operation], ids: dict[str, str]) -> list[Outcome]:
         """Applies one layer; `ids` (key -> Stripe id) must hold every object this layer references."""
@@ -182,7 +184,7 @@ class StripeApplier:
         schedule = self._create_or_recover(
             op, lambda: self._call(v1.subscription_schedules.create, create, options), create
         )
-        if cancel:
+        if cancel and schedule.status != "canceled":  # (canceled: an interrupted run's, found in recovery)
             key = {"idempotency_key": f"{options['idempotency_key']}-cancel"}
             no_credit = {"invoice_now": False, "prorate": False}
             return self._call(v1.subscription_schedules.cancel, schedule.id, no_credit, key)
@@ -220,12 +222,11 @@ class StripeApplier:
         desired = op.desired
         now = int(time.time())
         cancel_at = desired.children.get("cancel_at")
-        no_credit = {"invoice_now": False, "prorate": False}
         if op.action is Action.UPDATE and desired.known_id:
             if cancel_at is None:
                 return self._call(v1.subscriptions.retrieve, desired.known_id)
             if cancel_at <= now:
-                return self._call(v1.subscriptions.cancel, desired.known_id, no_credit, options)
+                return self._cancel_subscription(desired.known_id, options)
             update = {"cancel_at": cancel_at, "proration_behavior": "none"}
             return self._call(v1.subscriptions.update, desired.known_id, update, options)
         start = int(desired.children["start_date"])
@@ -238,13 +239,39 @@ class StripeApplier:
             create["cancel_at"] = cancel_at
         subscription = self._create_or_recover(op, lambda: self._call(v1.subscriptions.create, create, options), create)
         base = options["idempotency_key"]
+        billed = self._billed_lines(params["customer"]) if self.recover else set()
         for index, line in enumerate(desired.children.get("invoice_items", [])):
+            if line.get("metadata", {}).get("salesforce_order_item_id") in billed:
+                continue  # added by the interrupted run, whose idempotency keys may have expired
             item = {**resolve_refs(line, ids), "customer": params["customer"], "subscription": subscription.id}
             self._call(v1.invoice_items.create, item, {"idempotency_key": f"{base}-item-{index}"})
         if cancel_at is not None and cancel_at <= now:
-            key = {"idempotency_key": f"{base}-cancel"}
-            return self._call(v1.subscriptions.cancel, subscription.id, no_credit, key)
+            return self._cancel_subscription(subscription.id, {"idempotency_key": f"{base}-cancel"})
         return subscription
+
+    def _billed_lines(self, customer: str) -> set[str]:
+        """The order lines (`salesforce_order_item_id`) the customer's invoice items already bill."""
+        page = self._call(self.client.v1.invoice_items.list, {"customer": customer, "limit": 100})
+        return {
+            str(item.metadata["salesforce_order_item_id"])
+            for item in page.auto_paging_iter()
+            if item.metadata is not None and "salesforce_order_item_id" in item.metadata
+        }
+
+    def _cancel_subscription(self, subscription_id: str, options: Any) -> Any:
+        """Cancels now, without credit. Cancelling is a DELETE, which Stripe does not replay by idempotency key: when
+        an interrupted run cancelled it already, the second cancel is refused and the cancelled subscription is the
+        outcome."""
+        v1 = self.client.v1
+        try:
+            return self._call(
+                v1.subscriptions.cancel, subscription_id, {"invoice_now": False, "prorate": False}, options
+            )
+        except stripe.InvalidRequestError:
+            current = self._call(v1.subscriptions.retrieve, subscription_id)
+            if current.status == "canceled":
+                return current
+            raise
 
     def _backdated_update(
         self, schedule_id: str, update: dict[str, Any], options: Any, error: stripe.InvalidRequestError
@@ -314,7 +341,10 @@ class StripeApplier:
             ObjectKind.INVOICE: v1.invoices.list,
         }.get(desired.kind)
         if listing is not None:  # lists are consistent (search is not): by customer, then metadata
-            page = self._call(listing, {"customer": params["customer"], "limit": 100})
+            filters: dict[str, Any] = {"customer": params["customer"], "limit": 100}
+            if desired.kind is ObjectKind.SUBSCRIPTION:  # a subscription the earlier run cancelled is listed too
+                filters["status"] = "all"
+            page = self._call(listing, filters)
             for obj in page.auto_paging_iter():
                 if obj.metadata is not None and obj.metadata.to_dict().get(field) == record_id:
                     return obj
@@ -331,7 +361,8 @@ class StripeApplier:
                 return existing
             if existing is not None:  # a draft an interrupted run left half-built: start it again
                 self._call(v1.invoices.delete, existing.id)
-                base = f"{base}-retry"
+            # With keys of this run: an interrupted run's keys would replay its draft, deleted now or by this step.
+            base = f"{base}-{self.attempt}"
         invoice = self._call(v1.invoices.create, params, {"idempotency_key": base})
         for index, line in enumerate(desired.children["lines"]):
             line_params = {**resolve_refs(line, ids), "customer": params["customer"], "invoice": invoice.id}

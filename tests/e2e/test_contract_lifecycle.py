@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from simple_salesforce.api import Salesforce
 
+from cpq_sync.ops.invariants import cents_sold
 from cpq_sync.sandbox import salesforce as sandbox_sf
 from cpq_sync.sandbox import stripe as sandbox_stripe
 from tests.e2e.support import (
@@ -31,14 +31,6 @@ pytestmark = pytest.mark.xdist_group("prefect")
 
 def midnight(day: dt.date) -> int:
     return int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp())
-
-
-def cents_sold(sf: Salesforce, *order_ids: str) -> int:
-    """What CPQ sold on these orders, in cents: the sum of the lines' quantity x unit price."""
-    ids = ", ".join(f"'{i}'" for i in order_ids)
-    rows = sf.query_all(f"SELECT Quantity, UnitPrice FROM OrderItem WHERE OrderId IN ({ids})")["records"]
-    total = sum(Decimal(str(r["Quantity"])) * Decimal(str(r["UnitPrice"])) for r in rows)
-    return int(total * 100)
 
 
 def invoiced(directory: Path, schedule_id: str) -> list[tuple[dt.date, int]]:

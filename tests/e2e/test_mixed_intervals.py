@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from cpq_sync.ops.invariants import cents
 from cpq_sync.sandbox import salesforce as sandbox_sf
 from cpq_sync.sandbox import stripe as sandbox_stripe
+from cpq_sync.translate.dates import utc_midnight
 from tests.e2e.support import account_id, add_months, connect_both, create_order, run_sync, stripe_posts, sync_records
 
 pytestmark = pytest.mark.xdist_group("prefect")
@@ -22,14 +24,6 @@ LINES = [
     ("Analytics Add-on", 3, 3, Decimal(120)),
     ("Platform Subscription", 10, 1, Decimal(49)),
 ]
-
-
-def midnight(day: dt.date) -> int:
-    return int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp())
-
-
-def cents(amount: Decimal | float) -> int:
-    return int((Decimal(str(amount)) * 100).quantize(Decimal(1)))
 
 
 def expected_bills(start: dt.date, term: int) -> list[tuple[dt.date, int]]:
@@ -100,7 +94,7 @@ def test_a_term_that_is_not_whole_periods_of_a_line_prorates_that_line_alone(san
     assert report.synced_orders == [order_id], report.failed
     schedule = stripe.v1.subscription_schedules.retrieve(sf.Order.get(order_id)["Stripe_ID__c"])
     assert schedule.billing_mode.type == "flexible"
-    assert [p.end_date for p in schedule.phases][-1] == midnight(add_months(start, 10))
+    assert [p.end_date for p in schedule.phases][-1] == utc_midnight(add_months(start, 10))
     invoices = sandbox_stripe.billing_preview(sandbox, schedule.id)
     billed = [(inv.period_start.date(), inv.total) for inv in invoices if inv.total]
     quarter, month, tenth = cents(120), cents(49), cents(Decimal(sf.OrderItem.get(addon)["UnitPrice"]) / 10)

@@ -26,7 +26,7 @@ from flows.sync import SyncParameters, sync_flow
 from tests.reliability.permission_needs import PERMISSION_SET, Deriver, Needs, body_of, granted, render
 from tests.reliability.stripe_permissions import readme_permissions
 
-pytestmark = pytest.mark.xdist_group("prefect")
+pytestmark = [pytest.mark.xdist_group("prefect"), pytest.mark.usefixtures("prefect_server")]
 
 KEY = "rk_test_51PermissionsReadmeExactlyKey0001"
 SHORT_KEY = "rk_test_51PermissionsOneLessKey00000002"

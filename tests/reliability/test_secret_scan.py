@@ -44,6 +44,7 @@ from tests.reliability.stripe_permissions import readme_permissions
 
 pytestmark = [
     pytest.mark.xdist_group("prefect"),
+    pytest.mark.usefixtures("prefect_server"),
     # the library loggers also feed the flow runs' logs; outside a run (the test's own org edits) they are dropped
     pytest.mark.filterwarnings("ignore:Logger .* attempted to send logs to the API without a flow run id"),
 ]

@@ -1,4 +1,5 @@
-"""Fault injection, deterministic from a seed: 429, 500/503, connection errors, timeouts after apply."""
+"""Fault injection, deterministic from a seed: 429, 500/503, connection errors, timeouts after apply, latency
+(steady, and spikes on some requests)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ class StripeFaults(BaseModel):
 
     seed: int = 0
     latency_ms: float = Field(default=0, ge=0)
+    latency_spike_rate: float = Field(default=0, ge=0, le=1)  # requests that wait latency_spike_ms more
+    latency_spike_ms: float = Field(default=0, ge=0)
     rate_limit_per_second: float | None = Field(default=None, gt=0)
     server_error_rate: float = Field(default=0, ge=0, le=1)
     connection_error_rate: float = Field(default=0, ge=0, le=1)
@@ -40,6 +43,8 @@ class Draws:
     connection_error: bool
     server_error: int | None
     timeout_after_apply: bool
+    latency_seconds: float = 0.0
+    latency_spike: bool = False
 
 
 class FaultDice:
@@ -58,7 +63,9 @@ class FaultDice:
         server = rng.random() < faults.server_error_rate
         status = 503 if rng.random() < 0.5 else 500
         timeout = rng.random() < faults.timeout_after_apply_rate
-        return Draws(connection, status if server else None, timeout)
+        spike = bool(faults.latency_spike_rate) and rng.random() < faults.latency_spike_rate  # drawn only if asked
+        latency = faults.latency_ms + (faults.latency_spike_ms if spike else 0)
+        return Draws(connection, status if server else None, timeout, latency / 1000.0, spike)
 
 
 def over_rate_limit(store: Store, per_second: float) -> bool:

@@ -124,8 +124,8 @@ class SandboxHTTPClient(stripe.HTTPClient):
         if faults is not None:
             with self._dice_lock:
                 draws = self._dice.roll(faults)
-            if faults.latency_ms:
-                time.sleep(faults.latency_ms / 1000.0)
+            if draws.latency_seconds:
+                time.sleep(draws.latency_seconds)
             if draws.connection_error:
                 with self.store.transaction():
                     self._log(method, path, params, key, None, request_id, None, "connection_error")
@@ -138,7 +138,7 @@ class SandboxHTTPClient(stripe.HTTPClient):
         replayed = False
         timed_out = False
         with self.store.transaction():
-            fault: str | None = None
+            fault: str | None = "latency_spike" if draws is not None and draws.latency_spike else None
             if (
                 faults is not None
                 and faults.rate_limit_per_second

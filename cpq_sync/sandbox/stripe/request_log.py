@@ -20,7 +20,7 @@ class LoggedRequest(BaseModel):
     status: int | None  # None: the client saw a connection error before any response
     request_id: str
     object_id: str | None
-    fault: str | None  # rate_limit | server_error | connection_error | timeout_after_apply | None
+    fault: str | None  # rate_limit | server_error | connection_error | timeout_after_apply | latency_spike | None
     replayed: bool = False
 
 
