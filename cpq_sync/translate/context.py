@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from cpq_sync.errors import DataError
@@ -24,8 +25,12 @@ class TranslateContext:
     migrated_before: dt.date | None = None
     proration_precision: str = "month"  # "month" or "month+day": how amendments off a boundary are prorated
 
+    @cached_property
+    def _link_base(self) -> str:
+        return f"{self.instance_url.rstrip('/')}/" if self.instance_url else ""
+
     def link(self, record_id: str) -> str:
-        return f"{self.instance_url.rstrip('/')}/{record_id}" if self.instance_url else record_id
+        return self._link_base + record_id
 
     def metadata(self, label: str, record_id: str) -> dict[str, str]:
         return {f"salesforce_{label}_id": record_id, f"salesforce_{label}_link": self.link(record_id)}

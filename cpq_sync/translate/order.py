@@ -27,6 +27,7 @@ from cpq_sync.translate.catalog import (
     LineCharge,
     customer_key,
     line_charge,
+    product_key,
     translate_customer,
     translate_line_price,
     translate_product,
@@ -138,8 +139,9 @@ def translate_order(bundle: OrderBundle, ctx: TranslateContext) -> OrderTranslat
             )
         charge = line_charge(item)
         charges[item.id] = charge
-        prod = translate_product(product, ctx)
-        objects.setdefault(prod.key, prod)
+        if product_key(product.id) not in objects:  # translated once per order, however many lines bill it
+            prod = translate_product(product, ctx)
+            objects[prod.key] = prod
         schedule = product_schedule(item, bundle.consumption.get(item.product2_id, ()), currency, ctx)
         tiers = consumption_tiers(schedule, currency) if schedule is not None else None
         if charge.metered:
