@@ -24,6 +24,9 @@ class TranslateContext:
     # (the sync start date, when the migration preference is on).
     migrated_before: dt.date | None = None
     proration_precision: str = "month"  # "month" or "month+day": how amendments off a boundary are prorated
+    # Translations of shared records (an account, a product) already made in this run, by translator and record:
+    # (the record, kept so its id stays its own; its translation). See `catalog.memoized`.
+    memo: dict[tuple[str, int], tuple[object, object]] = field(default_factory=dict, compare=False, repr=False)
 
     @cached_property
     def _link_base(self) -> str:

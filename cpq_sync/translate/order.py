@@ -27,6 +27,7 @@ from cpq_sync.translate.catalog import (
     LineCharge,
     customer_key,
     line_charge,
+    memoized,
     product_key,
     translate_customer,
     translate_line_price,
@@ -120,7 +121,7 @@ def translate_order(bundle: OrderBundle, ctx: TranslateContext) -> OrderTranslat
             "the order has no start date (neither the quote's start date nor EffectiveDate is set).",
         )
 
-    customer = translate_customer(bundle.account, ctx)
+    customer = memoized(translate_customer, bundle.account, ctx)
     objects: dict[str, Desired] = {customer.key: customer}
     line_prices: dict[str, str] = {}
     charges: dict[str, LineCharge] = {}
@@ -140,7 +141,7 @@ def translate_order(bundle: OrderBundle, ctx: TranslateContext) -> OrderTranslat
         charge = line_charge(item)
         charges[item.id] = charge
         if product_key(product.id) not in objects:  # translated once per order, however many lines bill it
-            prod = translate_product(product, ctx)
+            prod = memoized(translate_product, product, ctx)
             objects[prod.key] = prod
         schedule = product_schedule(item, bundle.consumption.get(item.product2_id, ()), currency, ctx)
         tiers = consumption_tiers(schedule, currency) if schedule is not None else None

@@ -162,16 +162,26 @@ def _csv_value(value: Any) -> str:
     return str(value)
 
 
+def _csv_column(fd: FieldDef, values: tuple[Any, ...]) -> list[str]:
+    """One column of a CSV page: ids, references and dates are stored as they are written (the common case, kept
+    fast); every other value as Salesforce's JSON has it, then as Bulk CSV writes it."""
+    if fd.type in ("id", "reference", "date"):
+        return ["" if value is None else value for value in values]
+    return [_csv_value(to_json_value(fd, value)) for value in values]
+
+
 def to_csv(plan: Plan, rows: list[tuple[Any, ...]], line_ending: str) -> str:
     """The CSV page of stored rows: a field of a parent that is not set is empty, like a field that is null."""
     headers: list[str] = []
-    columns: list[tuple[int, FieldDef]] = []
+    columns: list[list[str]] = []
+    stored = list(zip(*rows, strict=True)) if rows else []
     for out in plan.outputs:
         assert isinstance(out, FieldOut)
         headers.append(".".join([*(r[0] for r in out.resolved.rels), out.resolved.fd.name]))
-        columns.append((out.columns[0], out.resolved.fd))
+        if stored:
+            columns.append(_csv_column(out.resolved.fd, stored[out.columns[0]]))
     buf = io.StringIO()
     writer = csv.writer(buf, quoting=csv.QUOTE_ALL, lineterminator=line_ending)
     writer.writerow(headers)
-    writer.writerows([_csv_value(to_json_value(fd, row[index])) for index, fd in columns] for row in rows)
+    writer.writerows(zip(*columns, strict=True))
     return buf.getvalue()
