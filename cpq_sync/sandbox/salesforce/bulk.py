@@ -14,7 +14,7 @@ from cpq_sync.sandbox.salesforce import ids
 from cpq_sync.sandbox.salesforce.errors import SalesforceError, not_found
 from cpq_sync.sandbox.salesforce.schema import FieldDef
 from cpq_sync.sandbox.salesforce.soql.engine import ChildOut, FieldOut, Plan, SoqlEngine
-from cpq_sync.sandbox.salesforce.store import OrgStore, format_datetime, to_json_value
+from cpq_sync.sandbox.salesforce.store import TEXT_TYPES, OrgStore, format_datetime, to_json_value
 
 ID_LEN = 18
 DEFAULT_MAX_RECORDS = 50_000
@@ -162,11 +162,18 @@ def _csv_value(value: Any) -> str:
     return str(value)
 
 
+AS_STORED = TEXT_TYPES | {"id", "reference", "date"}
+
+
 def _csv_column(fd: FieldDef, values: tuple[Any, ...]) -> list[str]:
-    """One column of a CSV page: ids, references and dates are stored as they are written (the common case, kept
-    fast); every other value as Salesforce's JSON has it, then as Bulk CSV writes it."""
-    if fd.type in ("id", "reference", "date"):
-        return ["" if value is None else value for value in values]
+    """One column of a CSV page, by field type: text, ids, references and dates as stored; booleans and datetimes
+    as Bulk CSV writes them (``true``, ``...Z``); numbers as Salesforce's JSON has them."""
+    if fd.type in AS_STORED:
+        return ["" if value is None else str(value) for value in values]
+    if fd.type == "boolean":
+        return ["" if value is None else ("true" if value else "false") for value in values]
+    if fd.type == "datetime":
+        return ["" if value is None else _csv_value(value) for value in values]
     return [_csv_value(to_json_value(fd, value)) for value in values]
 
 
