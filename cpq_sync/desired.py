@@ -44,14 +44,14 @@ LAYER = {
 NO_WRITE_BACK = frozenset({ObjectKind.METER})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Ref:
     """The Stripe id of another desired object, by key."""
 
     key: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SfRef:
     """A Salesforce record."""
 
@@ -59,7 +59,7 @@ class SfRef:
     id: str
 
 
-@dataclass
+@dataclass(slots=True)
 class Desired:
     key: str
     kind: ObjectKind

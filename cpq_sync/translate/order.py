@@ -53,7 +53,7 @@ different frequencies (an annual license, a quarterly add-on, a monthly fee), ea
 invoice when their periods align. Classic mode refuses such orders, and a mode cannot go back to classic."""
 
 
-@dataclass
+@dataclass(slots=True)
 class OrderBundle:
     """One order with everything it references."""
 
