@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -55,8 +54,16 @@ def memoized(translate: Callable[[R, TranslateContext], Desired], record: R, ctx
         ctx.memo[key] = hit
     made = hit[1]
     assert isinstance(made, Desired)
-    return dataclasses.replace(
-        made, primaries=set(made.primaries), children=dict(made.children), also_records=list(made.also_records)
+    return Desired(
+        made.key,
+        made.kind,
+        made.record,
+        made.params,
+        made.known_id,
+        made.known_hash,
+        primaries=set(made.primaries),
+        children=dict(made.children),
+        also_records=list(made.also_records),
     )
 
 
