@@ -62,8 +62,8 @@ def memoized(translate: Callable[[R, TranslateContext], Desired], record: R, ctx
         made.known_id,
         made.known_hash,
         primaries=set(made.primaries),
-        children=dict(made.children),
-        also_records=list(made.also_records),
+        children=dict(made.children) if made.children else {},
+        also_records=list(made.also_records) if made.also_records else [],
     )
 
 

@@ -48,9 +48,12 @@ class TranslateContext:
                 f"the {kind.value} mapping cannot be applied: {broken}.",
                 "correct the mapping file; this record syncs on the next run.",
             )
+        entries = self.mappings.entries(kind)
+        if not entries:  # most kinds map nothing by default: nothing to look up
+            return params
         return apply_mappings(
             params,
-            self.mappings.entries(kind),
+            entries,
             record.values,
             object_type=record.OBJECT_TYPE,
             record_id=record.id,
