@@ -83,8 +83,15 @@ def main() -> None:
     if args.one_run is not None:
         print(json.dumps(one_run(args.one_run)))
         return
-    directory = args.dir or Path(tempfile.mkdtemp(prefix="plan-scale-"))
-    directory.mkdir(parents=True, exist_ok=True)
+    if args.dir is None:
+        with tempfile.TemporaryDirectory(prefix="plan-scale-") as tmp:  # a throwaway org, removed afterwards
+            measure(Path(tmp), args)
+        return
+    args.dir.mkdir(parents=True, exist_ok=True)
+    measure(args.dir, args)
+
+
+def measure(directory: Path, args: argparse.Namespace) -> None:
     seeded(directory, args.orders)
     runs: list[dict[str, Any]] = []
     for number in range(1, args.runs + 1):
