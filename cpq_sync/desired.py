@@ -44,14 +44,14 @@ LAYER = {
 NO_WRITE_BACK = frozenset({ObjectKind.METER})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Ref:
     """The Stripe id of another desired object, by key."""
 
     key: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SfRef:
     """A Salesforce record."""
 
@@ -59,7 +59,7 @@ class SfRef:
     id: str
 
 
-@dataclass
+@dataclass(slots=True)
 class Desired:
     key: str
     kind: ObjectKind
@@ -111,14 +111,15 @@ def _encode(value: Any) -> Any:
 
 
 def _collect_refs(value: Any, found: set[str]) -> None:
-    if isinstance(value, Ref):
-        found.add(value.key)
-    elif isinstance(value, dict):
-        for item in value.values():
-            _collect_refs(item, found)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            _collect_refs(item, found)
+    pending = [value]  # a stack, not recursion: a large plan walks millions of values
+    while pending:
+        item = pending.pop()
+        if isinstance(item, Ref):
+            found.add(item.key)
+        elif isinstance(item, dict):
+            pending.extend(item.values())
+        elif isinstance(item, list | tuple):
+            pending.extend(item)
 
 
 def resolve_refs(value: Any, ids: dict[str, str]) -> Any:

@@ -22,7 +22,7 @@ class Action(StrEnum):
     SKIP = "skip"
 
 
-@dataclass
+@dataclass(slots=True)
 class Operation:
     desired: Desired
     action: Action
@@ -37,7 +37,7 @@ class Operation:
         return self.desired.content_hash
 
 
-@dataclass
+@dataclass(slots=True)
 class Failure:
     """A primary record that cannot be synced, with the error that names the record and field at fault."""
 

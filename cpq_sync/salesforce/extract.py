@@ -45,6 +45,9 @@ BULK_THRESHOLD = 2_000  # orders above which extraction uses Bulk API 2.0
 BULK_POLL_SECONDS = 0.5
 NARROWEST_WINDOW = dt.timedelta(seconds=1)  # a window that still times out fails the run
 EARLIEST_MODSTAMP = dt.datetime(1999, 1, 1, tzinfo=dt.UTC)  # before any Salesforce org: a full run's lower bound
+ORDER_KINDS = (Kind.SUBSCRIPTION_SCHEDULE, Kind.PHASE, Kind.SUBSCRIPTION, Kind.INVOICE)  # mapped from an Order
+ORDER_ITEM_KINDS = (Kind.PHASE_ITEM, Kind.PRICE_ORDER_ITEM, Kind.SUBSCRIPTION_ITEM, Kind.INVOICE_ITEM)  # OrderItem
+ROWS_AT_ONCE = 10_000  # rows turned into dicts at a time while records are built
 
 
 def soql_datetime(value: dt.datetime, *, round_up: bool = False) -> str:
@@ -97,6 +100,10 @@ class FieldLists:
     order: list[str]
     order_item: list[str]
     coupon: list[str] = field(default_factory=list)  # Quote_Stripe_Coupon__c, read through its associations
+    # The paths the mappings read from an order and from an order line: all their records keep for the
+    # translators (None: every field queried).
+    order_values: list[str] | None = None
+    order_item_values: list[str] | None = None
 
     @classmethod
     def build(cls, mappings: MappingSet, broken: Iterable[MappingEntry] = ()) -> FieldLists:
@@ -115,19 +122,11 @@ class FieldLists:
             account=_unique([*AccountRecord.soql_fields(), *paths(Kind.CUSTOMER)]),
             product=_unique([*Product2Record.soql_fields(), *paths(Kind.PRODUCT)]),
             pricebook_entry=_unique([*PricebookEntryRecord.soql_fields(), *paths(Kind.PRICE)]),
-            order=_unique(
-                [
-                    *OrderRecord.soql_fields(),
-                    *paths(Kind.SUBSCRIPTION_SCHEDULE, Kind.PHASE, Kind.SUBSCRIPTION, Kind.INVOICE),
-                ]
-            ),
-            order_item=_unique(
-                [
-                    *OrderItemRecord.soql_fields(),
-                    *paths(Kind.PHASE_ITEM, Kind.PRICE_ORDER_ITEM, Kind.SUBSCRIPTION_ITEM, Kind.INVOICE_ITEM),
-                ]
-            ),
+            order=_unique([*OrderRecord.soql_fields(), *paths(*ORDER_KINDS)]),
+            order_item=_unique([*OrderItemRecord.soql_fields(), *paths(*ORDER_ITEM_KINDS)]),
             coupon=_unique([*CouponRecord.soql_fields(), *paths(Kind.COUPON)]),
+            order_values=_unique(paths(*ORDER_KINDS)),
+            order_item_values=_unique(paths(*ORDER_ITEM_KINDS)),
         )
 
     def order_select(self) -> list[str]:
@@ -218,24 +217,28 @@ def _child_records(org: OrgClient, order: dict[str, Any]) -> list[dict[str, Any]
     return records
 
 
-def _frame(rows: list[dict[str, Any]], prefix: str) -> pd.DataFrame:
-    """The part of flattened rows under `prefix` (e.g. `account.`), one row per distinct record id."""
-    if not rows:
-        return pd.DataFrame()
-    frame = pd.DataFrame(rows)
+def _part(frame: pd.DataFrame, prefix: str) -> pd.DataFrame:
+    """The columns of `frame` under `prefix` (e.g. `account.`), one row per distinct record id."""
     columns = [c for c in frame.columns if c.startswith(prefix)]
     if f"{prefix}id" not in columns:
         return pd.DataFrame()
     part = frame[columns].rename(columns=lambda c: c[len(prefix) :])
-    part = part[part["id"].notna()].drop_duplicates(subset="id")
-    return part
+    return part[part["id"].notna()].drop_duplicates(subset="id")
 
 
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    if frame.empty:
-        return []
-    clean = frame.astype(object).where(frame.notna(), None)
-    return clean.to_dict("records")  # type: ignore[return-value]
+def _records(frame: pd.DataFrame, columns: Iterable[str] | None = None) -> Iterator[dict[str, Any]]:
+    """The rows of `frame` (only `columns`, when given) as dicts with None for null, a slice at a time: only one
+    slice of rows exists as dicts at once."""
+    names = list(frame.columns) if columns is None else [c for c in columns if c in frame.columns]
+    for start in range(0, len(frame), ROWS_AT_ONCE):
+        part = frame.iloc[start : start + ROWS_AT_ONCE]
+        lists = []
+        for name in names:
+            column = part[name].to_numpy(dtype=object, copy=True)
+            column[pd.isna(column)] = None
+            lists.append(column.tolist())
+        for values in zip(*lists, strict=True):
+            yield dict(zip(names, values, strict=True))
 
 
 def _by_id(model: type[SfModel], frame: pd.DataFrame, bad: dict[str, DataError]) -> dict[str, Any]:
@@ -248,6 +251,13 @@ def _by_id(model: type[SfModel], frame: pd.DataFrame, bad: dict[str, DataError])
             continue
         out[record.id] = record
     return out
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    frames = [f for f in frames if len(f.columns)]
+    if not frames:
+        return pd.DataFrame()
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 
 
 def _rest_rows(
@@ -271,16 +281,24 @@ def _rest_rows(
     return order_rows, item_rows
 
 
-def _csv_rows(chunks: Iterable[str]) -> list[dict[str, Any]]:
-    """Bulk API 2.0 CSV results -> flattened rows (lower-case dotted keys; empty means null in Bulk CSV)."""
-    rows: list[dict[str, Any]] = []
-    for chunk in chunks:
-        for raw in csv.DictReader(io.StringIO(chunk)):
-            rows.append({k.lower(): (v if v != "" else None) for k, v in raw.items()})
-    return rows
+def _as_frame(rows: list[dict[str, Any]] | pd.DataFrame) -> pd.DataFrame:
+    """REST rows (typed JSON values, kept as they are) or a Bulk frame (strings) as one kind of frame."""
+    return rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(rows, dtype=object)
 
 
-def _bulk_rows(org: OrgClient, fields: FieldLists, where: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _csv_frame(chunks: Iterable[str]) -> pd.DataFrame:
+    """Bulk API 2.0 CSV result pages -> one frame of strings, parsed a page at a time (lower-case dotted column
+    names; an empty value is null in Bulk CSV)."""
+    pages = [
+        pd.read_csv(io.StringIO(chunk), dtype=object, keep_default_na=False, na_values=[""], quoting=csv.QUOTE_ALL)
+        for chunk in chunks
+    ]
+    frame = _concat(pages)
+    frame.columns = [str(c).lower() for c in frame.columns]
+    return frame
+
+
+def _bulk_rows(org: OrgClient, fields: FieldLists, where: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Two Bulk API 2.0 query jobs (Bulk has no subqueries): the orders, then their lines through a semi-join."""
     order_soql = f"SELECT {', '.join(fields.order_select())} FROM Order WHERE {where}"
     item_soql = (
@@ -288,23 +306,21 @@ def _bulk_rows(org: OrgClient, fields: FieldLists, where: str) -> tuple[list[dic
     )
     log.info("extracting with Bulk API 2.0")
 
-    def bulk(soql: str, sobject: str) -> list[dict[str, Any]]:
-        return org.call(lambda sf: _csv_rows(getattr(sf.bulk2, sobject).query(soql, wait=BULK_POLL_SECONDS)))
+    def bulk(soql: str, sobject: str) -> pd.DataFrame:
+        return org.call(lambda sf: _csv_frame(getattr(sf.bulk2, sobject).query(soql, wait=BULK_POLL_SECONDS)))
 
     return bulk(order_soql, "Order"), bulk(item_soql, "OrderItem")
 
 
-def _query_rows(
-    org: OrgClient, fields: FieldLists, where: Iterable[list[str]]
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _query_rows(org: OrgClient, fields: FieldLists, where: Iterable[list[str]]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """REST rows for several WHERE clauses (e.g. chunked id lists)."""
-    order_rows: list[dict[str, Any]] = []
-    item_rows: list[dict[str, Any]] = []
+    orders: list[pd.DataFrame] = []
+    items: list[pd.DataFrame] = []
     for conditions in where:
-        orders, items = _rest_rows(org, fields, " AND ".join(conditions))
-        order_rows += orders
-        item_rows += items
-    return order_rows, item_rows
+        page_orders, page_items = _rest_rows(org, fields, " AND ".join(conditions))
+        orders.append(_as_frame(page_orders))
+        items.append(_as_frame(page_items))
+    return _concat(orders), _concat(items)
 
 
 def count_orders(org: OrgClient, where: str, *, narrowable: bool = False) -> int:
@@ -316,7 +332,7 @@ def count_orders(org: OrgClient, where: str, *, narrowable: bool = False) -> int
 
 def _window_rows(
     org: OrgClient, fields: FieldLists, window: Window, filters: SyncFilters, bulk_threshold: int
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The orders of a SystemModstamp window: one call when nothing changed (a COUNT() for a full window, the
     first REST page for an incremental one).
     When Salesforce times the query out (QUERY_TIMEOUT), the window is halved and each half read in turn, down
@@ -331,10 +347,11 @@ def _window_rows(
             first = org.first_page(fields.order_query(where), narrowable=True)
             count = int(first["totalSize"])
         if count == 0:
-            return [], []
+            return pd.DataFrame(), pd.DataFrame()
         if count > bulk_threshold:
             return _bulk_rows(org, fields, where)
-        return _rest_rows(org, fields, where, first, narrowable=True)
+        orders, items = _rest_rows(org, fields, where, first, narrowable=True)
+        return _as_frame(orders), _as_frame(items)
     except SalesforceMalformedRequest as exc:
         if not is_query_timeout(exc):
             raise
@@ -353,7 +370,7 @@ def _window_rows(
     )
     early = _window_rows(org, fields, dataclasses.replace(window, until=mid), filters, bulk_threshold)
     late = _window_rows(org, fields, dataclasses.replace(window, since=mid), filters, bulk_threshold)
-    return early[0] + late[0], early[1] + late[1]
+    return _concat([early[0], late[0]]), _concat([early[1], late[1]])
 
 
 def extract_orders(
@@ -370,70 +387,63 @@ def extract_orders(
     is counted first (`COUNT()`, one light call) rather than paying for a first page of 2,000 orders it drops.
     A window whose query times out (QUERY_TIMEOUT) is narrowed."""
     result = Extracted()
-    order_rows: list[dict[str, Any]] = []
-    item_rows: list[dict[str, Any]] = []
     if window.by_ids:
-        order_rows, item_rows = _query_rows(org, fields, order_conditions(window, filters))
+        orders, items = _query_rows(org, fields, order_conditions(window, filters))
     else:
-        order_rows, item_rows = _window_rows(org, fields, window, filters, bulk_threshold)
-    result.orders_seen = len(order_rows)
-    if not order_rows:
+        orders, items = _window_rows(org, fields, window, filters, bulk_threshold)
+    result.orders_seen = len(orders)
+    if not len(orders):
         return result
-    orders = pd.DataFrame(order_rows)
     modstamps = pd.to_datetime(orders["systemmodstamp"], utc=True, format="ISO8601")
     result.max_modstamp = modstamps.max().to_pydatetime()
-    result.bundles, result.failures = _bundles(order_rows, item_rows)
-    log.info("extracted %d orders (%d lines)", len(order_rows), len(item_rows))
+    result.bundles, result.failures = _bundles(fields, orders, items)
+    log.info("extracted %d orders (%d lines)", len(orders), len(items))
     return result
 
 
 def extract_contract_orders(org: OrgClient, fields: FieldLists, result: Extracted) -> None:
-    """The other activated orders of the contracts the extracted amendments belong to, in one query per 200
-    contracts (none when the run has no amendment): an amendment's schedule is rebuilt from its contract's initial
-    order and every amendment."""
+    """The other activated orders of the contracts the extracted amendments belong to (none when the run has no
+    amendment): an amendment's schedule is rebuilt from its contract's initial order and every amendment. Their ids
+    first (one query per 200 contracts), then only the orders the run does not hold already (a full sync holds
+    them all, so it reads no order twice)."""
     have = {b.order.id for b in result.bundles} | {f.primary.id for f in result.failures}
     contracts = sorted({c for b in result.bundles if is_amendment(b) and (c := contract_of(b))})
-    if not contracts:
-        return
-    where = [
-        [
-            "Status = 'Activated'",
-            f"ContractId IN ({', '.join(soql_string(c) for c in contracts[n : n + ID_CHUNK])})",
-        ]
-        for n in range(0, len(contracts), ID_CHUNK)
-    ]
-    order_rows, item_rows = _query_rows(org, fields, where)
-    keep = {str(r.get("id")) for r in order_rows} - have
-    order_rows = [r for r in order_rows if str(r.get("id")) in keep]
-    item_rows = [r for r in item_rows if str(r.get("orderid")) in keep]
-    bundles, _failures = _bundles(order_rows, item_rows)  # a broken context order fails its amendments later
+    missing: list[str] = []
+    for n in range(0, len(contracts), ID_CHUNK):
+        in_list = ", ".join(soql_string(c) for c in contracts[n : n + ID_CHUNK])
+        soql = f"SELECT Id FROM Order WHERE Status = 'Activated' AND ContractId IN ({in_list}) ORDER BY Id"
+        missing += [order_id for row in org.query_all_iter(soql) if (order_id := str(row["Id"])) not in have]
+    where = [[f"Id IN ({', '.join(soql_string(i) for i in missing[n : n + ID_CHUNK])})"]
+             for n in range(0, len(missing), ID_CHUNK)]  # fmt: skip
+    orders, items = _query_rows(org, fields, where)
+    bundles, _failures = _bundles(fields, orders, items)  # a broken context order fails its amendments later
     result.contract_orders.extend(bundles)
 
 
-def _bundles(
-    order_rows: list[dict[str, Any]], item_rows: list[dict[str, Any]]
-) -> tuple[list[OrderBundle], list[Failure]]:
+def _bundles(fields: FieldLists, orders: pd.DataFrame, items: pd.DataFrame) -> tuple[list[OrderBundle], list[Failure]]:
+    """Order bundles from the flattened rows; each record is validated from its own columns (its query's fields),
+    the parents' columns (account., product2., pricebookentry.) build the parents once each."""
     bundles: list[OrderBundle] = []
     failures: list[Failure] = []
     bad: dict[str, DataError] = {}
-    accounts = _by_id(AccountRecord, _frame(order_rows, "account."), bad)
-    products = _by_id(Product2Record, _frame(item_rows, "product2."), bad)
-    pbes = _by_id(PricebookEntryRecord, _frame(item_rows, "pricebookentry."), bad)
+    accounts = _by_id(AccountRecord, _part(orders, "account."), bad)
+    products = _by_id(Product2Record, _part(items, "product2."), bad)
+    pbes = _by_id(PricebookEntryRecord, _part(items, "pricebookentry."), bad)
     items_by_order: dict[str, list[OrderItemRecord]] = {}
     item_errors: dict[str, DataError] = {}
-    for row in item_rows:
+    for row in _records(items, fields.order_item):
         try:
-            item = OrderItemRecord.from_flat(row)
+            item = OrderItemRecord.from_row(row, fields.order_item_values)
         except DataError as exc:
             item_errors.setdefault(str(row.get("orderid")), exc)
             continue
         items_by_order.setdefault(item.order_id, []).append(item)
 
-    for row in order_rows:
+    for row in _records(orders, fields.order):
         order_id = str(row.get("id"))
         primary = SfRef("Order", order_id)
         try:
-            order = OrderRecord.from_flat(row)
+            order = OrderRecord.from_row(row, fields.order_values)
             if order_id in item_errors:
                 raise item_errors[order_id]
             account = accounts.get(order.account_id)
@@ -441,8 +451,8 @@ def _bundles(
                 raise bad.get(order.account_id) or DataError(
                     "Order", order_id, "AccountId", "the order has no account."
                 )
-            items = items_by_order.get(order_id, [])
-            for item in items:
+            lines = items_by_order.get(order_id, [])
+            for item in lines:
                 for ref in (item.product2_id, item.pricebook_entry_id):
                     if ref and ref in bad:
                         raise bad[ref]
@@ -452,12 +462,12 @@ def _bundles(
         bundles.append(
             OrderBundle(
                 order=order,
-                items=items,
+                items=lines,
                 account=account,
-                products={i.product2_id: products[i.product2_id] for i in items if i.product2_id in products},
+                products={i.product2_id: products[i.product2_id] for i in lines if i.product2_id in products},
                 pricebook_entries={
                     i.pricebook_entry_id: pbes[i.pricebook_entry_id]
-                    for i in items
+                    for i in lines
                     if i.pricebook_entry_id and i.pricebook_entry_id in pbes
                 },
             )

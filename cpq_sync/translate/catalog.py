@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TypeVar
 
 from cpq_sync.consumption import ConsumptionSchedule
 from cpq_sync.desired import Desired, ObjectKind, Ref
 from cpq_sync.errors import DataError
 from cpq_sync.mapping.kinds import Kind
-from cpq_sync.records import AccountRecord, OrderItemRecord, PricebookEntryRecord, Product2Record
+from cpq_sync.records import AccountRecord, OrderItemRecord, PricebookEntryRecord, Product2Record, SfModel
 from cpq_sync.stripe.limits import MAX_AMOUNT, amount_fits
 from cpq_sync.translate.context import TranslateContext
 from cpq_sync.translate.prices import (
@@ -38,6 +39,33 @@ def customer_key(account_id: str) -> str:
 
 def product_key(product_id: str) -> str:
     return f"product:{product_id}"
+
+
+R = TypeVar("R", bound=SfModel)
+
+
+def memoized(translate: Callable[[R, TranslateContext], Desired], record: R, ctx: TranslateContext) -> Desired:
+    """`translate(record, ctx)`, made once a run for each record (a customer is needed by each of its account's
+    orders, a product by each line that bills it): every call gets its own Desired (its own primaries) around the
+    same parameters, which nothing changes once translated. A failure is not kept: it is raised each time."""
+    key = (translate.__name__, id(record))
+    hit = ctx.memo.get(key)
+    if hit is None or hit[0] is not record:
+        hit = (record, translate(record, ctx))
+        ctx.memo[key] = hit
+    made = hit[1]
+    assert isinstance(made, Desired)
+    return Desired(
+        made.key,
+        made.kind,
+        made.record,
+        made.params,
+        made.known_id,
+        made.known_hash,
+        primaries=set(made.primaries),
+        children=dict(made.children) if made.children else {},
+        also_records=list(made.also_records) if made.also_records else [],
+    )
 
 
 def translate_customer(account: AccountRecord, ctx: TranslateContext) -> Desired:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from cpq_sync.errors import DataError
@@ -23,9 +24,16 @@ class TranslateContext:
     # (the sync start date, when the migration preference is on).
     migrated_before: dt.date | None = None
     proration_precision: str = "month"  # "month" or "month+day": how amendments off a boundary are prorated
+    # Translations of shared records (an account, a product) already made in this run, by translator and record:
+    # (the record, kept so its id stays its own; its translation). See `catalog.memoized`.
+    memo: dict[tuple[str, int], tuple[object, object]] = field(default_factory=dict, compare=False, repr=False)
+
+    @cached_property
+    def _link_base(self) -> str:
+        return f"{self.instance_url.rstrip('/')}/" if self.instance_url else ""
 
     def link(self, record_id: str) -> str:
-        return f"{self.instance_url.rstrip('/')}/{record_id}" if self.instance_url else record_id
+        return self._link_base + record_id
 
     def metadata(self, label: str, record_id: str) -> dict[str, str]:
         return {f"salesforce_{label}_id": record_id, f"salesforce_{label}_link": self.link(record_id)}
@@ -40,9 +48,12 @@ class TranslateContext:
                 f"the {kind.value} mapping cannot be applied: {broken}.",
                 "correct the mapping file; this record syncs on the next run.",
             )
+        entries = self.mappings.entries(kind)
+        if not entries:  # most kinds map nothing by default: nothing to look up
+            return params
         return apply_mappings(
             params,
-            self.mappings.entries(kind),
+            entries,
             record.values,
             object_type=record.OBJECT_TYPE,
             record_id=record.id,

@@ -28,6 +28,8 @@ from cpq_sync.translate.catalog import (
     LineCharge,
     customer_key,
     line_charge,
+    memoized,
+    product_key,
     translate_customer,
     translate_line_price,
     translate_product,
@@ -52,7 +54,7 @@ different frequencies (an annual license, a quarterly add-on, a monthly fee), ea
 invoice when their periods align. Classic mode refuses such orders, and a mode cannot go back to classic."""
 
 
-@dataclass
+@dataclass(slots=True)
 class OrderBundle:
     """One order with everything it references."""
 
@@ -123,7 +125,7 @@ def translate_order(bundle: OrderBundle, ctx: TranslateContext) -> OrderTranslat
     for item in lines:  # a decimal quantity is named as such before a mapping reads it (usage lines send none)
         if not is_metered(item.charge_type, item.billing_type):
             whole_number(item.quantity, object_type="OrderItem", record_id=item.id, field="Quantity", what="quantity")
-    customer = translate_customer(bundle.account, ctx)
+    customer = memoized(translate_customer, bundle.account, ctx)
     objects: dict[str, Desired] = {customer.key: customer}
     line_prices: dict[str, str] = {}
     charges: dict[str, LineCharge] = {}
@@ -142,8 +144,9 @@ def translate_order(bundle: OrderBundle, ctx: TranslateContext) -> OrderTranslat
             )
         charge = line_charge(item)
         charges[item.id] = charge
-        prod = translate_product(product, ctx)
-        objects.setdefault(prod.key, prod)
+        if product_key(product.id) not in objects:  # translated once per order, however many lines bill it
+            prod = memoized(translate_product, product, ctx)
+            objects[prod.key] = prod
         schedule = product_schedule(item, bundle.consumption.get(item.product2_id, ()), currency, ctx)
         tiers = consumption_tiers(schedule, currency) if schedule is not None else None
         if charge.metered:

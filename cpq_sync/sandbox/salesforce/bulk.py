@@ -12,8 +12,9 @@ from typing import Any
 
 from cpq_sync.sandbox.salesforce import ids
 from cpq_sync.sandbox.salesforce.errors import SalesforceError, not_found
+from cpq_sync.sandbox.salesforce.schema import FieldDef
 from cpq_sync.sandbox.salesforce.soql.engine import ChildOut, FieldOut, Plan, SoqlEngine
-from cpq_sync.sandbox.salesforce.store import OrgStore, format_datetime
+from cpq_sync.sandbox.salesforce.store import TEXT_TYPES, OrgStore, format_datetime, to_json_value
 
 ID_LEN = 18
 DEFAULT_MAX_RECORDS = 50_000
@@ -124,7 +125,7 @@ def delete_job(store: OrgStore, job_id: str) -> None:
 
 def results(store: OrgStore, engine: SoqlEngine, job_id: str, params: dict[str, str]) -> tuple[str, str, int]:
     """One CSV page of a job's results: (csv text, next locator or "null", number of records)."""
-    info, soql, include_deleted, total = _load(store, job_id)
+    info, soql, _, total = _load(store, job_id)
     if info["state"] == "Aborted" or info.get("errorMessage"):
         raise _invalid_job(f"InvalidJob : the job is {'Aborted' if info['state'] == 'Aborted' else 'Failed'}")
     try:
@@ -142,11 +143,11 @@ def results(store: OrgStore, engine: SoqlEngine, job_id: str, params: dict[str, 
     blob: str = row[0] or ""
     page_ids = [blob[i : i + ID_LEN] for i in range(0, len(blob), ID_LEN)]
     plan = engine.plan(soql)
-    records = engine.fetch(plan, page_ids, include_deleted)
-    text = to_csv(plan, records, "\r\n" if info["lineEnding"] == "CRLF" else "\n")
+    rows = engine.fetch_rows(plan, page_ids)
+    text = to_csv(plan, rows, "\r\n" if info["lineEnding"] == "CRLF" else "\n")
     next_offset = offset + count
     locator = base64.b64encode(str(next_offset).encode()).decode() if next_offset < total else "null"
-    return text, locator, len(records)
+    return text, locator, len(rows)
 
 
 def _csv_value(value: Any) -> str:
@@ -161,23 +162,33 @@ def _csv_value(value: Any) -> str:
     return str(value)
 
 
-def to_csv(plan: Plan, records: list[dict[str, Any]], line_ending: str) -> str:
+AS_STORED = TEXT_TYPES | {"id", "reference", "date"}
+
+
+def _csv_column(fd: FieldDef, values: tuple[Any, ...]) -> list[str]:
+    """One column of a CSV page, by field type: text, ids, references and dates as stored; booleans and datetimes
+    as Bulk CSV writes them (``true``, ``...Z``); numbers as Salesforce's JSON has them."""
+    if fd.type in AS_STORED:
+        return ["" if value is None else str(value) for value in values]
+    if fd.type == "boolean":
+        return ["" if value is None else ("true" if value else "false") for value in values]
+    if fd.type == "datetime":
+        return ["" if value is None else _csv_value(value) for value in values]
+    return [_csv_value(to_json_value(fd, value)) for value in values]
+
+
+def to_csv(plan: Plan, rows: list[tuple[Any, ...]], line_ending: str) -> str:
+    """The CSV page of stored rows: a field of a parent that is not set is empty, like a field that is null."""
     headers: list[str] = []
-    paths: list[list[str]] = []
+    columns: list[list[str]] = []
+    stored = list(zip(*rows, strict=True)) if rows else []
     for out in plan.outputs:
         assert isinstance(out, FieldOut)
-        path = [r[0] for r in out.resolved.rels] + [out.resolved.fd.name]
-        paths.append(path)
-        headers.append(".".join(path))
+        headers.append(".".join([*(r[0] for r in out.resolved.rels), out.resolved.fd.name]))
+        if stored:
+            columns.append(_csv_column(out.resolved.fd, stored[out.columns[0]]))
     buf = io.StringIO()
     writer = csv.writer(buf, quoting=csv.QUOTE_ALL, lineterminator=line_ending)
     writer.writerow(headers)
-    for record in records:
-        row = []
-        for path in paths:
-            value: Any = record
-            for part in path:
-                value = value.get(part) if isinstance(value, dict) else None
-            row.append(_csv_value(value))
-        writer.writerow(row)
+    writer.writerows(zip(*columns, strict=True))
     return buf.getvalue()

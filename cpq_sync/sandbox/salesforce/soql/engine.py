@@ -523,8 +523,8 @@ class SoqlEngine:
     def count(self, plan: Plan, include_deleted: bool) -> int:
         return len(self.select_ids(plan, include_deleted))
 
-    def fetch(self, plan: Plan, record_ids: Sequence[str], include_deleted: bool) -> list[dict[str, Any]]:
-        """The records with these ids, as REST returns them, in the given order."""
+    def fetch_rows(self, plan: Plan, record_ids: Sequence[str]) -> list[tuple[Any, ...]]:
+        """The stored rows (``plan.columns``) of the records with these ids, in the given order."""
         rows: dict[str, tuple[Any, ...]] = {}
         conn = self.store.conn
         cols = ", ".join(plan.columns)
@@ -534,7 +534,12 @@ class SoqlEngine:
             sql = f'SELECT {cols} FROM {plan.scope.from_sql} WHERE {plan.scope.alias}."Id" IN ({marks})'
             for row in conn.execute(sql, chunk):
                 rows[row[0]] = row
-        ordered = [rows[i] for i in record_ids if i in rows]
+        return [rows[i] for i in record_ids if i in rows]
+
+    def fetch(self, plan: Plan, record_ids: Sequence[str], include_deleted: bool) -> list[dict[str, Any]]:
+        """The records with these ids, as REST returns them, in the given order."""
+        conn = self.store.conn
+        ordered = self.fetch_rows(plan, record_ids)
         records = [self.build(plan, row) for row in ordered]
         for out in plan.outputs:
             if isinstance(out, ChildOut):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from cpq_sync.sandbox.salesforce.errors import SalesforceError
 
@@ -36,7 +37,7 @@ class Token:
     text: str
     pos: int
 
-    @property
+    @cached_property
     def upper(self) -> str:
         return self.text.upper() if self.kind == "ident" else ""
 
@@ -131,6 +132,8 @@ def tokenize(text: str) -> list[Token]:
 
 def decode_string(raw: str) -> str:
     """The value of a quoted SOQL string body (between the quotes), escapes decoded."""
+    if "\\" not in raw:
+        return raw
     out: list[str] = []
     i = 0
     while i < len(raw):
