@@ -24,7 +24,7 @@ from cpq_sync import redact
 from cpq_sync.config import Settings, load_settings
 from cpq_sync.errors import ConfigError, SyncError
 from cpq_sync.ops.credentials import apply_secret_blocks
-from cpq_sync.ops.prefect_limits import ensure_limits, stripe_request_gate, writer_slot
+from cpq_sync.ops.prefect_limits import ensure_limits, server_is_shared, stripe_request_gate, writer_slot
 from cpq_sync.report import summary_markdown, table_rows
 from cpq_sync.salesforce.client import QuotaExceeded
 from cpq_sync.sync import Mode, RunContext, SyncReport, report_rows, window_for
@@ -93,7 +93,8 @@ def _writer(take: bool) -> Iterator[None]:
 
 def _from_a_deployment() -> bool:
     """Runs of the deployments (schedules, the UI, several workers) share the writer slot and the Stripe rate
-    limit; a direct run (`cpq-sync sync`, one process by hand) paces itself only."""
+    limit; a direct run (`cpq-sync sync`, one process by hand) paces its own requests, and takes the writer slot
+    when the Prefect server is shared (`server_is_shared`): a hand run never races a scheduled one."""
     context = FlowRunContext.get()
     return context is not None and context.flow_run is not None and context.flow_run.deployment_id is not None
 
@@ -120,10 +121,11 @@ def run_sync(params: SyncParameters) -> SyncReport:
     settings: Settings = steps.run("prepare", load_settings)
     steps.secrets = settings.secret_values()
     shared = _from_a_deployment()
-    if shared:
+    one_writer = not params.dry_run and (shared or server_is_shared())
+    if shared or one_writer:
         ensure_limits(settings.preferences.stripe_requests_per_second)
     mode = params.mode
-    with _writer(shared and not params.dry_run):
+    with _writer(one_writer):
         try:
             ctx: RunContext = steps.run("prepare", lambda: prepare_task(settings))
         except QuotaExceeded as exc:  # the quota ran out before anything was read: nothing to undo, say so

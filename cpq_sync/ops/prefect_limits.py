@@ -4,7 +4,8 @@
   on the same order at once. One slot rather than one limit per order: the orders of an incremental run are only
   known after extraction, and the run's plan (create, update or skip, from the Stripe ids read at extraction) must
   not go stale under another run's writes. Stripe's request rate is the bottleneck and is shared anyway, so
-  serialising the writers costs little. Dry runs read only and do not take it.
+  serialising the writers costs little. A run by hand (`cpq-sync sync`) takes it too whenever the server is shared
+  (`server_is_shared`), so it never races a scheduled run. Dry runs read only and do not take it.
 - `cpq-sync-stripe-requests` (a rate limit: slots decay at the Stripe request rate): one slot per Stripe request,
   so the rate holds across every run and worker of the server (`rate_limit`). The library's own `Pacer` still
   spaces each process's requests; this gate is plugged into it through `SharedGate`.
@@ -21,6 +22,7 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate, GlobalConcurrencyLimitUpdate
 from prefect.concurrency.sync import concurrency, rate_limit
 from prefect.exceptions import ObjectNotFound
+from prefect.settings import get_current_settings
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +65,12 @@ def writer_slot(timeout_seconds: float | None = None) -> Iterator[None]:
         raise_on_lease_renewal_failure=False,
     ):
         yield
+
+
+def server_is_shared() -> bool:
+    """Whether runs talk to a Prefect server other processes can reach (PREFECT_API_URL set: the local stack, a
+    team's server, Prefect Cloud), rather than to a temporary server of their own process."""
+    return get_current_settings().api.url is not None
 
 
 def stripe_request_gate(slots: int = 1) -> None:

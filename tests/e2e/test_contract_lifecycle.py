@@ -300,7 +300,7 @@ def test_orders_before_the_sync_start_date_skipped_or_migrated_without_rebilling
     sync_start = add_months(today.replace(day=1), 1)  # the old system billed until next month
     acct = account_id(sf, "Acme%")
     order_id, _ = create_order(sf, acct, [("Widget A", 4)], start=start, term=12)
-    # Salesforce stamps ActivatedDate on activation; the sandbox org leaves it to the caller.
+    # Activation stamped ActivatedDate with the org clock; the order is dated back to yesterday (an updateable field).
     activated = dt.datetime.combine(today, dt.time(9), tzinfo=dt.UTC) - dt.timedelta(days=1)
     sf.Order.update(order_id, {"ActivatedDate": activated.strftime("%Y-%m-%dT%H:%M:%SZ")})
     monkeypatch.setenv("CPQ_SYNC_SYNC_START_DATE", sync_start.isoformat())

@@ -12,8 +12,11 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.actions import GlobalConcurrencyLimitUpdate
 from prefect.settings import PREFECT_API_URL
 
+from cpq_sync.ops.prefect_limits import WRITER_LIMIT
 from cpq_sync.sandbox import salesforce as sandbox_sf
 from cpq_sync.sandbox import stripe as sandbox_stripe
 from tests.e2e.support import account_id, connect_both, create_order, run_sync
@@ -41,6 +44,7 @@ def _kill_after_writes(directory: Path, writes: int, timeout: float = 120) -> bo
             if len(posts) >= writes:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
+                _writer_lease_expires()
                 return True
             time.sleep(0.02)
         return False
@@ -48,6 +52,14 @@ def _kill_after_writes(directory: Path, writes: int, timeout: float = 120) -> bo
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+            _writer_lease_expires()
+
+
+def _writer_lease_expires() -> None:
+    """The killed run (a run by hand on the shared server) held the writer slot: a real server frees it when the
+    run's lease expires (60 s); the test server runs no lease reaper, so the slot is freed here at once."""
+    with get_client(sync_client=True) as client:
+        client.update_global_concurrency_limit(WRITER_LIMIT, GlobalConcurrencyLimitUpdate(active_slots=0))
 
 
 def test_killed_mid_apply_then_rerun_converges_without_duplicates(sandbox: Path) -> None:

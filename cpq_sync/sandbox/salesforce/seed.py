@@ -247,6 +247,7 @@ class _Generator:
         self.today = self.now.date()
         self.orders = orders
         self.rows: dict[str, list[dict[str, Any]]] = {name: [] for name in INSERT_ORDER}
+        self.activations: list[dict[str, Any]] = []  # Order updates that activate orders once their lines exist
         self.kinds: Counter[str] = Counter()
         self.variant: Counter[str] = Counter()
         self.amendment_counts: Counter[str] = Counter()
@@ -821,12 +822,10 @@ class _Generator:
         order_row: dict[str, Any] = {
             "Id": order_id,
             "AccountId": account.id,
-            "Status": "Activated" if activated else "Draft",
+            "Status": "Draft",  # created Draft, activated once its lines are in (below)
             "Type": order_type,
             "EffectiveDate": start,
             "EndDate": end,
-            "ActivatedDate": activated_at,
-            "ActivatedById": account.owner if activated else None,
             "ContractId": contract_id if activated else None,
             "OpportunityId": opp_id,
             "Pricebook2Id": book,
@@ -837,7 +836,6 @@ class _Generator:
             "Description": f"kind: {kind}",
             "PoNumber": f"PO-{rng.randint(10000, 99999)}" if rng.random() < 0.4 else None,
             "SBQQ__Quote__c": quote_id,
-            "SBQQ__Contracted__c": activated and contract_id is not None,
             "SBQQ__ContractingMethod__c": "By Subscription End Date",
             "SBQQ__PaymentTerm__c": payment_term,
             "Skip_Past_Initial_Invoices__c": skip_past,
@@ -851,7 +849,20 @@ class _Generator:
             modified = self.now - timedelta(days=rng.randint(1, 10))
         else:
             modified = activated_at or created
-        self.add("Order", order_row, created, modified)
+        self.add("Order", order_row, created, created if activated_at is not None else modified)
+        if activated_at is not None:
+            # As in a real org: the Draft order gets its lines, then an update activates it (and CPQ contracts it).
+            self.activations.append(
+                {
+                    "Id": order_id,
+                    "Status": "Activated",
+                    "ActivatedDate": activated_at,
+                    "ActivatedById": account.owner,
+                    "SBQQ__Contracted__c": contract_id is not None,
+                    "LastModifiedDate": modified,
+                    "SystemModstamp": modified,
+                }
+            )
         if create_contract and activated:
             assert contract_id is not None
             self.add(
@@ -1217,6 +1228,9 @@ def _flush(store: OrgStore, gen: _Generator) -> None:
                 rows = [{k: v for k, v in row.items() if v is not None} for row in rows]
             store.insert_many(sobject, rows)
             gen.rows[sobject] = []
+    if gen.activations:
+        store.update_many("Order", gen.activations)
+        gen.activations = []
 
 
 def seed_org(directory: str | Path, *, orders: int = 40, seed: int = 7) -> SeedSummary:

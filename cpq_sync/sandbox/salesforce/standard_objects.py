@@ -402,8 +402,8 @@ STANDARD_OBJECTS: tuple[O, ...] = (
             pick("Type", ORDER_TYPES),
             d("EffectiveDate", nillable=False),
             d("EndDate"),
-            dt("ActivatedDate"),
-            ref("ActivatedById", "User", "ActivatedBy"),
+            dt("ActivatedDate", createable=False),  # stamped on activation; updateable, not createable
+            ref("ActivatedById", "User", "ActivatedBy", createable=False),
             ref("ContractId", "Contract", "Contract", "Orders"),
             ref("OpportunityId", "Opportunity", "Opportunity", "Orders"),
             ref("Pricebook2Id", "Pricebook2", "Pricebook2", "Orders"),

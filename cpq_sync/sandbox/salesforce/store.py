@@ -24,7 +24,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from cpq_sync.sandbox.salesforce import ids
+from cpq_sync.sandbox.salesforce import ids, lifecycle
 from cpq_sync.sandbox.salesforce.errors import SalesforceError, invalid_type
 from cpq_sync.sandbox.salesforce.schema import FieldDef, Schema, SObjectDef, load_schema
 
@@ -62,6 +62,7 @@ AUTO_NUMBERS: dict[tuple[str, str], str] = {
 #: Master-detail children deleted with their parent (child object, field).
 CASCADE_DELETE: dict[str, tuple[tuple[str, str], ...]] = {
     "Order": (("OrderItem", "OrderId"),),
+    "Product2": (("PricebookEntry", "Product2Id"),),
     "SBQQ__Quote__c": (("SBQQ__QuoteLine__c", "SBQQ__Quote__c"),),
     "ConsumptionSchedule": (("ConsumptionRate", "ConsumptionScheduleId"),),
 }
@@ -788,6 +789,10 @@ class OrgStore:
             self._check_references(conn, sobj, row)
             self._check_unique(conn, sobj, row, None)
             self._check_rules(conn, sobj, row)
+            if sobj.name == "Order":
+                lifecycle.check_new_order(row)
+            elif sobj.name == "OrderItem":
+                lifecycle.check_new_order_product(conn, row)
             record_id = self._allocate(conn, sobj, 1)[0]
             stamp = format_datetime(self._now(conn))
             user = self.integration_user_id
@@ -821,13 +826,10 @@ class OrgStore:
             self._check_unique(conn, sobj, changes, record_id)
             self._check_rules(conn, sobj, row)
             stamp = format_datetime(self._now(conn))
-            row.update(
-                {
-                    "LastModifiedDate": stamp,
-                    "SystemModstamp": stamp,
-                    "LastModifiedById": self.integration_user_id,
-                }
-            )
+            user = self.integration_user_id
+            if sobj.name == "Order":
+                lifecycle.before_order_update(conn, row, old, changes, user_id=user, stamp=stamp)
+            row.update({"LastModifiedDate": stamp, "SystemModstamp": stamp, "LastModifiedById": user})
             self._apply_computed(conn, sobj, row, old)
             stamps = ("LastModifiedDate", "SystemModstamp", "LastModifiedById")  # written even when equal
             changed = {k: v for k, v in row.items() if k != "Id" and (k in changes or k in stamps or old.get(k) != v)}
@@ -854,17 +856,12 @@ class OrgStore:
 
     def delete(self, sobject: str, record_id: str) -> None:
         """Move a record (and its master-detail children) to the recycle bin: ``IsDeleted`` true, stamps
-        bumped. Activated orders and their products cannot be deleted (deactivate the order first).
+        bumped. What a real org refuses to delete is refused (see ``lifecycle.check_delete``).
         """
         sobj = self.sobject(sobject)
         with self.transaction() as conn:
             old = self._require_live(sobj, record_id)
-            order_id = old["Id"] if sobj.name == "Order" else old.get("OrderId") if sobj.name == "OrderItem" else None
-            if order_id is not None:
-                status = conn.execute('SELECT "StatusCode" FROM "sf_Order" WHERE "Id" = ?', (order_id,)).fetchone()
-                if status is not None and status[0] == "Activated":
-                    what = "an activated order" if sobj.name == "Order" else "order products of an activated order"
-                    raise SalesforceError("DELETE_FAILED", f"You can't delete {what}. Deactivate the order first.")
+            lifecycle.check_delete(conn, sobj.name, old)
             stamp = format_datetime(self._now(conn))
             self._soft_delete(conn, sobj, [old["Id"]], stamp)
             self._clear_lookups(conn, sobj, old["Id"], stamp)
@@ -1002,6 +999,9 @@ class OrgStore:
                 if computed:
                     self._apply_computed(conn, sobj, row, None, cache)
                 prepared.append(row)
+            if sobj.name == "Order":
+                for row in prepared:
+                    lifecycle.check_new_order(row)
             self._assign_auto_numbers(conn, sobj, prepared)
             self._insert_rows(conn, sobj, prepared)
             if sobj.name == "OrderItem":
@@ -1087,6 +1087,9 @@ class OrgStore:
                 if old is None:
                     raise SalesforceError("NOT_FOUND", f"no {sobj.name} with Id {record_id}", status=404)
                 row = {**old, **changes}
+                activating = row.get("Status") in lifecycle.ACTIVATED_STATUSES and old.get("StatusCode") != "Activated"
+                if sobj.name == "Order" and activating:
+                    lifecycle.check_activation(conn, old["Id"])
                 row.setdefault("SystemModstamp", stamp)
                 if "SystemModstamp" not in changes:
                     row["SystemModstamp"] = max(stamp, str(old["SystemModstamp"]))

@@ -8,7 +8,7 @@ from cpq_sync.sandbox.stripe.listing import list_response
 from cpq_sync.sandbox.stripe.resources.common import address, apply_metadata, optional_str, reject_unsupported
 from cpq_sync.sandbox.stripe.router import RequestContext, route
 from cpq_sync.sandbox.stripe.search import search_response
-from cpq_sync.sandbox.stripe.store import register_index
+from cpq_sync.sandbox.stripe.store import Condition, register_index
 
 OBJECT = "customer"
 SEARCH_FIELDS = ("email", "name", "phone")
@@ -104,6 +104,7 @@ def delete_customer(ctx: RequestContext) -> dict[str, Any]:
     """As at Stripe, a deleted customer stays retrievable as ``{"id", "object", "deleted": true}``; it
     leaves lists and search, and cannot be updated or used any more."""
     customer = _live_customer(ctx, ctx.path_params["customer"])
+    _end_billing(ctx, customer["id"])
     ctx.store.delete(OBJECT, customer["id"])
     tombstone = {"id": customer["id"], "object": OBJECT, "deleted": True}
     ctx.store.insert({**tombstone, "object": DELETED, "created": customer["created"]})
@@ -111,6 +112,24 @@ def delete_customer(ctx: RequestContext) -> dict[str, Any]:
 
 
 DELETED = "deleted_customer"
+_LIVE_SCHEDULE = ("active", "not_started")
+
+
+def _end_billing(ctx: RequestContext, customer_id: str) -> None:
+    """Deleting a customer cancels its subscriptions at once (no final invoice, no proration) and its
+    subscription schedules, as at Stripe: both stay retrievable, canceled."""
+    from cpq_sync.sandbox.stripe.billing import lifecycle
+
+    now = ctx.now_ts
+    schedules = ctx.store.all("subscription_schedule", Condition.attr("subscription_schedule", "customer", customer_id))
+    for schedule in schedules:
+        if schedule["status"] in _LIVE_SCHEDULE:
+            schedule.update(status="canceled", canceled_at=now, current_phase=None)
+            ctx.store.save(schedule)
+    for subscription in ctx.store.all("subscription", Condition.attr("subscription", "customer", customer_id)):
+        lifecycle.step_subscription(ctx.store, subscription, now)  # a cancel_at already reached ends it then
+        if subscription["status"] not in ("canceled", "incomplete_expired"):
+            lifecycle.end_subscription(ctx.store, subscription, now)
 
 
 def _live_customer(ctx: RequestContext, customer_id: str) -> dict[str, Any]:
