@@ -13,7 +13,11 @@ Record naming it) needs one Stripe write per:
 - contract: one subscription schedule, its amendments folded in (a full sync sees them all);
 - evergreen order: one subscription, one invoice item per one-time line, and a cancellation when its cancellation
   amendment's date has passed;
-- one-time order: one invoice, one invoice item per line, and its finalization.
+- one-time order: one invoice, one invoice item per line, and its finalization;
+- adjustment (a signed one-time invoice item, made once): a credit for each amendment line taking units away off
+  that line's billing boundary (CPQ prorated the units removed; Stripe billed the whole period), and a rounding
+  remainder for each line of a plain new order (not skipping its past invoices) whose per-period amount, rounded
+  to the cent, does not add up to CPQ's TotalPrice over the term.
 After a change, the minimum is what the change needs (`change_orders`: an account's billing city, one customer
 update each).
 """
@@ -23,7 +27,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -119,7 +123,8 @@ def minimum_writes(directory: Path) -> Minimum:
         r["Id"]: r
         for r in _rows(
             sf,
-            "SELECT Id, AccountId, Type, ContractId, CurrencyIsoCode, EffectiveDate FROM Order "
+            "SELECT Id, AccountId, Type, ContractId, CurrencyIsoCode, EffectiveDate, Skip_Past_Initial_Invoices__c "
+            "FROM Order "
             "WHERE Status = 'Activated'",
         )
         if r["Id"] not in failed
@@ -131,7 +136,8 @@ def minimum_writes(directory: Path) -> Minimum:
             "SELECT Id, OrderId, Product2Id, PricebookEntryId, UnitPrice, Quantity, SBQQ__RevisedOrderProduct__c, "
             "SBQQ__ChargeType__c, SBQQ__BillingType__c, "
             "SBQQ__BillingFrequency__c, SBQQ__SubscriptionTerm__c, SBQQ__DefaultSubscriptionTerm__c, "
-            "SBQQ__ProrateMultiplier__c, SBQQ__SubscriptionType__c, SBQQ__QuoteLine__c, Skip_Line_Item__c "
+            "SBQQ__ProrateMultiplier__c, SBQQ__SubscriptionType__c, SBQQ__QuoteLine__c, Skip_Line_Item__c, "
+            "SBQQ__SegmentIndex__c "
             "FROM OrderItem WHERE Order.Status = 'Activated'",
         )
         if r["OrderId"] in orders and not r.get("Skip_Line_Item__c")
@@ -155,11 +161,25 @@ def minimum_writes(directory: Path) -> Minimum:
             "Product2.SBQQ__SubscriptionTerm__c FROM PricebookEntry",
         )
     }
-    # An amendment's line taking units away bills nothing new: the units leave at the price they were sold at.
-    priced = [line for line in lines if not (line.get("SBQQ__RevisedOrderProduct__c") and line["Quantity"] < 0)]
-    kinds["price"] = len(
-        {_connector_price(line, orders[line["OrderId"]]["CurrencyIsoCode"], tiered, pbes) for line in priced}
-    )
+    # An amendment's line taking units away bills nothing new (they leave at the price they were sold at); one adding
+    # units at the same amount a period as the line it revises joins that line's price.
+    currency_of = {line["Id"]: orders[line["OrderId"]]["CurrencyIsoCode"] for line in lines}
+    by_id = {line["Id"]: line for line in lines}
+    price_of: dict[str, str] = {}
+    for line in sorted(lines, key=lambda x: bool(x.get("SBQQ__RevisedOrderProduct__c"))):
+        revised = by_id.get(line.get("SBQQ__RevisedOrderProduct__c") or "")
+        if line.get("SBQQ__RevisedOrderProduct__c") and line["Quantity"] < 0:
+            continue
+        if (
+            revised is not None
+            and revised["Id"] in price_of
+            and _price_identity(line, currency_of[line["Id"]], tiered)
+            == _price_identity(revised, currency_of[revised["Id"]], tiered)
+        ):
+            price_of[line["Id"]] = price_of[revised["Id"]]
+        else:
+            price_of[line["Id"]] = _connector_price(line, currency_of[line["Id"]], tiered, pbes)
+    kinds["price"] = len(set(price_of.values()))
     minimum.distinct_prices = len(
         {_price_identity(line, orders[line["OrderId"]]["CurrencyIsoCode"], tiered) for line in lines}
     )
@@ -196,7 +216,44 @@ def minimum_writes(directory: Path) -> Minimum:
                 kinds["subscription"] += 1 if passed else 0
             else:
                 kinds["subscription_schedule"] += 1
+                if not amendments and not order.get("Skip_Past_Initial_Invoices__c"):  # a skipped past bills less
+                    kinds["adjustment"] += sum(_rounding_remainder(line, tiered) != 0 for line in order_lines)
+                start = dt.date.fromisoformat(order["EffectiveDate"])
+                for amendment in amendments:
+                    begins = dt.date.fromisoformat(amendment["EffectiveDate"])
+                    kinds["adjustment"] += sum(
+                        _off_boundary(start, begins, line) for line in by_order[amendment["Id"]] if line["Quantity"] < 0
+                    )
+    if not kinds["adjustment"]:
+        del kinds["adjustment"]
     return minimum
+
+
+def _months(line: dict[str, Any]) -> int:
+    return FREQUENCY_MONTHS[(line.get("SBQQ__BillingFrequency__c") or "monthly").lower()]
+
+
+def _off_boundary(start: dt.date, begins: dt.date, line: dict[str, Any]) -> bool:
+    """Whether an amendment starting on `begins` falls inside a billing period of `line` (periods from `start`)."""
+    months = (begins.year - start.year) * 12 + begins.month - start.month
+    return begins.day != start.day or months % _months(line) != 0
+
+
+def _rounding_remainder(line: dict[str, Any], tiered: set[str]) -> int:
+    """CPQ's TotalPrice of a plain recurring line in cents, less what its periods bill rounded to the cent (0 for
+    the lines billed otherwise: one-time, usage, tiered, segmented, or a term that is not whole periods)."""
+    charge = (line.get("SBQQ__ChargeType__c") or "").lower()
+    if charge != "recurring" or (line.get("SBQQ__BillingType__c") or "").lower() == "arrears":
+        return 0
+    if line["Product2Id"] in tiered or line.get("SBQQ__SegmentIndex__c") is not None:
+        return 0
+    term = Decimal(str(line.get("SBQQ__SubscriptionTerm__c") or line.get("SBQQ__DefaultSubscriptionTerm__c") or 12))
+    months = _months(line)
+    if term % months:
+        return 0
+    quantity, unit = Decimal(str(line["Quantity"])), Decimal(str(line["UnitPrice"]))
+    per_period = (unit * months / term * quantity * 100).quantize(Decimal(1), ROUND_HALF_UP)
+    return _cents(unit * quantity) - int(per_period) * int(term / months)
 
 
 def change_orders(directory: Path, *, percent: float) -> int:
@@ -222,6 +279,8 @@ def write_kind(request: sandbox_stripe.LoggedRequest) -> str:
     """The object a Stripe write creates or changes, named as the minimum's kinds (an invoice item: its invoice's or
     subscription's)."""
     resource = request.path.split("/")[2]
+    if resource == "invoiceitems" and "salesforce_adjustment" in (request.params.get("metadata") or {}):
+        return "adjustment"
     if resource == "invoiceitems":
         return "subscription" if request.params.get("subscription") else "invoice"
     return {"billing": "billing_meter", "subscription_schedules": "subscription_schedule"}.get(

@@ -318,10 +318,29 @@ def build(b: Builder) -> None:
         items,
     )
 
+    order, items = b.order(
+        [("Platform Subscription", 1), ("Managed Hosting", 1)], item_updates={1: {"SBQQ__SubscriptionTerm__c": 24}}
+    )
+    b.bad(
+        "lines_not_coterminous",
+        order,
+        order,
+        f"Data Error: Order {order}, field SBQQ__SubscriptionTerm__c: the order's lines have different subscription "
+        "terms ([12, 24] months); they must co-terminate.",
+        items,
+    )
+    order, items = b.order([("Platform Subscription", 1)] + [("Training Workshop", 1)] * 21)
+    b.bad(
+        "too_many_one_time_lines",
+        order,
+        order,
+        f"Data Error: Order {order}, field OrderItems: 21 one-time lines; Stripe allows 20 per phase.",
+        items,
+    )
+
     order, items = b.order([("Platform Subscription", 1), ("Enterprise License", 1)], term=18)
     b.bad(
-        "mixed_frequencies_uneven_term",
-        order,
+            order,
         order,
         f"Data Error: Order {order}, field SBQQ__SubscriptionTerm__c: a term of 18 months is not a whole number of "
         "12-month billing periods, and the order's lines bill at different frequencies; prorated terms are supported "
@@ -479,7 +498,6 @@ BAD = [
     "unknown_payment_term",
     "lines_not_coterminous",
     "too_many_one_time_lines",
-    "mixed_frequencies_uneven_term",
     "evergreen_mixed_with_termed",
     "phone_too_long",
     "mapping_to_missing_field",
