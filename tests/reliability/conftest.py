@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import CREDENTIAL_VARS, prefect_server
+from tests.e2e.conftest import CREDENTIAL_VARS, free_writer_slot, prefect_server
 from tests.reliability.matrix import Trial, table
 
 
@@ -21,7 +21,7 @@ def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return directory
 
 
-__all__ = ["fault_matrix", "prefect_server", "sandbox"]
+__all__ = ["fault_matrix", "free_writer_slot", "prefect_server", "sandbox"]
 
 _TRIALS: list[Trial] = []
 

@@ -340,7 +340,7 @@ def build(b: Builder) -> None:
 
     order, items = b.order([("Platform Subscription", 1), ("Enterprise License", 1)], term=18)
     b.bad(
-            order,
+        order,
         order,
         f"Data Error: Order {order}, field SBQQ__SubscriptionTerm__c: a term of 18 months is not a whole number of "
         "12-month billing periods, and the order's lines bill at different frequencies; prorated terms are supported "
