@@ -62,11 +62,12 @@ def _org() -> OrgClient:
     route_library_logs()
     apply_secret_blocks()
     settings = load_settings()
+    org = OrgClient(lambda: login(settings), run_share_percent=settings.preferences.api_usage_ceiling_percent)
     if settings.target.value == "sandbox":
         from cpq_sync.sync import _ensure_sandbox
 
-        _ensure_sandbox(settings)
-    return OrgClient(lambda: login(settings), run_share_percent=settings.preferences.api_usage_ceiling_percent)
+        _ensure_sandbox(settings, org)
+    return org
 
 
 @flow(name="rerun-failed", log_prints=False)
