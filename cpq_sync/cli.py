@@ -44,12 +44,13 @@ def sync(
     _quiet_prefect(verbose)
     from cpq_sync import redact
     from cpq_sync.report import print_plan, print_summary
-    from flows.sync import SyncParameters, sync_flow
+    from flows.sync import SyncParameters, by_hand, sync_flow
 
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING)
     redact.install()
     try:
-        report = sync_flow(SyncParameters(full=full, order_ids=list(order or []), dry_run=dry_run))
+        with by_hand():
+            report = sync_flow(SyncParameters(full=full, order_ids=list(order or []), dry_run=dry_run))
     except ConfigError as exc:
         console.print(f"[bold red]Configuration error:[/] {exc}")
         raise typer.Exit(2) from None

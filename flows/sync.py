@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
+from contextvars import ContextVar
 from typing import Annotated, TypeVar
 
 from prefect import flow, get_run_logger
@@ -91,10 +92,24 @@ def _writer(take: bool) -> Iterator[None]:
         yield
 
 
+_BY_HAND: ContextVar[bool] = ContextVar("cpq_sync_by_hand", default=False)
+
+
+@contextmanager
+def by_hand() -> Iterator[None]:
+    """Runs started inside are runs by hand (`cpq-sync sync`): they take the writer slot when the Prefect server is
+    shared, so they wait for a scheduled run instead of racing it. Library and test callers of the flow don't."""
+    token = _BY_HAND.set(True)
+    try:
+        yield
+    finally:
+        _BY_HAND.reset(token)
+
+
 def _from_a_deployment() -> bool:
     """Runs of the deployments (schedules, the UI, several workers) share the writer slot and the Stripe rate
-    limit; a direct run (`cpq-sync sync`, one process by hand) paces its own requests, and takes the writer slot
-    when the Prefect server is shared (`server_is_shared`): a hand run never races a scheduled one."""
+    limit; a direct run paces its own requests; a run by hand (`by_hand`) takes the writer slot when the Prefect server
+    is shared (`server_is_shared`): it never races a scheduled one."""
     context = FlowRunContext.get()
     return context is not None and context.flow_run is not None and context.flow_run.deployment_id is not None
 
@@ -121,7 +136,7 @@ def run_sync(params: SyncParameters) -> SyncReport:
     settings: Settings = steps.run("prepare", load_settings)
     steps.secrets = settings.secret_values()
     shared = _from_a_deployment()
-    one_writer = not params.dry_run and (shared or server_is_shared())
+    one_writer = not params.dry_run and (shared or (_BY_HAND.get() and server_is_shared()))
     if shared or one_writer:
         ensure_limits(settings.preferences.stripe_requests_per_second)
     mode = params.mode

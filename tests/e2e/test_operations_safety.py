@@ -57,7 +57,6 @@ def test_a_second_writer_waits_for_the_first(prefect_server: None) -> None:
     # tested with two real runs in test_hand_run_writer_slot.py).
     with writer_slot():
         assert _writer_slots_taken() == 1  # the only slot: another run waits
-    assert _writer_slots_taken() == 0
     with writer_slot(timeout_seconds=5):  # free again once the first run is done
         pass
 
