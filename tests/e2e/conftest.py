@@ -29,16 +29,17 @@ def prefect_server() -> Iterator[None]:
 def free_writer_slot(request: pytest.FixtureRequest) -> None:
     """Each test that uses the Prefect server starts with the writer slot free. A run SIGKILLed by a crash test
     keeps its leased slot; a real server's lease reaper frees it within the lease (60 s), the test server runs no
-    reaper, so the limit is dropped here (the next run recreates it, free)."""
+    reaper, so the slot is freed here."""
     if "prefect_server" not in request.fixturenames:
         return
     from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import GlobalConcurrencyLimitUpdate
     from prefect.exceptions import ObjectNotFound
 
     from cpq_sync.ops.prefect_limits import WRITER_LIMIT
 
     with get_client(sync_client=True) as client, contextlib.suppress(ObjectNotFound):
-        client.delete_global_concurrency_limit_by_name(WRITER_LIMIT)
+        client.update_global_concurrency_limit(WRITER_LIMIT, GlobalConcurrencyLimitUpdate(active_slots=0))
 
 
 @pytest.fixture

@@ -28,12 +28,16 @@ def test_dry_run_prints_the_plan_and_writes_nothing(sandbox: Path) -> None:
 
 def test_exit_codes(sandbox: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     sandbox_sf.seed_org(sandbox, orders=40, seed=3)
+    sf, _ = connect_both(sandbox)
+    bad, _ = create_order(
+        sf, account_id(sf, "Acme%"), [("Platform Subscription", 1)], start=sandbox_sf.now(sandbox).date()
+    )
+    sf.Order.update(bad, {"SBQQ__PaymentTerm__c": "Net thirty"})  # a payment term the sync cannot map
     runner = CliRunner()
     some_failed = runner.invoke(app, ["sync", "--full"])
-    assert some_failed.exit_code == 1, some_failed.output  # the demo company has orders the sync refuses
-    assert "Failed records" in some_failed.output
+    assert some_failed.exit_code == 1, some_failed.output
+    assert "Failed records" in some_failed.output and bad in some_failed.output
 
-    sf, _ = connect_both(sandbox)
     good, _ = create_order(
         sf, account_id(sf, "Acme%"), [("Platform Subscription", 1)], start=sandbox_sf.now(sandbox).date()
     )

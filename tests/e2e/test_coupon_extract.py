@@ -25,9 +25,9 @@ class CountingOrg(OrgClient):
         super().__init__(lambda: sandbox_sf.connect(directory))
         self.queries: list[str] = []
 
-    def first_page(self, soql: str) -> dict[str, Any]:
+    def first_page(self, soql: str, *, narrowable: bool = False) -> dict[str, Any]:
         self.queries.append(soql)
-        return super().first_page(soql)
+        return super().first_page(soql, narrowable=narrowable)
 
 
 @pytest.fixture(scope="module")
