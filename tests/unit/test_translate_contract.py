@@ -57,8 +57,9 @@ def bundle(
     frequency: str = "Monthly",
     stripe_id: str | None = None,
     end: dt.date | None = None,
+    to: dt.date = END,
 ) -> OrderBundle:
-    months = (END.year - start.year) * 12 + END.month - start.month
+    months = (to.year - start.year) * 12 + to.month - start.month
     items = []
     for k, spec in enumerate(lines):
         product_id, quantity = spec[0], spec[1]
@@ -90,7 +91,7 @@ def bundle(
             "accountid": ACCOUNT,
             "type": "Amendment" if amendment else "New",
             "effectivedate": start.isoformat(),
-            "enddate": (end or END - dt.timedelta(days=1)).isoformat(),
+            "enddate": (end or to - dt.timedelta(days=1)).isoformat(),
             "currencyisocode": "USD",
             "contractid": CONTRACT,
             "sbqq__quote__r.sbqq__startdate__c": start.isoformat(),
@@ -467,3 +468,98 @@ def test_mdq_amendment_changes_the_current_and_later_segments_matched_by_dates(c
     assert result.main is not None
     labels = [p["metadata"].get("salesforce_segment_label") for p in result.main.params["phases"]]
     assert labels == ["Year 1", "Year 2", "Year 2", "Year 3"]
+
+
+END18 = M(START, 18)
+SEATS = item_id(1, 0)  # the 18-month contract's annual seats
+
+
+def months_from_start(day: dt.date) -> int:
+    return (day.year - START.year) * 12 + day.month - START.month
+
+
+def money_view(
+    result: ContractTranslation,
+) -> tuple[list[tuple[dt.date, dict[str, int], list[tuple[int, int]]]], list[int]]:
+    """Each phase's start, its items' quantities and its one-time prorated items (cents a unit, units); then the
+    credits."""
+    assert result.main is not None
+    phases = []
+    for (start, _, items), phase in zip(phase_view(result), result.main.params["phases"], strict=True):
+        stubs = [(int(Decimal(a["price_data"]["unit_amount_decimal"])), a["quantity"])
+                 for a in phase.get("add_invoice_items", []) if "price_data" in a]  # fmt: skip
+        phases.append((start, items, stubs))
+    return phases, [a["amount"] for a in result.main.children.get("adjustments", [])]
+
+
+# An 18-month contract of 3 annual seats (10 USD a month: 120 a year, UnitPrice 180): the first year bills whole,
+# the 6 months left over bill once at month 12 (60 a seat), the seats idle at quantity 0. Each amendment below is
+# priced by CPQ for the rest of the term (10 USD a month of it) and bills exactly that, period by period.
+PRORATED_TERM: list[tuple[str, int, list[Any], list[Any], list[int]]] = [
+    (
+        "2 seats added in month 4: 8 months to the year's end once, then the leftover 6 with the others",
+        4, [(PROD_Y, 2, SEATS)],
+        [(START, {Y: 3}, []), (M(START, 4), {Y: 5}, [(8000, 2)]), (M(START, 12), {Y: 0}, [(6000, 5)])],
+        [],
+    ),
+    (
+        "1 seat removed in month 4: credited the 8 unused months; the leftover bills for 2",
+        4, [(PROD_Y, -1, SEATS)],
+        [(START, {Y: 3}, []), (M(START, 4), {Y: 2}, []), (M(START, 12), {Y: 0}, [(6000, 2)])],
+        [-8000],
+    ),
+    (
+        "a monthly product added in month 4 bills monthly to the end, through the leftover months",
+        4, [(PROD_B, 2)],
+        [(START, {Y: 3}, []), (M(START, 4), {Y: 3, B: 2}, []), (M(START, 12), {Y: 0, B: 2}, [(6000, 3)])],
+        [],
+    ),
+    (
+        "2 seats added in month 14, in the leftover months: their 4 months once",
+        14, [(PROD_Y, 2, SEATS)],
+        [(START, {Y: 3}, []), (M(START, 12), {Y: 0}, [(6000, 3)]), (M(START, 14), {Y: 0}, [(4000, 2)])],
+        [],
+    ),
+    (
+        "1 seat removed in month 14: its 4 unused months credited",
+        14, [(PROD_Y, -1, SEATS)],
+        [(START, {Y: 3}, []), (M(START, 12), {Y: 0}, [(6000, 3)]), (M(START, 14), {Y: 0}, [])],
+        [-4000],
+    ),
+    (
+        "2 seats added on the leftover's first day: the leftover bills them with the others",
+        12, [(PROD_Y, 2, SEATS)],
+        [(START, {Y: 3}, []), (M(START, 12), {Y: 0}, [(6000, 5)])],
+        [],
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "month", "changes", "phases", "credits"), PRORATED_TERM,
+                         ids=[c[0] for c in PRORATED_TERM])  # fmt: skip
+def test_amendments_of_a_prorated_term(
+    ctx: TranslateContext, name: str, month: int, changes: list[Any], phases: list[Any], credits: list[int]
+) -> None:
+    initial = bundle(1, [(PROD_Y, 3)], to=END18)
+    amendment = bundle(2, changes, start=M(START, month), amendment=True, to=END18)
+    result = translate_contract(Contract(CONTRACT, initial, [amendment]), ctx)
+    assert result.failures == {} and result.applied == [amendment.order.id]
+    assert money_view(result) == (phases, credits)
+    assert result.main is not None
+    alone = translate_order(initial, ctx).main.params["phases"]
+    before = [p for p in result.main.params["phases"] if p["end_date"] <= utc_midnight(M(START, month))]
+    assert [{k: v for k, v in p.items() if k not in ("start_date", "end_date")} for p in before] == [
+        {k: v for k, v in p.items() if k != "duration"} for p in alone[: len(before)]
+    ]  # the phases before the amendment are the initial order's, unchanged
+    # In money: the contract bills what CPQ sold, the initial order's 3 x 180 and the amendment's TotalPrice.
+    view, adjustments = money_view(result)
+    months = [(s, M(START, 18) if i + 1 == len(view) else view[i + 1][0]) for i, (s, _, _) in enumerate(view)]
+    billed = sum(adjustments)
+    for (start, items, stubs), (_, end) in zip(view, months, strict=True):
+        billed += sum(cents * units for cents, units in stubs)
+        for key, quantity in items.items():  # a period bills at each of its boundaries within the phase
+            every = 12 if key == Y else 1
+            offsets = range(months_from_start(start), months_from_start(end))
+            billed += quantity * sum(1 for m in offsets if m % every == 0) * (12000 if key == Y else 2000)
+    sold = 3 * 18000 + sum(int(i.quantity * i.unit_price * 100) for i in amendment.items)
+    assert billed == sold

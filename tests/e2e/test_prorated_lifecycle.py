@@ -1,0 +1,136 @@
+"""Issue 5's last cases end to end on the two sandboxes: amendments of a prorated term, MDQ segments that are not a
+whole number of their line's billing periods, and migrated orders (prorated, amended). Money is checked with the
+sandbox Stripe's billing preview, period by period, against what CPQ sold."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from cpq_sync.ops.invariants import cents_sold
+from cpq_sync.sandbox import salesforce as sandbox_sf
+from cpq_sync.sandbox import stripe as sandbox_stripe
+from tests.e2e.support import (
+    account_id,
+    add_months,
+    connect_both,
+    create_order,
+    create_product,
+    run_sync,
+    stripe_posts,
+)
+
+pytestmark = pytest.mark.xdist_group("prefect")
+
+
+def billed(directory: Path, schedule_id: str) -> list[tuple[dt.date, int]]:
+    """The schedule's invoices that bill something: (period start, total in cents)."""
+    return [
+        (inv.period_start.date(), inv.total)
+        for inv in sandbox_stripe.billing_preview(directory, schedule_id)
+        if inv.total
+    ]
+
+
+def the_day_before(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day - dt.timedelta(days=1), dt.time(12), tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def org(sandbox: Path) -> Path:
+    """The demo company's accounts and catalog (one seeded order: the tests build their own)."""
+    sandbox_sf.seed_org(sandbox, orders=1, seed=7)
+    return sandbox
+
+
+def test_amendments_of_an_18_month_term_billed_annually_add_units_and_a_product(org: Path) -> None:
+    """3 annual seats for 18 months (a year, then the 6 months left over billed once); from month 4, 2 seats more
+    and a monthly product; from month 14 (the leftover months), 1 seat and 1 unit of the product more. Each
+    amendment adds a phase from its start and bills CPQ's prorated amounts; the past phases are kept."""
+    sf, stripe = connect_both(org)
+    create_product(sf, "Annual Seats", Decimal(120), "Annual")
+    create_product(sf, "Widget A", Decimal(10))
+    start = sandbox_sf.now(org).date().replace(day=1)
+    end = add_months(start, 18) - dt.timedelta(days=1)
+    acct = account_id(sf, "Acme%")
+    initial, (seats,) = create_order(sf, acct, [("Annual Seats", 3)], start=start, term=18, contract=True)
+    contract = sf.Order.get(initial)["ContractId"]
+    assert initial in run_sync(order_ids=[initial]).synced_orders
+    schedule_id = sf.Order.get(initial)["Stripe_ID__c"]
+    before = stripe.v1.subscription_schedules.retrieve(schedule_id).phases
+
+    first, (_, widget) = create_order(
+        sf, acct, [("Annual Seats", 2, seats), ("Widget A", 2)], start=add_months(start, 4), term=14,
+        amends=contract, end=end,
+    )  # fmt: skip
+    second, _ = create_order(
+        sf, acct, [("Annual Seats", 1, seats), ("Widget A", 1, widget)], start=add_months(start, 14), term=4,
+        amends=contract, end=end,
+    )  # fmt: skip
+    report = run_sync(order_ids=[first, second])
+    assert report.failed == [] and {first, second} <= set(report.synced_orders)
+    assert sf.Order.get(first)["Stripe_ID__c"] == sf.Order.get(second)["Stripe_ID__c"] == schedule_id
+    after = stripe.v1.subscription_schedules.retrieve(schedule_id).phases
+    assert after[0].start_date == before[0].start_date and after[-1].end_date == before[-1].end_date
+    starts = [add_months(start, m) for m in (0, 4, 12, 14)]
+    assert [p.start_date for p in after] == [int(dt.datetime.combine(d, dt.time(), dt.UTC).timestamp()) for d in starts]
+
+    expected = (
+        [(start, 3 * 120_00)]
+        + [(add_months(start, 4), 2 * 80_00 + 2 * 10_00)]  # the 2 seats' 8 months to the year's end, once
+        + [(add_months(start, m), 2 * 10_00) for m in range(5, 12)]
+        + [(add_months(start, 12), 5 * 60_00 + 2 * 10_00)]  # the 6 months left over, for the 5 seats
+        + [(add_months(start, 13), 2 * 10_00)]
+        + [(add_months(start, 14), 1 * 40_00 + 3 * 10_00)]  # the seat added in the leftover months: its 4 months
+        + [(add_months(start, m), 3 * 10_00) for m in range(15, 18)]
+    )
+    assert billed(org, schedule_id) == expected
+    assert sum(t for _, t in expected) == cents_sold(sf, initial, first, second) == 1180_00
+
+    posts = len(stripe_posts(org))
+    rerun = run_sync(order_ids=[initial, first, second])
+    assert rerun.failed == [] and not set(rerun.synced_orders) & {initial, first, second}
+    assert len(stripe_posts(org)) == posts  # a rerun writes nothing
+
+
+def test_reductions_of_an_18_month_term_in_its_first_year_and_its_leftover_months(org: Path) -> None:
+    """3 annual seats for 18 months next to a monthly product; 1 seat removed from month 4 (its 8 unused months
+    credited, the leftover billed for 2 seats), then 1 from month 14 (its 4 unused leftover months credited).
+    Each amendment is synced the day before it starts; its credit is on the next invoice."""
+    sf, _ = connect_both(org)
+    create_product(sf, "Annual Seats", Decimal(120), "Annual")
+    create_product(sf, "Widget B", Decimal(20))
+    start = sandbox_sf.now(org).date().replace(day=1)
+    end = add_months(start, 18) - dt.timedelta(days=1)
+    acct = account_id(sf, "Acme%")
+    initial, (seats, _) = create_order(
+        sf, acct, [("Annual Seats", 3), ("Widget B", 5)], start=start, term=18, contract=True
+    )
+    contract = sf.Order.get(initial)["ContractId"]
+    assert initial in run_sync(order_ids=[initial]).synced_orders
+    schedule_id = sf.Order.get(initial)["Stripe_ID__c"]
+    orders = [initial]
+    for month in (4, 14):
+        sandbox_stripe.set_clock(org, the_day_before(add_months(start, month)))
+        amendment, _ = create_order(
+            sf, acct, [("Annual Seats", -1, seats)], start=add_months(start, month), term=18 - month,
+            amends=contract, end=end,
+        )  # fmt: skip
+        report = run_sync(order_ids=[amendment])
+        assert report.failed == [] and amendment in report.synced_orders
+        orders.append(amendment)
+    expected = (
+        [(start, 3 * 120_00 + 100_00)]
+        + [(add_months(start, m), 100_00) for m in range(1, 4)]
+        + [(add_months(start, 4), 100_00 - 80_00)]  # 1 seat's 8 unused months credited
+        + [(add_months(start, m), 100_00) for m in range(5, 12)]
+        + [(add_months(start, 12), 100_00 + 2 * 60_00)]  # the leftover months for the 2 seats left
+        + [(add_months(start, 13), 100_00)]
+        + [(add_months(start, 14), 100_00 - 40_00)]  # 1 seat's 4 unused leftover months credited
+        + [(add_months(start, m), 100_00) for m in range(15, 18)]
+    )
+    assert billed(org, schedule_id) == expected
+    assert sum(t for _, t in expected) == cents_sold(sf, *orders) == 2160_00
