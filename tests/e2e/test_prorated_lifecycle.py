@@ -16,7 +16,9 @@ from cpq_sync.sandbox import stripe as sandbox_stripe
 from tests.e2e.support import (
     account_id,
     add_months,
+    add_segment_line,
     connect_both,
+    create_mdq_order,
     create_order,
     create_product,
     run_sync,
@@ -134,3 +136,58 @@ def test_reductions_of_an_18_month_term_in_its_first_year_and_its_leftover_month
     )
     assert billed(org, schedule_id) == expected
     assert sum(t for _, t in expected) == cents_sold(sf, *orders) == 2160_00
+
+
+def test_quarterly_segments_of_an_annual_line_and_their_amendment(org: Path) -> None:
+    """An MDQ ramp of annual seats in quarterly segments (10, 15, 20, 25 seats) next to a monthly fee: each
+    segment bills CPQ's prorated amount (a quarter of the year's price) once, at its start. An amendment from the
+    second quarter adds 5 seats to every later segment."""
+    sf, stripe = connect_both(org)
+    create_product(sf, "Ramp Seats", Decimal(100), "Annual")
+    create_product(sf, "Monthly Fee", Decimal(49))
+    start = sandbox_sf.now(org).date().replace(day=1)
+    acct = account_id(sf, "Acme%")
+    segments = [(10, Decimal(0)), (15, Decimal(0)), (20, Decimal(0)), (25, Decimal(0))]
+    initial, lines = create_mdq_order(
+        sf, acct, "Ramp Seats", segments, start=start, segment_months=3, plain=(("Monthly Fee", 2),), contract=True
+    )
+    report = run_sync(order_ids=[initial])
+    assert report.failed == [] and initial in report.synced_orders
+    schedule_id = sf.Order.get(initial)["Stripe_ID__c"]
+    schedule = stripe.v1.subscription_schedules.retrieve(schedule_id)
+    assert [p.metadata["salesforce_segment_label"] for p in schedule.phases] == [f"Year {k}" for k in (1, 2, 3, 4)]
+    quarters = {0: 10, 3: 15, 6: 20, 9: 25}
+    assert billed(org, schedule_id) == [(add_months(start, m), 98_00 + quarters.get(m, 0) * 25_00) for m in range(12)]
+    assert sum(t for _, t in billed(org, schedule_id)) == cents_sold(sf, initial)
+
+    amendment, _ = create_order(
+        sf, acct, [], start=add_months(start, 3), term=9, amends=sf.Order.get(initial)["ContractId"],
+        end=add_months(start, 12) - dt.timedelta(days=1), activate=False,
+    )  # fmt: skip
+    for index in (2, 3, 4):
+        seg_start = add_months(start, 3 * (index - 1))
+        add_segment_line(sf, amendment, "Ramp Seats", index, 5, seg_start, 3, revised=lines[index - 1])
+    sf.Order.update(amendment, {"Status": "Activated"})
+    report = run_sync(order_ids=[amendment])
+    assert report.failed == [] and amendment in report.synced_orders
+    quarters = {0: 10, 3: 20, 6: 25, 9: 30}
+    assert billed(org, schedule_id) == [(add_months(start, m), 98_00 + quarters.get(m, 0) * 25_00) for m in range(12)]
+    assert sum(t for _, t in billed(org, schedule_id)) == cents_sold(sf, initial, amendment)
+
+
+def test_an_18_month_ramp_billed_annually_with_a_last_segment_of_6_months(org: Path) -> None:
+    sf, stripe = connect_both(org)
+    create_product(sf, "Ramp Seats", Decimal(100), "Annual")
+    start = sandbox_sf.now(org).date().replace(day=1)
+    acct = account_id(sf, "Acme%")
+    order_id, _ = create_order(sf, acct, [], start=start, term=18, activate=False)
+    add_segment_line(sf, order_id, "Ramp Seats", 1, 10, start, 12)
+    add_segment_line(sf, order_id, "Ramp Seats", 2, 15, add_months(start, 12), 6)
+    sf.Order.update(order_id, {"Status": "Activated"})
+    report = run_sync(order_ids=[order_id])
+    assert report.failed == [] and order_id in report.synced_orders
+    schedule_id = sf.Order.get(order_id)["Stripe_ID__c"]
+    phases = stripe.v1.subscription_schedules.retrieve(schedule_id).phases
+    assert [[i.quantity for i in p["items"]] for p in phases] == [[10], [0]]
+    assert billed(org, schedule_id) == [(start, 10 * 100_00), (add_months(start, 12), 15 * 50_00)]
+    assert sum(t for _, t in billed(org, schedule_id)) == cents_sold(sf, order_id)

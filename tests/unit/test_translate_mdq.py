@@ -76,13 +76,79 @@ CASES += [
 ]
 
 
-def test_a_segment_that_is_not_whole_periods_of_its_line_is_an_error(ctx: TranslateContext) -> None:
+# Segments that are not a whole number of their line's billing periods: (name, lines, order values) -> per phase
+# (months, [(cents a period, quantity)], segment index, [(prorated cents a unit, units)]): the line idles at
+# quantity 0 and its prorated months (UnitPrice x months / the segment's term) bill once when they start.
+PRORATED: list[tuple[str, list[OrderItemRecord], dict[str, Any], list[tuple[int, Any, str, Any]]]] = [
+    (
+        "half-year segments of an annual line: each billed once, at its start",
+        [
+            segment(1, 1, "2022-01-01", "2022-06-30", "4", "600", months=6, **ANNUAL),
+            segment(2, 2, "2022-07-01", "2022-12-31", "8", "600", months=6, **ANNUAL),
+            line(3, PROD_A, PBE_A, "1", "120"),
+        ],
+        {},
+        [(6, [(1000, 1), (120000, 0)], "1", [(60000, 4)]), (6, [(1000, 1), (120000, 0)], "2", [(60000, 8)])],
+    ),
+    (
+        "an 18-month ramp billed annually: a whole year, then a last segment of 6 months billed once",
+        [
+            segment(1, 1, "2022-01-01", "2022-12-31", "10", "1200", **ANNUAL),
+            segment(2, 2, "2023-01-01", "2023-06-30", "15", "600", months=6, **ANNUAL),
+        ],
+        {"sbqq__quote__r.sbqq__subscriptionterm__c": 18},
+        [(12, [(120000, 10)], "1", []), (6, [(120000, 0)], "2", [(60000, 15)])],
+    ),
+    (
+        "quarterly segments of an annual line",
+        [segment(k, k, f"2022-{3 * k - 2:02d}-01", f"2022-{3 * k:02d}-{30 if k in (2, 3) else 31}", str(5 * k),
+                 "300", months=3, **ANNUAL) for k in (1, 2, 3, 4)],
+        {},
+        [(3, [(120000, 0)], str(k), [(30000, 5 * k)]) for k in (1, 2, 3, 4)],
+    ),
+    (
+        "a year's segment across the annual boundary: its months before it, then after it, each billed once",
+        [
+            segment(1, 1, "2022-01-01", "2022-06-30", "4", "600", months=6, **ANNUAL),
+            segment(2, 2, "2022-07-01", "2023-06-30", "8", "1200", **ANNUAL),
+        ],
+        {"sbqq__quote__r.sbqq__subscriptionterm__c": 18},
+        [(6, [(120000, 0)], "1", [(60000, 4)]), (6, [(120000, 0)], "2", [(60000, 8)]),
+         (6, [(120000, 0)], "2", [(60000, 8)])],
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "items", "order_values", "expected"), PRORATED, ids=[c[0] for c in PRORATED])
+def test_segments_that_are_not_whole_billing_periods_bill_cpqs_prorated_amount(
+    ctx: TranslateContext, name: str, items: list[OrderItemRecord], order_values: dict[str, Any], expected: Any
+) -> None:
+    result = translate_order(bundle(items, **order_values), ctx)
+    prices = {o.key: o.params for o in result.objects if o.key.startswith("price:")}
+    got = []
+    for phase in result.main.params["phases"]:
+        amounts = sorted(
+            (int(Decimal(prices[i["price"].key]["unit_amount_decimal"])), i["quantity"]) for i in phase["items"]
+        )
+        stubs = [(int(Decimal(a["price_data"]["unit_amount_decimal"])), a["quantity"])
+                 for a in phase.get("add_invoice_items", [])]  # fmt: skip
+        assert phase["proration_behavior"] == "none"
+        got.append((phase["duration"]["interval_count"], amounts, phase["metadata"]["salesforce_segment_index"], stubs))
+    assert got == expected
+    # In money: the phases bill exactly what CPQ sold (each line's quantity x UnitPrice).
+    billed = 0
+    for months, amounts, _, stubs in got:
+        billed += sum(cents * units for cents, units in stubs)
+        billed += sum(cents * qty * (months // 12 if cents >= 120000 else months) for cents, qty in amounts)
+    assert billed == sum(int(i.quantity * i.unit_price * 100) for i in items)
+
+
+def test_a_segment_off_the_monthly_anniversaries_is_an_error(ctx: TranslateContext) -> None:
     items = [
-        segment(1, 1, "2022-01-01", "2022-06-30", "4", "600", months=6, **ANNUAL),  # half a year billed annually
-        segment(2, 2, "2022-07-01", "2022-12-31", "8", "600", months=6, **ANNUAL),
-        line(3, PROD_A, PBE_A, "1", "120"),
+        segment(1, 1, "2022-01-01", "2022-06-14", "4", "600", months=6, **ANNUAL),
+        segment(2, 2, "2022-06-15", "2022-12-31", "8", "600", months=6, **ANNUAL),
     ]
-    with pytest.raises(DataError, match="not a whole number of its 12-month billing periods") as err:
+    with pytest.raises(DataError, match="not a whole number of months") as err:
         translate_order(bundle(items), ctx)
     assert err.value.record_id == items[0].id
 
