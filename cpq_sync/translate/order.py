@@ -285,19 +285,14 @@ def _schedule(
     if order.skip_past_initial_invoices:
         phase["proration_behavior"] = "none"  # do not bill the backdated past
     phase = ctx.apply(Kind.PHASE, phase, order)
+    phases = [phase]
+    if any(term % m for m in intervals):  # leftover months billed once, prorated
+        phases = prorated_phases(order, recurring, charges, phase, term, ctx.currency(order.currency))
     if ctx.migrated_before and is_migrated(order, ctx.migrated_before):
-        if any(term % m for m in intervals):
-            raise DataError("Order", order.id, "SBQQ__SubscriptionTerm__c",
-                            "a migrated order with a prorated term is not supported yet.")  # fmt: skip
         every = {line_prices[i.id]: charges[i.id].interval_months for i in recurring}
         item_intervals = [every[item["price"].key] for item in phase["items"]]
-        phases = skip_paid_periods(phase, start, ctx.migrated_before, item_intervals)
-        return schedule_desired(bundle, phases, start, days_until_due, ctx)
-    if any(term % m for m in intervals):  # leftover months billed once, prorated
-        currency = ctx.currency(order.currency)
-        phases = prorated_phases(order, recurring, charges, phase, term, currency)
-        return schedule_desired(bundle, phases, start, days_until_due, ctx)
-    return schedule_desired(bundle, [phase], start, days_until_due, ctx)
+        phases = skip_paid_periods(phases, start, ctx.migrated_before, item_intervals)
+    return schedule_desired(bundle, phases, start, days_until_due, ctx)
 
 
 def schedule_desired(

@@ -191,3 +191,56 @@ def test_an_18_month_ramp_billed_annually_with_a_last_segment_of_6_months(org: P
     assert [[i.quantity for i in p["items"]] for p in phases] == [[10], [0]]
     assert billed(org, schedule_id) == [(start, 10 * 100_00), (add_months(start, 12), 15 * 50_00)]
     assert sum(t for _, t in billed(org, schedule_id)) == cents_sold(sf, order_id)
+
+
+def test_a_migrated_18_month_contract_and_its_amendments(org: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An 18-month contract (3 annual seats, 4 of a monthly widget) that started two months ago, migrated: the old
+    system billed the first year of seats and the widget's months to the sync start date. An amendment activated
+    before the sync start date (1 widget more from month 1) was billed by the old system up to then too; one
+    activated after it (2 seats more from month 4) bills its 8 months to the year's end once, and the leftover
+    6 months bill for the 5 seats. Stripe bills the rest of what CPQ sold, never a paid period again."""
+    sf, stripe = connect_both(org)
+    create_product(sf, "Annual Seats", Decimal(120), "Annual")
+    create_product(sf, "Widget A", Decimal(10))
+    today = sandbox_sf.now(org).date()
+    start = add_months(today.replace(day=1), -2)
+    sync_start = add_months(today.replace(day=1), 1)
+    end = add_months(start, 18) - dt.timedelta(days=1)
+    acct = account_id(sf, "Acme%")
+
+    def activated(order_id: str, when: dt.datetime) -> None:
+        sf.Order.update(order_id, {"ActivatedDate": when.strftime("%Y-%m-%dT%H:%M:%SZ")})
+
+    yesterday = dt.datetime.combine(today, dt.time(9), tzinfo=dt.UTC) - dt.timedelta(days=1)
+    initial, (seats, widget) = create_order(
+        sf, acct, [("Annual Seats", 3), ("Widget A", 4)], start=start, term=18, contract=True
+    )
+    activated(initial, yesterday)
+    contract = sf.Order.get(initial)["ContractId"]
+    old, _ = create_order(
+        sf, acct, [("Widget A", 1, widget)], start=add_months(start, 1), term=17, amends=contract, end=end
+    )
+    activated(old, yesterday)
+    new, _ = create_order(
+        sf, acct, [("Annual Seats", 2, seats)], start=add_months(start, 4), term=14, amends=contract, end=end
+    )
+    activated(new, dt.datetime.combine(sync_start, dt.time(9), tzinfo=dt.UTC))
+    monkeypatch.setenv("CPQ_SYNC_SYNC_START_DATE", sync_start.isoformat())
+    monkeypatch.setenv("CPQ_SYNC_MIGRATE_ORDERS_BEFORE_START_DATE", "true")
+    report = run_sync(order_ids=[initial, old, new])
+    assert report.failed == [] and {initial, old, new} <= set(report.synced_orders)
+    schedule_id = sf.Order.get(initial)["Stripe_ID__c"]
+    assert sf.Order.get(old)["Stripe_ID__c"] == sf.Order.get(new)["Stripe_ID__c"] == schedule_id
+    expected = (
+        [(add_months(start, 3), 5 * 10_00)]
+        + [(add_months(start, 4), 5 * 10_00 + 2 * 80_00)]
+        + [(add_months(start, m), 5 * 10_00) for m in range(5, 12)]
+        + [(add_months(start, 12), 5 * 10_00 + 5 * 60_00)]
+        + [(add_months(start, m), 5 * 10_00) for m in range(13, 18)]
+    )
+    assert billed(org, schedule_id) == expected
+    paid_before = 3 * 120_00 + 3 * 4 * 10_00 + 2 * 10_00  # the seats' first year, the widgets' months to the start
+    assert sum(t for _, t in expected) == cents_sold(sf, initial, old, new) - paid_before
+    posts = len(stripe_posts(org))
+    assert run_sync(order_ids=[initial, old, new]).failed == []
+    assert len(stripe_posts(org)) == posts

@@ -563,3 +563,55 @@ def test_amendments_of_a_prorated_term(
             billed += quantity * sum(1 for m in offsets if m % every == 0) * (12000 if key == Y else 2000)
     sold = 3 * 18000 + sum(int(i.quantity * i.unit_price * 100) for i in amendment.items)
     assert billed == sold
+
+
+def migrated(b: OrderBundle, activated: str) -> OrderBundle:
+    order = b.order.model_copy(update={"activated_date": dt.datetime.fromisoformat(activated)})
+    return OrderBundle(order, b.items, b.account, b.products, b.pricebook_entries)
+
+
+# A 12-month contract of 10 x A (10 USD a month) activated before the sync start date (2026-03-15) and migrated:
+# its first 3 months were billed by the system the sync replaces. (amendment month, lines, activated before the
+# sync start) -> phases (start, quantities, prorated (cents a unit, units)) and credits.
+MIGRATED_AMENDMENTS: list[tuple[str, int, list[Any], bool, list[Any], list[int]]] = [
+    (
+        "an amendment after the paid months bills as usual",
+        5, [(PROD_A, 2, A1)], False,
+        [(START, {A: 0}, []), (M(START, 3), {A: 10}, []), (M(START, 5), {A: 12}, [])], [],
+    ),
+    (
+        "an amendment activated after the sync start, inside the paid months: its units' months to their end once",
+        1, [(PROD_A, 2, A1)], False,
+        [(START, {A: 0}, []), (M(START, 1), {A: 0}, [(2000, 2)]), (M(START, 3), {A: 12}, [])], [],
+    ),
+    (
+        "a migrated amendment inside the paid months: billed by the replaced system too",
+        1, [(PROD_A, 2, A1)], True,
+        [(START, {A: 0}, []), (M(START, 1), {A: 0}, []), (M(START, 3), {A: 12}, [])], [],
+    ),
+    (
+        "units removed inside the paid months by a later amendment: their paid months credited",
+        1, [(PROD_A, -2, A1)], False,
+        [(START, {A: 0}, []), (M(START, 1), {A: 0}, []), (M(START, 3), {A: 8}, [])], [-4000],
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "month", "changes", "old", "phases", "credits"), MIGRATED_AMENDMENTS,
+                         ids=[c[0] for c in MIGRATED_AMENDMENTS])  # fmt: skip
+def test_amendments_of_a_migrated_order(
+    ctx: TranslateContext, name: str, month: int, changes: list[Any], old: bool, phases: Any, credits: list[int]
+) -> None:
+    import dataclasses
+
+    migrating = dataclasses.replace(ctx, migrated_before=dt.date(2026, 3, 15))
+    initial = migrated(bundle(1, [(PROD_A, 10)]), "2025-12-20T10:00:00+00:00")
+    amendment = migrated(amend(2, month, changes), "2026-03-01T10:00:00+00:00" if old else "2026-03-20T10:00:00+00:00")
+    result = translate_contract(Contract(CONTRACT, initial, [amendment]), migrating)
+    assert result.failures == {} and result.applied == [amendment.order.id]
+    assert money_view(result) == (phases, credits)
+    assert result.main is not None
+    alone = translate_order(initial, migrating).main.params["phases"]
+    assert {k: v for k, v in alone[0].items() if k != "duration"} == {
+        k: v for k, v in result.main.params["phases"][0].items() if k not in ("start_date", "end_date")
+    }
