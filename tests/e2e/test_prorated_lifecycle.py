@@ -199,7 +199,7 @@ def test_a_migrated_18_month_contract_and_its_amendments(org: Path, monkeypatch:
     before the sync start date (1 widget more from month 1) was billed by the old system up to then too; one
     activated after it (2 seats more from month 4) bills its 8 months to the year's end once, and the leftover
     6 months bill for the 5 seats. Stripe bills the rest of what CPQ sold, never a paid period again."""
-    sf, stripe = connect_both(org)
+    sf, _ = connect_both(org)
     create_product(sf, "Annual Seats", Decimal(120), "Annual")
     create_product(sf, "Widget A", Decimal(10))
     today = sandbox_sf.now(org).date()

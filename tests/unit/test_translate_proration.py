@@ -194,10 +194,12 @@ def test_migrated_order_with_a_prorated_term(
     ]
     order = bundle(items, activateddate="2021-12-20T10:00:00Z", **{"sbqq__quote__r.sbqq__subscriptionterm__c": 18})
     phases = translate_order(order, migrating).main.params["phases"]
-    got = [
-        (p["duration"]["interval_count"], [i["quantity"] for i in p["items"]],
-         [(int(Decimal(a["price_data"]["unit_amount_decimal"])), a["quantity"]) for a in p.get("add_invoice_items", [])])
-        for p in phases
-    ]  # fmt: skip
+    got = []
+    for p in phases:
+        stubs = [
+            (int(Decimal(a["price_data"]["unit_amount_decimal"])), a["quantity"])
+            for a in p.get("add_invoice_items", [])
+        ]
+        got.append((p["duration"]["interval_count"], [i["quantity"] for i in p["items"]], stubs))
     assert got == expected
     assert all(p.get("proration_behavior") == "none" for p in phases if 0 in [i["quantity"] for i in p["items"]])
