@@ -527,6 +527,12 @@ PRORATED_TERM: list[tuple[str, int, list[Any], list[Any], list[int]]] = [
         [-4000],
     ),
     (
+        "terminated in month 4: idle to the year's end, the 8 unused months credited, no leftover billed",
+        4, [(PROD_Y, -3, SEATS)],
+        [(START, {Y: 3}, []), (M(START, 4), {Y: 0}, [])],
+        [-3 * 8000],
+    ),
+    (
         "2 seats added on the leftover's first day: the leftover bills them with the others",
         12, [(PROD_Y, 2, SEATS)],
         [(START, {Y: 3}, []), (M(START, 12), {Y: 0}, [(6000, 5)])],
