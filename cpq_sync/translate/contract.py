@@ -52,13 +52,19 @@ from cpq_sync.translate.dates import add_months, utc_midnight
 from cpq_sync.translate.evergreen import cancellation
 from cpq_sync.translate.migration import is_migrated, paid_months
 from cpq_sync.translate.order import (
-    MAX_INVOICE_ITEMS_PER_PHASE,
     OrderBundle,
     OrderTranslation,
     drop_metered_quantities,
     translate_order,
 )
-from cpq_sync.translate.proration import Billing, billing, leftover_per_unit, months_between, prorated_item
+from cpq_sync.translate.proration import (
+    Billing,
+    billing,
+    check_invoice_items,
+    leftover_per_unit,
+    months_between,
+    prorated_item,
+)
 from cpq_sync.translate.terms import decimal_string, minor_units, whole_number
 
 
@@ -398,9 +404,6 @@ class _Builder:
                         },
                     }
                 )
-        if len(add_items) > MAX_INVOICE_ITEMS_PER_PHASE:
-            raise DataError("Order", order.id, "OrderItems",
-                            f"{len(add_items)} one-time lines; Stripe allows 20 per phase.")  # fmt: skip
         rebuilt = [self._phase_items(iv.groups, iv.start) for iv in affected]
         if not any(rebuilt):
             if later:
@@ -447,8 +450,6 @@ class _Builder:
         phase = self.ctx.apply(Kind.PHASE, phase, order)
         if same_day:  # the new phase replaces the one starting that day, its one-time items carried over
             carried = [*first.phase.get("add_invoice_items", []), *phase.get("add_invoice_items", [])]
-            if len(carried) > MAX_INVOICE_ITEMS_PER_PHASE:
-                raise DataError("Order", order.id, "OrderItems", "more than 20 one-time items in one phase.")
             if carried:
                 phase["add_invoice_items"] = carried
             phase = {**first.phase, **phase}
@@ -457,6 +458,7 @@ class _Builder:
             interval.phase = {**interval.phase, "items": items}
         for interval in affected:
             interval.stubs = self._stubs(interval.groups, interval.start)
+            check_invoice_items(order.id, _one_time_items(interval))
         self._commit(roots, intervals, new_objects, line_prices, credits)
         self.last_start = start
 
@@ -577,8 +579,9 @@ class _Builder:
         for index, interval in enumerate(self.intervals):
             end = self.intervals[index + 1].start if index + 1 < len(self.intervals) else self.ends_at
             phase = {**interval.phase, "start_date": utc_midnight(interval.start), "end_date": utc_midnight(end)}
-            if interval.stubs:
-                phase["add_invoice_items"] = [*phase.get("add_invoice_items", []), *interval.stubs]
+            one_time = _one_time_items(interval)
+            if one_time:
+                phase["add_invoice_items"] = one_time
             phases.append(phase)
         params["phases"] = phases
         children = {**main.children, "amendments": applied}
@@ -597,6 +600,12 @@ class _Builder:
             children=children,
             also_records=[SfRef("Order", a) for a in applied],
         )
+
+
+def _one_time_items(interval: _Interval) -> list[dict[str, Any]]:
+    """What a phase bills once at its start: its one-time lines and amendments' prorated charges, then the
+    prorated months its lines bill for the units they have then (recomputed after each amendment)."""
+    return [*interval.phase.get("add_invoice_items", []), *interval.stubs]
 
 
 def _covers(item: OrderItemRecord, day: dt.date, default_start: dt.date) -> bool:

@@ -25,10 +25,8 @@ from cpq_sync.records import OrderItemRecord, OrderRecord
 from cpq_sync.translate.catalog import LineCharge
 from cpq_sync.translate.context import TranslateContext
 from cpq_sync.translate.dates import add_months
-from cpq_sync.translate.proration import Billing, billing, prorated_item
+from cpq_sync.translate.proration import Billing, billing, check_invoice_items, prorated_item
 from cpq_sync.translate.terms import whole_number
-
-MAX_INVOICE_ITEMS_PER_PHASE = 20
 
 
 def _months(start: dt.date, day: dt.date) -> int | None:
@@ -159,9 +157,6 @@ def mdq_phases(
             "metadata": {"salesforce_order_id": order.id, **extra},
         }
         if index == 0 and one_time:
-            if len(one_time) > MAX_INVOICE_ITEMS_PER_PHASE:
-                raise DataError("Order", order.id, "OrderItems",
-                                f"{len(one_time)} one-time lines; Stripe allows 20 per phase.")  # fmt: skip
             phase["add_invoice_items"] = [
                 {"price": Ref(line_prices[i.id]), "quantity": int(i.quantity),
                  "metadata": {"salesforce_order_item_id": i.id}}
@@ -169,9 +164,7 @@ def mdq_phases(
             ]  # fmt: skip
         if stubs:
             phase["add_invoice_items"] = [*phase.get("add_invoice_items", []), *stubs]
-        if len(phase.get("add_invoice_items", [])) > MAX_INVOICE_ITEMS_PER_PHASE:
-            raise DataError("Order", order.id, "OrderItems",
-                            "more than 20 one-time and prorated items in one phase; Stripe allows 20.")  # fmt: skip
+        check_invoice_items(order.id, phase.get("add_invoice_items", []))
         if order.skip_past_initial_invoices or prorated:
             phase["proration_behavior"] = "none"
         phases.append(ctx.apply(Kind.PHASE, phase, order))

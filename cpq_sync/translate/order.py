@@ -41,11 +41,10 @@ from cpq_sync.translate.evergreen import check_not_mixed, evergreen_subscription
 from cpq_sync.translate.mdq import mdq_phases
 from cpq_sync.translate.migration import is_migrated, skip_paid_periods
 from cpq_sync.translate.prices import consumption_tiers, is_metered, product_schedule, translate_meter
-from cpq_sync.translate.proration import prorated_phases
+from cpq_sync.translate.proration import check_invoice_items, prorated_phases
 from cpq_sync.translate.terms import payment_term_days, whole_number
 
 DEFAULT_DAYS_UNTIL_DUE = 30
-MAX_INVOICE_ITEMS_PER_PHASE = 20
 MAX_RECURRING_LINES = 100
 BILLING_MODE = {"type": "flexible"}
 """Sent on every new schedule and subscription: Stripe's flexible billing mode (the default since API
@@ -271,10 +270,7 @@ def _schedule(
                 "metadata": {"salesforce_order_item_id": item.id},
             }
         )
-    if len(add_items) > MAX_INVOICE_ITEMS_PER_PHASE:
-        raise DataError(
-            "Order", order.id, "OrderItems", f"{len(add_items)} one-time lines; Stripe allows 20 per phase."
-        )
+    check_invoice_items(order.id, add_items)
     phase: dict[str, Any] = {
         "items": list(items.values()),
         "duration": {"interval": "month", "interval_count": term},

@@ -160,7 +160,7 @@ def prorated_phases(
             if stubs.get(begin):
                 current["add_invoice_items"] = stubs[begin]
             current.update(proration_behavior="none", metadata=dict(phase.get("metadata", {})))
-        _check_count(order, current)
+        check_invoice_items(order.id, current.get("add_invoice_items", []))
         phases.append(current)
     return phases
 
@@ -172,13 +172,21 @@ def _idle(item: dict[str, Any], splits: dict[str, int], begin: int) -> bool:
     return line_id in splits and splits[line_id] <= begin
 
 
-def _check_count(order: OrderRecord, phase: dict[str, Any]) -> None:
-    count = len(phase.get("add_invoice_items", []))
-    if count > MAX_INVOICE_ITEMS_PER_PHASE:
-        raise DataError(
-            "Order",
-            order.id,
-            "OrderItems",
-            f"{count} one-time and prorated items in one phase; Stripe allows {MAX_INVOICE_ITEMS_PER_PHASE}.",
-            "split the order.",
-        )
+def check_invoice_items(order_id: str, items: list[dict[str, Any]]) -> None:
+    """The one check of Stripe's limit on a schedule phase's one-time items (`add_invoice_items`: one-time lines,
+    prorated months, amendments' prorated charges), wherever a phase's one-time items are built."""
+    count = len(items)
+    if count <= MAX_INVOICE_ITEMS_PER_PHASE:
+        return
+    prorated = sum(1 for i in items if i.get("metadata", {}).get("salesforce_proration") == "true")
+    if not prorated:
+        raise DataError("Order", order_id, "OrderItems",
+                        f"{count} one-time lines; Stripe allows {MAX_INVOICE_ITEMS_PER_PHASE} per phase.")  # fmt: skip
+    raise DataError(
+        "Order",
+        order_id,
+        "OrderItems",
+        f"{count} one-time items in one phase ({count - prorated} one-time lines, {prorated} prorated charges); "
+        f"Stripe allows {MAX_INVOICE_ITEMS_PER_PHASE} per phase.",
+        "split the order (or the amendment) so that no phase bills more than 20 one-time lines and prorated charges.",
+    )

@@ -571,6 +571,40 @@ def test_amendments_of_a_prorated_term(
     assert billed == sold
 
 
+# Stripe bills at most 20 one-time items per phase: an amendment of the 18-month contract of 1 annual seat adds
+# `new` lines of annual seats in month 4 (each bills its 8 months to the year's end once, then its leftover 6
+# months with the others at month 12) and `one_time` one-time lines. (new, one_time) -> the error, or None.
+ONE_TIME_LIMIT: list[tuple[str, int, int, str | None]] = [
+    ("19 seats added: 19 prorated charges in month 4, 20 leftovers at month 12", 19, 0, None),
+    ("20 seats added: 20 in month 4, but 21 leftovers at month 12", 20, 0,
+     "21 one-time items in one phase (0 one-time lines, 21 prorated charges); Stripe allows 20 per phase."),
+    ("15 seats and 6 one-time lines: 21 in month 4", 15, 6,
+     "21 one-time items in one phase (6 one-time lines, 15 prorated charges); Stripe allows 20 per phase."),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "new", "one_time", "error"), ONE_TIME_LIMIT, ids=[c[0] for c in ONE_TIME_LIMIT])
+def test_every_phase_of_an_amended_contract_keeps_to_stripes_20_one_time_items(
+    ctx: TranslateContext, name: str, new: int, one_time: int, error: str | None
+) -> None:
+    initial = bundle(1, [(PROD_Y, 1)], to=END18)
+    amendment = bundle(2, [(PROD_Y, 1)] * new, start=M(START, 4), amendment=True, to=END18)
+    extra = [i.model_copy(update={"id": item_id(2, 100 + k), "charge_type": "One-Time", "billing_frequency": None})
+             for k, i in enumerate([amendment.items[0]] * one_time)]  # fmt: skip
+    amendment = OrderBundle(amendment.order, [*amendment.items, *extra], amendment.account, amendment.products,
+                            amendment.pricebook_entries)  # fmt: skip
+    result = translate_contract(Contract(CONTRACT, initial, [amendment]), ctx)
+    if error is None:
+        assert result.failures == {} and result.main is not None
+        counts = [len(p.get("add_invoice_items", [])) for p in result.main.params["phases"]]
+        assert counts == [0, new + one_time, new + 1]
+        return
+    failure = result.failures[amendment.order.id]
+    assert (failure.object_type, failure.record_id, failure.field) == ("Order", amendment.order.id, "OrderItems")
+    assert failure.problem == error
+    assert result.applied == []
+
+
 def migrated(b: OrderBundle, activated: str) -> OrderBundle:
     order = b.order.model_copy(update={"activated_date": dt.datetime.fromisoformat(activated)})
     return OrderBundle(order, b.items, b.account, b.products, b.pricebook_entries)
