@@ -292,6 +292,41 @@ def test_off_boundary_amendment_bills_the_prorated_months_once(ctx: TranslateCon
     assert stub["metadata"]["salesforce_prorated_days"] == "14"
 
 
+def usage(b: OrderBundle, *products: str) -> OrderBundle:
+    """The bundle with its lines of `products` as usage lines (metered: they bill what is used)."""
+    items = [i.model_copy(update={"charge_type": "Usage"}) if i.product2_id in products else i for i in b.items]
+    return OrderBundle(b.order, items, b.account, b.products, b.pricebook_entries)
+
+
+# Usage (metered) lines bill what is used, never a prorated share: on a quarterly contract of 10 x A and 3 of a
+# usage line B, amendments in month 1 (off the quarterly boundary). (amendment lines) -> the amendment phase's
+# one-time items (prorated months, units) and the credits.
+USAGE_NOT_PRORATED: list[tuple[str, list[Any], list[tuple[str, int]], list[int]]] = [
+    ("a usage line added off its boundary: no prorated charge", [(PROD_B, 2)], [], []),
+    ("usage units added to the usage line: no prorated charge", [(PROD_B, 2, B1)], [], []),
+    ("usage units removed off the boundary: no credit", [(PROD_B, -1, B1)], [], []),
+    ("a licensed line next to them still bills its 2 months to the boundary once", [(PROD_A, 1, A1), (PROD_B, 2)],
+     [("2", 1)], []),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "changes", "stubs", "credits"), USAGE_NOT_PRORATED,
+                         ids=[c[0] for c in USAGE_NOT_PRORATED])  # fmt: skip
+def test_usage_lines_are_never_prorated_by_an_amendment(
+    ctx: TranslateContext, name: str, changes: list[Any], stubs: list[tuple[str, int]], credits: list[int]
+) -> None:
+    initial = usage(bundle(1, [(PROD_A, 10), (PROD_B, 3)], frequency="Quarterly"), PROD_B)
+    amendment = usage(amend(2, 1, changes, frequency="Quarterly"), PROD_B)
+    result = translate_contract(Contract(CONTRACT, initial, [amendment]), ctx)
+    assert result.failures == {} and result.main is not None
+    phase = result.main.params["phases"][1]
+    got = [(a["metadata"]["salesforce_prorated_months"], a["quantity"]) for a in phase.get("add_invoice_items", [])]
+    assert got == stubs
+    assert [a["amount"] for a in result.main.children.get("adjustments", [])] == credits
+    metered = [i for i in phase["items"] if i["price"].key != A]  # a usage line's price is its own
+    assert metered and all("quantity" not in i for i in metered)  # usage decides what they bill
+
+
 Y = f"price:{PBE_Y}"
 Y1 = item_id(1, 1)  # the initial order's annual line, when it has one
 # Contracts whose lines bill at different frequencies (flexible billing mode): (frequency of the A lines, initial
