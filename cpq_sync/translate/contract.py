@@ -19,9 +19,10 @@ passes the past phases back unchanged (Stripe refuses changes to them).
   bills its prorated months once and stays at quantity 0 through them; every phase from an amendment's start
   bills those prorated months for the units the line has then, so units added before them bill them too and
   units removed do not (their credit is what Stripe then no longer bills).
-* An order migrated from before the sync start date: its lines stay at quantity 0 through the periods the
-  replaced system billed. An amendment activated before the sync start date changes nothing in them (billed by
-  that system too); a later one bills or credits its units' time up to the end of those periods.
+* An order migrated from before the sync start date: its lines (an MDQ segment over its own dates) stay at
+  quantity 0 through the periods the replaced system billed (`migration.resumes_on`). An amendment activated
+  before the sync start date changes nothing in them (billed by that system too); a later one bills or credits
+  its units' time up to the end of those periods.
 * All lines at 0 (a termination): the last phase ends at the amendment's start; off a line's billing boundary,
   a last phase idles the lines at quantity 0 to the boundary and the unused time is credited as above (Stripe's
   own proration at the end would count seconds, not CPQ's months); a termination on the contract's first day
@@ -50,7 +51,7 @@ from cpq_sync.translate.catalog import LineCharge, line_charge, translate_line_p
 from cpq_sync.translate.context import TranslateContext
 from cpq_sync.translate.dates import add_months, utc_midnight
 from cpq_sync.translate.evergreen import cancellation
-from cpq_sync.translate.migration import is_migrated, paid_months
+from cpq_sync.translate.migration import is_migrated, resumes_on
 from cpq_sync.translate.order import (
     OrderBundle,
     OrderTranslation,
@@ -199,13 +200,11 @@ class _Builder:
         for phase in params["phases"]:
             self.end = add_months(self.end, int(phase["duration"]["interval_count"]))
         sync_start = ctx.migrated_before
-        migrated = sync_start is not None and is_migrated(initial.order, sync_start)
-        total = months_between(self.start, self.end)
-        self.paid: dict[str, dt.date] = {}  # root line id -> the end of its periods billed before the sync started
-        for item in lines:
-            if migrated and sync_start is not None and not item.segment_key:
+        self.paid: dict[str, dt.date] = {}  # root line id -> the end of what the replaced system billed of it
+        if sync_start is not None and is_migrated(initial.order, sync_start):
+            for item in lines:  # the migration rule, line by line (an MDQ segment over its own dates)
                 every = line_charge(item).interval_months
-                self.paid[item.id] = add_months(self.start, paid_months(self.start, sync_start, every, total))
+                self.paid[item.id] = resumes_on(self.start, self._billing(item), every, sync_start)
         self.intervals: list[_Interval] = []
         begin = self.start
         for phase in params["phases"]:

@@ -10,6 +10,12 @@ A segment that is not a whole number of its line's billing periods (quarterly se
 segment of 6 months) bills as an odd term does (`proration.Billing`): the time before its first period boundary
 and the months after its last one bill once, CPQ's prorated amount (UnitPrice x months / the segment's term),
 when they start; the line stays at quantity 0 through them and Stripe's own proration is off.
+
+A migrated order (activated before the sync start date, `migration.py`) follows the migration rule line by line
+(`migration.resumes_on`): a line stays at quantity 0, its prorated months not billed, through everything of it
+that starts before the sync start date (the replaced system billed it), and bills from its first billing
+boundary on or after that date; a segment that starts on or after it bills in full. Its one-time lines were
+invoiced already and are left out.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from cpq_sync.records import OrderItemRecord, OrderRecord
 from cpq_sync.translate.catalog import LineCharge
 from cpq_sync.translate.context import TranslateContext
 from cpq_sync.translate.dates import add_months
+from cpq_sync.translate.migration import is_migrated, resumes_on
 from cpq_sync.translate.proration import Billing, billing, check_invoice_items, prorated_item
 from cpq_sync.translate.terms import whole_number
 
@@ -123,6 +130,14 @@ def mdq_phases(
         bills[item.id] = billing(start, seg_start, seg_end, charges[item.id].interval_months)
         bounds |= {bills[item.id].first, bills[item.id].last}
     prorated = any(b.first != b.start or b.last != b.end for b in bills.values())
+    # Migrated (activated before the sync start date): each line idles through what the replaced system billed.
+    resume: dict[str, dt.date] = {}
+    sync_start = ctx.migrated_before
+    if sync_start is not None and is_migrated(order, sync_start):
+        for item in recurring:
+            resume[item.id] = resumes_on(start, bills[item.id], charges[item.id].interval_months, sync_start)
+        bounds |= {day for day in resume.values() if start < day < end}
+    paid = any(day > bills[line_id].start for line_id, day in resume.items())
     currency = ctx.currency(order.currency)
     ordered = sorted(bounds)
     phases: list[dict[str, Any]] = []
@@ -142,11 +157,12 @@ def mdq_phases(
                 extra["salesforce_segment_index"] = str(int(first.segment_index))
             if first.segment_label:
                 extra["salesforce_segment_label"] = first.segment_label[:500]
-        idle = {i.id for i in lines if not bills[i.id].bills(phase_start)}
+        billed_before = {i.id for i in lines if phase_start < resume.get(i.id, phase_start)}
+        idle = {i.id for i in lines if not bills[i.id].bills(phase_start)} | billed_before
         stubs = []
         for item in lines:
             stub_months = bills[item.id].stub_months(phase_start)
-            if stub_months and not charges[item.id].metered:
+            if stub_months and not charges[item.id].metered and item.id not in billed_before:
                 quantity = whole_number(item.quantity, object_type="OrderItem", record_id=item.id, field="Quantity",
                                         what="quantity")  # fmt: skip
                 stubs.append(prorated_item(item, charges[item.id], stub_months, charges[item.id].term_months,
@@ -156,7 +172,7 @@ def mdq_phases(
             "duration": {"interval": "month", "interval_count": months},
             "metadata": {"salesforce_order_id": order.id, **extra},
         }
-        if index == 0 and one_time:
+        if index == 0 and one_time and not paid:  # a migrated order's were invoiced by the replaced system
             phase["add_invoice_items"] = [
                 {"price": Ref(line_prices[i.id]), "quantity": int(i.quantity),
                  "metadata": {"salesforce_order_item_id": i.id}}
@@ -165,7 +181,9 @@ def mdq_phases(
         if stubs:
             phase["add_invoice_items"] = [*phase.get("add_invoice_items", []), *stubs]
         check_invoice_items(order.id, phase.get("add_invoice_items", []))
-        if order.skip_past_initial_invoices or prorated:
+        if order.skip_past_initial_invoices or prorated or billed_before:
             phase["proration_behavior"] = "none"
+        if billed_before:
+            phase["metadata"]["salesforce_migrated"] = "true"
         phases.append(ctx.apply(Kind.PHASE, phase, order))
     return phases

@@ -6,6 +6,8 @@ before the sync start date is in a phase with the line's item at quantity 0 and 
 is not re-billed and the period in progress is not billed twice), and its one-time lines are left out (already
 invoiced). Billing resumes with the first period that starts on or after the sync start date. A prorated term's
 months left over (`proration.py`) bill once, as for any order, unless they started before the sync start date.
+One rule (`resumes_on`) says where each line bills again: for a plain order (`skip_paid_periods`), an MDQ ramp's
+segments (`mdq.py`) and the contract builder's amendments (`contract.py`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 from cpq_sync.records import OrderRecord
 from cpq_sync.translate.dates import add_months
+from cpq_sync.translate.proration import Billing, billing, months_between
 
 
 def is_migrated(order: OrderRecord, sync_start: dt.date | None) -> bool:
@@ -27,12 +30,28 @@ def is_migrated(order: OrderRecord, sync_start: dt.date | None) -> bool:
     )
 
 
+def resumes_on(anchor: dt.date, span: Billing, interval: int, sync_start: dt.date) -> dt.date:
+    """The rule of what the replaced system billed, for one line over its span (the term, or its MDQ segment) on
+    its `interval`-month billing periods anchored on the contract's start (`anchor`): everything it bills that
+    starts before the sync start date (a whole period, or prorated months billed once) was billed, in full. So
+    the line bills again from the first of its billing boundaries (its span's start, its period boundaries, its
+    span's end) on or after the sync start date; from its span's start when that is not before it."""
+    if sync_start <= span.start:
+        return span.start
+    boundaries = {span.start, span.first, span.last, span.end}
+    k = 0
+    while (day := add_months(anchor, k * interval)) <= span.last:
+        if day >= span.first:
+            boundaries.add(day)
+        k += 1
+    return min((day for day in boundaries if day >= sync_start), default=span.end)
+
+
 def paid_months(start: dt.date, sync_start: dt.date, interval: int, term: int) -> int:
-    """Months of the term already billed: whole billing periods that start before the sync start date."""
-    months = 0
-    while months < term and add_months(start, months) < sync_start:
-        months += interval
-    return min(months, term)
+    """Months of the term already billed: whole billing periods that start before the sync start date (and the
+    leftover months of a prorated term when they do too); `resumes_on` for a whole term."""
+    end = add_months(start, term)
+    return months_between(start, resumes_on(start, billing(start, start, end, interval), interval, sync_start))
 
 
 def skip_paid_periods(

@@ -244,3 +244,53 @@ def test_a_migrated_18_month_contract_and_its_amendments(org: Path, monkeypatch:
     posts = len(stripe_posts(org))
     assert run_sync(order_ids=[initial, old, new]).failed == []
     assert len(stripe_posts(org)) == posts
+
+
+def test_a_migrated_mdq_ramp_and_its_amendment_bill_nothing_already_paid(
+    org: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An MDQ ramp of annual seats in quarterly segments (10, 15, 20, 25 seats, each a quarter of the year's price
+    billed once at its start) next to a monthly fee, started four months ago and migrated: the old system billed
+    the first two quarters and the fee's months to the sync start date. An amendment activated before the sync
+    start date adds 5 seats to the second, third and fourth quarters: the second was billed by the old system, the
+    others bill the new quantity. Stripe bills the rest of what CPQ sold, never a paid period again."""
+    sf, _ = connect_both(org)
+    create_product(sf, "Ramp Seats", Decimal(100), "Annual")
+    create_product(sf, "Monthly Fee", Decimal(49))
+    today = sandbox_sf.now(org).date()
+    start = add_months(today.replace(day=1), -4)
+    sync_start = add_months(today.replace(day=1), 1)
+    acct = account_id(sf, "Acme%")
+    segments = [(10, Decimal(0)), (15, Decimal(0)), (20, Decimal(0)), (25, Decimal(0))]
+    initial, lines = create_mdq_order(
+        sf, acct, "Ramp Seats", segments, start=start, segment_months=3, plain=(("Monthly Fee", 2),), contract=True
+    )
+    yesterday = (dt.datetime.combine(today, dt.time(9), tzinfo=dt.UTC) - dt.timedelta(days=1)).strftime(
+        "%Y-%m-%dT%H:%M:%SZ"
+    )
+    sf.Order.update(initial, {"ActivatedDate": yesterday})
+    amendment, _ = create_order(
+        sf, acct, [], start=add_months(start, 3), term=9, amends=sf.Order.get(initial)["ContractId"],
+        end=add_months(start, 12) - dt.timedelta(days=1), activate=False,
+    )  # fmt: skip
+    for index in (2, 3, 4):
+        add_segment_line(sf, amendment, "Ramp Seats", index, 5, add_months(start, 3 * (index - 1)), 3,
+                         revised=lines[index - 1])  # fmt: skip
+    sf.Order.update(amendment, {"Status": "Activated"})
+    sf.Order.update(amendment, {"ActivatedDate": yesterday})
+    monkeypatch.setenv("CPQ_SYNC_SYNC_START_DATE", sync_start.isoformat())
+    monkeypatch.setenv("CPQ_SYNC_MIGRATE_ORDERS_BEFORE_START_DATE", "true")
+
+    report = run_sync(order_ids=[initial, amendment])
+    assert report.failed == [] and {initial, amendment} <= set(report.synced_orders)
+    schedule_id = sf.Order.get(initial)["Stripe_ID__c"]
+    assert sf.Order.get(amendment)["Stripe_ID__c"] == schedule_id
+    # Nothing before the sync start date (month 5); the fee monthly from it, the third and fourth quarters once.
+    quarters = {6: 25, 9: 30}
+    expected = [(add_months(start, m), 2 * 49_00 + quarters.get(m, 0) * 25_00) for m in range(5, 12)]
+    assert billed(org, schedule_id) == expected
+    paid_before = (10 + 20) * 25_00 + 5 * 2 * 49_00  # the first two quarters (with the amendment's 5), 5 fee months
+    assert sum(t for _, t in expected) == cents_sold(sf, initial, amendment) - paid_before
+    posts = len(stripe_posts(org))
+    assert run_sync(order_ids=[initial, amendment]).failed == []
+    assert len(stripe_posts(org)) == posts

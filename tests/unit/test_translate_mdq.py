@@ -11,7 +11,8 @@ from cpq_sync.errors import DataError
 from cpq_sync.records import OrderItemRecord
 from cpq_sync.translate.context import TranslateContext
 from cpq_sync.translate.order import translate_order
-from tests.unit.test_translate_order import PBE_A, PROD_A, bundle, ctx, line
+from tests.unit.builders import one_time_line
+from tests.unit.test_translate_order import PBE_A, PBE_B, PROD_A, PROD_B, bundle, ctx, line
 
 __all__ = ["ctx"]
 
@@ -176,3 +177,89 @@ def test_segment_outside_the_order_is_an_error(ctx: TranslateContext) -> None:
     with pytest.raises(DataError, match="not within the order") as err:
         translate_order(bundle(items), ctx)  # a 12-month order with a second-year segment
     assert err.value.record_id == items[1].id
+
+
+# A migrated MDQ order (from 2022-01-01, activated 2021-12-20, before the sync start date): each line, segment by
+# segment, bills nothing that started before the sync start date (the replaced system billed it: whole periods,
+# and a segment's prorated months billed once) and bills the rest as CPQ sold it. (lines, order values, sync
+# start) -> per phase (months, [(cents a period, quantity)], segment index, [(prorated cents a unit, units)]) and
+# the money Stripe bills in all, in cents.
+YEARLY = [segment(k, k, f"{2021 + k}-01-01", f"{2021 + k}-12-31", str(5 + 5 * k), "1200", **ANNUAL) for k in (1, 2, 3)]
+MONTHLY = [segment(k, k, f"{2021 + k}-01-01", f"{2021 + k}-12-31", str(5 + 5 * k), "120") for k in (1, 2, 3)]
+QUARTERS = [segment(k, k, f"2022-{3 * k - 2:02d}-01", f"2022-{3 * k:02d}-{30 if k in (2, 3) else 31}", str(5 * k),
+                    "300", months=3, **ANNUAL) for k in (1, 2, 3, 4)]  # fmt: skip
+RAMP18 = [
+    segment(1, 1, "2022-01-01", "2022-12-31", "10", "1200", **ANNUAL),
+    segment(2, 2, "2023-01-01", "2023-06-30", "15", "600", months=6, **ANNUAL),
+]
+WITH_MONTHLY = [
+    segment(1, 1, "2022-01-01", "2022-12-31", "10", "1200", **ANNUAL),
+    segment(2, 2, "2023-01-01", "2023-12-31", "15", "1080", **ANNUAL),
+    line(3, PROD_A, PBE_A, "2", "240", sbqq__subscriptionterm__c=24),
+]
+T36, T24, T18 = ({"sbqq__quote__r.sbqq__subscriptionterm__c": t} for t in (36, 24, 18))
+MIGRATED: list[tuple[str, list[OrderItemRecord], dict[str, Any], str, list[tuple[int, Any, str, Any]], int]] = [
+    ("annual segments, sync start in year 2: years 1 and 2 paid, year 3 billed", YEARLY, T36, "2023-03-15",
+     [(12, [(120000, 0)], "1", []), (12, [(120000, 0)], "2", []), (12, [(120000, 20)], "3", [])], 20 * 120000),
+    ("monthly segments, sync start in year 2: its months from April on billed", MONTHLY, T36, "2023-03-15",
+     [(12, [(1000, 0)], "1", []), (3, [(1000, 0)], "2", []), (9, [(1000, 15)], "2", []),
+      (12, [(1000, 20)], "3", [])], 9 * 15 * 1000 + 12 * 20 * 1000),
+    ("sync start on a segment's first day: that segment billed", YEARLY, T36, "2023-01-01",
+     [(12, [(120000, 0)], "1", []), (12, [(120000, 15)], "2", []), (12, [(120000, 20)], "3", [])],
+     35 * 120000),
+    ("quarterly segments of an annual line, sync start in Q2: Q1 and Q2 paid, Q3 and Q4 billed once", QUARTERS, {},
+     "2022-05-15", [(3, [(120000, 0)], "1", []), (3, [(120000, 0)], "2", []),
+                    (3, [(120000, 0)], "3", [(30000, 15)]), (3, [(120000, 0)], "4", [(30000, 20)])], 35 * 30000),
+    ("18-month ramp, sync start in year 1: its last 6 months billed once", RAMP18, T18, "2022-06-01",
+     [(12, [(120000, 0)], "1", []), (6, [(120000, 0)], "2", [(60000, 15)])], 15 * 60000),
+    ("18-month ramp, sync start in the last 6 months: all paid", RAMP18, T18, "2023-02-01",
+     [(12, [(120000, 0)], "1", []), (6, [(120000, 0)], "2", [])], 0),
+    ("annual segments and a monthly line: each resumes on its own period", WITH_MONTHLY, T24, "2022-03-15",
+     [(3, [(1000, 0), (120000, 0)], "1", []), (9, [(1000, 2), (120000, 0)], "1", []),
+      (12, [(1000, 2), (108000, 15)], "2", [])], 21 * 2 * 1000 + 15 * 108000),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "items", "order_values", "sync_start", "expected", "money"), MIGRATED,
+                         ids=[c[0] for c in MIGRATED])  # fmt: skip
+def test_a_migrated_mdq_order_does_not_bill_its_paid_periods_again(
+    ctx: TranslateContext,
+    name: str,
+    items: list[OrderItemRecord],
+    order_values: dict[str, Any],
+    sync_start: str,
+    expected: Any,
+    money: int,
+) -> None:
+    import dataclasses
+    import datetime as dt
+
+    migrating = dataclasses.replace(ctx, migrated_before=dt.date.fromisoformat(sync_start))
+    setup = one_time_line(9, PROD_B, PBE_B, "1", "500")  # invoiced with the order by the replaced system
+    order = bundle([*items, setup], activateddate="2021-12-20T10:00:00Z", **order_values)
+    result = translate_order(order, migrating)
+    prices = {o.key: o.params for o in result.objects if o.key.startswith("price:")}
+    got, billed = [], 0
+    for phase in result.main.params["phases"]:
+        amounts = sorted(
+            (int(Decimal(prices[i["price"].key]["unit_amount_decimal"])), i["quantity"]) for i in phase["items"]
+        )
+        stubs = [(int(Decimal(a["price_data"]["unit_amount_decimal"])), a["quantity"])
+                 for a in phase.get("add_invoice_items", [])]  # fmt: skip
+        if any(q == 0 for _, q in amounts):
+            assert phase["proration_behavior"] == "none"
+        months = phase["duration"]["interval_count"]
+        got.append((months, amounts, phase["metadata"]["salesforce_segment_index"], stubs))
+        billed += sum(cents * units for cents, units in stubs)
+        for item in phase["items"]:  # each period of the phase bills at its start
+            every = prices[item["price"].key]["recurring"]["interval_count"]
+            assert months % every == 0 or not item["quantity"]  # a line billing in a phase bills whole periods
+            billed += (
+                int(Decimal(prices[item["price"].key]["unit_amount_decimal"])) * item["quantity"] * (months // every)
+            )
+    assert got == expected
+    assert billed == money
+    # Activated on or after the sync start date, the same order bills from its start, as CPQ sold it.
+    recent = bundle(items, activateddate=f"{sync_start}T10:00:00Z", **order_values)
+    new = translate_order(recent, migrating).main.params["phases"]
+    assert new == translate_order(bundle(items, **order_values), ctx).main.params["phases"]
