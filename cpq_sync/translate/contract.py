@@ -230,6 +230,14 @@ class _Builder:
 
     def apply(self, amendment: OrderBundle, later: list[OrderBundle]) -> None:
         """Adds one amendment; raises DataError (and leaves the builder unchanged) when it cannot be applied."""
+        paid = dict(self.paid)
+        try:
+            self._apply(amendment, later)
+        except DataError:
+            self.paid = paid
+            raise
+
+    def _apply(self, amendment: OrderBundle, later: list[OrderBundle]) -> None:
         order = amendment.order
         if self.terminated or self.cancel:
             raise DataError(
@@ -274,6 +282,7 @@ class _Builder:
                 f"the amendment is in {order.currency}, its contract in {self.currency.upper()}.",
             )
         roots, intervals = copy.deepcopy((self.roots, self.intervals))
+        self._paid_new_lines(amendment, start, intervals)
         at = max(i for i, iv in enumerate(intervals) if iv.start <= start)
         same_day = intervals[at].start == start
         if not same_day:
@@ -460,6 +469,31 @@ class _Builder:
             check_invoice_items(order.id, _one_time_items(interval))
         self._commit(roots, intervals, new_objects, line_prices, credits)
         self.last_start = start
+
+    def _paid_new_lines(self, amendment: OrderBundle, start: dt.date, intervals: list[_Interval]) -> None:
+        """A migrated amendment (activated before the sync start date) was billed by the replaced system from its
+        start, its new lines included: each new line is at quantity 0 through what of it started before the sync
+        start date (the migration rule, `migration.resumes_on`), a phase starting where it bills again."""
+        sync_start = self.ctx.migrated_before
+        if sync_start is None or not is_migrated(amendment.order, sync_start):
+            return
+        for item in amendment.items:
+            if item.skip or item.revised_order_product or not line_charge(item).recurring:
+                continue  # a revised line's units go by the line it revises
+            every = line_charge(item).interval_months
+            span = self._billing(item)
+            begin = max(start, span.start)
+            if begin >= span.end:
+                continue
+            day = resumes_on(self.start, billing(self.start, begin, span.end, every), every, sync_start)
+            if day <= begin:
+                continue
+            self.paid[item.id] = day
+            if day < self.end and all(iv.start != day for iv in intervals):
+                at = max(i for i, iv in enumerate(intervals) if iv.start < day)
+                source = intervals[at]
+                phase = {k: v for k, v in source.phase.items() if k != "add_invoice_items"}
+                intervals.insert(at + 1, _Interval(day, phase, copy.deepcopy(source.groups)))
 
     def _billing(self, item: OrderItemRecord) -> Billing:
         """How a line bills: over its segment's dates (an MDQ line) or the contract's, on its own periods."""

@@ -669,6 +669,21 @@ MIGRATED_AMENDMENTS: list[tuple[str, int, list[Any], bool, list[Any], list[int]]
         1, [(PROD_A, -2, A1)], False,
         [(START, {A: 0}, []), (M(START, 1), {A: 0}, []), (M(START, 3), {A: 8}, [])], [-4000],
     ),
+    (
+        "a product added inside the paid months by a migrated amendment: billed by the replaced system too",
+        1, [(PROD_B, 2)], True,
+        [(START, {A: 0}, []), (M(START, 1), {A: 0, B: 0}, []), (M(START, 3), {A: 10, B: 2}, [])], [],
+    ),
+    (
+        "a product added inside the paid months by a later amendment: billed from its start",
+        1, [(PROD_B, 2)], False,
+        [(START, {A: 0}, []), (M(START, 1), {A: 0, B: 2}, []), (M(START, 3), {A: 10, B: 2}, [])], [],
+    ),
+    (
+        "an annual product added by a migrated amendment: its months to the year's end billed by the replaced system",
+        1, [(PROD_Y, 1)], True,
+        [(START, {A: 0}, []), (M(START, 1), {A: 0, Y: 0}, []), (M(START, 3), {A: 10, Y: 0}, [])], [],
+    ),
 ]  # fmt: skip
 
 
@@ -690,3 +705,24 @@ def test_amendments_of_a_migrated_order(
     assert {k: v for k, v in alone[0].items() if k != "duration"} == {
         k: v for k, v in result.main.params["phases"][0].items() if k not in ("start_date", "end_date")
     }
+
+
+def test_a_new_line_of_a_migrated_amendment_bills_from_its_first_period_after_the_sync_start(
+    ctx: TranslateContext,
+) -> None:
+    """A 12-month contract of 10 x A (monthly) migrated with the sync start date 2026-04-15; a migrated amendment
+    adds 2 of a quarterly B from month 1 (February). The replaced system billed B's 2 months to the quarter and
+    the quarter from April (it started before the sync start date), so B bills from July, in a phase of its own;
+    A bills from May, its first month after the sync start date."""
+    import dataclasses
+
+    migrating = dataclasses.replace(ctx, migrated_before=dt.date(2026, 4, 15))
+    initial = migrated(bundle(1, [(PROD_A, 10)]), "2025-12-20T10:00:00+00:00")
+    amendment = migrated(amend(2, 1, [(PROD_B, 2)], frequency="Quarterly"), "2026-04-01T10:00:00+00:00")
+    result = translate_contract(Contract(CONTRACT, initial, [amendment]), migrating)
+    assert result.failures == {} and result.applied == [amendment.order.id]
+    assert money_view(result) == (
+        [(START, {A: 0}, []), (M(START, 1), {A: 0, B: 0}, []), (M(START, 4), {A: 10, B: 0}, []),
+         (M(START, 6), {A: 10, B: 2}, [])],
+        [],
+    )  # fmt: skip
