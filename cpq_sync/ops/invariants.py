@@ -9,9 +9,12 @@
 * no Sync Record says Success for a Stripe object that does not exist;
 * the billing preview of each plain schedule (one order: no amendment, coupon, usage line or skipped past
   invoices) and of each one-time invoice bills what CPQ sold: the sum of the order's lines, quantity x unit price,
-  within a cent per invoice line (Stripe rounds each line; CPQ's unit price is for the whole term). Amended
-  contracts are left out: an amendment starting inside a billing period paid in advance is not credited by the
-  sync (proration none), while CPQ's delta line is prorated.
+  within a cent per invoice line (Stripe rounds each line; CPQ's unit price is for the whole term). A schedule
+  that bills more than one order (an amended contract) is left out: this check compares one order's lines with
+  one schedule's preview. Such a contract does bill CPQ's prorated amounts: units added off a billing boundary
+  bill their prorated time once, units removed are credited once (a one-time adjustment on the subscription's
+  next invoice, README "Reduction credits"); `tests/e2e/test_prorated_lifecycle.py` checks that money period
+  by period.
 
 ``check_invariants(directory)`` reads the two sandboxes; the billing preview is the sandbox Stripe's
 (``cpq_sync.sandbox.stripe.billing_preview``), so the money check needs the sandbox directory.

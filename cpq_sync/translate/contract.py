@@ -15,6 +15,14 @@ passes the past phases back unchanged (Stripe refuses changes to them).
   Each line goes by its own billing period (lines of different frequencies share the schedule in flexible
   billing mode). Units removed off their boundary were billed for the whole period: CPQ's negative prorated
   amount to the boundary is credited once (a one-time adjustment, `adjustments`).
+* A term or MDQ segment that is not a whole number of a line's billing periods (`proration.Billing`): the line
+  bills its prorated months once and stays at quantity 0 through them; every phase from an amendment's start
+  bills those prorated months for the units the line has then, so units added before them bill them too and
+  units removed do not (their credit is what Stripe then no longer bills).
+* An order migrated from before the sync start date: its lines (an MDQ segment over its own dates) stay at
+  quantity 0 through the periods the replaced system billed (`migration.resumes_on`). An amendment activated
+  before the sync start date changes nothing in them (billed by that system too); a later one bills or credits
+  its units' time up to the end of those periods.
 * All lines at 0 (a termination): the last phase ends at the amendment's start; off a line's billing boundary,
   a last phase idles the lines at quantity 0 to the boundary and the unused time is credited as above (Stripe's
   own proration at the end would count seconds, not CPQ's months); a termination on the contract's first day
@@ -43,14 +51,21 @@ from cpq_sync.translate.catalog import LineCharge, line_charge, translate_line_p
 from cpq_sync.translate.context import TranslateContext
 from cpq_sync.translate.dates import add_months, utc_midnight
 from cpq_sync.translate.evergreen import cancellation
+from cpq_sync.translate.migration import is_migrated, resumes_on
 from cpq_sync.translate.order import (
-    MAX_INVOICE_ITEMS_PER_PHASE,
     OrderBundle,
     OrderTranslation,
     drop_metered_quantities,
     translate_order,
 )
-from cpq_sync.translate.proration import leftover_per_unit
+from cpq_sync.translate.proration import (
+    Billing,
+    billing,
+    check_invoice_items,
+    leftover_per_unit,
+    months_between,
+    prorated_item,
+)
 from cpq_sync.translate.terms import decimal_string, minor_units, whole_number
 
 
@@ -160,6 +175,7 @@ class _Interval:
     start: dt.date
     phase: dict[str, Any]  # the phase's parameters (items included) without dates
     groups: dict[str, list[_Group]]  # root line id -> its units at each price
+    stubs: list[dict[str, Any]] = field(default_factory=list)  # the prorated months its lines bill once at its start
 
 
 class _Builder:
@@ -180,6 +196,15 @@ class _Builder:
         lines = [i for i in initial.items if not i.skip and i.id in self.line_prices and line_charge(i).recurring]
         for item in lines:
             self.roots[item.id] = item.id
+        self.end = self.start
+        for phase in params["phases"]:
+            self.end = add_months(self.end, int(phase["duration"]["interval_count"]))
+        sync_start = ctx.migrated_before
+        self.paid: dict[str, dt.date] = {}  # root line id -> the end of what the replaced system billed of it
+        if sync_start is not None and is_migrated(initial.order, sync_start):
+            for item in lines:  # the migration rule, line by line (an MDQ segment over its own dates)
+                every = line_charge(item).interval_months
+                self.paid[item.id] = resumes_on(self.start, self._billing(item), every, sync_start)
         self.intervals: list[_Interval] = []
         begin = self.start
         for phase in params["phases"]:
@@ -190,9 +215,13 @@ class _Builder:
                 quantity = whole_number(item.quantity, object_type="OrderItem", record_id=item.id,
                                         field="Quantity", what="quantity")  # fmt: skip
                 groups[item.id] = [_Group(key, _signature(self.objects[key]), quantity, item)]
-            self.intervals.append(_Interval(begin, {k: v for k, v in phase.items() if k != "duration"}, groups))
+            stubs = self._stubs(groups, begin)
+            kept = {k: v for k, v in phase.items() if k != "duration"}
+            others = [a for a in kept.pop("add_invoice_items", []) if a not in stubs]
+            if others:
+                kept["add_invoice_items"] = others
+            self.intervals.append(_Interval(begin, kept, groups, stubs))
             begin = add_months(begin, int(phase["duration"]["interval_count"]))
-        self.end = begin
         self.ends_at = self.end
         self.cancel = False
         self.terminated = False
@@ -201,6 +230,14 @@ class _Builder:
 
     def apply(self, amendment: OrderBundle, later: list[OrderBundle]) -> None:
         """Adds one amendment; raises DataError (and leaves the builder unchanged) when it cannot be applied."""
+        paid = dict(self.paid)
+        try:
+            self._apply(amendment, later)
+        except DataError:
+            self.paid = paid
+            raise
+
+    def _apply(self, amendment: OrderBundle, later: list[OrderBundle]) -> None:
         order = amendment.order
         if self.terminated or self.cancel:
             raise DataError(
@@ -245,6 +282,7 @@ class _Builder:
                 f"the amendment is in {order.currency}, its contract in {self.currency.upper()}.",
             )
         roots, intervals = copy.deepcopy((self.roots, self.intervals))
+        self._paid_new_lines(amendment, start, intervals)
         at = max(i for i, iv in enumerate(intervals) if iv.start <= start)
         same_day = intervals[at].start == start
         if not same_day:
@@ -256,6 +294,7 @@ class _Builder:
         line_prices: dict[str, str] = {}
         add_items: list[dict[str, Any]] = []
         credits: list[dict[str, Any]] = []
+        ends: list[dt.date] = []  # where each line's current billing period ends (a termination idles to there)
         for item in amendment.items:
             if item.skip:
                 continue
@@ -299,29 +338,6 @@ class _Builder:
                     f"the line's dates ({item.service_date} to {item.end_date}) match no period of the contract "
                     f"from {start} on.",
                 )
-            stub_months, stub_days = self._to_boundary(start, charge.interval_months)
-            reduced = stub_months + stub_days and quantity < 0 and targets[0].start == start and not charge.metered
-            if stub_months + stub_days and quantity > 0 and targets[0].start == start:
-                # Off a billing-period boundary: the added units bill the prorated time up to the next boundary
-                # once (CPQ's amount), then recur from it.
-                per_unit = self._stub(item, charge, stub_months, stub_days)
-                if per_unit > 0:
-                    add_items.append(
-                        {
-                            "price_data": {
-                                "currency": self.currency,
-                                "product": Ref(prod.key),
-                                "unit_amount_decimal": decimal_string(minor_units(per_unit, self.currency)),
-                            },
-                            "quantity": quantity,
-                            "metadata": {
-                                "salesforce_order_item_id": item.id,
-                                "salesforce_proration": "true",
-                                "salesforce_prorated_months": str(stub_months),
-                                "salesforce_prorated_days": str(stub_days),
-                            },
-                        }
-                    )
             signature = _signature(price)
             revised = item.revised_order_product
             if revised:
@@ -340,6 +356,7 @@ class _Builder:
                     raise DataError("OrderItem", item.id, "Quantity",
                                     f"a new line cannot have a negative quantity ({quantity}).")  # fmt: skip
             roots[item.id] = root
+            receiving: _Group | None = None
             for target in targets:
                 line_groups = target.groups.setdefault(root, [])
                 same = next((g for g in line_groups if g.signature == signature), None)
@@ -359,13 +376,43 @@ class _Builder:
                         "correct the amendment's quantity.",
                     )
                 same.quantity += quantity
+                receiving = receiving or same
                 line_prices.setdefault(item.id, same.price_key)
-            if reduced:
-                credits.append(self._credit(item, charge, quantity, start, line_prices[item.id], product.name))
-        if len(add_items) > MAX_INVOICE_ITEMS_PER_PHASE:
-            raise DataError("Order", order.id, "OrderItems",
-                            f"{len(add_items)} one-time lines; Stripe allows 20 per phase.")  # fmt: skip
-        rebuilt = [self._phase_items(iv.groups) for iv in affected]
+            if receiving is None or targets[0].start != start or charge.metered:
+                continue
+            # Off the line's billing-period boundary (or inside the periods billed before the sync started), the
+            # units added bill the prorated time up to the boundary once (CPQ's amount) and recur from it; the
+            # units removed were billed to it and the unused time is credited.
+            boundary = self._billed_from(item, root, start)
+            ends.append(boundary)
+            billed_before = start < self.paid.get(root, start) and is_migrated(order, self.ctx.migrated_before)
+            if boundary <= start or billed_before:
+                continue  # on a boundary, or billed with its migrated contract by the system the sync replaces
+            if quantity < 0:
+                credits.append(self._credit(item, quantity, start, boundary, receiving, product.name))
+                continue
+            if self._billing(receiving.item).stub_months(start):
+                continue  # the line's prorated months starting that day bill the added units too
+            stub_months, stub_days = self._months_days(start, boundary)
+            per_unit = self._stub(item, charge, stub_months, stub_days)
+            if per_unit > 0:
+                add_items.append(
+                    {
+                        "price_data": {
+                            "currency": self.currency,
+                            "product": Ref(prod.key),
+                            "unit_amount_decimal": decimal_string(minor_units(per_unit, self.currency)),
+                        },
+                        "quantity": quantity,
+                        "metadata": {
+                            "salesforce_order_item_id": item.id,
+                            "salesforce_proration": "true",
+                            "salesforce_prorated_months": str(stub_months),
+                            "salesforce_prorated_days": str(stub_days),
+                        },
+                    }
+                )
+        rebuilt = [self._phase_items(iv.groups, iv.start) for iv in affected]
         if not any(rebuilt):
             if later:
                 raise DataError(
@@ -389,8 +436,7 @@ class _Builder:
                 idle.pop("add_invoice_items", None)
                 intervals[at] = _Interval(start, self.ctx.apply(Kind.PHASE, idle, order), {})
                 self._commit(roots, intervals[: at + 1], new_objects, line_prices, credits)
-                self.ends_at = max(self._next_boundary(start, line_charge(i).interval_months)
-                                   for i in amendment.items if not i.skip and line_charge(i).recurring)  # fmt: skip
+                self.ends_at = max(ends)
             else:
                 self._commit(roots, intervals[:at], new_objects, line_prices, [])
                 self.ends_at = start
@@ -412,55 +458,103 @@ class _Builder:
         phase = self.ctx.apply(Kind.PHASE, phase, order)
         if same_day:  # the new phase replaces the one starting that day, its one-time items carried over
             carried = [*first.phase.get("add_invoice_items", []), *phase.get("add_invoice_items", [])]
-            if len(carried) > MAX_INVOICE_ITEMS_PER_PHASE:
-                raise DataError("Order", order.id, "OrderItems", "more than 20 one-time items in one phase.")
             if carried:
                 phase["add_invoice_items"] = carried
             phase = {**first.phase, **phase}
         first.phase = phase
         for interval, items in zip(affected[1:], rebuilt[1:], strict=True):
             interval.phase = {**interval.phase, "items": items}
+        for interval in affected:
+            interval.stubs = self._stubs(interval.groups, interval.start)
+            check_invoice_items(order.id, _one_time_items(interval))
         self._commit(roots, intervals, new_objects, line_prices, credits)
         self.last_start = start
 
-    def _to_boundary(self, start: dt.date, interval: int) -> tuple[int, int]:
-        """Whole months and leftover days from an amendment's start to the next boundary of a line's own
-        `interval`-month billing periods, anchored on the contract's start (or to the contract's end); (0, 0) on
-        a boundary."""
-        total = _months_between(self.start, self.end)
-        months = (start.year - self.start.year) * 12 + start.month - self.start.month
-        if add_months(self.start, months) > start:
-            months -= 1
-        if add_months(self.start, months) == start:  # a monthly anniversary
-            boundary = min(-(-months // interval) * interval, total)
-            return boundary - months, 0
-        boundary = min((months // interval + 1) * interval, total)
-        return boundary - months - 1, (add_months(self.start, months + 1) - start).days
+    def _paid_new_lines(self, amendment: OrderBundle, start: dt.date, intervals: list[_Interval]) -> None:
+        """A migrated amendment (activated before the sync start date) was billed by the replaced system from its
+        start, its new lines included: each new line is at quantity 0 through what of it started before the sync
+        start date (the migration rule, `migration.resumes_on`), a phase starting where it bills again."""
+        sync_start = self.ctx.migrated_before
+        if sync_start is None or not is_migrated(amendment.order, sync_start):
+            return
+        for item in amendment.items:
+            if item.skip or item.revised_order_product or not line_charge(item).recurring:
+                continue  # a revised line's units go by the line it revises
+            every = line_charge(item).interval_months
+            span = self._billing(item)
+            begin = max(start, span.start)
+            if begin >= span.end:
+                continue
+            day = resumes_on(self.start, billing(self.start, begin, span.end, every), every, sync_start)
+            if day <= begin:
+                continue
+            self.paid[item.id] = day
+            if day < self.end and all(iv.start != day for iv in intervals):
+                at = max(i for i, iv in enumerate(intervals) if iv.start < day)
+                source = intervals[at]
+                phase = {k: v for k, v in source.phase.items() if k != "add_invoice_items"}
+                intervals.insert(at + 1, _Interval(day, phase, copy.deepcopy(source.groups)))
 
-    def _next_boundary(self, start: dt.date, interval: int) -> dt.date:
-        """The first boundary of a line's `interval`-month billing periods on or after `start` (or the end)."""
-        months, days = self._to_boundary(start, interval)
-        if not days:
-            return add_months(start, months) if months else start
-        elapsed = (start.year - self.start.year) * 12 + start.month - self.start.month
-        if add_months(self.start, elapsed) > start:
-            elapsed -= 1
-        return min(add_months(self.start, elapsed + 1 + months), self.end)
+    def _billing(self, item: OrderItemRecord) -> Billing:
+        """How a line bills: over its segment's dates (an MDQ line) or the contract's, on its own periods."""
+        begin, end = self.start, self.end
+        if item.segment_key:
+            begin = item.service_date or self.start
+            end = item.end_date + dt.timedelta(days=1) if item.end_date else self.end
+        return billing(self.start, begin, end, line_charge(item).interval_months)
+
+    def _billed_from(self, item: OrderItemRecord, root: str, start: dt.date) -> dt.date:
+        """Where Stripe bills an amendment line's units recurring (or its span ends): the first boundary of its
+        billing periods on or after `start`, and not before the end of the periods billed before the sync."""
+        span = self._billing(item)
+        boundary = billing(self.start, start, span.end, line_charge(item).interval_months).first
+        return max(boundary, self.paid.get(root, boundary))
+
+    def _months_days(self, start: dt.date, until: dt.date) -> tuple[int, int]:
+        """Whole months and leftover days from `start` to `until` (a monthly anniversary of the contract's start):
+        the days to the next anniversary, then whole months."""
+        elapsed = months_between(self.start, start)
+        months = months_between(self.start, until)
+        if add_months(self.start, elapsed) == start:
+            return months - elapsed, 0
+        return months - elapsed - 1, (add_months(self.start, elapsed + 1) - start).days
 
     def _credit(
-        self, item: OrderItemRecord, charge: LineCharge, quantity: int, start: dt.date, price_key: str, name: str | None
+        self, item: OrderItemRecord, quantity: int, start: dt.date, boundary: dt.date, group: _Group, name: str | None
     ) -> dict[str, Any]:
-        """The credit for units removed off their billing boundary (they were billed for the whole period):
-        CPQ's TotalPrice for them (negative, the rest of their term) plus what Stripe no longer bills for them from
-        the boundary on (whole periods at their price), so the contract bills exactly what CPQ sold."""
-        boundary = self._next_boundary(start, charge.interval_months)
-        until = item.end_date + dt.timedelta(days=1) if item.segment_key and item.end_date else self.end
-        months = max(_months_between(boundary, until), 0)
-        unit = Decimal(str(self.objects[price_key].params.get("unit_amount_decimal", 0)))
-        not_billed = -quantity * unit * (months // charge.interval_months)
+        """The credit for units removed off their billing boundary (they were billed to it): CPQ's TotalPrice for
+        them (negative, the rest of their term) plus what Stripe no longer bills for them from the boundary on
+        (whole periods at their price, and the prorated months after the last one), so the contract bills exactly
+        what CPQ sold."""
+        charge = line_charge(group.item)
+        span = self._billing(group.item)
+        unit = Decimal(str(self.objects[group.price_key].params.get("unit_amount_decimal", 0)))
+        periods = months_between(boundary, span.last) // charge.interval_months if boundary < span.last else 0
+        not_billed = -quantity * unit * periods
+        if boundary <= span.last < span.end:
+            months = months_between(span.last, span.end)
+            leftover = leftover_per_unit(group.item, charge, months, charge.term_months)
+            not_billed += -quantity * Decimal(decimal_string(minor_units(leftover, self.currency)))
         amount = total_price(item, quantity, self.currency) + int(not_billed.quantize(Decimal(1), ROUND_HALF_UP))
         description = f"Credit: {-quantity} x {name or item.product2_id} from {start} to {boundary}, as CPQ prorated it"
         return adjustment(f"credit:{item.id}", amount, self.currency, description, item.id)
+
+    def _stubs(self, groups: dict[str, list[_Group]], day: dt.date) -> list[dict[str, Any]]:
+        """The prorated months the lines bill once in a phase starting on `day` (a term or segment that is not a
+        whole number of billing periods: see `proration.Billing`), for the units they have then."""
+        out = []
+        for root, line_groups in groups.items():
+            if day < self.paid.get(root, day):
+                continue  # billed before the sync started
+            for group in line_groups:
+                charge = line_charge(group.item)
+                if group.quantity <= 0 or charge.metered:
+                    continue
+                months = self._billing(group.item).stub_months(day)
+                if months:
+                    out.append(prorated_item(group.item, charge, months, charge.term_months, group.quantity,
+                                             self.currency))  # fmt: skip
+        return out
 
     def _stub(self, item: OrderItemRecord, charge: LineCharge, months: int, days: int) -> Decimal:
         """The per-unit prorated amount: whole months as CPQ computed them (checked against the prorate
@@ -484,15 +578,19 @@ class _Builder:
             self.objects.setdefault(key, obj)
         self.line_prices.update(line_prices)
 
-    def _phase_items(self, groups: dict[str, list[_Group]]) -> list[dict[str, Any]]:
+    def _phase_items(self, groups: dict[str, list[_Group]], day: dt.date) -> list[dict[str, Any]]:
+        """A phase's items from its lines' units; a line that does not bill recurring in the phase (its prorated
+        months, or periods billed before the sync) stays at quantity 0."""
         items: dict[str, dict[str, Any]] = {}
-        for line_groups in groups.values():
+        for root, line_groups in groups.items():
             for group in line_groups:
                 if group.quantity <= 0:
                     continue
+                bills = self._billing(group.item).bills(day) and day >= self.paid.get(root, day)
+                quantity = group.quantity if bills else 0
                 existing = items.get(group.price_key)
                 if existing is not None:  # Stripe forbids a price twice in one phase: the lines bill together
-                    existing["quantity"] += group.quantity
+                    existing["quantity"] += quantity
                     ids = existing["metadata"]["salesforce_order_item_id"]
                     existing["metadata"]["salesforce_order_item_id"] = f"{ids},{group.item.id}"[:500]
                     continue
@@ -503,7 +601,7 @@ class _Builder:
                         meta["salesforce_segment_index"] = str(int(group.item.segment_index))
                     if group.item.segment_label:
                         meta["salesforce_segment_label"] = group.item.segment_label[:500]
-                params.update(price=Ref(group.price_key), quantity=group.quantity, metadata=meta)
+                params.update(price=Ref(group.price_key), quantity=quantity, metadata=meta)
                 items[group.price_key] = params
         return list(items.values())
 
@@ -513,7 +611,11 @@ class _Builder:
         phases: list[dict[str, Any]] = []
         for index, interval in enumerate(self.intervals):
             end = self.intervals[index + 1].start if index + 1 < len(self.intervals) else self.ends_at
-            phases.append({**interval.phase, "start_date": utc_midnight(interval.start), "end_date": utc_midnight(end)})
+            phase = {**interval.phase, "start_date": utc_midnight(interval.start), "end_date": utc_midnight(end)}
+            one_time = _one_time_items(interval)
+            if one_time:
+                phase["add_invoice_items"] = one_time
+            phases.append(phase)
         params["phases"] = phases
         children = {**main.children, "amendments": applied}
         if self.credits:
@@ -533,6 +635,12 @@ class _Builder:
         )
 
 
+def _one_time_items(interval: _Interval) -> list[dict[str, Any]]:
+    """What a phase bills once at its start: its one-time lines and amendments' prorated charges, then the
+    prorated months its lines bill for the units they have then (recomputed after each amendment)."""
+    return [*interval.phase.get("add_invoice_items", []), *interval.stubs]
+
+
 def _covers(item: OrderItemRecord, day: dt.date, default_start: dt.date) -> bool:
     """Whether a line is in force on `day`: a segmented line within its own dates, any other from its start."""
     if not item.segment_key:
@@ -548,12 +656,6 @@ def _schedule_currency(translation: OrderTranslation) -> str:
         if obj.key.startswith("price:") and isinstance(currency, str):
             return currency
     return "usd"
-
-
-def _months_between(start: dt.date, day: dt.date) -> int:
-    """Whole months from `start` to `day`, or -1 when `day` is not a monthly anniversary of `start`."""
-    months = (day.year - start.year) * 12 + day.month - start.month
-    return months if add_months(start, months) == day else -1
 
 
 def translate_contract(contract: Contract, ctx: TranslateContext) -> ContractTranslation:
@@ -603,17 +705,6 @@ def translate_contract(contract: Contract, ctx: TranslateContext) -> ContractTra
                 "Order", amendment.order.id, "ContractId",
                 f"the contract's initial order {initial.order.id} has no recurring lines to amend.",
             )  # fmt: skip
-        return out
-    phases = translation.main.params["phases"]
-    mdq = any(i.segment_key for i in initial.items if not i.skip)
-    if not all("duration" in p for p in phases) or (len(phases) > 1 and not mdq):
-        for amendment in contract.amendments:
-            out.failures[amendment.order.id] = DataError(
-                "Order", amendment.order.id, "ContractId",
-                f"the contract's initial order {initial.order.id} has a prorated term or was migrated; amendments "
-                "of those are not supported yet.",
-            )  # fmt: skip
-        out.objects, out.main, out.line_prices = list(translation.objects), translation.main, translation.line_prices
         return out
     builder = _Builder(initial, translation, ctx)
     for index, amendment in enumerate(contract.amendments):

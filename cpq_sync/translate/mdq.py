@@ -3,8 +3,19 @@ schedule phase per segment, each with the segment's own price and quantity; non-
 
 Pure. Segments are placed by their dates (ServiceDate to EndDate), so yearly, quarterly or monthly segments and
 segments of several MDQ products line up; lines may bill at different frequencies (flexible billing mode), each
-segment on whole billing periods of its own line, anchored on the order's start; each phase carries
+on the billing periods of its own line, anchored on the order's start; each phase carries
 `salesforce_segment_index` and `salesforce_segment_label` metadata (its items too).
+
+A segment that is not a whole number of its line's billing periods (quarterly segments of an annual line, a last
+segment of 6 months) bills as an odd term does (`proration.Billing`): the time before its first period boundary
+and the months after its last one bill once, CPQ's prorated amount (UnitPrice x months / the segment's term),
+when they start; the line stays at quantity 0 through them and Stripe's own proration is off.
+
+A migrated order (activated before the sync start date, `migration.py`) follows the migration rule line by line
+(`migration.resumes_on`): a line stays at quantity 0, its prorated months not billed, through everything of it
+that starts before the sync start date (the replaced system billed it), and bills from its first billing
+boundary on or after that date; a segment that starts on or after it bills in full. Its one-time lines were
+invoiced already and are left out.
 """
 
 from __future__ import annotations
@@ -20,9 +31,9 @@ from cpq_sync.records import OrderItemRecord, OrderRecord
 from cpq_sync.translate.catalog import LineCharge
 from cpq_sync.translate.context import TranslateContext
 from cpq_sync.translate.dates import add_months
+from cpq_sync.translate.migration import is_migrated, resumes_on
+from cpq_sync.translate.proration import Billing, billing, check_invoice_items, prorated_item
 from cpq_sync.translate.terms import whole_number
-
-MAX_INVOICE_ITEMS_PER_PHASE = 20
 
 
 def _months(start: dt.date, day: dt.date) -> int | None:
@@ -37,7 +48,11 @@ def _segment(item: OrderItemRecord, charge: LineCharge, start: dt.date) -> tuple
 
 
 def _items(
-    lines: list[OrderItemRecord], line_prices: dict[str, str], ctx: TranslateContext, extra: dict[str, str]
+    lines: list[OrderItemRecord],
+    line_prices: dict[str, str],
+    ctx: TranslateContext,
+    extra: dict[str, str],
+    idle: set[str],
 ) -> list[dict[str, Any]]:
     items: dict[str, dict[str, Any]] = {}
     for item in lines:
@@ -46,6 +61,8 @@ def _items(
         quantity = whole_number(value, object_type="OrderItem", record_id=item.id, field="Quantity", what="quantity")
         if quantity < 0:
             raise DataError("OrderItem", item.id, "Quantity", f"quantity {quantity} is negative on a new order.")
+        if item.id in idle:  # its prorated months: billed once, not recurring
+            quantity = 0
         key = line_prices[item.id]
         if key in items:  # Stripe forbids a price twice in one phase: the lines bill together
             items[key]["quantity"] += quantity
@@ -98,19 +115,30 @@ def mdq_phases(
                 f"the segment ({seg_start} to {seg_end}) is not within the order ({start} to {end}).",
             )
         bounds |= {seg_start, seg_end}
+    bills: dict[str, Billing] = {}
     for item in recurring:  # each line on its own billing periods (flexible billing mode mixes frequencies)
         seg_start, seg_end = spans.get(item.id, (start, end))
-        interval = charges[item.id].interval_months
-        offset, months = _months(start, seg_start), _months(seg_start, seg_end)
-        if offset is None or months is None or offset % interval or months % interval:
+        if _months(start, seg_start) is None or _months(seg_start, seg_end) is None:
             raise DataError(
                 "OrderItem",
                 item.id,
                 "ServiceDate",
-                f"the line from {seg_start} to {seg_end} is not a whole number of its {interval}-month billing "
-                f"periods from the order's start ({start}); prorated segments are not supported yet.",
-                "make each segment start and end on a billing-period boundary of its line.",
+                f"the line from {seg_start} to {seg_end} is not a whole number of months from the order's start "
+                f"({start}), so CPQ's prorated amount for it cannot be placed.",
+                "make each segment start and end on a monthly anniversary of the order's start.",
             )
+        bills[item.id] = billing(start, seg_start, seg_end, charges[item.id].interval_months)
+        bounds |= {bills[item.id].first, bills[item.id].last}
+    prorated = any(b.first != b.start or b.last != b.end for b in bills.values())
+    # Migrated (activated before the sync start date): each line idles through what the replaced system billed.
+    resume: dict[str, dt.date] = {}
+    sync_start = ctx.migrated_before
+    if sync_start is not None and is_migrated(order, sync_start):
+        for item in recurring:
+            resume[item.id] = resumes_on(start, bills[item.id], charges[item.id].interval_months, sync_start)
+        bounds |= {day for day in resume.values() if start < day < end}
+    paid = any(day > bills[line_id].start for line_id, day in resume.items())
+    currency = ctx.currency(order.currency)
     ordered = sorted(bounds)
     phases: list[dict[str, Any]] = []
     for index, (phase_start, phase_end) in enumerate(itertools.pairwise(ordered)):
@@ -129,21 +157,33 @@ def mdq_phases(
                 extra["salesforce_segment_index"] = str(int(first.segment_index))
             if first.segment_label:
                 extra["salesforce_segment_label"] = first.segment_label[:500]
+        billed_before = {i.id for i in lines if phase_start < resume.get(i.id, phase_start)}
+        idle = {i.id for i in lines if not bills[i.id].bills(phase_start)} | billed_before
+        stubs = []
+        for item in lines:
+            stub_months = bills[item.id].stub_months(phase_start)
+            if stub_months and not charges[item.id].metered and item.id not in billed_before:
+                quantity = whole_number(item.quantity, object_type="OrderItem", record_id=item.id, field="Quantity",
+                                        what="quantity")  # fmt: skip
+                stubs.append(prorated_item(item, charges[item.id], stub_months, charges[item.id].term_months,
+                                           quantity, currency))  # fmt: skip
         phase: dict[str, Any] = {
-            "items": _items(lines, line_prices, ctx, extra),
+            "items": _items(lines, line_prices, ctx, extra, idle),
             "duration": {"interval": "month", "interval_count": months},
             "metadata": {"salesforce_order_id": order.id, **extra},
         }
-        if index == 0 and one_time:
-            if len(one_time) > MAX_INVOICE_ITEMS_PER_PHASE:
-                raise DataError("Order", order.id, "OrderItems",
-                                f"{len(one_time)} one-time lines; Stripe allows 20 per phase.")  # fmt: skip
+        if index == 0 and one_time and not paid:  # a migrated order's were invoiced by the replaced system
             phase["add_invoice_items"] = [
                 {"price": Ref(line_prices[i.id]), "quantity": int(i.quantity),
                  "metadata": {"salesforce_order_item_id": i.id}}
                 for i in one_time
             ]  # fmt: skip
-        if order.skip_past_initial_invoices:
+        if stubs:
+            phase["add_invoice_items"] = [*phase.get("add_invoice_items", []), *stubs]
+        check_invoice_items(order.id, phase.get("add_invoice_items", []))
+        if order.skip_past_initial_invoices or prorated or billed_before:
             phase["proration_behavior"] = "none"
+        if billed_before:
+            phase["metadata"]["salesforce_migrated"] = "true"
         phases.append(ctx.apply(Kind.PHASE, phase, order))
     return phases

@@ -41,11 +41,10 @@ from cpq_sync.translate.evergreen import check_not_mixed, evergreen_subscription
 from cpq_sync.translate.mdq import mdq_phases
 from cpq_sync.translate.migration import is_migrated, skip_paid_periods
 from cpq_sync.translate.prices import consumption_tiers, is_metered, product_schedule, translate_meter
-from cpq_sync.translate.proration import prorated_phases
+from cpq_sync.translate.proration import check_invoice_items, prorated_phases
 from cpq_sync.translate.terms import payment_term_days, whole_number
 
 DEFAULT_DAYS_UNTIL_DUE = 30
-MAX_INVOICE_ITEMS_PER_PHASE = 20
 MAX_RECURRING_LINES = 100
 BILLING_MODE = {"type": "flexible"}
 """Sent on every new schedule and subscription: Stripe's flexible billing mode (the default since API
@@ -271,10 +270,7 @@ def _schedule(
                 "metadata": {"salesforce_order_item_id": item.id},
             }
         )
-    if len(add_items) > MAX_INVOICE_ITEMS_PER_PHASE:
-        raise DataError(
-            "Order", order.id, "OrderItems", f"{len(add_items)} one-time lines; Stripe allows 20 per phase."
-        )
+    check_invoice_items(order.id, add_items)
     phase: dict[str, Any] = {
         "items": list(items.values()),
         "duration": {"interval": "month", "interval_count": term},
@@ -285,19 +281,14 @@ def _schedule(
     if order.skip_past_initial_invoices:
         phase["proration_behavior"] = "none"  # do not bill the backdated past
     phase = ctx.apply(Kind.PHASE, phase, order)
+    phases = [phase]
+    if any(term % m for m in intervals):  # leftover months billed once, prorated
+        phases = prorated_phases(order, recurring, charges, phase, term, ctx.currency(order.currency))
     if ctx.migrated_before and is_migrated(order, ctx.migrated_before):
-        if any(term % m for m in intervals):
-            raise DataError("Order", order.id, "SBQQ__SubscriptionTerm__c",
-                            "a migrated order with a prorated term is not supported yet.")  # fmt: skip
         every = {line_prices[i.id]: charges[i.id].interval_months for i in recurring}
         item_intervals = [every[item["price"].key] for item in phase["items"]]
-        phases = skip_paid_periods(phase, start, ctx.migrated_before, item_intervals)
-        return schedule_desired(bundle, phases, start, days_until_due, ctx)
-    if any(term % m for m in intervals):  # leftover months billed once, prorated
-        currency = ctx.currency(order.currency)
-        phases = prorated_phases(order, recurring, charges, phase, term, currency)
-        return schedule_desired(bundle, phases, start, days_until_due, ctx)
-    return schedule_desired(bundle, [phase], start, days_until_due, ctx)
+        phases = skip_paid_periods(phases, start, ctx.migrated_before, item_intervals)
+    return schedule_desired(bundle, phases, start, days_until_due, ctx)
 
 
 def schedule_desired(

@@ -16,7 +16,9 @@ mismatch is an error on the line rather than a guess.
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import itertools
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -24,6 +26,7 @@ from cpq_sync.desired import Ref
 from cpq_sync.errors import DataError
 from cpq_sync.records import OrderItemRecord, OrderRecord
 from cpq_sync.translate.catalog import LineCharge, product_key
+from cpq_sync.translate.dates import add_months
 from cpq_sync.translate.terms import decimal_string, minor_units, whole_number
 
 MAX_INVOICE_ITEMS_PER_PHASE = 20
@@ -53,6 +56,69 @@ def leftover_per_unit(item: OrderItemRecord, charge: LineCharge, months: int, te
     return item.unit_price * months / term
 
 
+@dataclass(frozen=True)
+class Billing:
+    """How one line bills over its span (`start` to `end`: the contract, or its MDQ segment), on its billing
+    periods anchored on the contract's start: the time before the first period boundary (`first`) bills once,
+    prorated, at `start`; whole periods bill from `first` to `last`; the months left after `last` bill once,
+    prorated, at `last`. Quarterly segments of an annual line have no whole period: the segment bills once."""
+
+    start: dt.date
+    end: dt.date
+    first: dt.date
+    last: dt.date
+
+    def bills(self, day: dt.date) -> bool:
+        """Whether the line's recurring item bills (a quantity) in a phase starting on `day`."""
+        return self.first <= day < self.last
+
+    def stub_months(self, day: dt.date) -> int:
+        """The months billed once, prorated, by a phase starting on `day` (0: none)."""
+        if day == self.start and self.start < self.first:
+            return months_between(self.start, self.first)
+        if day == self.last and self.last < self.end:
+            return months_between(self.last, self.end)
+        return 0
+
+
+def months_between(start: dt.date, day: dt.date) -> int:
+    months = (day.year - start.year) * 12 + day.month - start.month
+    return months - 1 if add_months(start, months) > day else months
+
+
+def billing(anchor: dt.date, start: dt.date, end: dt.date, interval: int) -> Billing:
+    """A line's `Billing` from `start` to `end` on `interval`-month periods anchored on `anchor`."""
+    k = 0
+    while add_months(anchor, k * interval) < start:
+        k += 1
+    first = min(add_months(anchor, k * interval), end)
+    last = first
+    while add_months(anchor, (k + 1) * interval) <= end:
+        k += 1
+        last = add_months(anchor, k * interval)
+    return Billing(start, end, first, max(last, first))
+
+
+def prorated_item(
+    item: OrderItemRecord, charge: LineCharge, months: int, term: int, quantity: int, currency: str
+) -> dict[str, Any]:
+    """The one-time invoice item that bills `months` of a line's `term`, prorated as CPQ computed them."""
+    per_unit = leftover_per_unit(item, charge, months, term)
+    return {
+        "price_data": {
+            "currency": currency,
+            "product": Ref(product_key(item.product2_id)),
+            "unit_amount_decimal": decimal_string(minor_units(per_unit, currency)),
+        },
+        "quantity": quantity,
+        "metadata": {
+            "salesforce_order_item_id": item.id,
+            "salesforce_proration": "true",
+            "salesforce_prorated_months": str(months),
+        },
+    }
+
+
 def prorated_phases(
     order: OrderRecord,
     recurring: list[OrderItemRecord],
@@ -73,21 +139,8 @@ def prorated_phases(
             continue
         quantity = whole_number(item.quantity, object_type="OrderItem", record_id=item.id, field="Quantity",
                                 what="quantity")  # fmt: skip
-        per_unit = leftover_per_unit(item, charges[item.id], leftover, term)
         stubs.setdefault(whole[item.id], []).append(
-            {
-                "price_data": {
-                    "currency": currency,
-                    "product": Ref(product_key(item.product2_id)),
-                    "unit_amount_decimal": decimal_string(minor_units(per_unit, currency)),
-                },
-                "quantity": quantity,
-                "metadata": {
-                    "salesforce_order_item_id": item.id,
-                    "salesforce_proration": "true",
-                    "salesforce_prorated_months": str(leftover),
-                },
-            }
+            prorated_item(item, charges[item.id], leftover, term, quantity, currency)
         )
     splits = {line_id: months for line_id, months in whole.items() if months < term}
     bounds = sorted({0, *splits.values(), term})
@@ -107,7 +160,7 @@ def prorated_phases(
             if stubs.get(begin):
                 current["add_invoice_items"] = stubs[begin]
             current.update(proration_behavior="none", metadata=dict(phase.get("metadata", {})))
-        _check_count(order, current)
+        check_invoice_items(order.id, current.get("add_invoice_items", []))
         phases.append(current)
     return phases
 
@@ -119,13 +172,21 @@ def _idle(item: dict[str, Any], splits: dict[str, int], begin: int) -> bool:
     return line_id in splits and splits[line_id] <= begin
 
 
-def _check_count(order: OrderRecord, phase: dict[str, Any]) -> None:
-    count = len(phase.get("add_invoice_items", []))
-    if count > MAX_INVOICE_ITEMS_PER_PHASE:
-        raise DataError(
-            "Order",
-            order.id,
-            "OrderItems",
-            f"{count} one-time and prorated items in one phase; Stripe allows {MAX_INVOICE_ITEMS_PER_PHASE}.",
-            "split the order.",
-        )
+def check_invoice_items(order_id: str, items: list[dict[str, Any]]) -> None:
+    """The one check of Stripe's limit on a schedule phase's one-time items (`add_invoice_items`: one-time lines,
+    prorated months, amendments' prorated charges), wherever a phase's one-time items are built."""
+    count = len(items)
+    if count <= MAX_INVOICE_ITEMS_PER_PHASE:
+        return
+    prorated = sum(1 for i in items if i.get("metadata", {}).get("salesforce_proration") == "true")
+    if not prorated:
+        raise DataError("Order", order_id, "OrderItems",
+                        f"{count} one-time lines; Stripe allows {MAX_INVOICE_ITEMS_PER_PHASE} per phase.")  # fmt: skip
+    raise DataError(
+        "Order",
+        order_id,
+        "OrderItems",
+        f"{count} one-time items in one phase ({count - prorated} one-time lines, {prorated} prorated charges); "
+        f"Stripe allows {MAX_INVOICE_ITEMS_PER_PHASE} per phase.",
+        "split the order (or the amendment) so that no phase bills more than 20 one-time lines and prorated charges.",
+    )

@@ -57,8 +57,9 @@ def bundle(
     frequency: str = "Monthly",
     stripe_id: str | None = None,
     end: dt.date | None = None,
+    to: dt.date = END,
 ) -> OrderBundle:
-    months = (END.year - start.year) * 12 + END.month - start.month
+    months = (to.year - start.year) * 12 + to.month - start.month
     items = []
     for k, spec in enumerate(lines):
         product_id, quantity = spec[0], spec[1]
@@ -90,7 +91,7 @@ def bundle(
             "accountid": ACCOUNT,
             "type": "Amendment" if amendment else "New",
             "effectivedate": start.isoformat(),
-            "enddate": (end or END - dt.timedelta(days=1)).isoformat(),
+            "enddate": (end or to - dt.timedelta(days=1)).isoformat(),
             "currencyisocode": "USD",
             "contractid": CONTRACT,
             "sbqq__quote__r.sbqq__startdate__c": start.isoformat(),
@@ -291,6 +292,41 @@ def test_off_boundary_amendment_bills_the_prorated_months_once(ctx: TranslateCon
     assert stub["metadata"]["salesforce_prorated_days"] == "14"
 
 
+def usage(b: OrderBundle, *products: str) -> OrderBundle:
+    """The bundle with its lines of `products` as usage lines (metered: they bill what is used)."""
+    items = [i.model_copy(update={"charge_type": "Usage"}) if i.product2_id in products else i for i in b.items]
+    return OrderBundle(b.order, items, b.account, b.products, b.pricebook_entries)
+
+
+# Usage (metered) lines bill what is used, never a prorated share: on a quarterly contract of 10 x A and 3 of a
+# usage line B, amendments in month 1 (off the quarterly boundary). (amendment lines) -> the amendment phase's
+# one-time items (prorated months, units) and the credits.
+USAGE_NOT_PRORATED: list[tuple[str, list[Any], list[tuple[str, int]], list[int]]] = [
+    ("a usage line added off its boundary: no prorated charge", [(PROD_B, 2)], [], []),
+    ("usage units added to the usage line: no prorated charge", [(PROD_B, 2, B1)], [], []),
+    ("usage units removed off the boundary: no credit", [(PROD_B, -1, B1)], [], []),
+    ("a licensed line next to them still bills its 2 months to the boundary once", [(PROD_A, 1, A1), (PROD_B, 2)],
+     [("2", 1)], []),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "changes", "stubs", "credits"), USAGE_NOT_PRORATED,
+                         ids=[c[0] for c in USAGE_NOT_PRORATED])  # fmt: skip
+def test_usage_lines_are_never_prorated_by_an_amendment(
+    ctx: TranslateContext, name: str, changes: list[Any], stubs: list[tuple[str, int]], credits: list[int]
+) -> None:
+    initial = usage(bundle(1, [(PROD_A, 10), (PROD_B, 3)], frequency="Quarterly"), PROD_B)
+    amendment = usage(amend(2, 1, changes, frequency="Quarterly"), PROD_B)
+    result = translate_contract(Contract(CONTRACT, initial, [amendment]), ctx)
+    assert result.failures == {} and result.main is not None
+    phase = result.main.params["phases"][1]
+    got = [(a["metadata"]["salesforce_prorated_months"], a["quantity"]) for a in phase.get("add_invoice_items", [])]
+    assert got == stubs
+    assert [a["amount"] for a in result.main.children.get("adjustments", [])] == credits
+    metered = [i for i in phase["items"] if i["price"].key != A]  # a usage line's price is its own
+    assert metered and all("quantity" not in i for i in metered)  # usage decides what they bill
+
+
 Y = f"price:{PBE_Y}"
 Y1 = item_id(1, 1)  # the initial order's annual line, when it has one
 # Contracts whose lines bill at different frequencies (flexible billing mode): (frequency of the A lines, initial
@@ -467,3 +503,226 @@ def test_mdq_amendment_changes_the_current_and_later_segments_matched_by_dates(c
     assert result.main is not None
     labels = [p["metadata"].get("salesforce_segment_label") for p in result.main.params["phases"]]
     assert labels == ["Year 1", "Year 2", "Year 2", "Year 3"]
+
+
+END18 = M(START, 18)
+SEATS = item_id(1, 0)  # the 18-month contract's annual seats
+
+
+def months_from_start(day: dt.date) -> int:
+    return (day.year - START.year) * 12 + day.month - START.month
+
+
+def money_view(
+    result: ContractTranslation,
+) -> tuple[list[tuple[dt.date, dict[str, int], list[tuple[int, int]]]], list[int]]:
+    """Each phase's start, its items' quantities and its one-time prorated items (cents a unit, units); then the
+    credits."""
+    assert result.main is not None
+    phases = []
+    for (start, _, items), phase in zip(phase_view(result), result.main.params["phases"], strict=True):
+        stubs = [(int(Decimal(a["price_data"]["unit_amount_decimal"])), a["quantity"])
+                 for a in phase.get("add_invoice_items", []) if "price_data" in a]  # fmt: skip
+        phases.append((start, items, stubs))
+    return phases, [a["amount"] for a in result.main.children.get("adjustments", [])]
+
+
+# An 18-month contract of 3 annual seats (10 USD a month: 120 a year, UnitPrice 180): the first year bills whole,
+# the 6 months left over bill once at month 12 (60 a seat), the seats idle at quantity 0. Each amendment below is
+# priced by CPQ for the rest of the term (10 USD a month of it) and bills exactly that, period by period.
+PRORATED_TERM: list[tuple[str, int, list[Any], list[Any], list[int]]] = [
+    (
+        "2 seats added in month 4: 8 months to the year's end once, then the leftover 6 with the others",
+        4, [(PROD_Y, 2, SEATS)],
+        [(START, {Y: 3}, []), (M(START, 4), {Y: 5}, [(8000, 2)]), (M(START, 12), {Y: 0}, [(6000, 5)])],
+        [],
+    ),
+    (
+        "1 seat removed in month 4: credited the 8 unused months; the leftover bills for 2",
+        4, [(PROD_Y, -1, SEATS)],
+        [(START, {Y: 3}, []), (M(START, 4), {Y: 2}, []), (M(START, 12), {Y: 0}, [(6000, 2)])],
+        [-8000],
+    ),
+    (
+        "a monthly product added in month 4 bills monthly to the end, through the leftover months",
+        4, [(PROD_B, 2)],
+        [(START, {Y: 3}, []), (M(START, 4), {Y: 3, B: 2}, []), (M(START, 12), {Y: 0, B: 2}, [(6000, 3)])],
+        [],
+    ),
+    (
+        "2 seats added in month 14, in the leftover months: their 4 months once",
+        14, [(PROD_Y, 2, SEATS)],
+        [(START, {Y: 3}, []), (M(START, 12), {Y: 0}, [(6000, 3)]), (M(START, 14), {Y: 0}, [(4000, 2)])],
+        [],
+    ),
+    (
+        "1 seat removed in month 14: its 4 unused months credited",
+        14, [(PROD_Y, -1, SEATS)],
+        [(START, {Y: 3}, []), (M(START, 12), {Y: 0}, [(6000, 3)]), (M(START, 14), {Y: 0}, [])],
+        [-4000],
+    ),
+    (
+        "terminated in month 4: idle to the year's end, the 8 unused months credited, no leftover billed",
+        4, [(PROD_Y, -3, SEATS)],
+        [(START, {Y: 3}, []), (M(START, 4), {Y: 0}, [])],
+        [-3 * 8000],
+    ),
+    (
+        "2 seats added on the leftover's first day: the leftover bills them with the others",
+        12, [(PROD_Y, 2, SEATS)],
+        [(START, {Y: 3}, []), (M(START, 12), {Y: 0}, [(6000, 5)])],
+        [],
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "month", "changes", "phases", "credits"), PRORATED_TERM,
+                         ids=[c[0] for c in PRORATED_TERM])  # fmt: skip
+def test_amendments_of_a_prorated_term(
+    ctx: TranslateContext, name: str, month: int, changes: list[Any], phases: list[Any], credits: list[int]
+) -> None:
+    initial = bundle(1, [(PROD_Y, 3)], to=END18)
+    amendment = bundle(2, changes, start=M(START, month), amendment=True, to=END18)
+    result = translate_contract(Contract(CONTRACT, initial, [amendment]), ctx)
+    assert result.failures == {} and result.applied == [amendment.order.id]
+    assert money_view(result) == (phases, credits)
+    assert result.main is not None
+    alone = translate_order(initial, ctx).main.params["phases"]
+    before = [p for p in result.main.params["phases"] if p["end_date"] <= utc_midnight(M(START, month))]
+    assert [{k: v for k, v in p.items() if k not in ("start_date", "end_date")} for p in before] == [
+        {k: v for k, v in p.items() if k != "duration"} for p in alone[: len(before)]
+    ]  # the phases before the amendment are the initial order's, unchanged
+    # In money: the contract bills what CPQ sold, the initial order's 3 x 180 and the amendment's TotalPrice.
+    view, adjustments = money_view(result)
+    months = [(s, M(START, 18) if i + 1 == len(view) else view[i + 1][0]) for i, (s, _, _) in enumerate(view)]
+    billed = sum(adjustments)
+    for (start, items, stubs), (_, end) in zip(view, months, strict=True):
+        billed += sum(cents * units for cents, units in stubs)
+        for key, quantity in items.items():  # a period bills at each of its boundaries within the phase
+            every = 12 if key == Y else 1
+            offsets = range(months_from_start(start), months_from_start(end))
+            billed += quantity * sum(1 for m in offsets if m % every == 0) * (12000 if key == Y else 2000)
+    sold = 3 * 18000 + sum(int(i.quantity * i.unit_price * 100) for i in amendment.items)
+    assert billed == sold
+
+
+# Stripe bills at most 20 one-time items per phase: an amendment of the 18-month contract of 1 annual seat adds
+# `new` lines of annual seats in month 4 (each bills its 8 months to the year's end once, then its leftover 6
+# months with the others at month 12) and `one_time` one-time lines. (new, one_time) -> the error, or None.
+ONE_TIME_LIMIT: list[tuple[str, int, int, str | None]] = [
+    ("19 seats added: 19 prorated charges in month 4, 20 leftovers at month 12", 19, 0, None),
+    ("20 seats added: 20 in month 4, but 21 leftovers at month 12", 20, 0,
+     "21 one-time items in one phase (0 one-time lines, 21 prorated charges); Stripe allows 20 per phase."),
+    ("15 seats and 6 one-time lines: 21 in month 4", 15, 6,
+     "21 one-time items in one phase (6 one-time lines, 15 prorated charges); Stripe allows 20 per phase."),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "new", "one_time", "error"), ONE_TIME_LIMIT, ids=[c[0] for c in ONE_TIME_LIMIT])
+def test_every_phase_of_an_amended_contract_keeps_to_stripes_20_one_time_items(
+    ctx: TranslateContext, name: str, new: int, one_time: int, error: str | None
+) -> None:
+    initial = bundle(1, [(PROD_Y, 1)], to=END18)
+    amendment = bundle(2, [(PROD_Y, 1)] * new, start=M(START, 4), amendment=True, to=END18)
+    extra = [i.model_copy(update={"id": item_id(2, 100 + k), "charge_type": "One-Time", "billing_frequency": None})
+             for k, i in enumerate([amendment.items[0]] * one_time)]  # fmt: skip
+    amendment = OrderBundle(amendment.order, [*amendment.items, *extra], amendment.account, amendment.products,
+                            amendment.pricebook_entries)  # fmt: skip
+    result = translate_contract(Contract(CONTRACT, initial, [amendment]), ctx)
+    if error is None:
+        assert result.failures == {} and result.main is not None
+        counts = [len(p.get("add_invoice_items", [])) for p in result.main.params["phases"]]
+        assert counts == [0, new + one_time, new + 1]
+        return
+    failure = result.failures[amendment.order.id]
+    assert (failure.object_type, failure.record_id, failure.field) == ("Order", amendment.order.id, "OrderItems")
+    assert failure.problem == error
+    assert result.applied == []
+
+
+def migrated(b: OrderBundle, activated: str) -> OrderBundle:
+    order = b.order.model_copy(update={"activated_date": dt.datetime.fromisoformat(activated)})
+    return OrderBundle(order, b.items, b.account, b.products, b.pricebook_entries)
+
+
+# A 12-month contract of 10 x A (10 USD a month) activated before the sync start date (2026-03-15) and migrated:
+# its first 3 months were billed by the system the sync replaces. (amendment month, lines, activated before the
+# sync start) -> phases (start, quantities, prorated (cents a unit, units)) and credits.
+MIGRATED_AMENDMENTS: list[tuple[str, int, list[Any], bool, list[Any], list[int]]] = [
+    (
+        "an amendment after the paid months bills as usual",
+        5, [(PROD_A, 2, A1)], False,
+        [(START, {A: 0}, []), (M(START, 3), {A: 10}, []), (M(START, 5), {A: 12}, [])], [],
+    ),
+    (
+        "an amendment activated after the sync start, inside the paid months: its units' months to their end once",
+        1, [(PROD_A, 2, A1)], False,
+        [(START, {A: 0}, []), (M(START, 1), {A: 0}, [(2000, 2)]), (M(START, 3), {A: 12}, [])], [],
+    ),
+    (
+        "a migrated amendment inside the paid months: billed by the replaced system too",
+        1, [(PROD_A, 2, A1)], True,
+        [(START, {A: 0}, []), (M(START, 1), {A: 0}, []), (M(START, 3), {A: 12}, [])], [],
+    ),
+    (
+        "units removed inside the paid months by a later amendment: their paid months credited",
+        1, [(PROD_A, -2, A1)], False,
+        [(START, {A: 0}, []), (M(START, 1), {A: 0}, []), (M(START, 3), {A: 8}, [])], [-4000],
+    ),
+    (
+        "a product added inside the paid months by a migrated amendment: billed by the replaced system too",
+        1, [(PROD_B, 2)], True,
+        [(START, {A: 0}, []), (M(START, 1), {A: 0, B: 0}, []), (M(START, 3), {A: 10, B: 2}, [])], [],
+    ),
+    (
+        "a product added inside the paid months by a later amendment: billed from its start",
+        1, [(PROD_B, 2)], False,
+        [(START, {A: 0}, []), (M(START, 1), {A: 0, B: 2}, []), (M(START, 3), {A: 10, B: 2}, [])], [],
+    ),
+    (
+        "an annual product added by a migrated amendment: its months to the year's end billed by the replaced system",
+        1, [(PROD_Y, 1)], True,
+        [(START, {A: 0}, []), (M(START, 1), {A: 0, Y: 0}, []), (M(START, 3), {A: 10, Y: 0}, [])], [],
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "month", "changes", "old", "phases", "credits"), MIGRATED_AMENDMENTS,
+                         ids=[c[0] for c in MIGRATED_AMENDMENTS])  # fmt: skip
+def test_amendments_of_a_migrated_order(
+    ctx: TranslateContext, name: str, month: int, changes: list[Any], old: bool, phases: Any, credits: list[int]
+) -> None:
+    import dataclasses
+
+    migrating = dataclasses.replace(ctx, migrated_before=dt.date(2026, 3, 15))
+    initial = migrated(bundle(1, [(PROD_A, 10)]), "2025-12-20T10:00:00+00:00")
+    amendment = migrated(amend(2, month, changes), "2026-03-01T10:00:00+00:00" if old else "2026-03-20T10:00:00+00:00")
+    result = translate_contract(Contract(CONTRACT, initial, [amendment]), migrating)
+    assert result.failures == {} and result.applied == [amendment.order.id]
+    assert money_view(result) == (phases, credits)
+    assert result.main is not None
+    alone = translate_order(initial, migrating).main.params["phases"]
+    assert {k: v for k, v in alone[0].items() if k != "duration"} == {
+        k: v for k, v in result.main.params["phases"][0].items() if k not in ("start_date", "end_date")
+    }
+
+
+def test_a_new_line_of_a_migrated_amendment_bills_from_its_first_period_after_the_sync_start(
+    ctx: TranslateContext,
+) -> None:
+    """A 12-month contract of 10 x A (monthly) migrated with the sync start date 2026-04-15; a migrated amendment
+    adds 2 of a quarterly B from month 1 (February). The replaced system billed B's 2 months to the quarter and
+    the quarter from April (it started before the sync start date), so B bills from July, in a phase of its own;
+    A bills from May, its first month after the sync start date."""
+    import dataclasses
+
+    migrating = dataclasses.replace(ctx, migrated_before=dt.date(2026, 4, 15))
+    initial = migrated(bundle(1, [(PROD_A, 10)]), "2025-12-20T10:00:00+00:00")
+    amendment = migrated(amend(2, 1, [(PROD_B, 2)], frequency="Quarterly"), "2026-04-01T10:00:00+00:00")
+    result = translate_contract(Contract(CONTRACT, initial, [amendment]), migrating)
+    assert result.failures == {} and result.applied == [amendment.order.id]
+    assert money_view(result) == (
+        [(START, {A: 0}, []), (M(START, 1), {A: 0, B: 0}, []), (M(START, 4), {A: 10, B: 0}, []),
+         (M(START, 6), {A: 10, B: 2}, [])],
+        [],
+    )  # fmt: skip

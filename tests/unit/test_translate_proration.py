@@ -166,3 +166,40 @@ def test_migrated_order_mixing_frequencies_resumes_each_line_on_its_own_period(
     phases = translate_order(order, migrating).main.params["phases"]
     assert [(p["duration"]["interval_count"], [i["quantity"] for i in p["items"]]) for p in phases] == expected
     assert all(p.get("proration_behavior") == "none" for p in phases if 0 in [i["quantity"] for i in p["items"]])
+
+
+# A migrated 18-month order from 2022-01-01 (activated before the sync start): 3 annual seats (UnitPrice 180: a
+# year, then 6 months billed once, 60 USD a seat) and 2 of a monthly line. The periods billed before the sync
+# start date are not billed again, the leftover months only if they start on or after it.
+# (sync start) -> [(phase months, [annual, monthly quantities], prorated (cents a unit, units) billed)]
+MIGRATED_PRORATED: list[tuple[str, str, list[tuple[int, list[int], list[tuple[int, int]]]]]] = [
+    ("sync start in month 2: the first year paid, the leftover billed", "2022-02-15",
+     [(2, [0, 0], []), (10, [0, 2], []), (6, [0, 2], [(6000, 3)])]),
+    ("sync start on the leftover's first day: billed", "2023-01-01", [(12, [0, 0], []), (6, [0, 2], [(6000, 3)])]),
+    ("sync start in the leftover months: paid", "2023-03-01", [(12, [0, 0], []), (2, [0, 0], []), (4, [0, 2], [])]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "sync_start", "expected"), MIGRATED_PRORATED, ids=[m[0] for m in MIGRATED_PRORATED])
+def test_migrated_order_with_a_prorated_term(
+    ctx: TranslateContext, name: str, sync_start: str, expected: list[tuple[int, list[int], list[tuple[int, int]]]]
+) -> None:
+    import dataclasses
+    import datetime as dt
+
+    migrating = dataclasses.replace(ctx, migrated_before=dt.date.fromisoformat(sync_start))
+    items = [
+        line(1, PROD_A, PBE_A, "3", "180", sbqq__subscriptionterm__c=18, sbqq__proratemultiplier__c="1.5", **ANNUAL),
+        line(2, PROD_A, PBE_A, "2", "180", sbqq__subscriptionterm__c=18),
+    ]
+    order = bundle(items, activateddate="2021-12-20T10:00:00Z", **{"sbqq__quote__r.sbqq__subscriptionterm__c": 18})
+    phases = translate_order(order, migrating).main.params["phases"]
+    got = []
+    for p in phases:
+        stubs = [
+            (int(Decimal(a["price_data"]["unit_amount_decimal"])), a["quantity"])
+            for a in p.get("add_invoice_items", [])
+        ]
+        got.append((p["duration"]["interval_count"], [i["quantity"] for i in p["items"]], stubs))
+    assert got == expected
+    assert all(p.get("proration_behavior") == "none" for p in phases if 0 in [i["quantity"] for i in p["items"]])

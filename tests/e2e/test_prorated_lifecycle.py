@@ -1,0 +1,296 @@
+"""Issue 5's last cases end to end on the two sandboxes: amendments of a prorated term, MDQ segments that are not a
+whole number of their line's billing periods, and migrated orders (prorated, amended). Money is checked with the
+sandbox Stripe's billing preview, period by period, against what CPQ sold."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from cpq_sync.ops.invariants import cents_sold
+from cpq_sync.sandbox import salesforce as sandbox_sf
+from cpq_sync.sandbox import stripe as sandbox_stripe
+from tests.e2e.support import (
+    account_id,
+    add_months,
+    add_segment_line,
+    connect_both,
+    create_mdq_order,
+    create_order,
+    create_product,
+    run_sync,
+    stripe_posts,
+)
+
+pytestmark = pytest.mark.xdist_group("prefect")
+
+
+def billed(directory: Path, schedule_id: str) -> list[tuple[dt.date, int]]:
+    """The schedule's invoices that bill something: (period start, total in cents)."""
+    return [
+        (inv.period_start.date(), inv.total)
+        for inv in sandbox_stripe.billing_preview(directory, schedule_id)
+        if inv.total
+    ]
+
+
+def the_day_before(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day - dt.timedelta(days=1), dt.time(12), tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def org(sandbox: Path) -> Path:
+    """The demo company's accounts and catalog (one seeded order: the tests build their own)."""
+    sandbox_sf.seed_org(sandbox, orders=1, seed=7)
+    return sandbox
+
+
+def test_amendments_of_an_18_month_term_billed_annually_add_units_and_a_product(org: Path) -> None:
+    """3 annual seats for 18 months (a year, then the 6 months left over billed once); from month 4, 2 seats more
+    and a monthly product; from month 14 (the leftover months), 1 seat and 1 unit of the product more. Each
+    amendment adds a phase from its start and bills CPQ's prorated amounts; the past phases are kept."""
+    sf, stripe = connect_both(org)
+    create_product(sf, "Annual Seats", Decimal(120), "Annual")
+    create_product(sf, "Widget A", Decimal(10))
+    start = sandbox_sf.now(org).date().replace(day=1)
+    end = add_months(start, 18) - dt.timedelta(days=1)
+    acct = account_id(sf, "Acme%")
+    initial, (seats,) = create_order(sf, acct, [("Annual Seats", 3)], start=start, term=18, contract=True)
+    contract = sf.Order.get(initial)["ContractId"]
+    assert initial in run_sync(order_ids=[initial]).synced_orders
+    schedule_id = sf.Order.get(initial)["Stripe_ID__c"]
+    before = stripe.v1.subscription_schedules.retrieve(schedule_id).phases
+
+    first, (_, widget) = create_order(
+        sf, acct, [("Annual Seats", 2, seats), ("Widget A", 2)], start=add_months(start, 4), term=14,
+        amends=contract, end=end,
+    )  # fmt: skip
+    second, _ = create_order(
+        sf, acct, [("Annual Seats", 1, seats), ("Widget A", 1, widget)], start=add_months(start, 14), term=4,
+        amends=contract, end=end,
+    )  # fmt: skip
+    report = run_sync(order_ids=[first, second])
+    assert report.failed == [] and {first, second} <= set(report.synced_orders)
+    assert sf.Order.get(first)["Stripe_ID__c"] == sf.Order.get(second)["Stripe_ID__c"] == schedule_id
+    after = stripe.v1.subscription_schedules.retrieve(schedule_id).phases
+    assert after[0].start_date == before[0].start_date and after[-1].end_date == before[-1].end_date
+    starts = [add_months(start, m) for m in (0, 4, 12, 14)]
+    assert [p.start_date for p in after] == [int(dt.datetime.combine(d, dt.time(), dt.UTC).timestamp()) for d in starts]
+
+    expected = (
+        [(start, 3 * 120_00)]
+        + [(add_months(start, 4), 2 * 80_00 + 2 * 10_00)]  # the 2 seats' 8 months to the year's end, once
+        + [(add_months(start, m), 2 * 10_00) for m in range(5, 12)]
+        + [(add_months(start, 12), 5 * 60_00 + 2 * 10_00)]  # the 6 months left over, for the 5 seats
+        + [(add_months(start, 13), 2 * 10_00)]
+        + [(add_months(start, 14), 1 * 40_00 + 3 * 10_00)]  # the seat added in the leftover months: its 4 months
+        + [(add_months(start, m), 3 * 10_00) for m in range(15, 18)]
+    )
+    assert billed(org, schedule_id) == expected
+    assert sum(t for _, t in expected) == cents_sold(sf, initial, first, second) == 1180_00
+
+    posts = len(stripe_posts(org))
+    rerun = run_sync(order_ids=[initial, first, second])
+    assert rerun.failed == [] and not set(rerun.synced_orders) & {initial, first, second}
+    assert len(stripe_posts(org)) == posts  # a rerun writes nothing
+
+
+def test_reductions_of_an_18_month_term_in_its_first_year_and_its_leftover_months(org: Path) -> None:
+    """3 annual seats for 18 months next to a monthly product; 1 seat removed from month 4 (its 8 unused months
+    credited, the leftover billed for 2 seats), then 1 from month 14 (its 4 unused leftover months credited).
+    Each amendment is synced the day before it starts; its credit is on the next invoice."""
+    sf, _ = connect_both(org)
+    create_product(sf, "Annual Seats", Decimal(120), "Annual")
+    create_product(sf, "Widget B", Decimal(20))
+    start = sandbox_sf.now(org).date().replace(day=1)
+    end = add_months(start, 18) - dt.timedelta(days=1)
+    acct = account_id(sf, "Acme%")
+    initial, (seats, _) = create_order(
+        sf, acct, [("Annual Seats", 3), ("Widget B", 5)], start=start, term=18, contract=True
+    )
+    contract = sf.Order.get(initial)["ContractId"]
+    assert initial in run_sync(order_ids=[initial]).synced_orders
+    schedule_id = sf.Order.get(initial)["Stripe_ID__c"]
+    orders = [initial]
+    for month in (4, 14):
+        sandbox_stripe.set_clock(org, the_day_before(add_months(start, month)))
+        amendment, _ = create_order(
+            sf, acct, [("Annual Seats", -1, seats)], start=add_months(start, month), term=18 - month,
+            amends=contract, end=end,
+        )  # fmt: skip
+        report = run_sync(order_ids=[amendment])
+        assert report.failed == [] and amendment in report.synced_orders
+        orders.append(amendment)
+    expected = (
+        [(start, 3 * 120_00 + 100_00)]
+        + [(add_months(start, m), 100_00) for m in range(1, 4)]
+        + [(add_months(start, 4), 100_00 - 80_00)]  # 1 seat's 8 unused months credited
+        + [(add_months(start, m), 100_00) for m in range(5, 12)]
+        + [(add_months(start, 12), 100_00 + 2 * 60_00)]  # the leftover months for the 2 seats left
+        + [(add_months(start, 13), 100_00)]
+        + [(add_months(start, 14), 100_00 - 40_00)]  # 1 seat's 4 unused leftover months credited
+        + [(add_months(start, m), 100_00) for m in range(15, 18)]
+    )
+    assert billed(org, schedule_id) == expected
+    assert sum(t for _, t in expected) == cents_sold(sf, *orders) == 2160_00
+
+
+def test_quarterly_segments_of_an_annual_line_and_their_amendment(org: Path) -> None:
+    """An MDQ ramp of annual seats in quarterly segments (10, 15, 20, 25 seats) next to a monthly fee: each
+    segment bills CPQ's prorated amount (a quarter of the year's price) once, at its start. An amendment from the
+    second quarter adds 5 seats to every later segment."""
+    sf, stripe = connect_both(org)
+    create_product(sf, "Ramp Seats", Decimal(100), "Annual")
+    create_product(sf, "Monthly Fee", Decimal(49))
+    start = sandbox_sf.now(org).date().replace(day=1)
+    acct = account_id(sf, "Acme%")
+    segments = [(10, Decimal(0)), (15, Decimal(0)), (20, Decimal(0)), (25, Decimal(0))]
+    initial, lines = create_mdq_order(
+        sf, acct, "Ramp Seats", segments, start=start, segment_months=3, plain=(("Monthly Fee", 2),), contract=True
+    )
+    report = run_sync(order_ids=[initial])
+    assert report.failed == [] and initial in report.synced_orders
+    schedule_id = sf.Order.get(initial)["Stripe_ID__c"]
+    schedule = stripe.v1.subscription_schedules.retrieve(schedule_id)
+    assert [p.metadata["salesforce_segment_label"] for p in schedule.phases] == [f"Year {k}" for k in (1, 2, 3, 4)]
+    quarters = {0: 10, 3: 15, 6: 20, 9: 25}
+    assert billed(org, schedule_id) == [(add_months(start, m), 98_00 + quarters.get(m, 0) * 25_00) for m in range(12)]
+    assert sum(t for _, t in billed(org, schedule_id)) == cents_sold(sf, initial)
+
+    amendment, _ = create_order(
+        sf, acct, [], start=add_months(start, 3), term=9, amends=sf.Order.get(initial)["ContractId"],
+        end=add_months(start, 12) - dt.timedelta(days=1), activate=False,
+    )  # fmt: skip
+    for index in (2, 3, 4):
+        seg_start = add_months(start, 3 * (index - 1))
+        add_segment_line(sf, amendment, "Ramp Seats", index, 5, seg_start, 3, revised=lines[index - 1])
+    sf.Order.update(amendment, {"Status": "Activated"})
+    report = run_sync(order_ids=[amendment])
+    assert report.failed == [] and amendment in report.synced_orders
+    quarters = {0: 10, 3: 20, 6: 25, 9: 30}
+    assert billed(org, schedule_id) == [(add_months(start, m), 98_00 + quarters.get(m, 0) * 25_00) for m in range(12)]
+    assert sum(t for _, t in billed(org, schedule_id)) == cents_sold(sf, initial, amendment)
+
+
+def test_an_18_month_ramp_billed_annually_with_a_last_segment_of_6_months(org: Path) -> None:
+    sf, stripe = connect_both(org)
+    create_product(sf, "Ramp Seats", Decimal(100), "Annual")
+    start = sandbox_sf.now(org).date().replace(day=1)
+    acct = account_id(sf, "Acme%")
+    order_id, _ = create_order(sf, acct, [], start=start, term=18, activate=False)
+    add_segment_line(sf, order_id, "Ramp Seats", 1, 10, start, 12)
+    add_segment_line(sf, order_id, "Ramp Seats", 2, 15, add_months(start, 12), 6)
+    sf.Order.update(order_id, {"Status": "Activated"})
+    report = run_sync(order_ids=[order_id])
+    assert report.failed == [] and order_id in report.synced_orders
+    schedule_id = sf.Order.get(order_id)["Stripe_ID__c"]
+    phases = stripe.v1.subscription_schedules.retrieve(schedule_id).phases
+    assert [[i.quantity for i in p["items"]] for p in phases] == [[10], [0]]
+    assert billed(org, schedule_id) == [(start, 10 * 100_00), (add_months(start, 12), 15 * 50_00)]
+    assert sum(t for _, t in billed(org, schedule_id)) == cents_sold(sf, order_id)
+
+
+def test_a_migrated_18_month_contract_and_its_amendments(org: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An 18-month contract (3 annual seats, 4 of a monthly widget) that started two months ago, migrated: the old
+    system billed the first year of seats and the widget's months to the sync start date. An amendment activated
+    before the sync start date (1 widget more from month 1) was billed by the old system up to then too; one
+    activated after it (2 seats more from month 4) bills its 8 months to the year's end once, and the leftover
+    6 months bill for the 5 seats. Stripe bills the rest of what CPQ sold, never a paid period again."""
+    sf, _ = connect_both(org)
+    create_product(sf, "Annual Seats", Decimal(120), "Annual")
+    create_product(sf, "Widget A", Decimal(10))
+    today = sandbox_sf.now(org).date()
+    start = add_months(today.replace(day=1), -2)
+    sync_start = add_months(today.replace(day=1), 1)
+    end = add_months(start, 18) - dt.timedelta(days=1)
+    acct = account_id(sf, "Acme%")
+
+    def activated(order_id: str, when: dt.datetime) -> None:
+        sf.Order.update(order_id, {"ActivatedDate": when.strftime("%Y-%m-%dT%H:%M:%SZ")})
+
+    yesterday = dt.datetime.combine(today, dt.time(9), tzinfo=dt.UTC) - dt.timedelta(days=1)
+    initial, (seats, widget) = create_order(
+        sf, acct, [("Annual Seats", 3), ("Widget A", 4)], start=start, term=18, contract=True
+    )
+    activated(initial, yesterday)
+    contract = sf.Order.get(initial)["ContractId"]
+    old, _ = create_order(
+        sf, acct, [("Widget A", 1, widget)], start=add_months(start, 1), term=17, amends=contract, end=end
+    )
+    activated(old, yesterday)
+    new, _ = create_order(
+        sf, acct, [("Annual Seats", 2, seats)], start=add_months(start, 4), term=14, amends=contract, end=end
+    )
+    activated(new, dt.datetime.combine(sync_start, dt.time(9), tzinfo=dt.UTC))
+    monkeypatch.setenv("CPQ_SYNC_SYNC_START_DATE", sync_start.isoformat())
+    monkeypatch.setenv("CPQ_SYNC_MIGRATE_ORDERS_BEFORE_START_DATE", "true")
+    report = run_sync(order_ids=[initial, old, new])
+    assert report.failed == [] and {initial, old, new} <= set(report.synced_orders)
+    schedule_id = sf.Order.get(initial)["Stripe_ID__c"]
+    assert sf.Order.get(old)["Stripe_ID__c"] == sf.Order.get(new)["Stripe_ID__c"] == schedule_id
+    expected = (
+        [(add_months(start, 3), 5 * 10_00)]
+        + [(add_months(start, 4), 5 * 10_00 + 2 * 80_00)]
+        + [(add_months(start, m), 5 * 10_00) for m in range(5, 12)]
+        + [(add_months(start, 12), 5 * 10_00 + 5 * 60_00)]
+        + [(add_months(start, m), 5 * 10_00) for m in range(13, 18)]
+    )
+    assert billed(org, schedule_id) == expected
+    paid_before = 3 * 120_00 + 3 * 4 * 10_00 + 2 * 10_00  # the seats' first year, the widgets' months to the start
+    assert sum(t for _, t in expected) == cents_sold(sf, initial, old, new) - paid_before
+    posts = len(stripe_posts(org))
+    assert run_sync(order_ids=[initial, old, new]).failed == []
+    assert len(stripe_posts(org)) == posts
+
+
+def test_a_migrated_mdq_ramp_and_its_amendment_bill_nothing_already_paid(
+    org: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An MDQ ramp of annual seats in quarterly segments (10, 15, 20, 25 seats, each a quarter of the year's price
+    billed once at its start) next to a monthly fee, started four months ago and migrated: the old system billed
+    the first two quarters and the fee's months to the sync start date. An amendment activated before the sync
+    start date adds 5 seats to the second, third and fourth quarters: the second was billed by the old system, the
+    others bill the new quantity. Stripe bills the rest of what CPQ sold, never a paid period again."""
+    sf, _ = connect_both(org)
+    create_product(sf, "Ramp Seats", Decimal(100), "Annual")
+    create_product(sf, "Monthly Fee", Decimal(49))
+    today = sandbox_sf.now(org).date()
+    start = add_months(today.replace(day=1), -4)
+    sync_start = add_months(today.replace(day=1), 1)
+    acct = account_id(sf, "Acme%")
+    segments = [(10, Decimal(0)), (15, Decimal(0)), (20, Decimal(0)), (25, Decimal(0))]
+    initial, lines = create_mdq_order(
+        sf, acct, "Ramp Seats", segments, start=start, segment_months=3, plain=(("Monthly Fee", 2),), contract=True
+    )
+    yesterday = (dt.datetime.combine(today, dt.time(9), tzinfo=dt.UTC) - dt.timedelta(days=1)).strftime(
+        "%Y-%m-%dT%H:%M:%SZ"
+    )
+    sf.Order.update(initial, {"ActivatedDate": yesterday})
+    amendment, _ = create_order(
+        sf, acct, [], start=add_months(start, 3), term=9, amends=sf.Order.get(initial)["ContractId"],
+        end=add_months(start, 12) - dt.timedelta(days=1), activate=False,
+    )  # fmt: skip
+    for index in (2, 3, 4):
+        add_segment_line(sf, amendment, "Ramp Seats", index, 5, add_months(start, 3 * (index - 1)), 3,
+                         revised=lines[index - 1])  # fmt: skip
+    sf.Order.update(amendment, {"Status": "Activated"})
+    sf.Order.update(amendment, {"ActivatedDate": yesterday})
+    monkeypatch.setenv("CPQ_SYNC_SYNC_START_DATE", sync_start.isoformat())
+    monkeypatch.setenv("CPQ_SYNC_MIGRATE_ORDERS_BEFORE_START_DATE", "true")
+
+    report = run_sync(order_ids=[initial, amendment])
+    assert report.failed == [] and {initial, amendment} <= set(report.synced_orders)
+    schedule_id = sf.Order.get(initial)["Stripe_ID__c"]
+    assert sf.Order.get(amendment)["Stripe_ID__c"] == schedule_id
+    # Nothing before the sync start date (month 5); the fee monthly from it, the third and fourth quarters once.
+    quarters = {6: 25, 9: 30}
+    expected = [(add_months(start, m), 2 * 49_00 + quarters.get(m, 0) * 25_00) for m in range(5, 12)]
+    assert billed(org, schedule_id) == expected
+    paid_before = (10 + 20) * 25_00 + 5 * 2 * 49_00  # the first two quarters (with the amendment's 5), 5 fee months
+    assert sum(t for _, t in expected) == cents_sold(sf, initial, amendment) - paid_before
+    posts = len(stripe_posts(org))
+    assert run_sync(order_ids=[initial, amendment]).failed == []
+    assert len(stripe_posts(org)) == posts
