@@ -423,6 +423,15 @@ class _Builder:
                     f"({', '.join(b.order.id for b in later)}).",
                     "remove the later amendments or the termination.",
                 )
+            if add_items:  # a termination ends the schedule: no phase is left to bill them on
+                lines = ", ".join(a["metadata"]["salesforce_order_item_id"] for a in add_items)
+                raise DataError(
+                    "Order",
+                    order.id,
+                    "OrderItems",
+                    f"the termination also sells one-time lines ({lines}), which a terminated contract cannot bill.",
+                    "sell them on an order of their own (it becomes a Stripe invoice).",
+                )
             if start == self.start:  # cancelled: the schedule keeps its phases (a new one is created, then cancelled)
                 self._commit(roots, self.intervals, new_objects, line_prices, [])
                 self.cancel = True

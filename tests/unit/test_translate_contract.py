@@ -215,6 +215,16 @@ def line_ending_late() -> OrderBundle:
                        b.pricebook_entries)  # fmt: skip
 
 
+def terminating_with_a_fee() -> OrderBundle:
+    """A termination (every line to 0) that also sells a one-time line (a termination fee)."""
+    b = amend(2, 3, [(PROD_A, -10, A1)])
+    fee = b.items[0].model_copy(
+        update={"id": item_id(2, 1), "charge_type": "One-Time", "billing_frequency": None, "quantity": Decimal(1),
+                "revised_order_product": None}
+    )  # fmt: skip
+    return OrderBundle(b.order, [*b.items, fee], b.account, b.products, b.pricebook_entries)
+
+
 ERRORS: list[tuple[str, list[OrderBundle], str, str]] = [
     ("decrease beyond the aggregate", [amend(2, 1, [(PROD_A, -11, A1)])], item_id(2, 0), "only 10"),
     (
@@ -230,6 +240,7 @@ ERRORS: list[tuple[str, list[OrderBundle], str, str]] = [
         "co-terminate",
     ),
     ("a line that does not co-terminate", [line_ending_late()], item_id(2, 0), "co-terminate"),
+    ("termination selling a one-time line", [terminating_with_a_fee()], order_id(2), "one-time lines"),
     ("revising an unknown line", [amend(2, 1, [(PROD_A, 1, "802999999999999AAA")])], item_id(2, 0), "revises"),
     ("starting before the contract", [amend(2, -1, [(PROD_A, 1, A1)])], order_id(2), "outside the contract"),
 ]
