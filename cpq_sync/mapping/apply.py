@@ -100,6 +100,19 @@ def text_limit(entry: MappingEntry) -> tuple[int, bool]:
     return text_max(spec.path, f"{spec.prefix}.{entry.stripe_path}" if spec.prefix else entry.stripe_path), False
 
 
+# id(entry) -> (the entry, kept so that its id stays its own; its text limit)
+_LIMITS: dict[int, tuple[MappingEntry, int, bool]] = {}
+
+
+def _limit_of(entry: MappingEntry) -> tuple[int, bool]:
+    """`text_limit(entry)`, worked out once per entry (a large run fits millions of values)."""
+    known = _LIMITS.get(id(entry))
+    if known is None or known[0] is not entry:
+        known = (entry, *text_limit(entry))
+        _LIMITS[id(entry)] = known
+    return known[1], known[2]
+
+
 def _literal(allowed: tuple[Any, ...], base: Coerce | None) -> Coerce:
     def coerce(value: Any) -> Any:
         text = _to_str(value)
@@ -190,7 +203,7 @@ def apply_mappings(
 def _fit(value: str, entry: MappingEntry, object_type: str, record_id: str) -> str:
     """Text longer than Stripe takes: a metadata value (a note, not what is billed) or a customer description is cut,
     with a warning naming the record and the field; any other field fails the record, naming its field."""
-    limit, cut = text_limit(entry)
+    limit, cut = _limit_of(entry)
     if len(value) <= limit:
         return value
     field = entry.salesforce_path or f"(static value in {entry.where})"
