@@ -58,6 +58,8 @@ def payment_term_days(value: object, *, object_type: str, record_id: str, field:
 
 def whole_number(value: object, *, object_type: str, record_id: str, field: str, what: str) -> int:
     """A quantity or a term must be a whole number; a decimal is a data error, never silently rounded."""
+    if type(value) is int:  # a whole number already (a mapped quantity)
+        return value
     if type(value) is Decimal:  # most values (records' numbers are Decimals): its text would parse back to itself
         number = value
     else:
