@@ -105,7 +105,32 @@ class LineCharge:
     block: bool = False
 
 
+# The charges worked out so far, by the fields they are worked out from (a run has a few kinds of line, not one each).
+_CHARGES: dict[tuple[object, ...], LineCharge] = {}
+
+
 def line_charge(item: OrderItemRecord) -> LineCharge:
+    """How the line bills, from its charge and billing types, pricing method, frequency and terms (see
+    `_line_charge`), worked out once for each set of those values; a line in error raises each time."""
+    key = (
+        item.charge_type,
+        item.billing_type,
+        item.pricing_method,
+        item.subscription_pricing is not None,
+        item.billing_frequency,
+        item.subscription_term,
+        item.default_subscription_term,
+    )
+    try:
+        known = _CHARGES.get(key)
+    except TypeError:  # a value that cannot be hashed (a signalling NaN): worked out each time
+        return _line_charge(item)
+    if known is None:
+        known = _CHARGES[key] = _line_charge(item)
+    return known
+
+
+def _line_charge(item: OrderItemRecord) -> LineCharge:
     charge_type = (item.charge_type or "").strip().lower()
     metered = is_metered(item.charge_type, item.billing_type)
     block = is_block(item.pricing_method)
