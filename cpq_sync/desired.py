@@ -98,7 +98,7 @@ class Desired:
 
     @property
     def content_hash(self) -> str:
-        payload = json.dumps({"p": self.params, "c": self.children}, sort_keys=True, default=_encode)
+        payload = _HASH_ENCODER.encode({"p": self.params, "c": self.children})
         return hashlib.sha256(payload.encode()).hexdigest()[:32]
 
 
@@ -108,6 +108,12 @@ def _encode(value: Any) -> Any:
     if isinstance(value, Decimal):
         return str(value)
     raise TypeError(f"cannot hash {type(value).__name__}")
+
+
+# What `json.dumps(value, sort_keys=True, default=_encode)` makes (the same text, so the same hashes as ever), with
+# one encoder for every hash rather than one each, and no check for reference cycles: parameters are trees (a cycle
+# would fail with RecursionError instead of ValueError).
+_HASH_ENCODER = json.JSONEncoder(sort_keys=True, default=_encode, check_circular=False)
 
 
 def _collect_refs(value: Any, found: set[str]) -> None:

@@ -108,5 +108,6 @@ def build_plan(
             if existing is None:
                 plan.operations[desired.key] = decide(desired)
             existing_desired = plan.operations[desired.key].desired
-            existing_desired.primaries |= desired.primaries | {primary}
+            existing_desired.primaries.update(desired.primaries)
+            existing_desired.primaries.add(primary)
     return plan

@@ -74,6 +74,7 @@ from cpq_sync.translate.prices import currency_conflicts, kept_order_synced_pric
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
 R = TypeVar("R")
+T = TypeVar("T")
 
 
 class Mode(StrEnum):
@@ -280,8 +281,13 @@ def extract(ctx: RunContext, window: Window) -> Extracted:
 @_without_cycle_collection
 def make_plan(ctx: RunContext, extracted: Extracted) -> Plan:
     """Translates and plans in one pass: each record's desired objects are planned as soon as they are translated,
-    so the copies of shared objects (a customer, product or price needed by many orders) are dropped at once."""
+    so the copies of shared objects (a customer, product or price needed by many orders) are dropped at once.
+
+    The order bundles are handed over to the plan: `extracted.bundles` and `extracted.contract_orders` are empty
+    afterwards, each bundle let go of as soon as its operations are planned (a large run's records are as large as
+    its plan). Nothing after the plan reads them."""
     started = time.perf_counter()
+    lines = sum(len(b.items) for b in extracted.bundles)
     failures: list[Failure] = list(extracted.failures)
     line_prices: dict[str, str] = {}
     line_known: dict[str, tuple[str | None, str | None]] = {}
@@ -291,7 +297,7 @@ def make_plan(ctx: RunContext, extracted: Extracted) -> Plan:
     plan.line_known = line_known
     resolve_meters(ctx.stripe, plan)
     ctx.timed("plan", started)
-    ctx.planned_lines += sum(len(b.items) for b in extracted.bundles)
+    ctx.planned_lines += lines
     return plan
 
 
@@ -304,10 +310,14 @@ def _translated(
 ) -> Iterator[tuple[SfRef, list[Desired]]]:
     """Each primary record with the desired objects it needs; failures, line prices and what the lines hold in
     Salesforce are collected on the way."""
-    new_orders = [(b.order, b.account.id) for b in extracted.bundles if b.order.stripe_id is None and subscribes(b)]
+    bundles, extracted.bundles = extracted.bundles, []
+    context, extracted.contract_orders = extracted.contract_orders, []
+    new_orders = ((b.order, b.account.id) for b in bundles if b.order.stripe_id is None and subscribes(b))
     wrong_currency = currency_conflicts(new_orders, extracted.synced_currencies, ctx.translate)
-    alone, contracts = group_contracts(extracted.bundles, extracted.contract_orders)
-    for bundle in alone:
+    in_run = {b.order.id for b in bundles}
+    alone, contracts = group_contracts(bundles, context)
+    del bundles, context  # from here on `alone` and `contracts` hold each bundle once, until it is planned
+    for bundle in _drained(alone):
         primary = SfRef("Order", bundle.order.id)
         try:
             if bundle.order.id in wrong_currency:
@@ -321,8 +331,7 @@ def _translated(
         yield primary, translation.objects
         line_prices.update(translation.line_prices)
         line_known.update({i.id: (i.stripe_id, i.sync_hash) for i in bundle.items})
-    in_run = {b.order.id for b in extracted.bundles}
-    for contract in contracts:
+    for contract in _drained(contracts):
         result = translate_contract(contract, ctx.translate)
         members = [b for b in (contract.initial, *contract.amendments) if b is not None]
         for bundle in members:
@@ -361,6 +370,13 @@ def _translated(
             failures.append(Failure(primary, exc))
             continue
         yield primary, prices
+
+
+def _drained(items: list[T]) -> Iterator[T]:
+    """The items of `items` in order, each let go of by the list as it is handed out (the list ends empty)."""
+    items.reverse()
+    while items:
+        yield items.pop()
 
 
 def apply_plan(

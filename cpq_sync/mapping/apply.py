@@ -7,7 +7,7 @@ import logging
 import types
 import typing
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -28,6 +28,17 @@ CUT_BY_FIELD: dict[tuple[Kind, str], int] = {(Kind.CUSTOMER, "description"): 350
 class CompiledEntry:
     entry: MappingEntry
     coerce: Coerce
+    # Worked out once from the entry (a large run applies each entry to every record): the lower-case Salesforce
+    # path looked up (None: a static value), the Stripe path's parts, and the text limit (see `text_limit`).
+    source: str | None = field(init=False, compare=False, repr=False)
+    parts: tuple[str, ...] = field(init=False, compare=False, repr=False)
+    limit: tuple[int, bool] = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        path = self.entry.salesforce_path
+        object.__setattr__(self, "source", None if path is None else path.lower())
+        object.__setattr__(self, "parts", tuple(self.entry.stripe_path.split(".")))
+        object.__setattr__(self, "limit", text_limit(self.entry))
 
 
 def _to_str(value: Any) -> str:
@@ -163,11 +174,10 @@ def apply_mappings(
     """Applies entries in order (later wins). Empty Salesforce values are skipped, as the connector did."""
     for item in compiled:
         entry = item.entry
-        if entry.is_static:
+        if item.source is None:
             raw = entry.value
         else:
-            assert entry.salesforce_path is not None
-            raw = lookup(record, entry.salesforce_path)
+            raw = record.get(item.source)  # `lookup`, its path lowered once
             if raw is None or raw == "":
                 continue
         try:
@@ -181,9 +191,16 @@ def apply_mappings(
                 f"cannot be mapped to Stripe {entry.kind.value}.{entry.stripe_path}: {exc}.",
                 f"correct the value in Salesforce, or the mapping at {entry.where}.",
             ) from None
-        if isinstance(value, str):
+        if isinstance(value, str) and len(value) > item.limit[0]:
             value = _fit(value, entry, object_type, record_id)
-        set_path(params, entry.stripe_path, value)
+        node = params  # `set_path`, its path split once
+        for part in item.parts[:-1]:
+            child = node.get(part)
+            if not isinstance(child, dict):
+                child = {}
+                node[part] = child
+            node = child
+        node[item.parts[-1]] = value
     return params
 
 

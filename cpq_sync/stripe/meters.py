@@ -20,7 +20,9 @@ def resolve_meters(client: stripe.StripeClient, plan: Plan) -> int:
     meters = [op for op in plan.operations.values() if op.desired.kind is ObjectKind.METER]
     if not meters:
         return 0
-    needed = {key for op in plan.writes for key in op.desired.depends_on}
+    # Only a price bills with a meter (its `recurring.meter`): the other writes (schedules, invoices, customers)
+    # are not walked, a large plan's schedules being most of its values.
+    needed = {key for op in plan.writes if op.desired.kind is ObjectKind.PRICE for key in op.desired.depends_on}
     wanted: dict[str, Operation] = {}
     for op in meters:
         if op.key in needed:

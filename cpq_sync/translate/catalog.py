@@ -55,6 +55,11 @@ def memoized(translate: Callable[[R, TranslateContext], Desired], record: R, ctx
         ctx.memo[key] = hit
     made = hit[1]
     assert isinstance(made, Desired)
+    return _own_copy(made)
+
+
+def _own_copy(made: Desired) -> Desired:
+    """A Desired of its own (primaries, children, also-records) around the same parameters."""
     return Desired(
         made.key,
         made.kind,
@@ -100,7 +105,32 @@ class LineCharge:
     block: bool = False
 
 
+# The charges worked out so far, by the fields they are worked out from (a run has a few kinds of line, not one each).
+_CHARGES: dict[tuple[object, ...], LineCharge] = {}
+
+
 def line_charge(item: OrderItemRecord) -> LineCharge:
+    """How the line bills, from its charge and billing types, pricing method, frequency and terms (see
+    `_line_charge`), worked out once for each set of those values; a line in error raises each time."""
+    key = (
+        item.charge_type,
+        item.billing_type,
+        item.pricing_method,
+        item.subscription_pricing is not None,
+        item.billing_frequency,
+        item.subscription_term,
+        item.default_subscription_term,
+    )
+    try:
+        known = _CHARGES.get(key)
+    except TypeError:  # a value that cannot be hashed (a signalling NaN): worked out each time
+        return _line_charge(item)
+    if known is None:
+        known = _CHARGES[key] = _line_charge(item)
+    return known
+
+
+def _line_charge(item: OrderItemRecord) -> LineCharge:
     charge_type = (item.charge_type or "").strip().lower()
     metered = is_metered(item.charge_type, item.billing_type)
     block = is_block(item.pricing_method)
@@ -204,7 +234,9 @@ def translate_line_price(
         pbe_amount = pbe_period_amount(pbe, charge)
         same = tiers is not None or minor_units(pbe_amount, currency) == minor_units(line_amount, currency)
         if pbe_currency == currency and same:
-            return _pbe_price(pbe, currency, pbe_amount, charge, ctx, tiers)
+            if tiers is not None:
+                return _pbe_price(pbe, currency, pbe_amount, charge, ctx, tiers)
+            return _shared_pbe_price(pbe, currency, pbe_amount, charge, ctx)
     params = _price_params(item.product2_id, currency, line_amount, charge, Kind.PRICE_ORDER_ITEM, item, ctx, tiers)
     params["metadata"] = {
         **params.get("metadata", {}),  # type: ignore[dict-item]
@@ -212,6 +244,26 @@ def translate_line_price(
         **ctx.metadata("product", item.product2_id),
     }
     return Desired.of(f"price:{item.id}", ObjectKind.PRICE, item, params)
+
+
+def _shared_pbe_price(
+    pbe: PricebookEntryRecord, currency: str, amount: Decimal, charge: LineCharge, ctx: TranslateContext
+) -> Desired:
+    """`_pbe_price` without tiers, made once a run for each price book entry and way of billing it (every line
+    billing an entry exactly gets the same price), as `memoized` does: each call gets its own Desired around the
+    same parameters. A failure is not kept: it is raised each time."""
+    key = ("_pbe_price", id(pbe))
+    hit = ctx.memo.get(key)
+    if hit is None or hit[0] is not pbe:
+        hit = (pbe, {})
+        ctx.memo[key] = hit
+    made_by_charge = hit[1]
+    assert isinstance(made_by_charge, dict)
+    wanted = (currency, str(amount), charge)  # str: 10 and 10.0 are equal Decimals but not the same text
+    made = made_by_charge.get(wanted)
+    if made is None:
+        made = made_by_charge[wanted] = _pbe_price(pbe, currency, amount, charge, ctx, None)
+    return _own_copy(made)
 
 
 def _pbe_price(

@@ -281,13 +281,13 @@ class _Builder:
                 "CurrencyIsoCode",
                 f"the amendment is in {order.currency}, its contract in {self.currency.upper()}.",
             )
-        roots, intervals = copy.deepcopy((self.roots, self.intervals))
+        roots, intervals = _copied((self.roots, self.intervals), {})
         self._paid_new_lines(amendment, start, intervals)
         at = max(i for i, iv in enumerate(intervals) if iv.start <= start)
         same_day = intervals[at].start == start
         if not same_day:
             source = intervals[at]
-            intervals.insert(at + 1, _Interval(start, dict(source.phase), copy.deepcopy(source.groups)))
+            intervals.insert(at + 1, _Interval(start, dict(source.phase), _copied(source.groups, {})))
             at += 1
         affected = intervals[at:]
         new_objects: dict[str, Desired] = {}
@@ -502,7 +502,7 @@ class _Builder:
                 at = max(i for i, iv in enumerate(intervals) if iv.start < day)
                 source = intervals[at]
                 phase = {k: v for k, v in source.phase.items() if k != "add_invoice_items"}
-                intervals.insert(at + 1, _Interval(day, phase, copy.deepcopy(source.groups)))
+                intervals.insert(at + 1, _Interval(day, phase, _copied(source.groups, {})))
 
     def _billing(self, item: OrderItemRecord) -> Billing:
         """How a line bills: over its segment's dates (an MDQ line) or the contract's, on its own periods."""
@@ -616,7 +616,7 @@ class _Builder:
 
     def schedule(self, applied: list[str]) -> Desired:
         main = self.translation.main
-        params = copy.deepcopy(main.params)
+        params = _copied(main.params, {})
         phases: list[dict[str, Any]] = []
         for index, interval in enumerate(self.intervals):
             end = self.intervals[index + 1].start if index + 1 < len(self.intervals) else self.ends_at
@@ -648,6 +648,50 @@ def _one_time_items(interval: _Interval) -> list[dict[str, Any]]:
     """What a phase bills once at its start: its one-time lines and amendments' prorated charges, then the
     prorated months its lines bill for the units they have then (recomputed after each amendment)."""
     return [*interval.phase.get("add_invoice_items", []), *interval.stubs]
+
+
+_SHARED: frozenset[type] = frozenset(
+    {str, int, float, bool, type(None), Decimal, dt.date, dt.datetime, Ref, OrderItemRecord}
+)
+
+
+def _copied(value: Any, memo: dict[int, Any]) -> Any:
+    """`copy.deepcopy(value)` of the builder's state and of schedule parameters (dicts, lists and tuples, intervals
+    and groups, over values never changed in place: shared, as deepcopy shares records), without deepcopy's general
+    machinery, a few times faster; an object met twice is copied once (`memo`), as deepcopy does. Any other type
+    goes to deepcopy itself."""
+    kind = type(value)
+    if kind in _SHARED:
+        return value
+    found = memo.get(id(value))
+    if found is not None:
+        return found
+    if kind is dict:
+        mapping: dict[Any, Any] = {}
+        memo[id(value)] = mapping
+        for key, item in value.items():
+            mapping[key] = _copied(item, memo)
+        return mapping
+    if kind is list:
+        items: list[Any] = []
+        memo[id(value)] = items
+        for item in value:
+            items.append(_copied(item, memo))
+        return items
+    if kind is tuple:
+        return tuple([_copied(item, memo) for item in value])
+    if kind is _Group:
+        group = _Group(value.price_key, value.signature, value.quantity, value.item)
+        memo[id(value)] = group
+        return group
+    if kind is _Interval:
+        interval = _Interval(value.start, {}, {})
+        memo[id(value)] = interval
+        interval.phase = _copied(value.phase, memo)
+        interval.groups = _copied(value.groups, memo)
+        interval.stubs = _copied(value.stubs, memo)
+        return interval
+    return copy.deepcopy(value, memo)
 
 
 def _covers(item: OrderItemRecord, day: dt.date, default_start: dt.date) -> bool:

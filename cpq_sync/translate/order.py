@@ -179,9 +179,10 @@ def translate_order(bundle: OrderBundle, ctx: TranslateContext) -> OrderTranslat
     coupons = order_coupons(bundle.quote_coupons, bundle.line_coupons, lines, currency, ctx)
     add_discounts(main, coupons, order.id)
     objects.update((c.key, c) for c in coupons.objects)
+    primary = SfRef("Order", order.id)
     for obj in objects.values():
-        obj.primaries.add(SfRef("Order", order.id))
-    main.primaries.add(SfRef("Order", order.id))
+        obj.primaries.add(primary)
+    main.primaries.add(primary)
     return OrderTranslation(order, main, [*objects.values(), main], line_prices, skipped)
 
 

@@ -11,6 +11,7 @@ from cpq_sync.stripe.limits import AMOUNT_DECIMAL_PLACES
 
 BILLING_FREQUENCY_MONTHS = {"monthly": 1, "quarterly": 3, "semiannual": 6, "annual": 12}
 
+_MINOR_UNIT_QUANTUM = Decimal(1).scaleb(-AMOUNT_DECIMAL_PLACES)
 _NET_TERM = re.compile(r"^\s*net[\s\-]*(\d+)\s*$", re.IGNORECASE)
 
 
@@ -57,10 +58,15 @@ def payment_term_days(value: object, *, object_type: str, record_id: str, field:
 
 def whole_number(value: object, *, object_type: str, record_id: str, field: str, what: str) -> int:
     """A quantity or a term must be a whole number; a decimal is a data error, never silently rounded."""
-    try:
-        number = Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        raise DataError(object_type, record_id, field, f"{what} {value!r} is not a number.") from None
+    if type(value) is int:  # a whole number already (a mapped quantity)
+        return value
+    if type(value) is Decimal:  # most values (records' numbers are Decimals): its text would parse back to itself
+        number = value
+    else:
+        try:
+            number = Decimal(str(value))
+        except (InvalidOperation, ValueError):
+            raise DataError(object_type, record_id, field, f"{what} {value!r} is not a number.") from None
     if number != number.to_integral_value():
         raise DataError(
             object_type,
@@ -75,7 +81,7 @@ def whole_number(value: object, *, object_type: str, record_id: str, field: str,
 def minor_units(amount: Decimal, currency: str) -> Decimal:
     """Major units (Salesforce) -> minor units (Stripe): cents, or the amount itself for zero-decimal currencies."""
     scaled = amount if currency.lower() in ZERO_DECIMAL_CURRENCIES else amount * 100
-    return scaled.quantize(Decimal(1).scaleb(-AMOUNT_DECIMAL_PLACES), rounding=ROUND_HALF_UP)
+    return scaled.quantize(_MINOR_UNIT_QUANTUM, rounding=ROUND_HALF_UP)
 
 
 def decimal_string(value: Decimal) -> str:
