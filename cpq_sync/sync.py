@@ -96,6 +96,9 @@ class RunContext:
     fields: FieldLists
     filters: SyncFilters
     started_at: dt.datetime
+    # The org's clock (the `Date` of the state's read) as the run starts: the window ends there and the watermark
+    # moves there, so a quiet org is not read again. None when the org sends no `Date` (the local clock then).
+    org_started_at: dt.datetime | None = None
     livemode: bool = False
     timings: dict[str, float] = field(default_factory=dict)
     state: dict[str, str] = field(default_factory=dict)  # Stripe_Sync_State__c, read once a run (by prepare)
@@ -163,6 +166,7 @@ def prepare(settings: Settings, *, now: dt.datetime | None = None) -> RunContext
     mappings = load_mappings(settings.runtime.mappings_dir)
     started_at = now or dt.datetime.now(dt.UTC)
     state = read_states(org)  # the run's one read of its state (watermark, apply marker, cached describes)
+    org_started_at = org.server_time  # the org's clock as this run starts: the end of its window, its watermark
     describe = OrgDescribe(org, mappings, state, started_at, also=named_fields(settings.preferences.filters))
     compiled = compile_mappings(mappings, describe=describe)
     multi_currency = org_is_multi_currency(describe("Order"))
@@ -191,6 +195,7 @@ def prepare(settings: Settings, *, now: dt.datetime | None = None) -> RunContext
         fields=single_currency_fields(FieldLists.build(mappings, compiled.broken_entries), multi_currency),
         filters=filters,
         started_at=started_at,
+        org_started_at=org_started_at,
         livemode=settings.stripe.livemode,
         state=state,
         pacer=pacer,
@@ -218,20 +223,22 @@ def window_for(
 ) -> Window:
     prefs = ctx.settings.preferences
     start = None if prefs.migrate_orders_before_start_date else prefs.sync_start_date
+    # The org's `Date` has whole seconds: everything modified before it was sent is modified before its second ends.
+    until = ctx.started_at if ctx.org_started_at is None else ctx.org_started_at + dt.timedelta(seconds=1)
     if mode is Mode.ORDERS:
         extra_orders, extra_products = _orders_billing(ctx.org, pricebook_entry_ids)
         return Window(
             since=None,
-            until=ctx.started_at,
+            until=until,
             order_ids=tuple(dict.fromkeys((*order_ids, *extra_orders))),
             account_ids=account_ids,
             product_ids=tuple(dict.fromkeys((*product_ids, *extra_products))),
         )
     if mode is Mode.FULL:
-        return Window(since=None, until=ctx.started_at, sync_start_date=start)
+        return Window(since=None, until=until, sync_start_date=start)
     watermark = parse_watermark(ctx.state)
     since = None if watermark is None else watermark - dt.timedelta(seconds=prefs.lookback_seconds)
-    return Window(since=since, until=ctx.started_at, sync_start_date=start)
+    return Window(since=since, until=until, sync_start_date=start)
 
 
 def _orders_billing(org: OrgClient, pricebook_entry_ids: tuple[str, ...]) -> tuple[list[str], list[str]]:
@@ -639,8 +646,11 @@ def finish(
 
 
 def advance_watermark(ctx: RunContext, mode: Mode, extracted: Extracted) -> dt.datetime | None:
-    """Only after the write-back is durable, and never past the run's start. An incremental run that saw nothing
-    keeps the watermark it started from (no call: its window, from that watermark to now, held no change)."""
+    """Only after the write-back is durable: to the run's start by the org's clock (the end of the window it read;
+    the next run reads again from the look-back before it, for records committed late), so in a quiet org the
+    window moves past every change it read. Without the org's clock: the last change seen, never past the run's
+    start. An incremental run that saw nothing keeps the watermark it started from (no call: its window, from that
+    watermark to now, held no change)."""
     if mode is Mode.ORDERS:
         return None
     seen = extracted.orders_seen or extracted.changed_accounts or extracted.changed_products
@@ -648,7 +658,12 @@ def advance_watermark(ctx: RunContext, mode: Mode, extracted: Extracted) -> dt.d
         kept = parse_watermark(ctx.state)
         if kept is not None:
             return kept
-    new = ctx.started_at if extracted.max_modstamp is None else min(extracted.max_modstamp, ctx.started_at)
+    if ctx.org_started_at is not None:
+        new = ctx.org_started_at
+    elif extracted.max_modstamp is None:
+        new = ctx.started_at
+    else:
+        new = min(extracted.max_modstamp, ctx.started_at)
     if new != parse_watermark(ctx.state):  # an unchanged window gives the same watermark: nothing to write
         write_watermark(ctx.org, new)
     return new
