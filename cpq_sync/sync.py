@@ -61,6 +61,8 @@ from cpq_sync.salesforce.write_back import (
     Status,
     StripeIdUpdate,
     SyncRecord,
+    mark_resolved,
+    open_errors,
     resolve_earlier_errors,
     upsert_sync_records,
     write_stripe_ids,
@@ -503,15 +505,17 @@ class _WriteBack:
     """Salesforce writes made while Stripe is being applied, by one background thread, one call at a time and in
     order. Stripe ids go out in Collections of 200 as soon as 200 are pending; a Sync Record only once every id
     queued before it is written (a Success record never names an object whose id is not in Salesforce yet), in
-    Collections of 200 too, then the earlier errors of the records that succeeded are resolved (200 ids a query).
-    `close` writes what is left and re-raises a failed call. The calls are as many as writing it all at the end."""
+    Collections of 200 too, then the earlier errors of the records that succeeded are resolved (the open errors read
+    in one query, when a record first succeeds). `close` writes what is left and re-raises a failed call."""
 
     def __init__(self, ctx: RunContext) -> None:
         self.ctx = ctx
         self.queue: queue.SimpleQueue[tuple[str, list[Any]] | None] = queue.SimpleQueue()
         self.pending_ids: dict[str, tuple[int, StripeIdUpdate]] = {}  # record id -> (sequence, update), in order
         self.pending_records: deque[tuple[int, SyncRecord]] = deque()  # (sequence of the last id before it, record)
-        self.pending_resolve: list[str] = []
+        self.pending_resolve: list[str] = []  # primary ids that succeeded
+        self.open_errors: dict[str, list[str]] | None = None  # primary id -> its earlier Error Sync Records
+        self.pending_resolved: list[str] = []  # Error Sync Records to set Resolved
         self.sequence = 0
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._run, name="write-back", daemon=True)
@@ -573,10 +577,20 @@ class _WriteBack:
                 self.pending_records.popleft()
             self.ctx.sync_records_written.update(records)
             self.pending_resolve += [r.primary.id for r in records if r.status is Status.SUCCESS]
-        while len(self.pending_resolve) >= ID_CHUNK or (final and self.pending_resolve):
-            chunk, self.pending_resolve = self.pending_resolve[:ID_CHUNK], self.pending_resolve[ID_CHUNK:]
-            resolve_earlier_errors(org, chunk)
-            self.ctx.errors_resolved.update(chunk)
+        if self.pending_resolve:
+            if self.open_errors is None:  # read once, when a record first succeeds
+                started = self.ctx.org_started_at
+                self.open_errors = open_errors(org, before=started and started + dt.timedelta(seconds=1))
+            for primary_id in self.pending_resolve:
+                self.pending_resolved += self.open_errors.pop(primary_id, [])
+            self.ctx.errors_resolved.update(self.pending_resolve)
+            self.pending_resolve = []
+        while len(self.pending_resolved) >= COLLECTION_SIZE or (final and self.pending_resolved):
+            chunk, self.pending_resolved = (
+                self.pending_resolved[:COLLECTION_SIZE],
+                self.pending_resolved[COLLECTION_SIZE:],
+            )
+            mark_resolved(org, chunk)
 
 
 def _failure_record(failure: Failure) -> SyncRecord:
