@@ -492,8 +492,10 @@ def _id_updates(plan: Plan, primaries: _Primaries, op: Operation, outcome: Outco
         return []
     updates: list[StripeIdUpdate] = []
     if op.action is not Action.SKIP and op.desired.kind not in NO_WRITE_BACK:
-        updates.append(StripeIdUpdate(op.desired.record, outcome.stripe_id, op.content_hash))
+        # The other records first: the next run skips the object when its own record holds its id and hash, so that
+        # record is written last (in the same Collection or a later one; they go out in order).
         updates.extend(StripeIdUpdate(r, outcome.stripe_id, op.content_hash) for r in op.desired.also_records)
+        updates.append(StripeIdUpdate(op.desired.record, outcome.stripe_id, op.content_hash))
     target = (outcome.stripe_id, op.content_hash)
     for item_id in primaries.lines_by_price.get(op.key, ()):
         if plan.line_known.get(item_id) != target and op.desired.record.id != item_id:
@@ -511,7 +513,7 @@ class _WriteBack:
     def __init__(self, ctx: RunContext) -> None:
         self.ctx = ctx
         self.queue: queue.SimpleQueue[tuple[str, list[Any]] | None] = queue.SimpleQueue()
-        self.pending_ids: dict[str, tuple[int, StripeIdUpdate]] = {}  # record id -> (sequence, update), in order
+        self.pending_ids: deque[tuple[int, StripeIdUpdate]] = deque()  # (sequence, update), written in this order
         self.pending_records: deque[tuple[int, SyncRecord]] = deque()  # (sequence of the last id before it, record)
         self.pending_resolve: list[str] = []  # primary ids that succeeded
         self.open_errors: dict[str, list[str]] | None = None  # primary id -> its earlier Error Sync Records
@@ -544,8 +546,7 @@ class _WriteBack:
                 if kind == "ids":
                     for update in values:
                         self.sequence += 1
-                        self.pending_ids.pop(update.record.id, None)  # the latest update of a record wins
-                        self.pending_ids[update.record.id] = (self.sequence, update)
+                        self.pending_ids.append((self.sequence, update))
                 else:
                     self.pending_records.extend((self.sequence, record) for record in values)
                 self._flush(final=False)
@@ -556,12 +557,12 @@ class _WriteBack:
 
     def _flush(self, *, final: bool) -> None:
         org = self.ctx.org
+        # Strictly in the order queued (within a Collection the latest update of a record wins): once an update is
+        # in Salesforce, every update queued before it is too.
         while len(self.pending_ids) >= COLLECTION_SIZE or (final and self.pending_ids):
-            chunk = list(itertools.islice(self.pending_ids, COLLECTION_SIZE))
-            write_stripe_ids(org, [self.pending_ids[record_id][1] for record_id in chunk])
-            for record_id in chunk:
-                del self.pending_ids[record_id]
-        first_pending = next(iter(self.pending_ids.values()))[0] if self.pending_ids else None
+            updates = [self.pending_ids.popleft()[1] for _ in range(min(COLLECTION_SIZE, len(self.pending_ids)))]
+            write_stripe_ids(org, updates)
+        first_pending = self.pending_ids[0][0] if self.pending_ids else None
         while True:
             released = list(
                 itertools.takewhile(
@@ -586,11 +587,11 @@ class _WriteBack:
             self.ctx.errors_resolved.update(self.pending_resolve)
             self.pending_resolve = []
         while len(self.pending_resolved) >= COLLECTION_SIZE or (final and self.pending_resolved):
-            chunk, self.pending_resolved = (
+            resolved, self.pending_resolved = (
                 self.pending_resolved[:COLLECTION_SIZE],
                 self.pending_resolved[COLLECTION_SIZE:],
             )
-            mark_resolved(org, chunk)
+            mark_resolved(org, resolved)
 
 
 def _failure_record(failure: Failure) -> SyncRecord:
