@@ -1,5 +1,6 @@
-"""The sync's steps as plain functions over a run context: prepare, extract, plan, apply (with write-back after
-each layer) and finish. Prefect tasks wrap these one to one; nothing here imports Prefect."""
+"""The sync's steps as plain functions over a run context: prepare, extract, plan, apply (with the write-back of
+Stripe ids and Sync Records while it runs) and finish. Prefect tasks wrap these one to one; nothing here imports
+Prefect."""
 
 from __future__ import annotations
 
