@@ -4,7 +4,8 @@ memory and time per step (issue 7).
 Seeds the sandbox org with ``--orders N`` orders (the demo company's mix) in a temporary directory, gives the sandbox
 Stripe account a latency and a rate limit (429 above it) and the sandbox org a latency, then runs, through the
 product's own steps (``cpq_sync.sync``, as the ``sync`` flow runs them): a full sync, an incremental run with no
-change, and an incremental run after 1% of the orders were changed (see ``change_orders``). Each run prints:
+change, the same after the org stayed quiet for longer than the look-back (its clock moved on), once more (it reads
+nothing), and an incremental run after 1% of the orders were changed (see ``change_orders``). Each run prints:
 orders synced, Stripe requests by method and path, Stripe writes against the minimum the Salesforce data needs
 (``bench/minimum.py``, computed from the org's records, never from the sync's plan), 429s, Salesforce API calls
 (``Sforce-Limit-Info``) and calls per 1,000 orders, wall time against the lower bound (Stripe requests / rate),
@@ -17,6 +18,7 @@ Run: ``uv run python bench/sync_bench.py --orders 5000 [--runs 3] [--json out.js
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import re
@@ -85,7 +87,9 @@ def measure(
 ) -> dict[str, Any]:
     """One run and its figures; `minimum`: what the change since the last run needs (None: a full sync's)."""
     sandbox_stripe.clear_request_log(directory)
+    cpu = time.process_time()
     report, wall, sf_calls, timings = sync_once(mode, dry_run=args.dry_run)
+    cpu = time.process_time() - cpu  # the sandboxes' too: they run in this process
     figures = stripe_figures(directory)
     if minimum is None:
         minimum = minimum_writes(directory)  # after the run: its Error Sync Records name the orders it cannot sync
@@ -104,6 +108,7 @@ def measure(
         "salesforce_calls": sf_calls,
         "salesforce_calls_per_1000_orders": round(1000 * sf_calls / max(args.orders, 1), 2),
         "wall_seconds": round(wall, 3),
+        "cpu_seconds": round(cpu, 3),
         "lower_bound_seconds": round(lower_bound, 3),
         "efficiency": round(lower_bound / wall, 3) if wall else 0.0,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
@@ -113,6 +118,8 @@ def measure(
 
 def one_round(args: argparse.Namespace, directory: Path) -> list[dict[str, Any]]:
     sandbox_stripe.reset(directory)
+    if directory.exists():
+        sandbox_sf.set_clock(directory, None)  # real time (an earlier round froze it)
     began = time.perf_counter()
     sandbox_sf.seed_org(directory, orders=args.orders)
     print(f"seeded {args.orders} orders in {time.perf_counter() - began:.1f} s", file=sys.stderr)
@@ -125,7 +132,12 @@ def one_round(args: argparse.Namespace, directory: Path) -> list[dict[str, Any]]
     if args.dry_run:
         return runs
     runs.append(measure("unchanged", Mode.INCREMENTAL, directory, args, minimum_after_change(0)))
+    # The org stays quiet for longer than the look-back (its clock moved on and frozen there): the next run reads
+    # the look-back before the last run's start once more, and the one after it reads nothing.
+    lookback = dt.timedelta(seconds=load_settings().preferences.lookback_seconds)
+    sandbox_sf.set_clock(directory, sandbox_sf.now(directory) + lookback + dt.timedelta(minutes=1))
     runs.append(measure("unchanged again", Mode.INCREMENTAL, directory, args, minimum_after_change(0)))
+    runs.append(measure("quiet org", Mode.INCREMENTAL, directory, args, minimum_after_change(0)))
     changed = change_orders(directory, percent=1.0)
     runs.append(measure("1% changed", Mode.INCREMENTAL, directory, args, minimum_after_change(changed)))
     return runs
@@ -155,6 +167,7 @@ def print_table(runs: list[dict[str, Any]], args: argparse.Namespace) -> None:
         ("SF calls per 1,000 orders", lambda r: r["salesforce_calls_per_1000_orders"]),
         ("wall s / lower bound s", lambda r: f"{r['wall_seconds']:.2f} / {r['lower_bound_seconds']:.2f}"),
         ("efficiency (bound / wall)", lambda r: f"{r['efficiency']:.2f}"),
+        ("CPU s (process, sandboxes too)", lambda r: f"{r['cpu_seconds']:.2f}"),
         ("peak RSS MB", lambda r: r["peak_rss_mb"]),
         *(
             (f"{step} s", lambda r, s=step: f"{r['step_seconds'].get(s, 0.0):.2f}")

@@ -1,18 +1,22 @@
-"""The sync's steps as plain functions over a run context: prepare, extract, plan, apply (with write-back after
-each layer) and finish. Prefect tasks wrap these one to one; nothing here imports Prefect."""
+"""The sync's steps as plain functions over a run context: prepare, extract, plan, apply (with the write-back of
+Stripe ids and Sync Records while it runs) and finish. Prefect tasks wrap these one to one; nothing here imports
+Prefect."""
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
 import gc
+import itertools
 import logging
+import queue
+import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 import stripe
 
@@ -54,9 +58,12 @@ from cpq_sync.salesforce.state import (
     write_watermark,
 )
 from cpq_sync.salesforce.write_back import (
+    COLLECTION_SIZE,
     Status,
     StripeIdUpdate,
     SyncRecord,
+    mark_resolved,
+    open_errors,
     resolve_earlier_errors,
     upsert_sync_records,
     write_stripe_ids,
@@ -93,6 +100,9 @@ class RunContext:
     fields: FieldLists
     filters: SyncFilters
     started_at: dt.datetime
+    # The org's clock (the `Date` of the state's read) as the run starts: the window ends there and the watermark
+    # moves there, so a quiet org is not read again. None when the org sends no `Date` (the local clock then).
+    org_started_at: dt.datetime | None = None
     livemode: bool = False
     timings: dict[str, float] = field(default_factory=dict)
     state: dict[str, str] = field(default_factory=dict)  # Stripe_Sync_State__c, read once a run (by prepare)
@@ -100,6 +110,9 @@ class RunContext:
     stripe_requests: int = 0
     pacer: Pacer | None = None  # paces every request of `stripe` (set by prepare)
     planned_lines: int = 0  # order lines translated and planned: with timings["plan"], the lines/s figure
+    # written while applying (by `apply_plan`), so `finish` does not write them again
+    sync_records_written: set[SyncRecord] = field(default_factory=set)
+    errors_resolved: set[str] = field(default_factory=set)
 
     def timed(self, step: str, started: float) -> None:
         self.timings[step] = self.timings.get(step, 0.0) + time.perf_counter() - started
@@ -157,6 +170,7 @@ def prepare(settings: Settings, *, now: dt.datetime | None = None) -> RunContext
     mappings = load_mappings(settings.runtime.mappings_dir)
     started_at = now or dt.datetime.now(dt.UTC)
     state = read_states(org)  # the run's one read of its state (watermark, apply marker, cached describes)
+    org_started_at = org.server_time  # the org's clock as this run starts: the end of its window, its watermark
     describe = OrgDescribe(org, mappings, state, started_at, also=named_fields(settings.preferences.filters))
     compiled = compile_mappings(mappings, describe=describe)
     multi_currency = org_is_multi_currency(describe("Order"))
@@ -185,6 +199,7 @@ def prepare(settings: Settings, *, now: dt.datetime | None = None) -> RunContext
         fields=single_currency_fields(FieldLists.build(mappings, compiled.broken_entries), multi_currency),
         filters=filters,
         started_at=started_at,
+        org_started_at=org_started_at,
         livemode=settings.stripe.livemode,
         state=state,
         pacer=pacer,
@@ -212,20 +227,22 @@ def window_for(
 ) -> Window:
     prefs = ctx.settings.preferences
     start = None if prefs.migrate_orders_before_start_date else prefs.sync_start_date
+    # The org's `Date` has whole seconds: everything modified before it was sent is modified before its second ends.
+    until = ctx.started_at if ctx.org_started_at is None else ctx.org_started_at + dt.timedelta(seconds=1)
     if mode is Mode.ORDERS:
         extra_orders, extra_products = _orders_billing(ctx.org, pricebook_entry_ids)
         return Window(
             since=None,
-            until=ctx.started_at,
+            until=until,
             order_ids=tuple(dict.fromkeys((*order_ids, *extra_orders))),
             account_ids=account_ids,
             product_ids=tuple(dict.fromkeys((*product_ids, *extra_products))),
         )
     if mode is Mode.FULL:
-        return Window(since=None, until=ctx.started_at, sync_start_date=start)
+        return Window(since=None, until=until, sync_start_date=start)
     watermark = parse_watermark(ctx.state)
     since = None if watermark is None else watermark - dt.timedelta(seconds=prefs.lookback_seconds)
-    return Window(since=since, until=ctx.started_at, sync_start_date=start)
+    return Window(since=since, until=until, sync_start_date=start)
 
 
 def _orders_billing(org: OrgClient, pricebook_entry_ids: tuple[str, ...]) -> tuple[list[str], list[str]]:
@@ -382,9 +399,11 @@ def _drained(items: list[T]) -> Iterator[T]:
 def apply_plan(
     ctx: RunContext, plan: Plan, *, on_progress: Callable[[int, int], None] | None = None
 ) -> dict[str, Outcome]:
-    """Applies the plan layer by layer; after each layer the new Stripe ids are written back to Salesforce while
-    the next layer is applied (Stripe's rate, not Salesforce's latency, sets the pace), so a crash loses at most
-    the write-back of two layers (their creates are replayed by their idempotency keys)."""
+    """Applies the plan, each operation as soon as the objects it references exist (no barrier between layers, so
+    Stripe's rate, not the slowest request of a layer, sets the pace). While it runs, one background writer puts the
+    new Stripe ids into Salesforce in Collections of 200 as they come, and the Sync Records of the primary records
+    whose objects are all done (after the ids they name); `finish` writes only what is left. A crash loses at most
+    the ids not yet written (fewer than two Collections), whose creates are replayed by their idempotency keys."""
     prefs = ctx.settings.preferences
     # A marker left by a run that died while applying: its creates may be older than Stripe keeps idempotency
     # keys (24 h), so this run looks objects up by their metadata before creating them. Normal runs read nothing.
@@ -405,116 +424,265 @@ def apply_plan(
         if op.action is Action.SKIP and op.desired.known_id
     }
     outcomes: dict[str, Outcome] = {}
-    total = len(plan.writes)
-    done = 0
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="write-back") as writer:  # one call at a time, in order
-        pending: list[Future[list[str]]] = []
-        for layer in plan.layers():
-            started = time.perf_counter()
-            results = applier.run_layer(layer, ids)
-            ctx.timed("apply", started)
-            for outcome in results:
-                outcomes[outcome.key] = outcome
-                if outcome.ok and outcome.stripe_id:
-                    ids[outcome.key] = outcome.stripe_id
-            done += sum(1 for op in layer if op.action is not Action.SKIP)
-            pending.append(writer.submit(write_stripe_ids, ctx.org, _id_updates(plan, layer, outcomes)))
-            if on_progress:
-                on_progress(done, total)
+    progress = _Progress(len(plan.writes), on_progress)
+    tracker = _Primaries(plan)
+    writer = _WriteBack(ctx)
+    # The plan and the records are long-lived: a full collection scanning them would stall every request thread at
+    # once (and they would then leave in a burst, answered 429). Frozen while applying (process-wide; performance
+    # only), back to the collector after.
+    gc.freeze()
+    try:
+        writer.records([r for r in (_failure_record(f) for f in plan.failures)])
+        for op in plan.operations.values():
+            if op.action is Action.SKIP:
+                outcome = outcomes[op.key] = Outcome(op.key, op.action, op.desired.known_id)
+                writer.ids(_id_updates(plan, tracker, op, outcome))
+        for op in plan.operations.values():
+            if op.action is Action.SKIP:
+                writer.records(tracker.done(op, outcomes))
         started = time.perf_counter()
-        for future in pending:
-            future.result()  # a write-back that failed fails the step (its retries re-apply nothing)
+        for op, outcome in applier.run(plan.operations.values(), ids):
+            outcomes[op.key] = outcome
+            writer.ids(_id_updates(plan, tracker, op, outcome))
+            writer.records(tracker.done(op, outcomes))
+            progress.step()
+        ctx.timed("apply", started)
+    finally:
+        gc.unfreeze()
+        started = time.perf_counter()
+        writer.close()  # what is pending; a write-back that failed fails the step (its retries re-apply nothing)
         ctx.timed("write_back", started)
+    progress.end()
     if plan.writes or recovering:
         write_state(ctx.org, APPLY_MARKER_KEY, None)
     ctx.stripe_requests += pacer.requests - requests_before
     return outcomes
 
 
-def _id_updates(plan: Plan, layer: list[Operation], outcomes: dict[str, Outcome]) -> list[StripeIdUpdate]:
+class _Progress:
+    """Reports progress at most once a second (and at the end): each report may be a call to Prefect's API."""
+
+    def __init__(self, total: int, report: Callable[[int, int], None] | None) -> None:
+        self.total, self.report, self.done, self.last = total, report, 0, time.monotonic()
+
+    def step(self) -> None:
+        self.done += 1
+        if self.report is not None and time.monotonic() - self.last >= 1.0:
+            self.last = time.monotonic()
+            self.report(self.done, self.total)
+
+    def end(self) -> None:
+        if self.report is not None:
+            self.report(self.done, self.total)
+
+
+class _Primaries:
+    """Which primary records have all their operations done (their Sync Record can be written), and which order
+    lines bill each price."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        self.remaining = {primary: len(keys) for primary, keys in plan.primaries.items()}
+        self.needed_by: dict[str, list[SfRef]] = {}
+        for primary, keys in plan.primaries.items():
+            for key in keys:
+                self.needed_by.setdefault(key, []).append(primary)
+        self.lines_by_price: dict[str, list[str]] = {}
+        for item_id, key in plan.line_prices.items():
+            self.lines_by_price.setdefault(key, []).append(item_id)
+
+    def done(self, op: Operation, outcomes: dict[str, Outcome]) -> list[SyncRecord]:
+        records = []
+        for primary in self.needed_by.get(op.key, ()):
+            self.remaining[primary] -= 1
+            if self.remaining[primary] == 0:
+                record = _primary_record(self.plan, primary, outcomes)
+                if record is not None:
+                    records.append(record)
+        return records
+
+
+def _id_updates(plan: Plan, primaries: _Primaries, op: Operation, outcome: Outcome) -> list[StripeIdUpdate]:
+    """What one done operation writes back: its Stripe id and hash onto its records, and onto the order lines that
+    bill it (a price) unless they hold them already."""
+    if not outcome.ok or not outcome.stripe_id:
+        return []
     updates: list[StripeIdUpdate] = []
-    by_key = {op.key: op for op in layer}
-    for op in layer:
-        outcome = outcomes.get(op.key)
-        if outcome is None or not outcome.ok or not outcome.stripe_id:
-            continue
-        if op.action is not Action.SKIP and op.desired.kind not in NO_WRITE_BACK:
-            updates.append(StripeIdUpdate(op.desired.record, outcome.stripe_id, op.content_hash))
-            updates.extend(StripeIdUpdate(r, outcome.stripe_id, op.content_hash) for r in op.desired.also_records)
-    # Order lines record the price they bill with (once their price exists).
-    for item_id, key in plan.line_prices.items():
-        if key not in by_key:
-            continue
-        outcome = outcomes.get(key)
-        if outcome is None or not outcome.ok or not outcome.stripe_id:
-            continue
-        target = (outcome.stripe_id, by_key[key].content_hash)
-        if plan.line_known.get(item_id) != target and by_key[key].desired.record.id != item_id:
+    if op.action is not Action.SKIP and op.desired.kind not in NO_WRITE_BACK:
+        # The other records first: the next run skips the object when its own record holds its id and hash, so that
+        # record is written last (in the same Collection or a later one; they go out in order).
+        updates.extend(StripeIdUpdate(r, outcome.stripe_id, op.content_hash) for r in op.desired.also_records)
+        updates.append(StripeIdUpdate(op.desired.record, outcome.stripe_id, op.content_hash))
+    target = (outcome.stripe_id, op.content_hash)
+    for item_id in primaries.lines_by_price.get(op.key, ()):
+        if plan.line_known.get(item_id) != target and op.desired.record.id != item_id:
             updates.append(StripeIdUpdate(SfRef("OrderItem", item_id), *target))
     return updates
+
+
+class _WriteBack:
+    """Salesforce writes made while Stripe is being applied, by one background thread, one call at a time and in
+    order. Stripe ids go out in Collections of 200 as soon as 200 are pending; a Sync Record only once every id
+    queued before it is written (a Success record never names an object whose id is not in Salesforce yet), in
+    Collections of 200 too, then the earlier errors of the records that succeeded are resolved (the open errors read
+    in one query, when a record first succeeds). `close` writes what is left and re-raises a failed call."""
+
+    def __init__(self, ctx: RunContext) -> None:
+        self.ctx = ctx
+        self.queue: queue.SimpleQueue[tuple[str, list[Any]] | None] = queue.SimpleQueue()
+        self.pending_ids: deque[tuple[int, StripeIdUpdate]] = deque()  # (sequence, update), written in this order
+        self.pending_records: deque[tuple[int, SyncRecord]] = deque()  # (sequence of the last id before it, record)
+        self.pending_resolve: list[str] = []  # primary ids that succeeded
+        self.open_errors: dict[str, list[str]] | None = None  # primary id -> its earlier Error Sync Records
+        self.pending_resolved: list[str] = []  # Error Sync Records to set Resolved
+        self.sequence = 0
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="write-back", daemon=True)
+        self.thread.start()
+
+    def ids(self, updates: list[StripeIdUpdate]) -> None:
+        if updates:
+            self.queue.put(("ids", updates))
+
+    def records(self, records: list[SyncRecord]) -> None:
+        if records:
+            self.queue.put(("records", records))
+
+    def close(self) -> None:
+        self.queue.put(None)
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+
+    def _run(self) -> None:
+        try:
+            while (item := self.queue.get()) is not None:
+                if self.error is not None:
+                    continue  # a call failed: the step fails at close; nothing more is written
+                kind, values = item
+                if kind == "ids":
+                    for update in values:
+                        self.sequence += 1
+                        self.pending_ids.append((self.sequence, update))
+                else:
+                    self.pending_records.extend((self.sequence, record) for record in values)
+                self._flush(final=False)
+            if self.error is None:
+                self._flush(final=True)
+        except BaseException as exc:  # re-raised by close, in the applying thread
+            self.error = exc
+
+    def _flush(self, *, final: bool) -> None:
+        org = self.ctx.org
+        # Strictly in the order queued (within a Collection the latest update of a record wins): once an update is
+        # in Salesforce, every update queued before it is too.
+        while len(self.pending_ids) >= COLLECTION_SIZE or (final and self.pending_ids):
+            updates = [self.pending_ids.popleft()[1] for _ in range(min(COLLECTION_SIZE, len(self.pending_ids)))]
+            write_stripe_ids(org, updates)
+        first_pending = self.pending_ids[0][0] if self.pending_ids else None
+        while True:
+            released = list(
+                itertools.takewhile(
+                    lambda r: first_pending is None or r[0] < first_pending,
+                    itertools.islice(self.pending_records, COLLECTION_SIZE),
+                )
+            )
+            if not released or (len(released) < COLLECTION_SIZE and not final):
+                break
+            records = [record for _, record in released]
+            upsert_sync_records(org, records, livemode=self.ctx.livemode)
+            for _ in released:
+                self.pending_records.popleft()
+            self.ctx.sync_records_written.update(records)
+            self.pending_resolve += [r.primary.id for r in records if r.status is Status.SUCCESS]
+        if self.pending_resolve:
+            if self.open_errors is None:  # read once, when a record first succeeds
+                started = self.ctx.org_started_at
+                self.open_errors = open_errors(org, before=started and started + dt.timedelta(seconds=1))
+            for primary_id in self.pending_resolve:
+                self.pending_resolved += self.open_errors.pop(primary_id, [])
+            self.ctx.errors_resolved.update(self.pending_resolve)
+            self.pending_resolve = []
+        while len(self.pending_resolved) >= COLLECTION_SIZE or (final and self.pending_resolved):
+            resolved, self.pending_resolved = (
+                self.pending_resolved[:COLLECTION_SIZE],
+                self.pending_resolved[COLLECTION_SIZE:],
+            )
+            mark_resolved(org, resolved)
+
+
+def _failure_record(failure: Failure) -> SyncRecord:
+    err = failure.error
+    return SyncRecord(failure.primary, SfRef(err.object_type, err.record_id), Status.ERROR, err.message)
+
+
+def _primary_record(plan: Plan, primary: SfRef, outcomes: dict[str, Outcome]) -> SyncRecord | None:
+    """The Sync Record of a primary record once its operations are done: its first failure, or its main object's
+    success; None when nothing was written for it."""
+    ops = [plan.operations[k] for k in sorted(plan.primaries[primary])]
+    failed = [(op, outcomes[op.key]) for op in ops if op.key in outcomes and not outcomes[op.key].ok]
+    if failed:
+        op, outcome = failed[0]
+        return SyncRecord(
+            primary,
+            op.desired.record,
+            Status.ERROR,
+            f"{outcome.error} (while applying {op.desired.kind.value} for "
+            f"{op.desired.record.object_type} {op.desired.record.id})",
+            request_id=outcome.request_id,
+        )
+    main = next((op for op in ops if op.desired.record == primary or primary in op.desired.also_records), None)
+    if main is None or all(op.action is Action.SKIP for op in ops):
+        return None  # nothing was written for it: no Sync Record either
+    outcome = outcomes[main.key]
+    verb = {Action.CREATE: "Created", Action.UPDATE: "Updated", Action.REPLACE: "Replaced"}.get(main.action, "Synced")
+    return SyncRecord(
+        primary,
+        primary,
+        Status.SUCCESS,
+        f"{verb} Stripe {main.desired.kind.value.replace('_', ' ')} {outcome.stripe_id}",
+        request_id=outcome.request_id,
+        stripe_object_id=outcome.stripe_id,
+    )
 
 
 def finish(
     ctx: RunContext, plan: Plan, outcomes: dict[str, Outcome], report: SyncReport, extracted: Extracted
 ) -> SyncReport:
-    """Sync Records for every primary record that was written or failed, then the watermark."""
+    """Sync Records for every primary record that was written or failed (those `apply_plan` wrote already are not
+    written again), then the earlier errors of the records that succeeded are resolved."""
     started = time.perf_counter()
-    records: list[SyncRecord] = []
-    for failure in plan.failures:
-        err = failure.error
-        records.append(SyncRecord(failure.primary, SfRef(err.object_type, err.record_id), Status.ERROR, err.message))
+    records: list[SyncRecord] = [_failure_record(f) for f in plan.failures]
     succeeded: list[str] = []
-    for primary, keys in plan.primaries.items():
-        ops = [plan.operations[k] for k in sorted(keys)]
-        failed = [(op, outcomes[op.key]) for op in ops if op.key in outcomes and not outcomes[op.key].ok]
-        if failed:
-            op, outcome = failed[0]
-            records.append(
-                SyncRecord(
-                    primary,
-                    op.desired.record,
-                    Status.ERROR,
-                    f"{outcome.error} (while applying {op.desired.kind.value} for "
-                    f"{op.desired.record.object_type} {op.desired.record.id})",
-                    request_id=outcome.request_id,
-                )
-            )
+    for primary in plan.primaries:
+        record = _primary_record(plan, primary, outcomes)
+        if record is None:
             continue
-        main = next((op for op in ops if op.desired.record == primary or primary in op.desired.also_records), None)
-        if main is None or all(op.action is Action.SKIP for op in ops):
-            continue  # nothing was written for it: no Sync Record either
-        outcome = outcomes[main.key]
-        verb = {Action.CREATE: "Created", Action.UPDATE: "Updated", Action.REPLACE: "Replaced"}.get(
-            main.action, "Synced"
-        )
-        records.append(
-            SyncRecord(
-                primary,
-                primary,
-                Status.SUCCESS,
-                f"{verb} Stripe {main.desired.kind.value.replace('_', ' ')} {outcome.stripe_id}",
-                request_id=outcome.request_id,
-                stripe_object_id=outcome.stripe_id,
-            )
-        )
-        succeeded.append(primary.id)
-        if primary.object_type == "Order":
-            report.synced_orders.append(primary.id)
+        records.append(record)
+        if record.status is Status.SUCCESS:
+            succeeded.append(primary.id)
+            if primary.object_type == "Order":
+                report.synced_orders.append(primary.id)
     for record in records:
         if record.status is Status.ERROR:
             log.error("%s %s not synced: %s", record.primary.object_type, record.primary.id, record.message)
-    if records:
-        upsert_sync_records(ctx.org, records, livemode=ctx.livemode)
-    if succeeded:
-        resolve_earlier_errors(ctx.org, succeeded)
+    unwritten = [r for r in records if r not in ctx.sync_records_written]
+    if unwritten:
+        upsert_sync_records(ctx.org, unwritten, livemode=ctx.livemode)
+    unresolved = [i for i in succeeded if i not in ctx.errors_resolved]
+    if unresolved:
+        resolve_earlier_errors(ctx.org, unresolved)
     report.failed = [r for r in records if r.status is Status.ERROR]
     ctx.timed("write_back", started)
     return report
 
 
 def advance_watermark(ctx: RunContext, mode: Mode, extracted: Extracted) -> dt.datetime | None:
-    """Only after the write-back is durable, and never past the run's start. An incremental run that saw nothing
-    keeps the watermark it started from (no call: its window, from that watermark to now, held no change)."""
+    """Only after the write-back is durable: to the run's start by the org's clock (the end of the window it read;
+    the next run reads again from the look-back before it, for records committed late), so in a quiet org the
+    window moves past every change it read. Without the org's clock: the last change seen, never past the run's
+    start. An incremental run that saw nothing keeps the watermark it started from (no call: its window, from that
+    watermark to now, held no change)."""
     if mode is Mode.ORDERS:
         return None
     seen = extracted.orders_seen or extracted.changed_accounts or extracted.changed_products
@@ -522,7 +690,12 @@ def advance_watermark(ctx: RunContext, mode: Mode, extracted: Extracted) -> dt.d
         kept = parse_watermark(ctx.state)
         if kept is not None:
             return kept
-    new = ctx.started_at if extracted.max_modstamp is None else min(extracted.max_modstamp, ctx.started_at)
+    if ctx.org_started_at is not None:
+        new = ctx.org_started_at
+    elif extracted.max_modstamp is None:
+        new = ctx.started_at
+    else:
+        new = min(extracted.max_modstamp, ctx.started_at)
     if new != parse_watermark(ctx.state):  # an unchanged window gives the same watermark: nothing to write
         write_watermark(ctx.org, new)
     return new

@@ -1,4 +1,4 @@
-"""The `sync` flow: extract -> translate and plan -> apply (write-back per layer) -> Sync Records and watermark.
+"""The `sync` flow: extract -> translate and plan -> apply (write-back while applying) -> Sync Records and watermark.
 
 `run_sync` is the body, shared by the deployments' flows (`flows/operations.py`): in a deployment's run it takes the
 writer slot and the server-wide Stripe rate limit (`cpq_sync.ops.prefect_limits`); it publishes the summary, table

@@ -3,6 +3,8 @@ sandbox org, wrapped so that an expired session logs in again and transient erro
 
 from __future__ import annotations
 
+import datetime as dt
+import email.utils
 import logging
 import re
 from collections.abc import Callable
@@ -115,11 +117,30 @@ class OrgClient:
 
     def __init__(self, factory: Callable[[], Salesforce], *, run_share_percent: float = 100.0) -> None:
         self._factory = factory
-        self.sf = factory()
+        self.server_time: dt.datetime | None = None  # the org's clock: the `Date` of its latest answer
+        self.sf = self._connected(factory())
         self.run_share_percent = run_share_percent
         self.calls_at_start: int | None = None
         # called once when a query names a field the org does not have (e.g. to forget cached describes)
         self.on_invalid_field: Callable[[], None] | None = None
+
+    def _connected(self, sf: Salesforce) -> Salesforce:
+        hooks = getattr(getattr(sf, "session", None), "hooks", None)
+        if isinstance(hooks, dict):
+            hooks.setdefault("response", []).append(self._clock)
+        return sf
+
+    def _clock(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        """Keeps the org's time from the `Date` header every answer carries (whole seconds, so rounded down)."""
+        value = response.headers.get("Date")
+        if not value:
+            return
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return
+        if when.tzinfo is not None:
+            self.server_time = when.astimezone(dt.UTC)
 
     @property
     def instance_url(self) -> str:
@@ -168,7 +189,7 @@ class OrgClient:
                 return fn(self.sf)
             except SalesforceExpiredSession:
                 log.info("Salesforce session expired; logging in again")
-                self.sf = self._factory()
+                self.sf = self._connected(self._factory())
                 return fn(self.sf)
             except SalesforceMalformedRequest as exc:
                 if error_code(exc) == "INVALID_FIELD" and self.on_invalid_field is not None:

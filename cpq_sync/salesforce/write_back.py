@@ -3,6 +3,7 @@ with sObject Collections (200 records a call)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ from typing import Any
 
 from cpq_sync.desired import SfRef
 from cpq_sync.salesforce.client import OrgClient
-from cpq_sync.salesforce.extract import ID_CHUNK, soql_string
+from cpq_sync.salesforce.extract import ID_CHUNK, soql_datetime, soql_string
 
 log = logging.getLogger(__name__)
 COLLECTION_SIZE = 200
@@ -132,3 +133,25 @@ def resolve_earlier_errors(org: OrgClient, primary_ids: list[str]) -> int:
         ]
         org.write_collection("composite/sobjects", records)
     return len(ids)
+
+
+def open_errors(org: OrgClient, before: dt.datetime | None = None) -> dict[str, list[str]]:
+    """Primary record id -> the ids of its Error Sync Records, in one query (pages of 2,000): the errors a run may
+    resolve are few, the records it syncs many. `before`: only records written before then (not this run's)."""
+    soql = "SELECT Id, Primary_Record_ID__c FROM Sync_Record__c WHERE Resolution_Status__c = 'Error'"
+    if before is not None:
+        soql += f" AND SystemModstamp < {soql_datetime(before)}"
+    found: dict[str, list[str]] = {}
+    for row in org.query_all_iter(soql):
+        found.setdefault(str(row["Primary_Record_ID__c"]), []).append(str(row["Id"]))
+    return found
+
+
+def mark_resolved(org: OrgClient, record_ids: list[str]) -> None:
+    """Sets these Sync Records to Resolved (Collections of 200)."""
+    for chunk in _chunks(record_ids, COLLECTION_SIZE):
+        records = [
+            {"attributes": {"type": "Sync_Record__c"}, "id": i, "Resolution_Status__c": Status.RESOLVED.value}
+            for i in chunk
+        ]
+        org.write_collection("composite/sobjects", records)

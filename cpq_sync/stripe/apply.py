@@ -1,4 +1,5 @@
-"""Apply: runs a plan's operations against Stripe with the stripe SDK, layer by layer, exactly once.
+"""Apply: runs a plan's operations against Stripe with the stripe SDK, each as soon as the objects it references
+exist (no barrier between layers), exactly once.
 
 Every create carries an idempotency key derived from the Salesforce record, the object kind and (for immutable
 objects) the content hash, so a crash between a create and the write-back, followed by a rerun, gets the first
@@ -10,11 +11,12 @@ attempt sent other parameters, e.g. the data changed in between), the object is 
 from __future__ import annotations
 
 import contextvars
+import heapq
 import logging
 import time
 import uuid
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,6 +107,54 @@ class StripeApplier:
             contexts = [contextvars.copy_context() for _ in todo]
             outcomes.extend(pool.map(lambda c, op: c.run(self._apply_one, op, ids), contexts, todo))
         return outcomes
+
+    def run(self, operations: Iterable[Operation], ids: dict[str, str]) -> Iterator[tuple[Operation, Outcome]]:
+        """Applies the operations that write, each once every operation it references (`desired.depends_on`) is done,
+        and yields each with its outcome as it completes (in completion order). `ids` (key -> Stripe id) must hold
+        the objects referenced but not written here (skipped operations); the new ids are added to it before any
+        operation that references them starts. Ready operations start lower layers first (customers, products,
+        then prices: they unlock the most), then in plan order, up to `concurrency` at once, so the pacer stays
+        saturated without waiting for a whole layer to finish."""
+        todo = [op for op in operations if op.action is not Action.SKIP]
+        if not todo:
+            return
+        writing = {op.key for op in todo}
+        waiting: dict[str, int] = {}  # key -> operations it waits for
+        dependents: dict[str, list[tuple[int, Operation]]] = {}
+        ready: list[tuple[int, int, Operation]] = []
+        for index, op in enumerate(todo):
+            needs = [k for k in op.desired.depends_on if k in writing and k != op.key]
+            for key in needs:
+                dependents.setdefault(key, []).append((index, op))
+            if needs:
+                waiting[op.key] = len(needs)
+            else:
+                heapq.heappush(ready, (op.desired.layer, index, op))
+        with ThreadPoolExecutor(max_workers=min(self.concurrency, len(todo))) as pool:
+            running: dict[Future[Outcome], Operation] = {}
+            while ready or running:
+                while ready and len(running) < self.concurrency:
+                    _, _, op = heapq.heappop(ready)
+                    # Each operation runs in its own copy of the caller's context (taken in the caller's thread),
+                    # so its logs carry the caller's run (Prefect).
+                    running[pool.submit(contextvars.copy_context().run, self._apply_one, op, ids)] = op
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    op = running.pop(future)
+                    outcome = future.result()
+                    if outcome.ok and outcome.stripe_id:
+                        ids[op.key] = outcome.stripe_id
+                    for index, dependent in dependents.pop(op.key, []):
+                        waiting[dependent.key] -= 1
+                        if waiting[dependent.key] == 0:
+                            del waiting[dependent.key]
+                            heapq.heappush(ready, (dependent.desired.layer, index, dependent))
+                    yield op, outcome
+                if not ready and not running and waiting:  # a reference cycle (no plan makes one): reported failed
+                    for index, op in enumerate(todo):
+                        if op.key in waiting:
+                            heapq.heappush(ready, (op.desired.layer, index, op))
+                    waiting.clear()
 
     def _apply_one(self, op: Operation, ids: dict[str, str]) -> Outcome:
         desired = op.desired

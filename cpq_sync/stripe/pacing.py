@@ -2,7 +2,9 @@
 
 The pacer spaces this process's requests evenly, a little under the configured rate (`HEADROOM`): requests leave
 evenly spaced but reach Stripe with some jitter, and Stripe counts them in a sliding second, so pacing at exactly
-the limit would see some answered 429 (each costing a retry and its back-off). Saturating the rate also takes
+the limit would see some answered 429 (each costing a retry and its back-off). A request also waits until the
+requests sent in the last second are fewer than the pace allows, so threads held up together (e.g. by a garbage
+collection) do not leave in a burst. Saturating the rate also takes
 enough requests in flight: `in_flight` is rate x latency, so the appliers run at least that many at once.
 
 Where several runs and workers share one Stripe account, a `SharedGate` (any callable that blocks until the caller
@@ -15,16 +17,18 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections import deque
 from collections.abc import Mapping
 from typing import Any, Protocol
 
 import stripe
 
-HEADROOM = 0.95  # of the configured rate: 5% absorbs the jitter of when requests reach Stripe (50 ms a second)
+HEADROOM = 0.97  # of the configured rate: 3% absorbs the jitter of when requests reach Stripe (30 ms a second)
 STRIPE_LATENCY_SECONDS = 0.3  # a Stripe write's usual round trip, for sizing the requests in flight
 # After a 429 (Stripe's limit is per account: other integrations spend it too) the pace drops by CUT, at most once a
-# second and never under FLOOR of the rate, then climbs back by RECOVERY of the rate a second.
-CUT, FLOOR, RECOVERY = 0.9, 0.5, 0.02
+# second and never under FLOOR of the rate, then climbs back by RECOVERY of the rate a second. Under 429s every
+# second the pace still falls (by 3% a second net); a lone 429 (jitter) costs little (5% for 2.5 s).
+CUT, FLOOR, RECOVERY = 0.95, 0.5, 0.02
 
 
 class SharedGate(Protocol):
@@ -60,6 +64,7 @@ class Pacer:
         self._shared_batch = shared_batch
         self._reserved = 0
         self._held = threading.local()  # a slot taken by `wait` for this thread's next request
+        self._sent: deque[float] = deque()  # when the requests of the last second were sent
         self.requests = 0
 
     def share(self, gate: SharedGate | None, batch: int = 1) -> None:
@@ -81,11 +86,31 @@ class Pacer:
 
     def admit(self) -> None:
         """Called for every request a paced transport sends: in the slot this thread holds, or in a new one (the
-        SDK's retries of a 429 or a 5xx, and requests no caller paced, are paced too)."""
+        SDK's retries of a 429 or a 5xx, and requests no caller paced, are paced too). Then the request waits until
+        the last second holds fewer than the pace allows (`_window`)."""
         if getattr(self._held, "slot", False):
             self._held.slot = False
-            return
-        self._take()
+        else:
+            self._take()
+        self._window()
+
+    def _window(self) -> None:
+        """Stripe counts requests in a sliding second. Slots are evenly spaced, but threads that were held up (a
+        garbage collection, a busy interpreter, a slow DNS lookup) all send when they run again, and such a burst
+        would be answered 429 whatever the average rate. So a request also waits until the sends of the last
+        second are fewer than the pace plus one (what even spacing gives): bursts are smoothed where they
+        form, which lets the pace run closer to the limit."""
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                sent = self._sent
+                while sent and sent[0] <= now - 1.0:
+                    sent.popleft()
+                if len(sent) < math.floor(self._pace) + 1:
+                    sent.append(now)
+                    return
+                delay = sent[0] + 1.0 - now
+            time.sleep(max(delay, 0.0005))
 
     @property
     def pace(self) -> float:

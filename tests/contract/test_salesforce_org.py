@@ -862,6 +862,9 @@ def test_clock_drives_stamps_and_date_literals(sandbox_dir: Path) -> None:
     # With the clock frozen, an update that changes nothing still succeeds (and keeps the stamp).
     assert sf.Account.update(new, {}) == 204 and sf.Account.update(new, {"Name": "new"}) == 204
     assert sf.Account.get(new)["SystemModstamp"] == "2024-05-01T09:30:00.000+0000"
+    # Every answer carries the org's time in its `Date` header, as Salesforce's do (the sync's watermark).
+    answer = sf.session.get(f"{sf.base_url}limits/", headers=sf.headers)
+    assert answer.headers["Date"] == "Wed, 01 May 2024 09:30:00 GMT"
 
 
 @pytest.mark.parametrize(

@@ -7,8 +7,9 @@ before its answer is read (applied, answer lost) reaches every state a kill at a
 
 * ``extract``: the K-th Salesforce call before the first Stripe write (login, describes, queries, the apply marker);
 * ``apply``: the K-th Stripe write (POST or DELETE), whichever thread of the apply pool sends it;
-* ``write-back``: the K-th Salesforce write after the first Stripe write (the Stripe ids of each layer, the Sync
-  Records, resolved errors, the apply marker, the watermark).
+* ``write-back``: the K-th Salesforce write after the first Stripe write (the Stripe ids and Sync Records, in
+  Collections of 200 written while applying, the resolved errors, the apply marker, the watermark). Writes while
+  applying and Stripe writes interleave, so such a kill also stops the apply pool wherever it is.
 
 ``run_killed(directory, point)`` runs one whole sync (``run_direct``, a full backfill, no Prefect: the flow adds
 no durable effect of its own) in a process forked from a clean forkserver, killed at ``point``; without a point it

@@ -53,10 +53,10 @@ def test_fault_then_clean_reruns(matrix_env: Path, fault: str, fault_matrix: lis
         assert trial.absorbed, (trial.run_errors, trial.after_fault and trial.after_fault.problems())
 
 
-# A clean run of this org makes 22 Salesforce calls: 1-14 prepare and extract, 15-19 apply (the marker and each
-# layer's Stripe ids), 20-22 the Sync Records, resolved errors and the watermark.
+# A clean run of this org makes 22 Salesforce calls: 1-15 prepare and extract, 16-20 while applying (the marker, the
+# Stripe ids in two Collections, the Sync Records, the resolved errors), 21-22 the marker cleared and the watermark.
 @pytest.mark.parametrize(
-    "calls_left", [0, 9, 16, 19], ids=["at-the-start", "in-extract", "in-apply", "at-the-sync-records"]
+    "calls_left", [0, 9, 16, 18], ids=["at-the-start", "in-extract", "in-apply", "at-the-sync-records"]
 )
 def test_request_limit_stops_the_run_cleanly_and_the_next_run_continues(matrix_env: Path, calls_left: int) -> None:
     sandbox_sf.seed_org(matrix_env, orders=ORDERS, seed=SEED)
@@ -74,8 +74,9 @@ def test_request_limit_stops_the_run_cleanly_and_the_next_run_continues(matrix_e
     assert not any(s["Key__c"] == WATERMARK_KEY and s["Value__c"] for s in states), "the watermark moved"
     after = check_invariants(matrix_env)
     assert not after.duplicates and not after.lost and not after.false_success, after.problems()
-    # What it did not apply, or did not record (the Data Errors), is left for the next run.
-    assert after.orders_pending
+    # What it did not apply, or did not record, is left for the next run. Stopped at the Sync Records, every order is
+    # in Stripe and its id in Salesforce already (this org has no Data Error whose record would be missing).
+    assert after.orders_pending or calls_left == 18
 
     following = run_direct(load_settings())
 

@@ -54,14 +54,32 @@ def test_after_a_429_the_pace_drops_once_a_second_at_most_then_climbs_back(
     clock = [100.0]
     monkeypatch.setattr(pacing.time, "monotonic", lambda: clock[0])
     pacer = Pacer(100, headroom=1.0)
+    cut = 100 * pacing.CUT
     pacer.throttled()
     pacer.throttled()  # the same burst: one cut
-    assert pacer.pace == pytest.approx(90)
+    assert pacer.pace == pytest.approx(cut)
     clock[0] += 1.0
     pacer.throttled()
-    assert pacer.pace == pytest.approx((90 + 2) * 0.9)  # climbed back 2 in the second, then cut again
+    assert pacer.pace == pytest.approx((cut + 2) * pacing.CUT)  # climbed back 2 in the second, then cut again
     clock[0] += 60
     assert pacer.pace == 100  # back to the rate, never above
+
+
+def test_threads_held_up_together_do_not_send_in_a_burst(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Slots taken before a stall (e.g. a garbage collection) would all be sent when it ends; the last second's
+    sends are capped at the pace (plus the one even spacing allows), so the rest wait for the window to move."""
+    clock = [100.0]
+    monkeypatch.setattr(pacing.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(pacing.time, "sleep", lambda seconds: clock.__setitem__(0, clock[0] + seconds))
+    pacer = Pacer(10, headroom=1.0)
+    sent = []
+    for _ in range(25):
+        pacer._held.slot = True  # a slot reserved before the stall, already due
+        pacer.admit()
+        sent.append(clock[0])
+    assert sent[:11] == [100.0] * 11
+    assert all(later - earlier >= 1.0 for earlier, later in zip(sent, sent[11:], strict=False))
+    assert max(sent) < 102.1
 
 
 def test_an_unpaced_request_through_the_transport_takes_its_own_slot() -> None:

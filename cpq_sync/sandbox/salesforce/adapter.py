@@ -7,6 +7,7 @@ configured faults, and answered with Salesforce's real shapes and status codes.
 
 from __future__ import annotations
 
+import email.utils
 import http
 import json
 import re
@@ -121,6 +122,7 @@ class SandboxAdapter(BaseAdapter):
                 answer = Answer(err.status, err.as_request_json())
         headers = dict(answer.headers or {})
         headers["Sforce-Limit-Info"] = f"api-usage={api_calls(self.store)}/{faults.api_quota_max}"
+        headers["Date"] = email.utils.format_datetime(self.store.now(), usegmt=True)  # the org clock, as Salesforce
         return self._response(request, answer.status, answer.body, headers)
 
     def close(self) -> None:
