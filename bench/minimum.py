@@ -57,6 +57,13 @@ def _cents(value: Decimal) -> int:
     return int((value * 100).quantize(Decimal(1)))
 
 
+def _unit_amount(value: Decimal) -> Decimal:
+    """A price's amount as Stripe holds it (`unit_amount_decimal`: cents with up to 12 decimal places). Two lines
+    whose amounts a period differ below the cent (an amendment's UnitPrice that CPQ prorated and rounded) bill
+    different cents at a quantity above one, so they need different prices to bill what CPQ sold."""
+    return (value * 100).quantize(Decimal(1).scaleb(-12))
+
+
 def _connector_price(line: dict[str, Any], currency: str, tiered: set[str], pbes: dict[str, dict[str, Any]]) -> str:
     """The connector's price rule: a line billing exactly its price book entry's price (same currency, recurrence
     and amount a period) bills with the entry's price; any other line has a price of its own."""
@@ -79,7 +86,7 @@ def _connector_price(line: dict[str, Any], currency: str, tiered: set[str], pbes
         else:
             default_term = Decimal(str(product.get("SBQQ__SubscriptionTerm__c") or months))
             amount = Decimal(str(pbe["UnitPrice"])) * months / default_term
-    if identity[4] == "tiers" or _cents(amount) == identity[4]:
+    if identity[4] == "tiers" or _unit_amount(amount) == identity[4]:
         return pbe["Id"]
     return line["Id"]
 
@@ -91,7 +98,7 @@ def _price_identity(line: dict[str, Any], currency: str, tiered: set[str]) -> tu
     metered = charge == "usage" or (line.get("SBQQ__BillingType__c") or "").lower() == "arrears"
     unit = Decimal(str(line["UnitPrice"]))
     if not (metered or charge == "recurring"):
-        return (product, currency, 0, False, "tiers" if product in tiered else _cents(unit))
+        return (product, currency, 0, False, "tiers" if product in tiered else _unit_amount(unit))
     months = FREQUENCY_MONTHS[(line.get("SBQQ__BillingFrequency__c") or "monthly").lower()]
     if product in tiered:
         return (product, currency, months, metered, "tiers")
@@ -100,7 +107,7 @@ def _price_identity(line: dict[str, Any], currency: str, tiered: set[str]) -> tu
     else:
         term = Decimal(str(line.get("SBQQ__SubscriptionTerm__c") or line.get("SBQQ__DefaultSubscriptionTerm__c") or 12))
         amount = unit * months / term
-    return (product, currency, months, metered, _cents(amount))
+    return (product, currency, months, metered, _unit_amount(amount))
 
 
 def _is_one_time(line: dict[str, Any]) -> bool:
