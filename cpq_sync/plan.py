@@ -75,10 +75,9 @@ class Plan:
 
 
 def decide(desired: Desired) -> Operation:
-    current = desired.content_hash
-    if desired.known_id is None:
+    if desired.known_id is None:  # nothing to compare: the content hash is worked out when it is written
         return Operation(desired, Action.CREATE, "not in Stripe yet")
-    if desired.known_hash == current:
+    if desired.known_hash == desired.content_hash:
         return Operation(desired, Action.SKIP, "unchanged since the last sync")
     if desired.kind in MUTABLE:
         return Operation(desired, Action.UPDATE, "changed in Salesforce")
