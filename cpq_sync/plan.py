@@ -104,9 +104,10 @@ def build_plan(
         for desired in objects:
             keys.add(desired.key)
             existing = plan.operations.get(desired.key)
-            if existing is None:
+            if existing is None:  # planned as it is: it holds its own primaries already
                 plan.operations[desired.key] = decide(desired)
-            existing_desired = plan.operations[desired.key].desired
-            existing_desired.primaries.update(desired.primaries)
-            existing_desired.primaries.add(primary)
+                desired.primaries.add(primary)
+                continue
+            existing.desired.primaries.update(desired.primaries)
+            existing.desired.primaries.add(primary)
     return plan
