@@ -165,7 +165,16 @@ class ContractTranslation:
 
 def _signature(price: Desired) -> str:
     params = {k: v for k, v in price.params.items() if k != "metadata"}
-    return json.dumps(params, sort_keys=True, default=lambda v: f"ref:{v.key}" if isinstance(v, Ref) else str(v))
+    return _SIGNATURE_ENCODER.encode(params)
+
+
+def _signature_value(value: Any) -> str:
+    return f"ref:{value.key}" if isinstance(value, Ref) else str(value)
+
+
+# What `json.dumps(params, sort_keys=True, default=_signature_value)` makes (the same text), with one encoder for
+# every signature rather than one each.
+_SIGNATURE_ENCODER = json.JSONEncoder(sort_keys=True, default=_signature_value)
 
 
 @dataclass
