@@ -678,14 +678,14 @@ def _copied(value: Any, memo: dict[int, Any]) -> Any:
     if kind is dict:
         mapping: dict[Any, Any] = {}
         memo[id(value)] = mapping
-        for key, item in value.items():
-            mapping[key] = _copied(item, memo)
+        for key, item in value.items():  # a shared value (most are) is taken as it is, without a call
+            mapping[key] = item if type(item) in _SHARED else _copied(item, memo)
         return mapping
     if kind is list:
         items: list[Any] = []
         memo[id(value)] = items
         for item in value:
-            items.append(_copied(item, memo))
+            items.append(item if type(item) in _SHARED else _copied(item, memo))
         return items
     if kind is tuple:
         return tuple([_copied(item, memo) for item in value])
