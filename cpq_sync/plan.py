@@ -75,10 +75,9 @@ class Plan:
 
 
 def decide(desired: Desired) -> Operation:
-    current = desired.content_hash
-    if desired.known_id is None:
+    if desired.known_id is None:  # nothing to compare: the content hash is worked out when it is written
         return Operation(desired, Action.CREATE, "not in Stripe yet")
-    if desired.known_hash == current:
+    if desired.known_hash == desired.content_hash:
         return Operation(desired, Action.SKIP, "unchanged since the last sync")
     if desired.kind in MUTABLE:
         return Operation(desired, Action.UPDATE, "changed in Salesforce")
@@ -105,9 +104,10 @@ def build_plan(
         for desired in objects:
             keys.add(desired.key)
             existing = plan.operations.get(desired.key)
-            if existing is None:
+            if existing is None:  # planned as it is: it holds its own primaries already
                 plan.operations[desired.key] = decide(desired)
-            existing_desired = plan.operations[desired.key].desired
-            existing_desired.primaries.update(desired.primaries)
-            existing_desired.primaries.add(primary)
+                desired.primaries.add(primary)
+                continue
+            existing.desired.primaries.update(desired.primaries)
+            existing.desired.primaries.add(primary)
     return plan

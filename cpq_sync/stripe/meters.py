@@ -7,7 +7,7 @@ import logging
 
 import stripe
 
-from cpq_sync.desired import ObjectKind
+from cpq_sync.desired import ObjectKind, Ref
 from cpq_sync.plan import Action, Operation, Plan
 
 log = logging.getLogger(__name__)
@@ -22,7 +22,7 @@ def resolve_meters(client: stripe.StripeClient, plan: Plan) -> int:
         return 0
     # Only a price bills with a meter (its `recurring.meter`): the other writes (schedules, invoices, customers)
     # are not walked, a large plan's schedules being most of its values.
-    needed = {key for op in plan.writes if op.desired.kind is ObjectKind.PRICE for key in op.desired.depends_on}
+    needed = {ref.key for op in plan.writes if op.desired.kind is ObjectKind.PRICE for ref in _meter_refs(op)}
     wanted: dict[str, Operation] = {}
     for op in meters:
         if op.key in needed:
@@ -53,3 +53,11 @@ def resolve_meters(client: stripe.StripeClient, plan: Plan) -> int:
         sum(op.action is Action.SKIP for op in wanted.values()),
     )
     return calls
+
+
+def _meter_refs(op: Operation) -> list[Ref]:
+    """The meter a price bills with (`recurring.meter`, the one place a price names one), read directly rather
+    than by walking all the price's references."""
+    recurring = op.desired.params.get("recurring")
+    meter = recurring.get("meter") if isinstance(recurring, dict) else None
+    return [meter] if isinstance(meter, Ref) else []

@@ -165,7 +165,16 @@ class ContractTranslation:
 
 def _signature(price: Desired) -> str:
     params = {k: v for k, v in price.params.items() if k != "metadata"}
-    return json.dumps(params, sort_keys=True, default=lambda v: f"ref:{v.key}" if isinstance(v, Ref) else str(v))
+    return _SIGNATURE_ENCODER.encode(params)
+
+
+def _signature_value(value: Any) -> str:
+    return f"ref:{value.key}" if isinstance(value, Ref) else str(value)
+
+
+# What `json.dumps(params, sort_keys=True, default=_signature_value)` makes (the same text), with one encoder for
+# every signature rather than one each.
+_SIGNATURE_ENCODER = json.JSONEncoder(sort_keys=True, default=_signature_value)
 
 
 @dataclass
@@ -669,14 +678,14 @@ def _copied(value: Any, memo: dict[int, Any]) -> Any:
     if kind is dict:
         mapping: dict[Any, Any] = {}
         memo[id(value)] = mapping
-        for key, item in value.items():
-            mapping[key] = _copied(item, memo)
+        for key, item in value.items():  # a shared value (most are) is taken as it is, without a call
+            mapping[key] = item if type(item) in _SHARED else _copied(item, memo)
         return mapping
     if kind is list:
         items: list[Any] = []
         memo[id(value)] = items
         for item in value:
-            items.append(_copied(item, memo))
+            items.append(item if type(item) in _SHARED else _copied(item, memo))
         return items
     if kind is tuple:
         return tuple([_copied(item, memo) for item in value])

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import functools
 import itertools
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
@@ -86,8 +87,10 @@ def months_between(start: dt.date, day: dt.date) -> int:
     return months - 1 if add_months(start, months) > day else months
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def billing(anchor: dt.date, start: dt.date, end: dt.date, interval: int) -> Billing:
-    """A line's `Billing` from `start` to `end` on `interval`-month periods anchored on `anchor`."""
+    """A line's `Billing` from `start` to `end` on `interval`-month periods anchored on `anchor` (made once for
+    each set of arguments: a `Billing` is frozen, so lines of the same dates and frequency share one)."""
     k = 0
     while add_months(anchor, k * interval) < start:
         k += 1
