@@ -10,7 +10,7 @@ import pytest
 from cpq_sync.errors import DataError
 from cpq_sync.records import OrderItemRecord
 from cpq_sync.translate.context import TranslateContext
-from cpq_sync.translate.order import translate_order
+from cpq_sync.translate.order import OrderTranslation, translate_order
 from tests.unit.builders import one_time_line
 from tests.unit.test_translate_order import PBE_A, PBE_B, PROD_A, PROD_B, bundle, ctx, line
 
@@ -120,17 +120,26 @@ PRORATED: list[tuple[str, list[OrderItemRecord], dict[str, Any], list[tuple[int,
 ]  # fmt: skip
 
 
+def phase_amounts(result: OrderTranslation) -> list[tuple[dict[str, Any], list[tuple[int, int]]]]:
+    """Each phase of the schedule with its items as (cents a period, quantity), sorted."""
+    prices = {o.key: o.params for o in result.objects if o.key.startswith("price:")}
+    return [
+        (
+            phase,
+            sorted(
+                (int(Decimal(prices[i["price"].key]["unit_amount_decimal"])), i["quantity"]) for i in phase["items"]
+            ),
+        )
+        for phase in result.main.params["phases"]
+    ]
+
+
 @pytest.mark.parametrize(("name", "items", "order_values", "expected"), PRORATED, ids=[c[0] for c in PRORATED])
 def test_segments_that_are_not_whole_billing_periods_bill_cpqs_prorated_amount(
     ctx: TranslateContext, name: str, items: list[OrderItemRecord], order_values: dict[str, Any], expected: Any
 ) -> None:
-    result = translate_order(bundle(items, **order_values), ctx)
-    prices = {o.key: o.params for o in result.objects if o.key.startswith("price:")}
     got = []
-    for phase in result.main.params["phases"]:
-        amounts = sorted(
-            (int(Decimal(prices[i["price"].key]["unit_amount_decimal"])), i["quantity"]) for i in phase["items"]
-        )
+    for phase, amounts in phase_amounts(translate_order(bundle(items, **order_values), ctx)):
         stubs = [(int(Decimal(a["price_data"]["unit_amount_decimal"])), a["quantity"])
                  for a in phase.get("add_invoice_items", [])]  # fmt: skip
         assert phase["proration_behavior"] == "none"
@@ -158,13 +167,8 @@ def test_a_segment_off_the_monthly_anniversaries_is_an_error(ctx: TranslateConte
 def test_segments_become_phases(
     ctx: TranslateContext, name: str, items: list[OrderItemRecord], order_values: dict[str, Any], expected: Any
 ) -> None:
-    result = translate_order(bundle(items, **order_values), ctx)
-    prices = {o.key: o.params for o in result.objects if o.key.startswith("price:")}
     got = []
-    for phase in result.main.params["phases"]:
-        amounts = sorted(
-            (int(Decimal(prices[i["price"].key]["unit_amount_decimal"])), i["quantity"]) for i in phase["items"]
-        )
+    for phase, amounts in phase_amounts(translate_order(bundle(items, **order_values), ctx)):
         got.append((phase["duration"]["interval_count"], amounts, phase["metadata"]["salesforce_segment_index"]))
     assert got == expected
 
