@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from cpq_sync.desired import LAYER, Desired, ObjectKind, SfRef
+from cpq_sync.desired import Desired, ObjectKind, SfRef
 from cpq_sync.errors import DataError
 
 IMMUTABLE = {ObjectKind.PRICE, ObjectKind.COUPON}  # a change is a new object, the old one archived
@@ -54,13 +54,6 @@ class Plan:
     primaries: dict[SfRef, set[str]] = field(default_factory=dict)  # primary -> the keys it needs
     # OrderItem id -> (Stripe_ID__c, Stripe_Sync_Hash__c) as read, so unchanged lines are not written again
     line_known: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
-
-    def layers(self) -> list[list[Operation]]:
-        count = max(LAYER.values()) + 1
-        layers: list[list[Operation]] = [[] for _ in range(count)]
-        for op in self.operations.values():
-            layers[op.desired.layer].append(op)
-        return layers
 
     def counts(self) -> dict[str, int]:
         out = {a.value: 0 for a in Action}

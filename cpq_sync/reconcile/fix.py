@@ -76,7 +76,7 @@ class Fixer:
         return fn(*args)
 
     def _apply(self, desired: Desired, action: Action) -> str:
-        outcome = self.applier.run_layer([Operation(desired, action, "repaired by reconcile")], self.ids)[0]
+        outcome = self.applier.apply_one(Operation(desired, action, "repaired by reconcile"), self.ids)
         if not outcome.ok or not outcome.stripe_id:
             raise NotRepairable(outcome.error or "no object returned")
         return outcome.stripe_id

@@ -95,18 +95,10 @@ class StripeApplier:
         self.key_suffix = key_suffix
         self.attempt = uuid.uuid4().hex[:12]  # this run's own keys for what recovery starts again
 
-    def run_layer(self, operations: list[Operation], ids: dict[str, str]) -> list[Outcome]:
-        """Applies one layer; `ids` (key -> Stripe id) must hold every object this layer references."""
-        todo = [op for op in operations if op.action is not Action.SKIP]
-        outcomes = [Outcome(op.key, op.action, op.desired.known_id) for op in operations if op.action is Action.SKIP]
-        if not todo:
-            return outcomes
-        with ThreadPoolExecutor(max_workers=min(self.concurrency, len(todo))) as pool:
-            # Each operation runs in its own copy of the caller's context (taken here, in the caller's thread), so
-            # its logs carry the caller's run (Prefect).
-            contexts = [contextvars.copy_context() for _ in todo]
-            outcomes.extend(pool.map(lambda c, op: c.run(self._apply_one, op, ids), contexts, todo))
-        return outcomes
+    def apply_one(self, op: Operation, ids: dict[str, str]) -> Outcome:
+        """Applies one operation in the caller's thread (a repair of `cpq-sync reconcile --fix`); `ids` (key ->
+        Stripe id) must hold every object it references."""
+        return self._apply_one(op, ids)
 
     def run(self, operations: Iterable[Operation], ids: dict[str, str]) -> Iterator[tuple[Operation, Outcome]]:
         """Applies the operations that write, each once every operation it references (`desired.depends_on`) is done,
