@@ -49,7 +49,7 @@ from cpq_sync.records import OrderItemRecord
 from cpq_sync.translate.adjustments import adjustment, total_price
 from cpq_sync.translate.catalog import LineCharge, line_charge, translate_line_price, translate_product
 from cpq_sync.translate.context import TranslateContext
-from cpq_sync.translate.dates import add_months, utc_midnight
+from cpq_sync.translate.dates import add_months, months_between, utc_midnight
 from cpq_sync.translate.evergreen import cancellation
 from cpq_sync.translate.migration import is_migrated, resumes_on
 from cpq_sync.translate.order import (
@@ -63,7 +63,6 @@ from cpq_sync.translate.proration import (
     billing,
     check_invoice_items,
     leftover_per_unit,
-    months_between,
     prorated_item,
 )
 from cpq_sync.translate.terms import decimal_string, minor_units, whole_number

@@ -14,5 +14,11 @@ def add_months(day: dt.date, months: int) -> dt.date:
     return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
+def months_between(start: dt.date, day: dt.date) -> int:
+    """Whole months from `start` to `day` (monthly anniversaries of `start` on or before `day`)."""
+    months = (day.year - start.year) * 12 + day.month - start.month
+    return months - 1 if add_months(start, months) > day else months
+
+
 def utc_midnight(day: dt.date) -> int:
     return int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC).timestamp())

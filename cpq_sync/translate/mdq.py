@@ -30,14 +30,15 @@ from cpq_sync.mapping.kinds import Kind
 from cpq_sync.records import OrderItemRecord, OrderRecord
 from cpq_sync.translate.catalog import LineCharge
 from cpq_sync.translate.context import TranslateContext
-from cpq_sync.translate.dates import add_months
+from cpq_sync.translate.dates import add_months, months_between
 from cpq_sync.translate.migration import is_migrated, resumes_on
 from cpq_sync.translate.proration import Billing, billing, check_invoice_items, prorated_item
 from cpq_sync.translate.terms import whole_number
 
 
 def _months(start: dt.date, day: dt.date) -> int | None:
-    months = (day.year - start.year) * 12 + day.month - start.month
+    """Whole months from `start` to `day`, or None when `day` is not a monthly anniversary of `start`."""
+    months = months_between(start, day)
     return months if add_months(start, months) == day else None
 
 

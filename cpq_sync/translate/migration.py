@@ -18,8 +18,8 @@ import itertools
 from typing import Any
 
 from cpq_sync.records import OrderRecord
-from cpq_sync.translate.dates import add_months
-from cpq_sync.translate.proration import Billing, billing, months_between
+from cpq_sync.translate.dates import add_months, months_between
+from cpq_sync.translate.proration import Billing, billing
 
 
 def is_migrated(order: OrderRecord, sync_start: dt.date | None) -> bool:

@@ -27,7 +27,7 @@ from cpq_sync.desired import Ref
 from cpq_sync.errors import DataError
 from cpq_sync.records import OrderItemRecord, OrderRecord
 from cpq_sync.translate.catalog import LineCharge, product_key
-from cpq_sync.translate.dates import add_months
+from cpq_sync.translate.dates import add_months, months_between
 from cpq_sync.translate.terms import decimal_string, minor_units, whole_number
 
 MAX_INVOICE_ITEMS_PER_PHASE = 20
@@ -80,11 +80,6 @@ class Billing:
         if day == self.last and self.last < self.end:
             return months_between(self.last, self.end)
         return 0
-
-
-def months_between(start: dt.date, day: dt.date) -> int:
-    months = (day.year - start.year) * 12 + day.month - start.month
-    return months - 1 if add_months(start, months) > day else months
 
 
 @functools.lru_cache(maxsize=1 << 16)
