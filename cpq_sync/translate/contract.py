@@ -63,6 +63,7 @@ from cpq_sync.translate.proration import (
     billing,
     check_invoice_items,
     leftover_per_unit,
+    prorated_charge,
     prorated_item,
 )
 from cpq_sync.translate.terms import decimal_string, minor_units, whole_number
@@ -404,22 +405,7 @@ class _Builder:
             stub_months, stub_days = self._months_days(start, boundary)
             per_unit = self._stub(item, charge, stub_months, stub_days)
             if per_unit > 0:
-                add_items.append(
-                    {
-                        "price_data": {
-                            "currency": self.currency,
-                            "product": Ref(prod.key),
-                            "unit_amount_decimal": decimal_string(minor_units(per_unit, self.currency)),
-                        },
-                        "quantity": quantity,
-                        "metadata": {
-                            "salesforce_order_item_id": item.id,
-                            "salesforce_proration": "true",
-                            "salesforce_prorated_months": str(stub_months),
-                            "salesforce_prorated_days": str(stub_days),
-                        },
-                    }
-                )
+                add_items.append(prorated_charge(item, per_unit, quantity, self.currency, stub_months, stub_days))
         rebuilt = [self._phase_items(iv.groups, iv.start) for iv in affected]
         if not any(rebuilt):
             if later:

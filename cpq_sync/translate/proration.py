@@ -101,7 +101,21 @@ def prorated_item(
     item: OrderItemRecord, charge: LineCharge, months: int, term: int, quantity: int, currency: str
 ) -> dict[str, Any]:
     """The one-time invoice item that bills `months` of a line's `term`, prorated as CPQ computed them."""
-    per_unit = leftover_per_unit(item, charge, months, term)
+    return prorated_charge(item, leftover_per_unit(item, charge, months, term), quantity, currency, months)
+
+
+def prorated_charge(
+    item: OrderItemRecord, per_unit: Decimal, quantity: int, currency: str, months: int, days: int | None = None
+) -> dict[str, Any]:
+    """A one-time invoice item billing `quantity` units of `item` at `per_unit` (major units) for `months` (and,
+    with the month+day precision of an amendment off a monthly anniversary, `days`) of prorated time."""
+    metadata = {
+        "salesforce_order_item_id": item.id,
+        "salesforce_proration": "true",
+        "salesforce_prorated_months": str(months),
+    }
+    if days is not None:
+        metadata["salesforce_prorated_days"] = str(days)
     return {
         "price_data": {
             "currency": currency,
@@ -109,11 +123,7 @@ def prorated_item(
             "unit_amount_decimal": decimal_string(minor_units(per_unit, currency)),
         },
         "quantity": quantity,
-        "metadata": {
-            "salesforce_order_item_id": item.id,
-            "salesforce_proration": "true",
-            "salesforce_prorated_months": str(months),
-        },
+        "metadata": metadata,
     }
 
 
