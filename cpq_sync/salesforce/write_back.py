@@ -126,12 +126,7 @@ def resolve_earlier_errors(org: OrgClient, primary_ids: list[str]) -> int:
             f"({', '.join(soql_string(i) for i in chunk)})"
         )
         ids += [r["Id"] for r in org.query_all_iter(soql)]
-    for chunk in _chunks(ids, COLLECTION_SIZE):
-        records = [
-            {"attributes": {"type": "Sync_Record__c"}, "id": i, "Resolution_Status__c": Status.RESOLVED.value}
-            for i in chunk
-        ]
-        org.write_collection("composite/sobjects", records)
+    mark_resolved(org, ids)
     return len(ids)
 
 
