@@ -294,3 +294,30 @@ def test_a_migrated_mdq_ramp_and_its_amendment_bill_nothing_already_paid(
     posts = len(stripe_posts(org))
     assert run_sync(order_ids=[initial, amendment]).failed == []
     assert len(stripe_posts(org)) == posts
+
+
+def test_backdated_prorated_orders_bill_their_past_periods(org: Path) -> None:
+    """Orders that started five months before the sync (a backdated start, no Skip_Past_Initial_Invoices__c):
+    a 9-month term billed annually next to a monthly widget, and a quarterly ramp of an annual line next to a
+    monthly fee. Stripe bills every period of the term, the past ones included, and CPQ's prorated amounts once."""
+    sf, _ = connect_both(org)
+    create_product(sf, "Annual Seats", Decimal(120), "Annual")
+    create_product(sf, "Widget A", Decimal(10))
+    create_product(sf, "Ramp Seats", Decimal(100), "Annual")
+    create_product(sf, "Monthly Fee", Decimal(49))
+    start = add_months(sandbox_sf.now(org).date().replace(day=1), -5)
+    acct = account_id(sf, "Acme%")
+    odd, _ = create_order(sf, acct, [("Annual Seats", 3), ("Widget A", 2)], start=start, term=9)
+    segments = [(10, Decimal(0)), (15, Decimal(0)), (20, Decimal(0)), (25, Decimal(0))]
+    ramp, _ = create_mdq_order(
+        sf, acct, "Ramp Seats", segments, start=start, segment_months=3, plain=(("Monthly Fee", 2),)
+    )
+    report = run_sync(order_ids=[odd, ramp])
+    assert report.failed == [] and {odd, ramp} <= set(report.synced_orders)
+    odd_schedule, ramp_schedule = sf.Order.get(odd)["Stripe_ID__c"], sf.Order.get(ramp)["Stripe_ID__c"]
+    # 3 seats x 120.00 x 9/12 once, then 2 x 10.00 every month
+    assert billed(org, odd_schedule) == [(add_months(start, m), 20_00 + (270_00 if m == 0 else 0)) for m in range(9)]
+    assert sum(t for _, t in billed(org, odd_schedule)) == cents_sold(sf, odd)
+    quarters = {0: 10, 3: 15, 6: 20, 9: 25}
+    assert billed(org, ramp_schedule) == [(add_months(start, m), 98_00 + quarters.get(m, 0) * 25_00) for m in range(12)]
+    assert sum(t for _, t in billed(org, ramp_schedule)) == cents_sold(sf, ramp)
