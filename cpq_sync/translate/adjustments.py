@@ -89,18 +89,21 @@ def rounding_remainders(
     the next one (the phases changing quantities off a boundary have Stripe's proration off). A price whose last
     period is cut by the schedule's end (Stripe prorates it by the second) gets none. None when the phases alone
     do not tell what Stripe bills: a first phase that does not bill its backdated past holds billed units."""
-    end = spans[-1].end
-    quantities = [_quantities(span.items) for span in spans]
-    out: dict[str, Remainder] = {}
+    fractional = []
     for key, line_id in _first_lines(spans).items():
         params = prices.get(key, {})
         recurring = params.get("recurring") or {}
         if "unit_amount_decimal" not in params or recurring.get("usage_type") != "licensed":
             continue
         unit = Decimal(str(params["unit_amount_decimal"]))
-        if unit == unit.to_integral_value():  # whole minor units: nothing to round
-            continue
-        every = int(recurring["interval_count"])
+        if unit != unit.to_integral_value():  # whole minor units have nothing to round
+            fractional.append((key, line_id, unit, int(recurring["interval_count"])))
+    if not fractional:
+        return {}
+    end = spans[-1].end
+    quantities = [_quantities(span.items) for span in spans]
+    out: dict[str, Remainder] = {}
+    for key, line_id, unit, every in fractional:
         last = _periods_before(anchor, end, every)
         if last and add_months(anchor, every * last) > end:  # the last period is cut by the end
             cut_start = add_months(anchor, every * (last - 1))
