@@ -17,6 +17,7 @@ Pure. Two rules use them:
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -91,13 +92,10 @@ def rounding_remainders(
     do not tell what Stripe bills: a first phase that does not bill its backdated past holds billed units."""
     fractional = []
     for key, line_id in _first_lines(spans).items():
-        params = prices.get(key, {})
-        recurring = params.get("recurring") or {}
-        if "unit_amount_decimal" not in params or recurring.get("usage_type") != "licensed":
-            continue
-        unit = Decimal(str(params["unit_amount_decimal"]))
-        if unit != unit.to_integral_value():  # whole minor units have nothing to round
-            fractional.append((key, line_id, unit, int(recurring["interval_count"])))
+        params = prices.get(key) or {}
+        unit = _fractional_unit(params)
+        if unit is not None:
+            fractional.append((key, line_id, unit, int(params["recurring"]["interval_count"])))
     if not fractional:
         return {}
     end = spans[-1].end
@@ -127,11 +125,13 @@ def rounding_remainders(
 
 
 def rounding_adjustments(
-    anchor: dt.date, spans: list[Span], prices: dict[str, dict[str, Any]], currency: str
+    anchor: dt.date, phases: list[dict[str, Any]], prices: dict[str, dict[str, Any]], currency: str
 ) -> list[dict[str, Any]]:
-    """A new order's rounding remainders (`rounding_remainders`), one adjustment per price, keyed by its first
-    line, settled on the schedule's first invoice after the sync."""
-    remainders = rounding_remainders(anchor, spans, prices) or {}
+    """A new order's rounding remainders (`rounding_remainders`, its `phases` given by their `duration`), one
+    adjustment per price, keyed by its first line, settled on the schedule's first invoice after the sync."""
+    if not any(_fractional_unit(params) is not None for params in prices.values()):
+        return []  # (most orders: no calendar to work out)
+    remainders = rounding_remainders(anchor, spans_of(anchor, phases), prices) or {}
     return [
         adjustment(
             f"rounding:{r.line_id}",
@@ -142,6 +142,20 @@ def rounding_adjustments(
         )
         for r in remainders.values()
     ]
+
+
+def _fractional_unit(params: dict[str, Any]) -> Decimal | None:
+    """A flat licensed price's unit amount when it is a fraction of a minor unit (only those round), else None."""
+    recurring = params.get("recurring") or {}
+    if recurring.get("usage_type") != "licensed" or "unit_amount_decimal" not in params:
+        return None
+    return _fraction(str(params["unit_amount_decimal"]))
+
+
+@functools.lru_cache(maxsize=4096)
+def _fraction(amount: str) -> Decimal | None:
+    unit = Decimal(amount)
+    return None if unit == unit.to_integral_value() else unit
 
 
 def _quantities(items: list[dict[str, Any]]) -> dict[str, int]:

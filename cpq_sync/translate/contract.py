@@ -266,7 +266,8 @@ class _Builder:
             end = self.intervals[index + 1].start if index + 1 < len(self.intervals) else self.ends_at
             unbilled = index == 0 and interval.phase.get("proration_behavior") == "none"
             spans.append(Span(interval.start, end, interval.phase.get("items", []), unbilled))
-        prices = {k: o.params for k, o in self.objects.items() if o.kind is ObjectKind.PRICE}
+        keys = {item["price"].key for span in spans for item in span.items if isinstance(item.get("price"), Ref)}
+        prices = {k: self.objects[k].params for k in keys if k in self.objects}
         remainders = rounding_remainders(self.start, spans, prices)
         if remainders is None:
             return

@@ -23,7 +23,7 @@ from cpq_sync.records import (
     PricebookEntryRecord,
     Product2Record,
 )
-from cpq_sync.translate.adjustments import rounding_adjustments, spans_of
+from cpq_sync.translate.adjustments import rounding_adjustments
 from cpq_sync.translate.catalog import (
     LineCharge,
     customer_key,
@@ -173,7 +173,7 @@ def translate_order(bundle: OrderBundle, ctx: TranslateContext) -> OrderTranslat
     drop_metered_quantities(main, objects.values())
     if main.kind is ObjectKind.SUBSCRIPTION_SCHEDULE and not order.skip_past_initial_invoices:
         prices = {o.key: o.params for o in objects.values() if o.kind is ObjectKind.PRICE}
-        rounding = rounding_adjustments(start, spans_of(start, main.params["phases"]), prices, currency)
+        rounding = rounding_adjustments(start, main.params["phases"], prices, currency)
         if rounding:
             main.children["adjustments"] = rounding
     coupons = order_coupons(bundle.quote_coupons, bundle.line_coupons, lines, currency, ctx)
