@@ -15,15 +15,18 @@ Record naming it) needs one Stripe write per:
   amendment's date has passed;
 - one-time order: one invoice, one invoice item per line, and its finalization;
 - adjustment (a signed one-time invoice item, made once): a credit for each amendment line taking units away off
-  that line's billing boundary (CPQ prorated the units removed; Stripe billed the whole period), and a rounding
-  remainder for each line of a plain new order (not skipping its past invoices) whose per-period amount, rounded
-  to the cent, does not add up to CPQ's TotalPrice over the term.
+  that line's billing boundary (CPQ prorated the units removed; Stripe billed the whole period), and rounding
+  remainders (not for a contract skipping its past invoices): a new order needs one for each of its prices whose
+  periods, each rounded to the cent, do not add up to the price's exact amount over its term; each amendment needs
+  one when it changes the contract's total remainder (quantities per price period by period, an amendment's units
+  counted from their line's first billing boundary on or after its start).
 After a change, the minimum is what the change needs (`change_orders`: an account's billing city, one customer
 update each).
 """
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 from collections import Counter
 from dataclasses import dataclass, field
@@ -144,7 +147,7 @@ def minimum_writes(directory: Path) -> Minimum:
             "SBQQ__ChargeType__c, SBQQ__BillingType__c, "
             "SBQQ__BillingFrequency__c, SBQQ__SubscriptionTerm__c, SBQQ__DefaultSubscriptionTerm__c, "
             "SBQQ__ProrateMultiplier__c, SBQQ__SubscriptionType__c, SBQQ__QuoteLine__c, Skip_Line_Item__c, "
-            "SBQQ__SegmentIndex__c "
+            "SBQQ__SegmentIndex__c, ServiceDate, EndDate "
             "FROM OrderItem WHERE Order.Status = 'Activated'",
         )
         if r["OrderId"] in orders and not r.get("Skip_Line_Item__c")
@@ -223,8 +226,8 @@ def minimum_writes(directory: Path) -> Minimum:
                 kinds["subscription"] += 1 if passed else 0
             else:
                 kinds["subscription_schedule"] += 1
-                if not amendments and not order.get("Skip_Past_Initial_Invoices__c"):  # a skipped past bills less
-                    kinds["adjustment"] += sum(_rounding_remainder(line, tiered) != 0 for line in order_lines)
+                if not order.get("Skip_Past_Initial_Invoices__c"):  # a skipped past bills less
+                    kinds["adjustment"] += _roundings(order, amendments, by_order, by_id, price_of, tiered)
                 start = dt.date.fromisoformat(order["EffectiveDate"])
                 for amendment in amendments:
                     begins = dt.date.fromisoformat(amendment["EffectiveDate"])
@@ -246,21 +249,86 @@ def _off_boundary(start: dt.date, begins: dt.date, line: dict[str, Any]) -> bool
     return begins.day != start.day or months % _months(line) != 0
 
 
-def _rounding_remainder(line: dict[str, Any], tiered: set[str]) -> int:
-    """CPQ's TotalPrice of a plain recurring line in cents, less what its periods bill rounded to the cent (0 for
-    the lines billed otherwise: one-time, usage, tiered, segmented, or a term that is not whole periods)."""
+def _roundings(
+    order: dict[str, Any],
+    amendments: list[dict[str, Any]],
+    by_order: dict[str, list[dict[str, Any]]],
+    by_id: dict[str, dict[str, Any]],
+    price_of: dict[str, str],
+    tiered: set[str],
+) -> int:
+    """The rounding remainders a contract needs: one per price of its initial order whose periods, each rounded to
+    the cent, miss the price's exact amount over them; then one per amendment that changes the contract's total
+    remainder. None when an amendment on the contract's first day cancels it (nothing is billed)."""
+    start = dt.date.fromisoformat(order["EffectiveDate"])
+    prices: dict[str, _Billed] = {}
+    for line in by_order[order["Id"]]:
+        if _licensed(line, tiered):
+            billed = prices.setdefault(price_of[line["Id"]], _Billed(line, start))
+            billed.changes.append((start, int(line["Quantity"])))
+    needed = sum(b.remainder() != 0 for b in prices.values())
+    total = sum(b.remainder() for b in prices.values())
+    for amendment in sorted(amendments, key=lambda a: a["EffectiveDate"]):
+        begins = dt.date.fromisoformat(amendment["EffectiveDate"])
+        for line in by_order[amendment["Id"]]:
+            if not _licensed(line, tiered):
+                continue
+            root = line
+            while root["Id"] not in price_of and root.get("SBQQ__RevisedOrderProduct__c") in by_id:
+                root = by_id[root["SBQQ__RevisedOrderProduct__c"]]  # units taken away leave the price they had
+            billed = prices.setdefault(price_of.get(root["Id"], line["Id"]), _Billed(root, start))
+            billed.changes.append((billed.first_boundary(begins), int(line["Quantity"])))
+        if begins == start and all(b.quantity(start) == 0 for b in prices.values()):
+            return 0  # cancelled
+        now = sum(b.remainder() for b in prices.values())
+        needed += now != total
+        total = now
+    return needed
+
+
+class _Billed:
+    """One price of a contract: its amount a period (cents), its periods (from the contract's start, within its
+    line's dates, whole periods only) and the changes to its quantity (from a date on)."""
+
+    def __init__(self, line: dict[str, Any], start: dt.date) -> None:
+        self.start, self.every = start, _months(line)
+        term = int(line.get("SBQQ__SubscriptionTerm__c") or line.get("SBQQ__DefaultSubscriptionTerm__c") or 12)
+        self.unit = Decimal(str(line["UnitPrice"])) * 100 * self.every / term
+        self.begins = dt.date.fromisoformat(line["ServiceDate"]) if line.get("ServiceDate") else start
+        self.ends = _add_months(self.begins, term)
+        self.changes: list[tuple[dt.date, int]] = []
+
+    def boundaries(self) -> list[dt.date]:
+        out, k = [], 0
+        while (day := _add_months(self.start, k * self.every)) < self.ends:
+            if day >= self.begins and _add_months(self.start, (k + 1) * self.every) <= self.ends:
+                out.append(day)
+            k += 1
+        return out
+
+    def first_boundary(self, day: dt.date) -> dt.date:
+        return next((b for b in self.boundaries() if b >= day), self.ends)
+
+    def quantity(self, day: dt.date) -> int:
+        return sum(q for since, q in self.changes if since <= day)
+
+    def remainder(self) -> int:
+        amounts = [self.unit * self.quantity(day) for day in self.boundaries()]
+        exact = sum(amounts, Decimal(0)).quantize(Decimal(1), ROUND_HALF_UP)
+        return int(exact) - sum(int(a.quantize(Decimal(1), ROUND_HALF_UP)) for a in amounts)
+
+
+def _licensed(line: dict[str, Any], tiered: set[str]) -> bool:
+    """A recurring line billed in advance at a flat price (a rounding remainder applies to it)."""
     charge = (line.get("SBQQ__ChargeType__c") or "").lower()
-    if charge != "recurring" or (line.get("SBQQ__BillingType__c") or "").lower() == "arrears":
-        return 0
-    if line["Product2Id"] in tiered or line.get("SBQQ__SegmentIndex__c") is not None:
-        return 0
-    term = Decimal(str(line.get("SBQQ__SubscriptionTerm__c") or line.get("SBQQ__DefaultSubscriptionTerm__c") or 12))
-    months = _months(line)
-    if term % months:
-        return 0
-    quantity, unit = Decimal(str(line["Quantity"])), Decimal(str(line["UnitPrice"]))
-    per_period = (unit * months / term * quantity * 100).quantize(Decimal(1), ROUND_HALF_UP)
-    return _cents(unit * quantity) - int(per_period) * int(term / months)
+    arrears = (line.get("SBQQ__BillingType__c") or "").lower() == "arrears"
+    return charge == "recurring" and not arrears and line["Product2Id"] not in tiered
+
+
+def _add_months(day: dt.date, months: int) -> dt.date:
+    month = day.month - 1 + months
+    year, month = day.year + month // 12, month % 12 + 1
+    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 def change_orders(directory: Path, *, percent: float) -> int:

@@ -5,31 +5,40 @@ Pure. Two rules use them:
 
 * **Reduction credits**: an amendment that lowers a line's quantity off that line's billing boundary gets CPQ's
   negative prorated amount for the time to the boundary (the units removed were billed for the whole period).
-* **Rounding remainder**: Stripe rounds each invoice line to the cent, so a line whose per-period amount is a
+* **Rounding remainder**: Stripe rounds each invoice line to the cent, so a price whose per-period amount is a
   fraction of a cent (TotalPrice 1000.00 over 12 periods: 83.333...) drifts from CPQ's TotalPrice over the term.
-  The difference (CPQ's TotalPrice minus what the periods bill, rounded as Stripe rounds them) is settled once,
-  on the schedule's first invoice after the sync, so Stripe bills exactly TotalPrice over the term.
+  Per price, over every phase of the schedule (a ramp's segments, an amended contract's quantities), the
+  difference between its billed periods at their exact amount and as Stripe rounds them is settled once, on the
+  schedule's first invoice after the sync, so Stripe bills exactly what CPQ sold. A new order settles its
+  schedule's remainders (one per price, keyed by its first line); each amendment settles what it changes in the
+  contract's remainder (one, keyed by the amendment), so earlier adjustments are never redone.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from cpq_sync.desired import Ref
 from cpq_sync.records import OrderItemRecord
+from cpq_sync.translate.dates import add_months, months_between
 from cpq_sync.translate.terms import minor_units
 
 CENT = Decimal("0.01")
 
 
-def adjustment(key: str, amount: int, currency: str, description: str, line_id: str) -> dict[str, Any]:
-    """One adjustment: `amount` in minor units (negative: a credit)."""
+def adjustment(key: str, amount: int, currency: str, description: str, metadata: dict[str, str]) -> dict[str, Any]:
+    """One adjustment: `amount` in minor units (negative: a credit); `metadata` names the Salesforce record it
+    settles (`salesforce_order_item_id` or `salesforce_order_id`)."""
     return {
         "key": key,
         "amount": amount,
         "currency": currency,
         "description": description[:500],
-        "metadata": {"salesforce_order_item_id": line_id},
+        "metadata": metadata,
     }
 
 
@@ -42,52 +51,140 @@ def total_price(item: OrderItemRecord, quantity: int, currency: str) -> int:
     return whole_minor_units((item.unit_price * quantity).quantize(CENT, ROUND_HALF_UP), currency)
 
 
-def rounding_remainder(
-    lines: list[tuple[OrderItemRecord, int]], unit_amount: Decimal, periods: int, currency: str
-) -> int:
-    """CPQ's TotalPrice of `lines` (billed together on one phase item: one price, their quantities summed)
-    minus what Stripe bills for them over `periods` periods (`unit_amount` minor units a unit, each invoice line
-    rounded to the minor unit, half up)."""
-    quantity = sum(q for _, q in lines)
-    per_period = int((unit_amount * quantity).quantize(Decimal(1), ROUND_HALF_UP))
-    return sum(total_price(item, q, currency) for item, q in lines) - per_period * periods
+@dataclass(frozen=True, slots=True)
+class Span:
+    """One phase of a schedule on the calendar, from `start` to `end` (excluded), with its items; `unbilled_past`:
+    a first phase with `proration_behavior=none`, which tells Stripe not to bill a backdated start's past."""
+
+    start: dt.date
+    end: dt.date
+    items: list[dict[str, Any]]
+    unbilled_past: bool = False
+
+
+def spans_of(start: dt.date, phases: list[dict[str, Any]]) -> list[Span]:
+    """The calendar of phases given by their `duration` in months (a new order's), from `start`."""
+    spans = []
+    for index, phase in enumerate(phases):
+        end = add_months(start, int(phase["duration"]["interval_count"]))
+        unbilled = index == 0 and phase.get("proration_behavior") == "none"
+        spans.append(Span(start, end, phase.get("items", []), unbilled))
+        start = end
+    return spans
+
+
+@dataclass(frozen=True, slots=True)
+class Remainder:
+    amount: int  # minor units, either sign
+    line_id: str  # the first order line the price bills
+
+
+def rounding_remainders(
+    anchor: dt.date, spans: list[Span], prices: dict[str, dict[str, Any]]
+) -> dict[str, Remainder] | None:
+    """Per flat licensed price of a schedule: what its billed periods come to at its exact unit amount (summed,
+    then rounded once) less what Stripe bills for them (each period's line rounded to the minor unit, half up).
+
+    Each item bills at the start of each of its price's periods, anchored on `anchor` (the schedule's start,
+    flexible billing mode), the quantity of the phase that period starts in; a change inside a period bills from
+    the next one (the phases changing quantities off a boundary have Stripe's proration off). A price whose last
+    period is cut by the schedule's end (Stripe prorates it by the second) gets none. None when the phases alone
+    do not tell what Stripe bills: a first phase that does not bill its backdated past holds billed units."""
+    fractional = []
+    for key, line_id in _first_lines(spans).items():
+        params = prices.get(key) or {}
+        unit = _fractional_unit(params)
+        if unit is not None:
+            fractional.append((key, line_id, unit, int(params["recurring"]["interval_count"])))
+    if not fractional:
+        return {}
+    end = spans[-1].end
+    quantities = [_quantities(span.items) for span in spans]
+    out: dict[str, Remainder] = {}
+    for key, line_id, unit, every in fractional:
+        last = _periods_before(anchor, end, every)
+        if last and add_months(anchor, every * last) > end:  # the last period is cut by the end
+            cut_start = add_months(anchor, every * (last - 1))
+            if any(s.start <= cut_start < s.end and q.get(key) for s, q in zip(spans, quantities, strict=True)):
+                continue
+        exact, billed = Decimal(0), 0
+        for span, held in zip(spans, quantities, strict=True):
+            quantity = held.get(key, 0)
+            periods = _periods_before(anchor, span.end, every) - _periods_before(anchor, span.start, every)
+            if not quantity or not periods:
+                continue
+            if span.unbilled_past:
+                return None
+            amount = unit * quantity
+            exact += amount * periods
+            billed += int(amount.quantize(Decimal(1), ROUND_HALF_UP)) * periods
+        remainder = int(exact.quantize(Decimal(1), ROUND_HALF_UP)) - billed
+        if remainder:
+            out[key] = Remainder(remainder, line_id)
+    return out
 
 
 def rounding_adjustments(
-    main_params: dict[str, Any],
-    prices: dict[str, dict[str, Any]],
-    lines: dict[str, OrderItemRecord],
-    currency: str,
+    anchor: dt.date, phases: list[dict[str, Any]], prices: dict[str, dict[str, Any]], currency: str
 ) -> list[dict[str, Any]]:
-    """The rounding remainders of a one-phase schedule (a plain new order): per phase item billed a whole number
-    of its periods at a flat price, with the lines' own quantities. Other shapes (prorated terms, ramps, tiers,
-    blocks, usage, a skipped past) bill otherwise and get none."""
-    phases = main_params.get("phases", [])
-    if len(phases) != 1 or "duration" not in phases[0] or phases[0].get("proration_behavior") == "none":
-        return []
-    months = int(phases[0]["duration"]["interval_count"])
-    out = []
-    for item in phases[0]["items"]:
-        price = prices.get(getattr(item.get("price"), "key", ""), {})
-        recurring = price.get("recurring") or {}
-        if "unit_amount_decimal" not in price or recurring.get("usage_type") != "licensed":
-            continue
-        ids = str(item["metadata"]["salesforce_order_item_id"]).split(",")
-        if any(i not in lines for i in ids):
-            continue
-        pairs = [(lines[i], int(lines[i].quantity)) for i in ids]
-        every = int(recurring["interval_count"])
-        if months % every or item.get("quantity") != sum(q for _, q in pairs):
-            continue
-        remainder = rounding_remainder(pairs, Decimal(price["unit_amount_decimal"]), months // every, currency)
-        if remainder:
-            out.append(
-                adjustment(
-                    f"rounding:{ids[0]}",
-                    remainder,
-                    currency,
-                    "Rounding: the term's total as sold (TotalPrice) less its periods billed to the cent",
-                    ids[0],
-                )
-            )
+    """A new order's rounding remainders (`rounding_remainders`, its `phases` given by their `duration`), one
+    adjustment per price, keyed by its first line, settled on the schedule's first invoice after the sync."""
+    if not any(_fractional_unit(params) is not None for params in prices.values()):
+        return []  # (most orders: no calendar to work out)
+    remainders = rounding_remainders(anchor, spans_of(anchor, phases), prices) or {}
+    return [
+        adjustment(
+            f"rounding:{r.line_id}",
+            r.amount,
+            currency,
+            "Rounding: the term's total as sold (TotalPrice) less its periods billed to the cent",
+            {"salesforce_order_item_id": r.line_id},
+        )
+        for r in remainders.values()
+    ]
+
+
+def _fractional_unit(params: dict[str, Any]) -> Decimal | None:
+    """A flat licensed price's unit amount when it is a fraction of a minor unit (only those round), else None."""
+    recurring = params.get("recurring") or {}
+    if recurring.get("usage_type") != "licensed" or "unit_amount_decimal" not in params:
+        return None
+    return _fraction(str(params["unit_amount_decimal"]))
+
+
+@functools.lru_cache(maxsize=4096)
+def _fraction(amount: str) -> Decimal | None:
+    unit = Decimal(amount)
+    return None if unit == unit.to_integral_value() else unit
+
+
+def _quantities(items: list[dict[str, Any]]) -> dict[str, int]:
+    """Price key -> the quantity a phase bills of it (an item without a quantity, metered, is left out)."""
+    return {
+        item["price"].key: int(item["quantity"])
+        for item in items
+        if isinstance(item.get("price"), Ref) and item.get("quantity") is not None
+    }
+
+
+def _first_lines(spans: list[Span]) -> dict[str, str]:
+    """Price key -> the first order line billing it (its first item's first `salesforce_order_item_id`), in the
+    order the prices first appear."""
+    out: dict[str, str] = {}
+    for span in spans:
+        for item in span.items:
+            price = item.get("price")
+            if isinstance(price, Ref) and price.key not in out:
+                out[price.key] = str(item.get("metadata", {}).get("salesforce_order_item_id", "")).split(",")[0]
     return out
+
+
+def _periods_before(anchor: dt.date, day: dt.date, every: int) -> int:
+    """How many periods of `every` months, from `anchor`, start before `day`."""
+    if day <= anchor:
+        return 0
+    months = months_between(anchor, day)
+    whole = -(-months // every)  # the periods starting at month 0, every, ... below `months`
+    if months % every == 0 and add_months(anchor, months) < day:
+        whole += 1  # and the one starting at `months` itself, before `day`
+    return whole

@@ -23,6 +23,9 @@ passes the past phases back unchanged (Stripe refuses changes to them).
   quantity 0 through the periods the replaced system billed (`migration.resumes_on`). An amendment activated
   before the sync start date changes nothing in them (billed by that system too); a later one bills or credits
   its units' time up to the end of those periods.
+* Rounding: each amendment settles the change it makes to the contract's rounding remainder (`adjustments`,
+  every price over every phase), one adjustment keyed by the amendment, so the contract bills its prices' exact
+  amounts however Stripe rounds each period.
 * All lines at 0 (a termination): the last phase ends at the amendment's start; off a line's billing boundary,
   a last phase idles the lines at quantity 0 to the boundary and the unused time is credited as above (Stripe's
   own proration at the end would count seconds, not CPQ's months); a termination on the contract's first day
@@ -46,7 +49,7 @@ from cpq_sync.desired import Desired, ObjectKind, Ref, SfRef
 from cpq_sync.errors import DataError
 from cpq_sync.mapping.kinds import Kind
 from cpq_sync.records import OrderItemRecord
-from cpq_sync.translate.adjustments import adjustment, total_price
+from cpq_sync.translate.adjustments import Span, adjustment, rounding_remainders, total_price
 from cpq_sync.translate.catalog import LineCharge, line_charge, translate_line_price, translate_product
 from cpq_sync.translate.context import TranslateContext
 from cpq_sync.translate.dates import add_months, months_between, utc_midnight
@@ -235,7 +238,13 @@ class _Builder:
         self.cancel = False
         self.terminated = False
         self.last_start = self.start
-        self.credits: list[dict[str, Any]] = []  # one-time adjustments of the amendments applied
+        self.adjustments: list[dict[str, Any]] = []  # one-time adjustments of the amendments applied
+        # What the rounding adjustments settle so far (the initial order's, then each amendment's change to it);
+        # a contract whose backdated past is not billed (Skip_Past_Initial_Invoices__c) gets none.
+        self.rounds = not initial.order.skip_past_initial_invoices
+        self.rounded = sum(
+            a["amount"] for a in translation.main.children.get("adjustments", []) if a["key"].startswith("rounding:")
+        )
 
     def apply(self, amendment: OrderBundle, later: list[OrderBundle]) -> None:
         """Adds one amendment; raises DataError (and leaves the builder unchanged) when it cannot be applied."""
@@ -245,6 +254,31 @@ class _Builder:
         except DataError:
             self.paid = paid
             raise
+        if self.rounds and not self.cancel:
+            self._settle_rounding(amendment.order.id)
+
+    def _settle_rounding(self, order_id: str) -> None:
+        """The rounding remainder of the contract as amended (`adjustments.rounding_remainders`, every price over
+        every phase) less what earlier orders of the contract settled: one adjustment for the amendment, either
+        sign, so the contract bills its prices' exact amounts whatever Stripe rounds each period to."""
+        spans = []
+        for index, interval in enumerate(self.intervals):
+            end = self.intervals[index + 1].start if index + 1 < len(self.intervals) else self.ends_at
+            unbilled = index == 0 and interval.phase.get("proration_behavior") == "none"
+            spans.append(Span(interval.start, end, interval.phase.get("items", []), unbilled))
+        keys = {item["price"].key for span in spans for item in span.items if isinstance(item.get("price"), Ref)}
+        prices = {k: self.objects[k].params for k in keys if k in self.objects}
+        remainders = rounding_remainders(self.start, spans, prices)
+        if remainders is None:
+            return
+        total = sum(r.amount for r in remainders.values())
+        if total != self.rounded:
+            description = f"Rounding: the contract's periods billed to the cent, as amended by order {order_id}"
+            metadata = {"salesforce_order_id": order_id}
+            self.adjustments.append(
+                adjustment(f"rounding:{order_id}", total - self.rounded, self.currency, description, metadata)
+            )
+            self.rounded = total
 
     def _apply(self, amendment: OrderBundle, later: list[OrderBundle]) -> None:
         order = amendment.order
@@ -540,7 +574,9 @@ class _Builder:
             not_billed += -quantity * Decimal(decimal_string(minor_units(leftover, self.currency)))
         amount = total_price(item, quantity, self.currency) + int(not_billed.quantize(Decimal(1), ROUND_HALF_UP))
         description = f"Credit: {-quantity} x {name or item.product2_id} from {start} to {boundary}, as CPQ prorated it"
-        return adjustment(f"credit:{item.id}", amount, self.currency, description, item.id)
+        return adjustment(
+            f"credit:{item.id}", amount, self.currency, description, {"salesforce_order_item_id": item.id}
+        )
 
     def _stubs(self, groups: dict[str, list[_Group]], day: dt.date) -> list[dict[str, Any]]:
         """The prorated months the lines bill once in a phase starting on `day` (a term or segment that is not a
@@ -576,7 +612,7 @@ class _Builder:
         credits: list[dict[str, Any]],
     ) -> None:
         self.roots, self.intervals = roots, intervals
-        self.credits.extend(credits)
+        self.adjustments.extend(credits)
         for key, obj in objects.items():
             self.objects.setdefault(key, obj)
         self.line_prices.update(line_prices)
@@ -621,8 +657,8 @@ class _Builder:
             phases.append(phase)
         params["phases"] = phases
         children = {**main.children, "amendments": applied}
-        if self.credits:
-            children["adjustments"] = [*main.children.get("adjustments", []), *self.credits]
+        if self.adjustments:
+            children["adjustments"] = [*main.children.get("adjustments", []), *self.adjustments]
         if self.cancel:
             children["cancel"] = True
         return Desired(

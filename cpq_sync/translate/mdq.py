@@ -182,7 +182,10 @@ def mdq_phases(
         if stubs:
             phase["add_invoice_items"] = [*phase.get("add_invoice_items", []), *stubs]
         check_invoice_items(order.id, phase.get("add_invoice_items", []))
-        if order.skip_past_initial_invoices or prorated or billed_before:
+        # Off their boundaries, quantities change without Stripe's proration (CPQ's amounts bill once instead);
+        # the first phase keeps it unless the past is not to be billed: there it decides whether a backdated
+        # start bills its past periods.
+        if order.skip_past_initial_invoices or billed_before or (prorated and index > 0):
             phase["proration_behavior"] = "none"
         if billed_before:
             phase["metadata"]["salesforce_migrated"] = "true"

@@ -173,7 +173,7 @@ def translate_order(bundle: OrderBundle, ctx: TranslateContext) -> OrderTranslat
     drop_metered_quantities(main, objects.values())
     if main.kind is ObjectKind.SUBSCRIPTION_SCHEDULE and not order.skip_past_initial_invoices:
         prices = {o.key: o.params for o in objects.values() if o.kind is ObjectKind.PRICE}
-        rounding = rounding_adjustments(main.params, prices, {i.id: i for i in recurring}, currency)
+        rounding = rounding_adjustments(start, main.params["phases"], prices, currency)
         if rounding:
             main.children["adjustments"] = rounding
     coupons = order_coupons(bundle.quote_coupons, bundle.line_coupons, lines, currency, ctx)

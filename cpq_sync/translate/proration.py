@@ -160,8 +160,7 @@ def prorated_phases(
         ]  # fmt: skip
         if begin == 0:
             current = {**phase, "items": items, "duration": {"interval": "month", "interval_count": end}}
-            if stubs.get(0):
-                current["proration_behavior"] = "none"
+            if stubs.get(0):  # (its proration_behavior stays: on a first phase it bills a backdated past)
                 current["add_invoice_items"] = [*phase.get("add_invoice_items", []), *stubs[0]]
         else:
             current = {"items": items, "duration": {"interval": "month", "interval_count": end - begin}}

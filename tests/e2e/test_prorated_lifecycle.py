@@ -294,3 +294,82 @@ def test_a_migrated_mdq_ramp_and_its_amendment_bill_nothing_already_paid(
     posts = len(stripe_posts(org))
     assert run_sync(order_ids=[initial, amendment]).failed == []
     assert len(stripe_posts(org)) == posts
+
+
+def test_backdated_prorated_orders_bill_their_past_periods(org: Path) -> None:
+    """Orders that started five months before the sync (a backdated start, no Skip_Past_Initial_Invoices__c):
+    a 9-month term billed annually next to a monthly widget, and a quarterly ramp of an annual line next to a
+    monthly fee. Stripe bills every period of the term, the past ones included, and CPQ's prorated amounts once."""
+    sf, _ = connect_both(org)
+    create_product(sf, "Annual Seats", Decimal(120), "Annual")
+    create_product(sf, "Widget A", Decimal(10))
+    create_product(sf, "Ramp Seats", Decimal(100), "Annual")
+    create_product(sf, "Monthly Fee", Decimal(49))
+    start = add_months(sandbox_sf.now(org).date().replace(day=1), -5)
+    acct = account_id(sf, "Acme%")
+    odd, _ = create_order(sf, acct, [("Annual Seats", 3), ("Widget A", 2)], start=start, term=9)
+    segments = [(10, Decimal(0)), (15, Decimal(0)), (20, Decimal(0)), (25, Decimal(0))]
+    ramp, _ = create_mdq_order(
+        sf, acct, "Ramp Seats", segments, start=start, segment_months=3, plain=(("Monthly Fee", 2),)
+    )
+    report = run_sync(order_ids=[odd, ramp])
+    assert report.failed == [] and {odd, ramp} <= set(report.synced_orders)
+    odd_schedule, ramp_schedule = sf.Order.get(odd)["Stripe_ID__c"], sf.Order.get(ramp)["Stripe_ID__c"]
+    # 3 seats x 120.00 x 9/12 once, then 2 x 10.00 every month
+    assert billed(org, odd_schedule) == [(add_months(start, m), 20_00 + (270_00 if m == 0 else 0)) for m in range(9)]
+    assert sum(t for _, t in billed(org, odd_schedule)) == cents_sold(sf, odd)
+    quarters = {0: 10, 3: 15, 6: 20, 9: 25}
+    assert billed(org, ramp_schedule) == [(add_months(start, m), 98_00 + quarters.get(m, 0) * 25_00) for m in range(12)]
+    assert sum(t for _, t in billed(org, ramp_schedule)) == cents_sold(sf, ramp)
+
+
+def test_a_fraction_of_a_cent_a_month_on_several_phases_bills_exactly_what_cpq_sold(org: Path) -> None:
+    """15 units at 949.62 for a 24-month term are 593.5125 a month: Stripe bills 593.51, 6 cents short over the
+    term. On an MDQ ramp (the line on both yearly phases) the 6 cents are settled once; on a contract amended from
+    month 12 to 20 units (791.35 a month, whole cents) the amendment settles the change (-3), so each bills to
+    the cent what CPQ sold, and a rerun writes nothing."""
+    sf, stripe = connect_both(org)
+    create_product(sf, "Ramp Seats", Decimal(100), "Annual")
+    create_product(sf, "Odd Fee", Decimal("39.57"))
+    start = sandbox_sf.now(org).date().replace(day=1)
+    acct = account_id(sf, "Acme%")
+    ramp, (fee,) = create_order(sf, acct, [("Odd Fee", 15)], start=start, term=24, activate=False)
+    add_segment_line(sf, ramp, "Ramp Seats", 1, 10, start, 12)
+    add_segment_line(sf, ramp, "Ramp Seats", 2, 15, add_months(start, 12), 12)
+    sf.OrderItem.update(fee, {"UnitPrice": 949.62})  # the rep's price for the term
+    sf.Order.update(ramp, {"Status": "Activated"})
+    initial, (contract_fee,) = create_order(
+        sf, acct, [("Odd Fee", 15)], start=start, term=24, contract=True, activate=False
+    )
+    sf.OrderItem.update(contract_fee, {"UnitPrice": 949.62})
+    sf.Order.update(initial, {"Status": "Activated"})
+    report = run_sync(order_ids=[ramp, initial])
+    assert report.failed == [] and {ramp, initial} <= set(report.synced_orders)
+    ramp_schedule = sf.Order.get(ramp)["Stripe_ID__c"]
+    seats = {0: 10 * 100_00, 12: 15 * 100_00}
+    assert billed(org, ramp_schedule) == [
+        (add_months(start, m), 593_51 + seats.get(m, 0) + (6 if m == 1 else 0)) for m in range(24)
+    ]  # the remainder on the first invoice after the sync
+    assert sum(t for _, t in billed(org, ramp_schedule)) == cents_sold(sf, ramp) == 16_744_30
+
+    amendment, (added,) = create_order(
+        sf, acct, [("Odd Fee", 5, contract_fee)], start=add_months(start, 12), term=12,
+        amends=sf.Order.get(initial)["ContractId"], end=add_months(start, 24) - dt.timedelta(days=1), activate=False,
+    )  # fmt: skip
+    sf.OrderItem.update(added, {"UnitPrice": 474.81})  # CPQ's prorated price: 949.62 x 12 / 24
+    sf.Order.update(amendment, {"Status": "Activated"})
+    report = run_sync(order_ids=[amendment])
+    assert report.failed == [] and amendment in report.synced_orders
+    schedule = sf.Order.get(initial)["Stripe_ID__c"]
+    assert billed(org, schedule) == [
+        (add_months(start, m), (593_51 if m < 12 else 791_35) + (6 - 3 if m == 1 else 0)) for m in range(24)
+    ]
+    assert sum(t for _, t in billed(org, schedule)) == cents_sold(sf, initial, amendment) == 16_618_35
+    items = [(i.metadata.to_dict() if i.metadata else {}, i.amount) for i in stripe.v1.invoice_items.list().data]
+    remainders = {
+        m["salesforce_adjustment"]: a for m, a in items if m.get("salesforce_adjustment", "")[:9] == "rounding:"
+    }
+    assert remainders == {f"rounding:{fee}": 6, f"rounding:{contract_fee}": 6, f"rounding:{amendment}": -3}
+    posts = len(stripe_posts(org))
+    assert run_sync(order_ids=[ramp, initial, amendment]).stripe_writes == 0
+    assert len(stripe_posts(org)) == posts

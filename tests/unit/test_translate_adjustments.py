@@ -3,6 +3,8 @@ amendments and off-boundary terminations), pure, no I/O."""
 
 from __future__ import annotations
 
+import dataclasses
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -11,7 +13,8 @@ from cpq_sync.translate.context import TranslateContext
 from cpq_sync.translate.contract import Contract, translate_contract
 from cpq_sync.translate.order import translate_order
 from tests.unit import test_translate_contract as contracts
-from tests.unit.test_translate_order import PBE_A, PROD_A, bundle, ctx, line
+from tests.unit.test_translate_mdq import segment
+from tests.unit.test_translate_order import PBE_A, PBE_B, PROD_A, PROD_B, bundle, ctx, line
 
 __all__ = ["ctx"]
 
@@ -39,6 +42,72 @@ def test_rounding_remainder_is_settled_once(
     assert [a["amount"] for a in adjustments] == ([expected] if expected else [])
     for a in adjustments:
         assert a["currency"] == "usd" and a["metadata"]["salesforce_order_item_id"] == item.id
+
+
+MONTHLY24 = {"sbqq__subscriptionterm__c": 24, "sbqq__billingfrequency__c": "Monthly"}
+# Schedules of several phases: (order lines, order values) -> {first line of a price: its remainder in cents}.
+# 15 x 949.62 over 24 months is 593.5125 a month: Stripe bills 593.51, 6 cents short over the term.
+SEVERAL_PHASES: list[tuple[str, list[Any], dict[str, Any], dict[str, int]]] = [
+    (
+        "an MDQ ramp's unsegmented line billing a fraction of a cent a month: on every phase, settled once",
+        [segment(1, 1, "2022-01-01", "2022-12-31", "10", "120"), segment(2, 2, "2023-01-01", "2023-12-31", "15", "120"),
+         line(3, PROD_B, PBE_B, "15", "949.62", **MONTHLY24)],
+        {"sbqq__quote__r.sbqq__subscriptionterm__c": 24},
+        {"i3": 6},
+    ),
+    (
+        "segments billing a fraction of a cent a month: each segment's remainder, settled once",
+        [segment(1, 1, "2022-01-01", "2022-12-31", "1", "1000"),
+         segment(2, 2, "2023-01-01", "2023-12-31", "1", "1000")],
+        {"sbqq__quote__r.sbqq__subscriptionterm__c": 24},
+        {"i1": 4, "i2": 4},  # 83.33 a month for 12 months bills 999.96, each year
+    ),
+    (
+        "segments billing whole cents: nothing to settle",
+        [segment(1, 1, "2022-01-01", "2022-12-31", "10", "120"), segment(2, 2, "2023-01-01", "2023-12-31", "15", "96")],
+        {"sbqq__quote__r.sbqq__subscriptionterm__c": 24},
+        {},
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "items", "order_values", "expected"), SEVERAL_PHASES,
+                         ids=[c[0] for c in SEVERAL_PHASES])  # fmt: skip
+def test_rounding_remainder_over_several_phases(
+    ctx: TranslateContext, name: str, items: list[Any], order_values: dict[str, Any], expected: dict[str, int]
+) -> None:
+    main = translate_order(bundle(items, **order_values), ctx).main
+    assert len(main.params["phases"]) > 1
+    line_ids = {f"i{n}": item.id for n, item in enumerate(items, start=1)}
+    got = {a["key"]: a["amount"] for a in main.children.get("adjustments", [])}
+    assert got == {f"rounding:{line_ids[k]}": v for k, v in expected.items()}
+
+
+def test_an_amended_contract_settles_the_change_to_its_remainder(ctx: TranslateContext) -> None:
+    """15 x 949.62 over 24 months (6 cents short over the term, settled with the initial order), amended from
+    month 12 to 20 units at CPQ's prorated 474.81 (the same 39.5675 a month: the price is reused). 20 units bill
+    791.35 a month exactly, so the contract is only 3 cents short: the amendment settles -3."""
+
+    def priced(bundle: Any, unit: str) -> Any:
+        items = [i.model_copy(update={"unit_price": Decimal(unit)}) for i in bundle.items]
+        return dataclasses.replace(bundle, items=items)
+
+    contracts_start, to = contracts.START, contracts.M(contracts.START, 24)
+    initial = priced(contracts.bundle(1, [(contracts.PROD_A, 15)], to=to), "949.62")
+    amendment = priced(contracts.amend(2, 12, [(contracts.PROD_A, 5, A1)], to=to), "474.81")
+    alone = translate_order(initial, ctx).main
+    assert [(a["key"], a["amount"]) for a in alone.children["adjustments"]] == [(f"rounding:{A1}", 6)]
+    result = translate_contract(Contract(contracts.CONTRACT, initial, [amendment]), ctx)
+    assert result.failures == {} and result.main is not None
+    assert contracts.phase_view(result)[-1][0] == contracts.M(contracts_start, 12)
+    assert len({k for *_, items in contracts.phase_view(result) for k in items}) == 1  # the price is reused
+    amendment_id = amendment.order.id
+    assert [(a["key"], a["amount"], a["metadata"]) for a in result.main.children["adjustments"]] == [
+        (f"rounding:{A1}", 6, {"salesforce_order_item_id": A1}),
+        (f"rounding:{amendment_id}", -3, {"salesforce_order_id": amendment_id}),
+    ]
+    # Billed: 12 x 593.51 + 12 x 791.35 + 6 - 3 = what CPQ sold, 15 x 949.62 + 5 x 474.81.
+    assert 12 * 593_51 + 12 * 791_35 + 6 - 3 == 15 * 949_62 + 5 * 474_81
 
 
 A1, Y1, M = contracts.A1, contracts.Y1, contracts.M

@@ -142,7 +142,8 @@ def test_segments_that_are_not_whole_billing_periods_bill_cpqs_prorated_amount(
     for phase, amounts in phase_amounts(translate_order(bundle(items, **order_values), ctx)):
         stubs = [(int(Decimal(a["price_data"]["unit_amount_decimal"])), a["quantity"])
                  for a in phase.get("add_invoice_items", [])]  # fmt: skip
-        assert phase["proration_behavior"] == "none"
+        # Stripe's proration off at each change; the first phase keeps it, so a backdated start bills its past.
+        assert phase.get("proration_behavior") == ("none" if got else None)
         got.append((phase["duration"]["interval_count"], amounts, phase["metadata"]["salesforce_segment_index"], stubs))
     assert got == expected
     # In money: the phases bill exactly what CPQ sold (each line's quantity x UnitPrice).

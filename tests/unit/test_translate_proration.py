@@ -35,7 +35,8 @@ def test_leftover_months_bill_once(
         cents = int(Decimal(prorated[0]["price_data"]["unit_amount_decimal"])) if prorated else None
         if prorated:
             assert prorated[0]["quantity"] == int(qty) and prorated[0]["metadata"]["salesforce_proration"] == "true"
-            assert phase["proration_behavior"] == "none"
+            # off on a later phase; a first phase keeps it, so a backdated start bills its past
+            assert phase.get("proration_behavior") == ("none" if got else None)
         got.append((phase["duration"]["interval_count"], phase["items"][0]["quantity"], cents))
     assert got == expected
 
@@ -89,8 +90,8 @@ def test_lines_of_different_frequencies_are_each_prorated_on_their_own_periods(
             stubs[position[stub["metadata"]["salesforce_order_item_id"]]] = int(
                 Decimal(stub["price_data"]["unit_amount_decimal"])
             )
-        if stubs:
-            assert phase["proration_behavior"] == "none"
+        if stubs:  # off on a later phase; a first phase keeps it, so a backdated start bills its past
+            assert phase.get("proration_behavior") == ("none" if got else None)
         got.append((phase["duration"]["interval_count"], [quantities[n] for n in range(len(items))], stubs))
     assert got == expected
     # Over the term every line bills what CPQ sold: its whole periods plus its prorated leftover.
