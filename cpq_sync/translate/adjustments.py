@@ -10,8 +10,9 @@ Pure. Two rules use them:
   Per price, over every phase of the schedule (a ramp's segments, an amended contract's quantities), the
   difference between its billed periods at their exact amount and as Stripe rounds them is settled once, on the
   schedule's first invoice after the sync, so Stripe bills exactly what CPQ sold. A new order settles its
-  schedule's remainders (one per price, keyed by its first line); each amendment settles what it changes in the
-  contract's remainder (one, keyed by the amendment), so earlier adjustments are never redone.
+  schedule's remainders (one per price, keyed by its first line); each amendment settles what is left between
+  the contract's orders' totals and what Stripe bills for them (`contract_remainder`: CPQ also rounds a prorated
+  UnitPrice to the cent) less what was settled before (one, keyed by the amendment): nothing is redone.
 """
 
 from __future__ import annotations

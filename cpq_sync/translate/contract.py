@@ -23,9 +23,11 @@ passes the past phases back unchanged (Stripe refuses changes to them).
   quantity 0 through the periods the replaced system billed (`migration.resumes_on`). An amendment activated
   before the sync start date changes nothing in them (billed by that system too); a later one bills or credits
   its units' time up to the end of those periods.
-* Rounding: each amendment settles the change it makes to the contract's rounding remainder (`adjustments`,
-  every price over every phase), one adjustment keyed by the amendment, so the contract bills its prices' exact
-  amounts however Stripe rounds each period.
+* Units removed leave the price the removal line bills first (its signature), then the latest units added.
+* Rounding: each amendment settles what CPQ sold on the contract's flat licensed lines (TotalPrice) less what
+  Stripe bills for them (`adjustments.contract_remainder`: every period rounded to the cent, prorated charges,
+  credits), less what the contract's earlier orders settled: one adjustment keyed by the amendment, so the
+  contract bills its orders' totals to the cent (not for migrated contracts or skipped pasts).
 * All lines at 0 (a termination): the last phase ends at the amendment's start; off a line's billing boundary,
   a last phase idles the lines at quantity 0 to the boundary and the unused time is credited as above (Stripe's
   own proration at the end would count seconds, not CPQ's months); a termination on the contract's first day
