@@ -267,7 +267,12 @@ def _roundings(
             billed = prices.setdefault(price_of[line["Id"]], _Billed(line, start))
             billed.changes.append((start, int(line["Quantity"])))
     needed = sum(b.remainder() != 0 for b in prices.values())
-    total = sum(b.remainder() for b in prices.values())
+    settled = sum(b.remainder() for b in prices.values())
+    # Amended, the contract settles what CPQ sold on its lines (their TotalPrice) less what Stripe bills for them:
+    # each period rounded, and once, the prorated time of units added off their boundary and the credit for
+    # units removed off it (CPQ's TotalPrice for them plus what Stripe no longer bills, rounded once).
+    sold = sum(_cents(_total(line)) for line in by_order[order["Id"]] if _licensed(line, tiered))
+    once = 0
     for amendment in sorted(amendments, key=lambda a: a["EffectiveDate"]):
         begins = dt.date.fromisoformat(amendment["EffectiveDate"])
         for line in by_order[amendment["Id"]]:
@@ -277,13 +282,33 @@ def _roundings(
             while root["Id"] not in price_of and root.get("SBQQ__RevisedOrderProduct__c") in by_id:
                 root = by_id[root["SBQQ__RevisedOrderProduct__c"]]  # units taken away leave the price they had
             billed = prices.setdefault(price_of.get(root["Id"], line["Id"]), _Billed(root, start))
-            billed.changes.append((billed.first_boundary(begins), int(line["Quantity"])))
+            boundary = billed.first_boundary(begins)
+            quantity = int(line["Quantity"])
+            billed.changes.append((boundary, quantity))
+            sold += _cents(_total(line))
+            if boundary > begins and quantity < 0:
+                not_billed = -quantity * billed.unit * len([b for b in billed.boundaries() if b >= boundary])
+                once += _cents(_total(line)) + int(not_billed.quantize(Decimal(1), ROUND_HALF_UP))
+            elif boundary > begins:
+                months = _months_between(begins, boundary)
+                term = int(line.get("SBQQ__SubscriptionTerm__c") or 12)
+                per_unit = Decimal(str(line["UnitPrice"])) * 100 * months / term
+                once += int((per_unit * quantity).quantize(Decimal(1), ROUND_HALF_UP))
         if begins == start and all(b.quantity(start) == 0 for b in prices.values()):
             return 0  # cancelled
-        now = sum(b.remainder() for b in prices.values())
-        needed += now != total
-        total = now
+        now = sold - sum(b.rounded() for b in prices.values()) - once
+        needed += now != settled
+        settled = now
     return needed
+
+
+def _total(line: dict[str, Any]) -> Decimal:
+    return Decimal(str(line["Quantity"])) * Decimal(str(line["UnitPrice"]))
+
+
+def _months_between(start: dt.date, day: dt.date) -> int:
+    months = (day.year - start.year) * 12 + day.month - start.month
+    return months - 1 if _add_months(start, months) > day else months
 
 
 class _Billed:
@@ -312,10 +337,13 @@ class _Billed:
     def quantity(self, day: dt.date) -> int:
         return sum(q for since, q in self.changes if since <= day)
 
+    def rounded(self) -> int:
+        """What Stripe bills over the periods: each period rounded to the cent."""
+        return sum(int((self.unit * self.quantity(d)).quantize(Decimal(1), ROUND_HALF_UP)) for d in self.boundaries())
+
     def remainder(self) -> int:
-        amounts = [self.unit * self.quantity(day) for day in self.boundaries()]
-        exact = sum(amounts, Decimal(0)).quantize(Decimal(1), ROUND_HALF_UP)
-        return int(exact) - sum(int(a.quantize(Decimal(1), ROUND_HALF_UP)) for a in amounts)
+        exact = sum((self.unit * self.quantity(day) for day in self.boundaries()), Decimal(0))
+        return int(exact.quantize(Decimal(1), ROUND_HALF_UP)) - self.rounded()
 
 
 def _licensed(line: dict[str, Any], tiered: set[str]) -> bool:

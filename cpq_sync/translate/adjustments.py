@@ -10,8 +10,9 @@ Pure. Two rules use them:
   Per price, over every phase of the schedule (a ramp's segments, an amended contract's quantities), the
   difference between its billed periods at their exact amount and as Stripe rounds them is settled once, on the
   schedule's first invoice after the sync, so Stripe bills exactly what CPQ sold. A new order settles its
-  schedule's remainders (one per price, keyed by its first line); each amendment settles what it changes in the
-  contract's remainder (one, keyed by the amendment), so earlier adjustments are never redone.
+  schedule's remainders (one per price, keyed by its first line); each amendment settles what is left between
+  the contract's orders' totals and what Stripe bills for them (`contract_remainder`: CPQ also rounds a prorated
+  UnitPrice to the cent) less what was settled before (one, keyed by the amendment): nothing is redone.
 """
 
 from __future__ import annotations
@@ -42,8 +43,13 @@ def adjustment(key: str, amount: int, currency: str, description: str, metadata:
     }
 
 
+def whole_minor(amount: Decimal) -> int:
+    """An amount in minor units as Stripe bills it: rounded to a whole minor unit, half up."""
+    return int(amount.quantize(Decimal(1), ROUND_HALF_UP))
+
+
 def whole_minor_units(amount: Decimal, currency: str) -> int:
-    return int(minor_units(amount, currency).quantize(Decimal(1), ROUND_HALF_UP))
+    return whole_minor(minor_units(amount, currency))
 
 
 def total_price(item: OrderItemRecord, quantity: int, currency: str) -> int:
@@ -98,30 +104,95 @@ def rounding_remainders(
             fractional.append((key, line_id, unit, int(params["recurring"]["interval_count"])))
     if not fractional:
         return {}
-    end = spans[-1].end
     quantities = [_quantities(span.items) for span in spans]
     out: dict[str, Remainder] = {}
-    for key, line_id, unit, every in fractional:
-        last = _periods_before(anchor, end, every)
-        if last and add_months(anchor, every * last) > end:  # the last period is cut by the end
-            cut_start = add_months(anchor, every * (last - 1))
-            if any(s.start <= cut_start < s.end and q.get(key) for s, q in zip(spans, quantities, strict=True)):
+    try:
+        for key, line_id, unit, every in fractional:
+            periods = _periods_billed(anchor, spans, quantities, key, unit, every)
+            if periods is None:
                 continue
-        exact, billed = Decimal(0), 0
-        for span, held in zip(spans, quantities, strict=True):
-            quantity = held.get(key, 0)
-            periods = _periods_before(anchor, span.end, every) - _periods_before(anchor, span.start, every)
-            if not quantity or not periods:
-                continue
-            if span.unbilled_past:
-                return None
-            amount = unit * quantity
-            exact += amount * periods
-            billed += int(amount.quantize(Decimal(1), ROUND_HALF_UP)) * periods
-        remainder = int(exact.quantize(Decimal(1), ROUND_HALF_UP)) - billed
-        if remainder:
-            out[key] = Remainder(remainder, line_id)
+            remainder = whole_minor(periods.exact) - periods.billed
+            if remainder:
+                out[key] = Remainder(remainder, line_id)
+    except _Unknown:
+        return None
     return out
+
+
+def contract_remainder(
+    anchor: dt.date,
+    spans: list[Span],
+    prices: dict[str, dict[str, Any]],
+    sold: list[tuple[OrderItemRecord, int]],
+    once: list[int],
+    currency: str,
+) -> int | None:
+    """What CPQ sold on a contract's lines billed at flat licensed `prices` (their TotalPrice, summed over the
+    initial order and its amendments) less what Stripe bills for them: every period of those prices, each rounded
+    to the minor unit, and `once`, the one-time amounts billed for those lines (prorated months and charges,
+    credits), in minor units. It is what rounding leaves: each period, each one-time amount, and CPQ's own
+    rounding of a prorated UnitPrice to the cent (half a cent a unit at most). None when the phases alone do not
+    tell what Stripe bills (a cut last period, an unbilled backdated past) or the difference is larger than
+    rounding can make (something else differs: nothing is settled rather than a wrong amount)."""
+    quantities = [_quantities(span.items) for span in spans]
+    billed, lines = sum(once), len(once)
+    try:
+        for key, params in prices.items():
+            unit = Decimal(str(params["unit_amount_decimal"]))
+            periods = _periods_billed(anchor, spans, quantities, key, unit, int(params["recurring"]["interval_count"]))
+            if periods is None:
+                return None
+            billed += periods.billed
+            lines += periods.count
+    except _Unknown:
+        return None
+    remainder = sum(total_price(item, quantity, currency) for item, quantity in sold) - billed
+    units = sum(abs(quantity) for _, quantity in sold)
+    return remainder if abs(remainder) * 2 <= lines + units else None
+
+
+def flat_licensed(params: dict[str, Any]) -> bool:
+    """A recurring price billed in advance at one amount a unit (what rounding remainders settle)."""
+    recurring = params.get("recurring") or {}
+    return recurring.get("usage_type") == "licensed" and "unit_amount_decimal" in params
+
+
+class _Unknown(Exception):
+    """What Stripe bills cannot be told from the phases alone."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Periods:
+    exact: Decimal  # minor units, not rounded
+    billed: int  # each period's amount rounded to the minor unit, half up
+    count: int  # periods billing something
+
+
+def _periods_billed(
+    anchor: dt.date, spans: list[Span], quantities: list[dict[str, int]], key: str, unit: Decimal, every: int
+) -> _Periods | None:
+    """One price over a schedule: each of its periods (from `anchor`, every `every` months) bills the quantity of
+    the phase it starts in. None when its last period, holding units, is cut by the schedule's end (Stripe
+    prorates it by the second); raises _Unknown for units in a first phase that does not bill its past."""
+    end = spans[-1].end
+    last = _periods_before(anchor, end, every)
+    if last and add_months(anchor, every * last) > end:
+        cut_start = add_months(anchor, every * (last - 1))
+        if any(s.start <= cut_start < s.end and q.get(key) for s, q in zip(spans, quantities, strict=True)):
+            return None
+    exact, billed, count = Decimal(0), 0, 0
+    for span, held in zip(spans, quantities, strict=True):
+        quantity = held.get(key, 0)
+        periods = _periods_before(anchor, span.end, every) - _periods_before(anchor, span.start, every)
+        if not quantity or not periods:
+            continue
+        if span.unbilled_past:
+            raise _Unknown
+        amount = unit * quantity
+        exact += amount * periods
+        billed += whole_minor(amount) * periods
+        count += periods
+    return _Periods(exact, billed, count)
 
 
 def rounding_adjustments(
@@ -146,10 +217,7 @@ def rounding_adjustments(
 
 def _fractional_unit(params: dict[str, Any]) -> Decimal | None:
     """A flat licensed price's unit amount when it is a fraction of a minor unit (only those round), else None."""
-    recurring = params.get("recurring") or {}
-    if recurring.get("usage_type") != "licensed" or "unit_amount_decimal" not in params:
-        return None
-    return _fraction(str(params["unit_amount_decimal"]))
+    return _fraction(str(params["unit_amount_decimal"])) if flat_licensed(params) else None
 
 
 @functools.lru_cache(maxsize=4096)

@@ -23,9 +23,11 @@ passes the past phases back unchanged (Stripe refuses changes to them).
   quantity 0 through the periods the replaced system billed (`migration.resumes_on`). An amendment activated
   before the sync start date changes nothing in them (billed by that system too); a later one bills or credits
   its units' time up to the end of those periods.
-* Rounding: each amendment settles the change it makes to the contract's rounding remainder (`adjustments`,
-  every price over every phase), one adjustment keyed by the amendment, so the contract bills its prices' exact
-  amounts however Stripe rounds each period.
+* Units removed leave the price the removal line bills first (its signature), then the latest units added.
+* Rounding: each amendment settles what CPQ sold on the contract's flat licensed lines (TotalPrice) less what
+  Stripe bills for them (`adjustments.contract_remainder`: every period rounded to the cent, prorated charges,
+  credits), less what the contract's earlier orders settled: one adjustment keyed by the amendment, so the
+  contract bills its orders' totals to the cent (not for migrated contracts or skipped pasts).
 * All lines at 0 (a termination): the last phase ends at the amendment's start; off a line's billing boundary,
   a last phase idles the lines at quantity 0 to the boundary and the unused time is credited as above (Stripe's
   own proration at the end would count seconds, not CPQ's months); a termination on the contract's first day
@@ -49,7 +51,7 @@ from cpq_sync.desired import Desired, ObjectKind, Ref, SfRef
 from cpq_sync.errors import DataError
 from cpq_sync.mapping.kinds import Kind
 from cpq_sync.records import OrderItemRecord
-from cpq_sync.translate.adjustments import Span, adjustment, rounding_remainders, total_price
+from cpq_sync.translate.adjustments import Span, adjustment, contract_remainder, flat_licensed, total_price, whole_minor
 from cpq_sync.translate.catalog import LineCharge, line_charge, translate_line_price, translate_product
 from cpq_sync.translate.context import TranslateContext
 from cpq_sync.translate.dates import add_months, months_between, utc_midnight
@@ -242,6 +244,8 @@ class _Builder:
         # What the rounding adjustments settle so far (the initial order's, then each amendment's change to it);
         # a contract whose backdated past is not billed (Skip_Past_Initial_Invoices__c) gets none.
         self.rounds = not initial.order.skip_past_initial_invoices
+        self.sold: list[tuple[OrderItemRecord, int]] = []  # the lines a rounding settlement covers, as sold
+        self._add_sold(lines)
         self.rounded = sum(
             a["amount"] for a in translation.main.children.get("adjustments", []) if a["key"].startswith("rounding:")
         )
@@ -254,24 +258,42 @@ class _Builder:
         except DataError:
             self.paid = paid
             raise
-        if self.rounds and not self.cancel:
+        self._add_sold(amendment.items)
+        if self.rounds and not self.cancel and not self.paid:  # (migrated: the replaced system billed a part)
             self._settle_rounding(amendment.order.id)
 
+    def _add_sold(self, items: Iterable[OrderItemRecord]) -> None:
+        """The recurring lines billed at a flat licensed price (not usage, tiers or blocks), with their quantity."""
+        for item in items:
+            key = self.line_prices.get(item.id)
+            charge = line_charge(item)
+            if item.skip or key is None or not charge.recurring or charge.metered or charge.block:
+                continue
+            if key in self.objects and flat_licensed(self.objects[key].params):
+                self.sold.append((item, int(item.quantity)))
+
     def _settle_rounding(self, order_id: str) -> None:
-        """The rounding remainder of the contract as amended (`adjustments.rounding_remainders`, every price over
-        every phase) less what earlier orders of the contract settled: one adjustment for the amendment, either
-        sign, so the contract bills its prices' exact amounts whatever Stripe rounds each period to."""
+        """What CPQ sold on the contract as amended less what Stripe bills for it (`adjustments.contract_remainder`:
+        every period of its prices, each rounded to the cent, its prorated charges and credits), less what earlier
+        orders of the contract settled: one adjustment for the amendment, either sign, so the contract bills the
+        orders' totals to the cent."""
         spans = []
         for index, interval in enumerate(self.intervals):
             end = self.intervals[index + 1].start if index + 1 < len(self.intervals) else self.ends_at
             unbilled = index == 0 and interval.phase.get("proration_behavior") == "none"
             spans.append(Span(interval.start, end, interval.phase.get("items", []), unbilled))
-        keys = {item["price"].key for span in spans for item in span.items if isinstance(item.get("price"), Ref)}
-        prices = {k: self.objects[k].params for k in keys if k in self.objects}
-        remainders = rounding_remainders(self.start, spans, prices)
-        if remainders is None:
+        ids = {item.id for item, _ in self.sold}
+        once = [
+            whole_minor(Decimal(str(a["price_data"]["unit_amount_decimal"])) * int(a["quantity"]))
+            for interval in self.intervals
+            for a in _one_time_items(interval)
+            if "price_data" in a and a.get("metadata", {}).get("salesforce_order_item_id") in ids
+        ]
+        once += [a["amount"] for a in self.adjustments if a["key"].startswith("credit:")]
+        prices = {key: self.objects[key].params for key in {self.line_prices[item.id] for item, _ in self.sold}}
+        total = contract_remainder(self.start, spans, prices, self.sold, once, self.currency)
+        if total is None:
             return
-        total = sum(r.amount for r in remainders.values())
         if total != self.rounded:
             description = f"Rounding: the contract's periods billed to the cent, as amended by order {order_id}"
             metadata = {"salesforce_order_id": order_id}
@@ -400,15 +422,9 @@ class _Builder:
                                     f"a new line cannot have a negative quantity ({quantity}).")  # fmt: skip
             roots[item.id] = root
             receiving: _Group | None = None
+            taken: list[tuple[_Group, int]] = []  # units removed, by the group they leave (the first target's)
             for target in targets:
                 line_groups = target.groups.setdefault(root, [])
-                same = next((g for g in line_groups if g.signature == signature), None)
-                if same is None and quantity < 0:
-                    same = next((g for g in reversed(line_groups) if g.quantity > 0), None)
-                if same is None:
-                    new_objects.setdefault(price.key, price)
-                    same = _Group(price.key, signature, 0, item)
-                    line_groups.append(same)
                 total = sum(g.quantity for g in line_groups)
                 if total + quantity < 0:
                     raise DataError(
@@ -418,10 +434,20 @@ class _Builder:
                         f"the line removes {-quantity} units but the contract has only {total} of them.",
                         "correct the amendment's quantity.",
                     )
+                same = next((g for g in line_groups if g.signature == signature), None)
+                if quantity < 0:
+                    removed = _remove(line_groups, same, -quantity)
+                    taken = taken or removed
+                    line_prices.setdefault(item.id, removed[0][0].price_key)
+                    continue
+                if same is None:
+                    new_objects.setdefault(price.key, price)
+                    same = _Group(price.key, signature, 0, item)
+                    line_groups.append(same)
                 same.quantity += quantity
                 receiving = receiving or same
                 line_prices.setdefault(item.id, same.price_key)
-            if receiving is None or targets[0].start != start or charge.metered:
+            if (receiving is None and not taken) or targets[0].start != start or charge.metered:
                 continue
             # Off the line's billing-period boundary (or inside the periods billed before the sync started), the
             # units added bill the prorated time up to the boundary once (CPQ's amount) and recur from it; the
@@ -432,9 +458,9 @@ class _Builder:
             if boundary <= start or billed_before:
                 continue  # on a boundary, or billed with its migrated contract by the system the sync replaces
             if quantity < 0:
-                credits.append(self._credit(item, quantity, start, boundary, receiving, product.name))
+                credits.append(self._credit(item, quantity, start, boundary, taken, product.name))
                 continue
-            if self._billing(receiving.item).stub_months(start):
+            if receiving is not None and self._billing(receiving.item).stub_months(start):
                 continue  # the line's prorated months starting that day bill the added units too
             stub_months, stub_days = self._months_days(start, boundary)
             per_unit = self._stub(item, charge, stub_months, stub_days)
@@ -557,21 +583,29 @@ class _Builder:
         return months - elapsed - 1, (add_months(self.start, elapsed + 1) - start).days
 
     def _credit(
-        self, item: OrderItemRecord, quantity: int, start: dt.date, boundary: dt.date, group: _Group, name: str | None
+        self,
+        item: OrderItemRecord,
+        quantity: int,
+        start: dt.date,
+        boundary: dt.date,
+        taken: list[tuple[_Group, int]],
+        name: str | None,
     ) -> dict[str, Any]:
         """The credit for units removed off their billing boundary (they were billed to it): CPQ's TotalPrice for
         them (negative, the rest of their term) plus what Stripe no longer bills for them from the boundary on
-        (whole periods at their price, and the prorated months after the last one), so the contract bills exactly
-        what CPQ sold."""
-        charge = line_charge(group.item)
-        span = self._billing(group.item)
-        unit = Decimal(str(self.objects[group.price_key].params.get("unit_amount_decimal", 0)))
-        periods = months_between(boundary, span.last) // charge.interval_months if boundary < span.last else 0
-        not_billed = -quantity * unit * periods
-        if boundary <= span.last < span.end:
-            months = months_between(span.last, span.end)
-            leftover = leftover_per_unit(group.item, charge, months, charge.term_months)
-            not_billed += -quantity * Decimal(decimal_string(minor_units(leftover, self.currency)))
+        (whole periods at the price each unit left, and the prorated months after the last one), so the contract
+        bills exactly what CPQ sold."""
+        not_billed = Decimal(0)
+        for group, units in taken:
+            charge = line_charge(group.item)
+            span = self._billing(group.item)
+            unit = Decimal(str(self.objects[group.price_key].params.get("unit_amount_decimal", 0)))
+            periods = months_between(boundary, span.last) // charge.interval_months if boundary < span.last else 0
+            not_billed += units * unit * periods
+            if boundary <= span.last < span.end:
+                months = months_between(span.last, span.end)
+                leftover = leftover_per_unit(group.item, charge, months, charge.term_months)
+                not_billed += units * Decimal(decimal_string(minor_units(leftover, self.currency)))
         amount = total_price(item, quantity, self.currency) + int(not_billed.quantize(Decimal(1), ROUND_HALF_UP))
         description = f"Credit: {-quantity} x {name or item.product2_id} from {start} to {boundary}, as CPQ prorated it"
         return adjustment(
@@ -672,6 +706,22 @@ class _Builder:
             children=children,
             also_records=[SfRef("Order", a) for a in applied],
         )
+
+
+def _remove(groups: list[_Group], same: _Group | None, units: int) -> list[tuple[_Group, int]]:
+    """Takes `units` away from a contract line's groups (the caller checked they hold that many): first from the
+    group billing the removal's own price (`same`), then from the latest units added. Returns (group, units taken
+    from it), in that order."""
+    removed = []
+    for group in [*([same] if same is not None else []), *(g for g in reversed(groups) if g is not same)]:
+        take = min(units, max(group.quantity, 0))
+        if take:
+            group.quantity -= take
+            removed.append((group, take))
+            units -= take
+        if not units:
+            break
+    return removed
 
 
 def _one_time_items(interval: _Interval) -> list[dict[str, Any]]:

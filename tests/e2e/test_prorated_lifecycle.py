@@ -373,3 +373,36 @@ def test_a_fraction_of_a_cent_a_month_on_several_phases_bills_exactly_what_cpq_s
     posts = len(stripe_posts(org))
     assert run_sync(order_ids=[ramp, initial, amendment]).stripe_writes == 0
     assert len(stripe_posts(org)) == posts
+
+
+def test_units_removed_at_one_price_leave_it_first_then_the_latest_units_added(org: Path) -> None:
+    """A 24-month contract of 1 unit of support billed every 6 months (570.00); 5 more from month 6 at a rep's
+    price (569.98: a second price next to the first); 3 fewer from month 12 at the first price. The first price's
+    unit leaves, then 2 of the 5: 3 units bill on (it billed 5 before, the first price's -2 dropped)."""
+    sf, stripe = connect_both(org)
+    create_product(sf, "Support Plan", Decimal(570), "Semiannual")
+    start = sandbox_sf.now(org).date().replace(day=1)
+    end = add_months(start, 24) - dt.timedelta(days=1)
+    acct = account_id(sf, "Acme%")
+    initial, (support,) = create_order(sf, acct, [("Support Plan", 1)], start=start, term=24, contract=True)
+    contract = sf.Order.get(initial)["ContractId"]
+    more, (added,) = create_order(
+        sf, acct, [("Support Plan", 5, support)], start=add_months(start, 6), term=18, amends=contract, end=end,
+        activate=False,
+    )  # fmt: skip
+    sf.OrderItem.update(added, {"UnitPrice": 1709.94})  # 569.98 a half-year
+    sf.Order.update(more, {"Status": "Activated"})
+    fewer, _ = create_order(
+        sf, acct, [("Support Plan", -3, support)], start=add_months(start, 12), term=12, amends=contract, end=end
+    )
+    report = run_sync(order_ids=[initial, more, fewer])
+    assert report.failed == [] and {initial, more, fewer} <= set(report.synced_orders)
+    schedule_id = sf.Order.get(initial)["Stripe_ID__c"]
+    last = stripe.v1.subscription_schedules.retrieve(schedule_id).phases[-1]
+    assert sorted(i.quantity for i in last["items"]) == [3]
+    expected = [(start, 570_00), (add_months(start, 6), 570_00 + 5 * 569_98)]
+    expected += [(add_months(start, m), 3 * 569_98) for m in (12, 18)]
+    assert billed(org, schedule_id) == expected
+    # CPQ credits the 3 units at 1,140.00 each (its first price) where two of them bill at 569.98 a half-year:
+    # 8 cents more than the orders' totals, beyond rounding, so not settled as one.
+    assert sum(t for _, t in expected) == cents_sold(sf, initial, more, fewer) + 8

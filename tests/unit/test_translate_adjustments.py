@@ -3,8 +3,6 @@ amendments and off-boundary terminations), pure, no I/O."""
 
 from __future__ import annotations
 
-import dataclasses
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -88,13 +86,9 @@ def test_an_amended_contract_settles_the_change_to_its_remainder(ctx: TranslateC
     month 12 to 20 units at CPQ's prorated 474.81 (the same 39.5675 a month: the price is reused). 20 units bill
     791.35 a month exactly, so the contract is only 3 cents short: the amendment settles -3."""
 
-    def priced(bundle: Any, unit: str) -> Any:
-        items = [i.model_copy(update={"unit_price": Decimal(unit)}) for i in bundle.items]
-        return dataclasses.replace(bundle, items=items)
-
     contracts_start, to = contracts.START, contracts.M(contracts.START, 24)
-    initial = priced(contracts.bundle(1, [(contracts.PROD_A, 15)], to=to), "949.62")
-    amendment = priced(contracts.amend(2, 12, [(contracts.PROD_A, 5, A1)], to=to), "474.81")
+    initial = contracts.repriced(contracts.bundle(1, [(contracts.PROD_A, 15)], to=to), "949.62")
+    amendment = contracts.repriced(contracts.amend(2, 12, [(contracts.PROD_A, 5, A1)], to=to), "474.81")
     alone = translate_order(initial, ctx).main
     assert [(a["key"], a["amount"]) for a in alone.children["adjustments"]] == [(f"rounding:{A1}", 6)]
     result = translate_contract(Contract(contracts.CONTRACT, initial, [amendment]), ctx)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from decimal import Decimal
 from typing import Any
@@ -120,6 +121,12 @@ def amend(n: int, months: int, lines: list[tuple[str, int] | tuple[str, int, str
     return bundle(n, lines, start=add_months(START, months), amendment=True, **kw)
 
 
+def repriced(order: OrderBundle, unit_price: str) -> OrderBundle:
+    """`order` with its lines at another UnitPrice (a rep's price, or CPQ's prorated one)."""
+    items = [i.model_copy(update={"unit_price": Decimal(unit_price)}) for i in order.items]
+    return dataclasses.replace(order, items=items)
+
+
 A1 = item_id(1, 0)  # the initial order's first line (product A)
 B1 = item_id(1, 1)
 
@@ -191,6 +198,23 @@ def test_unchanged_price_is_reused_and_new_lines_write_back_their_price(ctx: Tra
     assert result.line_prices[item_id(2, 0)] == result.line_prices[A1] == A
     assert result.line_prices[item_id(2, 1)] == B
     assert sorted(o.key for o in result.objects if o.key.startswith("price:")) == [A, B]
+
+
+def test_units_removed_leave_the_removals_own_price_first_then_the_latest_added(ctx: TranslateContext) -> None:
+    """1 unit of A; 5 more from month 2 at another price (10.90 a month: a new item next to it); then 3 fewer from
+    month 4 at A's price: its 1 unit leaves, then 2 of the 5, so 3 units bill on (not 5, with A at -2)."""
+    initial = bundle(1, [(PROD_A, 1)])
+    more = repriced(amend(2, 2, [(PROD_A, 5, A1)]), "109")
+    fewer = amend(3, 4, [(PROD_A, -3, A1)])
+    result = translate_contract(Contract(CONTRACT, initial, [more, fewer]), ctx)
+    assert result.failures == {}
+    added = result.line_prices[item_id(2, 0)]
+    assert added != A and result.line_prices[item_id(3, 0)] == A
+    assert phase_view(result) == [
+        (START, M(START, 2), {A: 1}),
+        (M(START, 2), M(START, 4), {A: 1, added: 5}),
+        (M(START, 4), END, {added: 3}),
+    ]
 
 
 def test_termination_on_the_first_day_cancels(ctx: TranslateContext) -> None:
