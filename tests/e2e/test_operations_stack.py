@@ -158,6 +158,10 @@ def test_live_sync_on_syncs_a_new_order_within_the_interval(running: Running) ->
 
     _cli(running, "live", "off")
     assert "Live sync is off" in _cli(running, "live", "status")
+    for run in running.api.runs_of("sync/incremental"):  # a run the schedule started before the pause ends first
+        state = run["state"] or {}
+        if state.get("type") in ("PENDING", "RUNNING") or state.get("name") == "Late":
+            running.api.wait(run["id"], timeout=180)
 
 
 def test_an_incremental_run_does_not_start_while_the_previous_one_runs(running: Running) -> None:
