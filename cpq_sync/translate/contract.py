@@ -241,8 +241,8 @@ class _Builder:
         self.terminated = False
         self.last_start = self.start
         self.adjustments: list[dict[str, Any]] = []  # one-time adjustments of the amendments applied
-        # What the rounding adjustments settle so far (the initial order's, then each amendment's change to it);
-        # a contract whose backdated past is not billed (Skip_Past_Initial_Invoices__c) gets none.
+        # What the rounding adjustments settle so far (the initial order's, then each amendment's settlement); a
+        # contract whose backdated past is not billed (Skip_Past_Initial_Invoices__c) gets none.
         self.rounds = not initial.order.skip_past_initial_invoices
         self.sold: list[tuple[OrderItemRecord, int]] = []  # the lines a rounding settlement covers, as sold
         self._add_sold(lines)
@@ -295,7 +295,8 @@ class _Builder:
         if total is None:
             return
         if total != self.rounded:
-            description = f"Rounding: the contract's periods billed to the cent, as amended by order {order_id}"
+            what = "Rounding: the contract's totals as sold less what it bills to the cent"
+            description = f"{what}, as amended by order {order_id}"
             metadata = {"salesforce_order_id": order_id}
             self.adjustments.append(
                 adjustment(f"rounding:{order_id}", total - self.rounded, self.currency, description, metadata)
