@@ -229,14 +229,19 @@ def translate_line_price(
     otherwise a price of the order line's own. `tiers` (from the product's consumption schedule) replace the
     amount: a tiered line bills the price book entry's price whenever it bills like it."""
     line_amount = period_amount(item, charge)
-    if pbe is not None and _pbe_bills_like(pbe, charge):
-        pbe_currency = ctx.currency(pbe.currency)
-        pbe_amount = pbe_period_amount(pbe, charge)
-        same = tiers is not None or minor_units(pbe_amount, currency) == minor_units(line_amount, currency)
-        if pbe_currency == currency and same:
+    entry = _entry_billing(pbe, charge, currency, ctx) if pbe is not None else None
+    if pbe is not None and entry is not None and entry.bills_like:
+        if entry.amount is None:
+            entry.amount = pbe_period_amount(pbe, charge)
+        if tiers is None and entry.units is None:
+            entry.units = minor_units(entry.amount, currency)
+        same = tiers is not None or entry.units == minor_units(line_amount, currency)
+        if entry.same_currency and same:
             if tiers is not None:
-                return _pbe_price(pbe, currency, pbe_amount, charge, ctx, tiers)
-            return _shared_pbe_price(pbe, currency, pbe_amount, charge, ctx)
+                return _pbe_price(pbe, currency, entry.amount, charge, ctx, tiers)
+            if entry.price is None:  # made once; a failure is not kept (raised each time)
+                entry.price = _pbe_price(pbe, currency, entry.amount, charge, ctx, None)
+            return _own_copy(entry.price)
     params = _price_params(item.product2_id, currency, line_amount, charge, Kind.PRICE_ORDER_ITEM, item, ctx, tiers)
     params["metadata"] = {
         **params.get("metadata", {}),  # type: ignore[dict-item]
@@ -246,24 +251,37 @@ def translate_line_price(
     return Desired.of(f"price:{item.id}", ObjectKind.PRICE, item, params)
 
 
-def _shared_pbe_price(
-    pbe: PricebookEntryRecord, currency: str, amount: Decimal, charge: LineCharge, ctx: TranslateContext
-) -> Desired:
-    """`_pbe_price` without tiers, made once a run for each price book entry and way of billing it (every line
-    billing an entry exactly gets the same price), as `memoized` does: each call gets its own Desired around the
-    same parameters. A failure is not kept: it is raised each time."""
-    key = ("_pbe_price", id(pbe))
+@dataclass(slots=True)
+class _EntryBilling:
+    """A price book entry billed one way (a `LineCharge`) in one currency, worked out once a run as lines need it:
+    whether its price bills that way at all (`_pbe_bills_like`, and in that currency), its period amount and minor
+    units, and its price without tiers (every line billing the entry exactly gets that price, each in a Desired of
+    its own around the same parameters, as `memoized` does)."""
+
+    bills_like: bool
+    same_currency: bool
+    amount: Decimal | None = None
+    units: Decimal | None = None
+    price: Desired | None = None
+
+
+def _entry_billing(
+    pbe: PricebookEntryRecord, charge: LineCharge, currency: str, ctx: TranslateContext
+) -> _EntryBilling:
+    key = ("_entry_billing", id(pbe))
     hit = ctx.memo.get(key)
     if hit is None or hit[0] is not pbe:
         hit = (pbe, {})
         ctx.memo[key] = hit
-    made_by_charge = hit[1]
-    assert isinstance(made_by_charge, dict)
-    wanted = (currency, str(amount), charge)  # str: 10 and 10.0 are equal Decimals but not the same text
-    made = made_by_charge.get(wanted)
-    if made is None:
-        made = made_by_charge[wanted] = _pbe_price(pbe, currency, amount, charge, ctx, None)
-    return _own_copy(made)
+    by_charge = hit[1]
+    assert isinstance(by_charge, dict)
+    found = by_charge.get((currency, charge))
+    if found is None:
+        found = by_charge[(currency, charge)] = _EntryBilling(
+            _pbe_bills_like(pbe, charge), ctx.currency(pbe.currency) == currency
+        )
+    assert isinstance(found, _EntryBilling)
+    return found
 
 
 def _pbe_price(
