@@ -290,15 +290,21 @@ class _Builder:
                 "CurrencyIsoCode",
                 f"the amendment is in {order.currency}, its contract in {self.currency.upper()}.",
             )
-        roots, intervals = _copied((self.roots, self.intervals), {})
+        # Copy on write: the builder's state is left as it is until the amendment is committed. Phases are never
+        # changed in place (an amendment gives an interval a new phase), so the copies share them; the groups of the
+        # intervals the amendment changes (their quantities) are copied.
+        roots = dict(self.roots)
+        intervals = [_Interval(iv.start, iv.phase, iv.groups, iv.stubs) for iv in self.intervals]
         self._paid_new_lines(amendment, start, intervals)
         at = max(i for i, iv in enumerate(intervals) if iv.start <= start)
         same_day = intervals[at].start == start
         if not same_day:
             source = intervals[at]
-            intervals.insert(at + 1, _Interval(start, dict(source.phase), _copied(source.groups, {})))
+            intervals.insert(at + 1, _Interval(start, dict(source.phase), source.groups))
             at += 1
         affected = intervals[at:]
+        for interval in affected:
+            interval.groups = _own_groups(interval.groups)
         new_objects: dict[str, Desired] = {}
         line_prices: dict[str, str] = {}
         add_items: list[dict[str, Any]] = []
@@ -496,7 +502,7 @@ class _Builder:
                 at = max(i for i, iv in enumerate(intervals) if iv.start < day)
                 source = intervals[at]
                 phase = {k: v for k, v in source.phase.items() if k != "add_invoice_items"}
-                intervals.insert(at + 1, _Interval(day, phase, _copied(source.groups, {})))
+                intervals.insert(at + 1, _Interval(day, phase, _own_groups(source.groups)))
 
     def _billing(self, item: OrderItemRecord) -> Billing:
         """How a line bills: over its segment's dates (an MDQ line) or the contract's, on its own periods."""
@@ -610,7 +616,8 @@ class _Builder:
 
     def schedule(self, applied: list[str]) -> Desired:
         main = self.translation.main
-        params = _copied(main.params, {})
+        memo: dict[int, Any] = {}  # the phases are rebuilt below: the rest is copied
+        params = {key: [] if key == "phases" else _copied(value, memo) for key, value in main.params.items()}
         phases: list[dict[str, Any]] = []
         for index, interval in enumerate(self.intervals):
             end = self.intervals[index + 1].start if index + 1 < len(self.intervals) else self.ends_at
@@ -644,16 +651,13 @@ def _one_time_items(interval: _Interval) -> list[dict[str, Any]]:
     return [*interval.phase.get("add_invoice_items", []), *interval.stubs]
 
 
-_SHARED: frozenset[type] = frozenset(
-    {str, int, float, bool, type(None), Decimal, dt.date, dt.datetime, Ref, OrderItemRecord}
-)
+_SHARED: frozenset[type] = frozenset({str, int, float, bool, type(None), Decimal, dt.date, dt.datetime, Ref})
 
 
 def _copied(value: Any, memo: dict[int, Any]) -> Any:
-    """`copy.deepcopy(value)` of the builder's state and of schedule parameters (dicts, lists and tuples, intervals
-    and groups, over values never changed in place: shared, as deepcopy shares records), without deepcopy's general
-    machinery, a few times faster; an object met twice is copied once (`memo`), as deepcopy does. Any other type
-    goes to deepcopy itself."""
+    """`copy.deepcopy(value)` of schedule parameters (dicts, lists and tuples over values never changed in place:
+    shared, as deepcopy shares records), without deepcopy's general machinery, a few times faster; an object met
+    twice is copied once (`memo`), as deepcopy does. Any other type goes to deepcopy itself."""
     kind = type(value)
     if kind in _SHARED:
         return value
@@ -674,18 +678,13 @@ def _copied(value: Any, memo: dict[int, Any]) -> Any:
         return items
     if kind is tuple:
         return tuple([_copied(item, memo) for item in value])
-    if kind is _Group:
-        group = _Group(value.price_key, value.signature, value.quantity, value.item)
-        memo[id(value)] = group
-        return group
-    if kind is _Interval:
-        interval = _Interval(value.start, {}, {})
-        memo[id(value)] = interval
-        interval.phase = _copied(value.phase, memo)
-        interval.groups = _copied(value.groups, memo)
-        interval.stubs = _copied(value.stubs, memo)
-        return interval
     return copy.deepcopy(value, memo)
+
+
+def _own_groups(groups: dict[str, list[_Group]]) -> dict[str, list[_Group]]:
+    """A copy of an interval's groups that an amendment can change (an interval's groups are its own: no group
+    is shared between intervals)."""
+    return {root: [_Group(g.price_key, g.signature, g.quantity, g.item) for g in line] for root, line in groups.items()}
 
 
 def _covers(item: OrderItemRecord, day: dt.date, default_start: dt.date) -> bool:
