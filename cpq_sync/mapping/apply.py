@@ -52,6 +52,10 @@ def _to_str(value: Any) -> str:
 
 
 def _to_int(value: Any) -> int:
+    if type(value) is Decimal:  # most values (records' numbers)
+        if value != int(value):
+            raise ValueError(f"expected a whole number, got {value}")
+        return int(value)
     if isinstance(value, bool):
         raise ValueError(f"expected a whole number, got {value!r}")
     if isinstance(value, int):

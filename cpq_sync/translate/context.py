@@ -48,7 +48,7 @@ class TranslateContext:
                 f"the {kind.value} mapping cannot be applied: {broken}.",
                 "correct the mapping file; this record syncs on the next run.",
             )
-        entries = self.mappings.entries(kind)
+        entries = self.mappings.by_kind.get(kind)
         if not entries:  # most kinds map nothing by default: nothing to look up
             return params
         return apply_mappings(
