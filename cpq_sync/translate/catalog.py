@@ -15,11 +15,11 @@ from cpq_sync.records import AccountRecord, OrderItemRecord, PricebookEntryRecor
 from cpq_sync.stripe.limits import MAX_AMOUNT, amount_fits
 from cpq_sync.translate.context import TranslateContext
 from cpq_sync.translate.prices import (
-    consumption_tiers,
     is_block,
     is_metered,
     meter_key,
     product_schedule,
+    schedule_tiers,
     translate_meter,
 )
 from cpq_sync.translate.terms import (
@@ -350,7 +350,7 @@ def pbe_price_objects(
     price when its data changed; the old one is archived, and schedules billing with it keep it)."""
     currency = ctx.currency(pbe.currency)
     schedule = product_schedule(pbe, consumption.get(pbe.product2_id, ()), currency, ctx)
-    tiers = consumption_tiers(schedule, currency) if schedule is not None else None
+    tiers = schedule_tiers(schedule, currency, ctx) if schedule is not None else None
     objects = [translate_product(product, ctx)]
     if pbe_charge(pbe).metered:
         objects.append(translate_meter(product, ctx))

@@ -40,7 +40,7 @@ from cpq_sync.translate.dates import utc_midnight
 from cpq_sync.translate.evergreen import check_not_mixed, evergreen_subscription
 from cpq_sync.translate.mdq import mdq_phases
 from cpq_sync.translate.migration import is_migrated, skip_paid_periods
-from cpq_sync.translate.prices import consumption_tiers, is_metered, product_schedule, translate_meter
+from cpq_sync.translate.prices import is_metered, product_schedule, schedule_tiers, translate_meter
 from cpq_sync.translate.proration import check_invoice_items, prorated_phases
 from cpq_sync.translate.terms import payment_term_days, whole_number
 
@@ -147,7 +147,7 @@ def translate_order(bundle: OrderBundle, ctx: TranslateContext) -> OrderTranslat
             prod = memoized(translate_product, product, ctx)
             objects[prod.key] = prod
         schedule = product_schedule(item, bundle.consumption.get(item.product2_id, ()), currency, ctx)
-        tiers = consumption_tiers(schedule, currency) if schedule is not None else None
+        tiers = schedule_tiers(schedule, currency, ctx) if schedule is not None else None
         if charge.metered:
             meter = translate_meter(product, ctx)
             objects.setdefault(meter.key, meter)
