@@ -47,7 +47,7 @@ from cpq_sync.errors import DataError
 from cpq_sync.mapping.kinds import Kind
 from cpq_sync.records import OrderItemRecord
 from cpq_sync.translate.adjustments import adjustment, total_price
-from cpq_sync.translate.catalog import LineCharge, line_charge, translate_line_price, translate_product
+from cpq_sync.translate.catalog import LineCharge, line_charge, memoized, translate_line_price, translate_product
 from cpq_sync.translate.context import TranslateContext
 from cpq_sync.translate.dates import add_months, months_between, utc_midnight
 from cpq_sync.translate.evergreen import cancellation
@@ -128,8 +128,9 @@ def group_contracts(
     for contract_id, members in by_contract.items():
         if not any(m.order.id in in_run for m in members):
             continue
-        amendments = sorted((m for m in members if is_amendment(m)), key=_sort_key)
-        initials = sorted((m for m in members if not is_amendment(m)), key=_sort_key)
+        kinds = [is_amendment(m) for m in members]
+        amendments = sorted((m for m, amends in zip(members, kinds, strict=True) if amends), key=_sort_key)
+        initials = sorted((m for m, amends in zip(members, kinds, strict=True) if not amends), key=_sort_key)
         if not amendments:
             alone.extend(m for m in members if m.order.id in in_run)
             continue
@@ -321,7 +322,7 @@ class _Builder:
             if (item.subscription_type or "").lower() == "evergreen":
                 raise DataError("OrderItem", item.id, "SBQQ__SubscriptionType__c",
                                 "evergreen lines cannot amend a termed contract.")  # fmt: skip
-            prod = translate_product(product, self.ctx)
+            prod = memoized(translate_product, product, self.ctx)
             new_objects.setdefault(prod.key, prod)
             price = translate_line_price(item, pbe, charge, self.currency, self.ctx)
             quantity = whole_number(item.quantity, object_type="OrderItem", record_id=item.id, field="Quantity",
