@@ -164,9 +164,21 @@ class ContractTranslation:
     initial_translation: OrderTranslation | None = None
 
 
-def _signature(price: Desired) -> str:
-    params = {k: v for k, v in price.params.items() if k != "metadata"}
-    return _SIGNATURE_ENCODER.encode(params)
+def _signature(price: Desired, ctx: TranslateContext) -> str:
+    """What a price bills (its parameters but its metadata), as text: the same text, the same price. A price book
+    entry's price without tiers is one set of parameters a run (`catalog.translate_line_price`), shared by every
+    line billing it: its text is made once."""
+    params = price.params
+    if price.record.object_type != "PricebookEntry" or "tiers" in params:
+        return _SIGNATURE_ENCODER.encode({k: v for k, v in params.items() if k != "metadata"})
+    key = ("_signature", id(params))
+    hit = ctx.memo.get(key)
+    if hit is None or hit[0] is not params:
+        hit = (params, _SIGNATURE_ENCODER.encode({k: v for k, v in params.items() if k != "metadata"}))
+        ctx.memo[key] = hit
+    signature = hit[1]
+    assert isinstance(signature, str)
+    return signature
 
 
 def _signature_value(value: Any) -> str:
@@ -195,6 +207,10 @@ class _Builder:
 
     def __init__(self, initial: OrderBundle, translation: OrderTranslation, ctx: TranslateContext) -> None:
         self.ctx = ctx
+        # Each line's charge and billing span, by line id, worked out once for the contract (its start and end
+        # do not change; a line in error raises each time).
+        self._charges: dict[str, LineCharge] = {}
+        self._spans: dict[str, Billing] = {}
         self.initial = initial
         self.translation = translation
         self.objects: dict[str, Desired] = {o.key: o for o in translation.objects if o is not translation.main}
@@ -203,7 +219,7 @@ class _Builder:
         self.currency = _schedule_currency(translation)
         self.start = dt.datetime.fromtimestamp(params["start_date"], dt.UTC).date()
         self.roots: dict[str, str] = {}
-        lines = [i for i in initial.items if not i.skip and i.id in self.line_prices and line_charge(i).recurring]
+        lines = [i for i in initial.items if not i.skip and i.id in self.line_prices and self._charge(i).recurring]
         for item in lines:
             self.roots[item.id] = item.id
         self.end = self.start
@@ -213,7 +229,7 @@ class _Builder:
         self.paid: dict[str, dt.date] = {}  # root line id -> the end of what the replaced system billed of it
         if sync_start is not None and is_migrated(initial.order, sync_start):
             for item in lines:  # the migration rule, line by line (an MDQ segment over its own dates)
-                every = line_charge(item).interval_months
+                every = self._charge(item).interval_months
                 self.paid[item.id] = resumes_on(self.start, self._billing(item), every, sync_start)
         self.intervals: list[_Interval] = []
         begin = self.start
@@ -224,7 +240,7 @@ class _Builder:
                 key = self.line_prices[item.id]
                 quantity = whole_number(item.quantity, object_type="OrderItem", record_id=item.id,
                                         field="Quantity", what="quantity")  # fmt: skip
-                groups[item.id] = [_Group(key, _signature(self.objects[key]), quantity, item)]
+                groups[item.id] = [_Group(key, _signature(self.objects[key], ctx), quantity, item)]
             stubs = self._stubs(groups, begin)
             kept = {k: v for k, v in phase.items() if k != "duration"}
             others = [a for a in kept.pop("add_invoice_items", []) if a not in stubs]
@@ -318,7 +334,7 @@ class _Builder:
             if product is None:
                 raise DataError("OrderItem", item.id, "Product2Id", f"product {item.product2_id} was not found.")
             pbe = amendment.pricebook_entries.get(item.pricebook_entry_id or "")
-            charge = line_charge(item)
+            charge = self._charge(item)
             if (item.subscription_type or "").lower() == "evergreen":
                 raise DataError("OrderItem", item.id, "SBQQ__SubscriptionType__c",
                                 "evergreen lines cannot amend a termed contract.")  # fmt: skip
@@ -354,7 +370,7 @@ class _Builder:
                     f"the line's dates ({item.service_date} to {item.end_date}) match no period of the contract "
                     f"from {start} on.",
                 )
-            signature = _signature(price)
+            signature = _signature(price, self.ctx)
             revised = item.revised_order_product
             if revised:
                 root = roots.get(revised)
@@ -488,9 +504,9 @@ class _Builder:
         if sync_start is None or not is_migrated(amendment.order, sync_start):
             return
         for item in amendment.items:
-            if item.skip or item.revised_order_product or not line_charge(item).recurring:
+            if item.skip or item.revised_order_product or not self._charge(item).recurring:
                 continue  # a revised line's units go by the line it revises
-            every = line_charge(item).interval_months
+            every = self._charge(item).interval_months
             span = self._billing(item)
             begin = max(start, span.start)
             if begin >= span.end:
@@ -505,19 +521,28 @@ class _Builder:
                 phase = {k: v for k, v in source.phase.items() if k != "add_invoice_items"}
                 intervals.insert(at + 1, _Interval(day, phase, _own_groups(source.groups)))
 
+    def _charge(self, item: OrderItemRecord) -> LineCharge:
+        charge = self._charges.get(item.id)
+        if charge is None:
+            charge = self._charges[item.id] = line_charge(item)
+        return charge
+
     def _billing(self, item: OrderItemRecord) -> Billing:
         """How a line bills: over its segment's dates (an MDQ line) or the contract's, on its own periods."""
-        begin, end = self.start, self.end
-        if item.segment_key:
-            begin = item.service_date or self.start
-            end = item.end_date + dt.timedelta(days=1) if item.end_date else self.end
-        return billing(self.start, begin, end, line_charge(item).interval_months)
+        span = self._spans.get(item.id)
+        if span is None:
+            begin, end = self.start, self.end
+            if item.segment_key:
+                begin = item.service_date or self.start
+                end = item.end_date + dt.timedelta(days=1) if item.end_date else self.end
+            span = self._spans[item.id] = billing(self.start, begin, end, self._charge(item).interval_months)
+        return span
 
     def _billed_from(self, item: OrderItemRecord, root: str, start: dt.date) -> dt.date:
         """Where Stripe bills an amendment line's units recurring (or its span ends): the first boundary of its
         billing periods on or after `start`, and not before the end of the periods billed before the sync."""
         span = self._billing(item)
-        boundary = billing(self.start, start, span.end, line_charge(item).interval_months).first
+        boundary = billing(self.start, start, span.end, self._charge(item).interval_months).first
         return max(boundary, self.paid.get(root, boundary))
 
     def _months_days(self, start: dt.date, until: dt.date) -> tuple[int, int]:
@@ -536,7 +561,7 @@ class _Builder:
         them (negative, the rest of their term) plus what Stripe no longer bills for them from the boundary on
         (whole periods at their price, and the prorated months after the last one), so the contract bills exactly
         what CPQ sold."""
-        charge = line_charge(group.item)
+        charge = self._charge(group.item)
         span = self._billing(group.item)
         unit = Decimal(str(self.objects[group.price_key].params.get("unit_amount_decimal", 0)))
         periods = months_between(boundary, span.last) // charge.interval_months if boundary < span.last else 0
@@ -557,7 +582,7 @@ class _Builder:
             if day < self.paid.get(root, day):
                 continue  # billed before the sync started
             for group in line_groups:
-                charge = line_charge(group.item)
+                charge = self._charge(group.item)
                 if group.quantity <= 0 or charge.metered:
                     continue
                 months = self._billing(group.item).stub_months(day)
