@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from cpq_sync.consumption import ConsumptionSchedule
 from cpq_sync.desired import Desired, ObjectKind, Ref
@@ -93,10 +93,10 @@ def translate_product(product: Product2Record, ctx: TranslateContext) -> Desired
     return Desired.of(product_key(product.id), ObjectKind.PRODUCT, product, params)
 
 
-@dataclass(frozen=True)
-class LineCharge:
+class LineCharge(NamedTuple):
     """How a line bills: recurring every `interval_months`, or once; metered (usage on a meter, no quantity) or
-    block-priced (one block price, quantity 1)."""
+    block-priced (one block price, quantity 1). A named tuple (immutable, hashed and compared in C): every line's
+    price is looked up by its charge."""
 
     recurring: bool
     interval_months: int
