@@ -22,7 +22,12 @@ def resolve_meters(client: stripe.StripeClient, plan: Plan) -> int:
         return 0
     # Only a price bills with a meter (its `recurring.meter`): the other writes (schedules, invoices, customers)
     # are not walked, a large plan's schedules being most of its values.
-    needed = {ref.key for op in plan.writes if op.desired.kind is ObjectKind.PRICE for ref in _meter_refs(op)}
+    needed = {
+        ref.key
+        for op in plan.operations.values()
+        if op.desired.kind is ObjectKind.PRICE and op.action is not Action.SKIP
+        for ref in _meter_refs(op)
+    }
     wanted: dict[str, Operation] = {}
     for op in meters:
         if op.key in needed:
