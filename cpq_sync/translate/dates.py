@@ -12,6 +12,8 @@ def add_months(day: dt.date, months: int) -> dt.date:
     month = day.month - 1 + months
     year = day.year + month // 12
     month = month % 12 + 1
+    if day.day <= 28:  # in every month (most anniversaries): no month length to look up
+        return dt.date(year, month, day.day)
     return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
