@@ -148,9 +148,16 @@ class _Group:
     """Units of one contract line billed at one price."""
 
     price_key: str
-    signature: str
+    price: Desired
     quantity: int
     item: OrderItemRecord  # the line whose mapping values the phase item takes
+    signature: str | None = None  # what the price bills (`_signature`), made when first compared
+
+    def bills(self, signature: str, ctx: TranslateContext) -> bool:
+        """Whether the group's price bills what `signature` says."""
+        if self.signature is None:
+            self.signature = _signature(self.price, ctx)
+        return self.signature == signature
 
 
 @dataclass
@@ -240,7 +247,7 @@ class _Builder:
                 key = self.line_prices[item.id]
                 quantity = whole_number(item.quantity, object_type="OrderItem", record_id=item.id,
                                         field="Quantity", what="quantity")  # fmt: skip
-                groups[item.id] = [_Group(key, _signature(self.objects[key], ctx), quantity, item)]
+                groups[item.id] = [_Group(key, self.objects[key], quantity, item)]
             stubs = self._stubs(groups, begin)
             kept = {k: v for k, v in phase.items() if k != "duration"}
             others = [a for a in kept.pop("add_invoice_items", []) if a not in stubs]
@@ -370,7 +377,7 @@ class _Builder:
                     f"the line's dates ({item.service_date} to {item.end_date}) match no period of the contract "
                     f"from {start} on.",
                 )
-            signature = _signature(price, self.ctx)
+            signature: str | None = None  # made when the line has units to compare it with
             revised = item.revised_order_product
             if revised:
                 root = roots.get(revised)
@@ -391,12 +398,14 @@ class _Builder:
             receiving: _Group | None = None
             for target in targets:
                 line_groups = target.groups.setdefault(root, [])
-                same = next((g for g in line_groups if g.signature == signature), None)
+                if line_groups and signature is None:
+                    signature = _signature(price, self.ctx)
+                same = next((g for g in line_groups if signature is not None and g.bills(signature, self.ctx)), None)
                 if same is None and quantity < 0:
                     same = next((g for g in reversed(line_groups) if g.quantity > 0), None)
                 if same is None:
                     new_objects.setdefault(price.key, price)
-                    same = _Group(price.key, signature, 0, item)
+                    same = _Group(price.key, price, 0, item, signature)
                     line_groups.append(same)
                 total = sum(g.quantity for g in line_groups)
                 if total + quantity < 0:
@@ -710,7 +719,10 @@ def _copied(value: Any, memo: dict[int, Any]) -> Any:
 def _own_groups(groups: dict[str, list[_Group]]) -> dict[str, list[_Group]]:
     """A copy of an interval's groups that an amendment can change (an interval's groups are its own: no group
     is shared between intervals)."""
-    return {root: [_Group(g.price_key, g.signature, g.quantity, g.item) for g in line] for root, line in groups.items()}
+    return {
+        root: [_Group(g.price_key, g.price, g.quantity, g.item, g.signature) for g in line]
+        for root, line in groups.items()
+    }
 
 
 def _covers(item: OrderItemRecord, day: dt.date, default_start: dt.date) -> bool:
