@@ -46,6 +46,8 @@ class CompiledEntry:
 
 
 def _to_str(value: Any) -> str:
+    if type(value) is str:  # most values (names, addresses, ids)
+        return value
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float) and value.is_integer():
