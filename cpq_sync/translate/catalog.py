@@ -46,8 +46,8 @@ R = TypeVar("R", bound=SfModel)
 
 def memoized(translate: Callable[[R, TranslateContext], Desired], record: R, ctx: TranslateContext) -> Desired:
     """`translate(record, ctx)`, made once a run for each record (a customer is needed by each of its account's
-    orders, a product by each line that bills it): every call gets its own Desired (its own primaries) around the
-    same parameters, which nothing changes once translated. A failure is not kept: it is raised each time."""
+    orders, a product by each line that bills it): every call gets the same Desired, which no translation changes
+    (the plan gives it its primaries, see `plan.build_plan`). A failure is not kept: it is raised each time."""
     key = (translate.__name__, id(record))
     hit = ctx.memo.get(key)
     if hit is None or hit[0] is not record:
@@ -55,22 +55,7 @@ def memoized(translate: Callable[[R, TranslateContext], Desired], record: R, ctx
         ctx.memo[key] = hit
     made = hit[1]
     assert isinstance(made, Desired)
-    return _own_copy(made)
-
-
-def _own_copy(made: Desired) -> Desired:
-    """A Desired of its own (primaries, children, also-records) around the same parameters."""
-    return Desired(
-        made.key,
-        made.kind,
-        made.record,
-        made.params,
-        made.known_id,
-        made.known_hash,
-        primaries=set(made.primaries),
-        children=dict(made.children) if made.children else {},
-        also_records=list(made.also_records) if made.also_records else [],
-    )
+    return made
 
 
 def translate_customer(account: AccountRecord, ctx: TranslateContext) -> Desired:
@@ -241,7 +226,7 @@ def translate_line_price(
                 return _pbe_price(pbe, currency, entry.amount, charge, ctx, tiers)
             if entry.price is None:  # made once; a failure is not kept (raised each time)
                 entry.price = _pbe_price(pbe, currency, entry.amount, charge, ctx, None)
-            return _own_copy(entry.price)
+            return entry.price
     params = _price_params(item.product2_id, currency, line_amount, charge, Kind.PRICE_ORDER_ITEM, item, ctx, tiers)
     params["metadata"] = {
         **params.get("metadata", {}),  # type: ignore[dict-item]
@@ -255,8 +240,8 @@ def translate_line_price(
 class _EntryBilling:
     """A price book entry billed one way (a `LineCharge`) in one currency, worked out once a run as lines need it:
     whether its price bills that way at all (`_pbe_bills_like`, and in that currency), its period amount and minor
-    units, and its price without tiers (every line billing the entry exactly gets that price, each in a Desired of
-    its own around the same parameters, as `memoized` does)."""
+    units, and its price without tiers (every line billing the entry exactly gets that one Desired, as `memoized`
+    gives)."""
 
     bills_like: bool
     same_currency: bool

@@ -179,10 +179,9 @@ def translate_order(bundle: OrderBundle, ctx: TranslateContext) -> OrderTranslat
     coupons = order_coupons(bundle.quote_coupons, bundle.line_coupons, lines, currency, ctx)
     add_discounts(main, coupons, order.id)
     objects.update((c.key, c) for c in coupons.objects)
-    primary = SfRef("Order", order.id)
-    for obj in objects.values():
-        obj.primaries.add(primary)
-    main.primaries.add(primary)
+    # The order's schedule, subscription or invoice is its own; the other objects may be shared with other orders
+    # (`catalog.memoized`): the plan gives them their primaries.
+    main.primaries.add(SfRef("Order", order.id))
     return OrderTranslation(order, main, [*objects.values(), main], line_prices, skipped)
 
 
