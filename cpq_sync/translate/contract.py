@@ -129,11 +129,11 @@ def group_contracts(
         if not any(m.order.id in in_run for m in members):
             continue
         kinds = [is_amendment(m) for m in members]
-        amendments = sorted((m for m, amends in zip(members, kinds, strict=True) if amends), key=_sort_key)
-        initials = sorted((m for m, amends in zip(members, kinds, strict=True) if not amends), key=_sort_key)
-        if not amendments:
+        if not any(kinds):  # no amendment (most contracts): its orders are on their own
             alone.extend(m for m in members if m.order.id in in_run)
             continue
+        amendments = sorted((m for m, amends in zip(members, kinds, strict=True) if amends), key=_sort_key)
+        initials = sorted((m for m, amends in zip(members, kinds, strict=True) if not amends), key=_sort_key)
         named = [m for m in initials if m.order.id == amendments[0].order.contract_order_id]
         candidates: list[OrderBundle | None] = [*named, *initials, None]
         initial = candidates[0]
