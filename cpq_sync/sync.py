@@ -347,7 +347,8 @@ def _translated(
             kept_order_synced_prices(translation)
         yield primary, translation.objects
         line_prices.update(translation.line_prices)
-        line_known.update({i.id: (i.stripe_id, i.sync_hash) for i in bundle.items})
+        for item in bundle.items:
+            line_known[item.id] = (item.stripe_id, item.sync_hash)
     for contract in _drained(contracts):
         result = translate_contract(contract, ctx.translate)
         members = [b for b in (contract.initial, *contract.amendments) if b is not None]
