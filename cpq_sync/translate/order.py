@@ -149,7 +149,7 @@ def translate_order(bundle: OrderBundle, ctx: TranslateContext) -> OrderTranslat
         schedule = product_schedule(item, bundle.consumption.get(item.product2_id, ()), currency, ctx)
         tiers = schedule_tiers(schedule, currency, ctx) if schedule is not None else None
         if charge.metered:
-            meter = translate_meter(product, ctx)
+            meter = memoized(translate_meter, product, ctx)
             objects.setdefault(meter.key, meter)
         price = translate_line_price(item, pbe, charge, currency, ctx, tiers)
         objects.setdefault(price.key, price)
