@@ -82,9 +82,8 @@ def order_key(order_id: str) -> str:
 
 def _reject_unsupported(bundle: OrderBundle, lines: list[OrderItemRecord]) -> None:
     order = bundle.order
-    renewal = "renewal" in ((order.type or "").lower(), (order.quote_type or "").lower())
-    amendment = (order.type or "").lower() == "amendment" or (order.quote_type or "").lower() == "amendment"
-    if amendment or (not renewal and any(i.revised_order_product for i in lines)):
+    kinds = ((order.type or "").lower(), (order.quote_type or "").lower())
+    if "amendment" in kinds or ("renewal" not in kinds and any(i.revised_order_product for i in lines)):
         raise DataError(
             "Order",
             order.id,
@@ -146,7 +145,8 @@ def translate_order(bundle: OrderBundle, ctx: TranslateContext) -> OrderTranslat
         if product_key(product.id) not in objects:  # translated once per order, however many lines bill it
             prod = memoized(translate_product, product, ctx)
             objects[prod.key] = prod
-        schedule = product_schedule(item, bundle.consumption.get(item.product2_id, ()), currency, ctx)
+        schedules = bundle.consumption.get(item.product2_id)  # most products have none
+        schedule = product_schedule(item, schedules, currency, ctx) if schedules else None
         tiers = schedule_tiers(schedule, currency, ctx) if schedule is not None else None
         if charge.metered:
             meter = memoized(translate_meter, product, ctx)
@@ -155,8 +155,10 @@ def translate_order(bundle: OrderBundle, ctx: TranslateContext) -> OrderTranslat
         objects.setdefault(price.key, price)
         line_prices[item.id] = price.key
 
-    recurring = [i for i in lines if charges[i.id].recurring]
-    one_time = [i for i in lines if not charges[i.id].recurring]
+    recurring: list[OrderItemRecord] = []
+    one_time: list[OrderItemRecord] = []
+    for item in lines:
+        (recurring if charges[item.id].recurring else one_time).append(item)
     days = payment_term_days(order.payment_term, object_type="Order", record_id=order.id, field="SBQQ__PaymentTerm__c")
     days_until_due = DEFAULT_DAYS_UNTIL_DUE if days is None else days
     if check_not_mixed(order, recurring):

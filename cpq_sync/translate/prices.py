@@ -80,8 +80,6 @@ def product_schedule(
 ) -> ConsumptionSchedule | None:
     """The consumption schedule of the record's product (an order line's or a price book entry's): its active
     schedule in the price's currency, one at most."""
-    if not schedules:  # most products have none
-        return None
     matching = [
         s
         for s in schedules
