@@ -102,7 +102,7 @@ def build_plan(
                 desired.primaries.add(primary)
                 continue
             planned = existing.desired.primaries
-            if desired.primaries:  # the ones its translation gave it (a contract's initial order), if any
+            if desired is not existing.desired and desired.primaries:  # the ones its translation gave it, if any
                 planned.update(desired.primaries)
             planned.add(primary)
     return plan
