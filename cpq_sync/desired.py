@@ -76,14 +76,7 @@ class Desired:
     def of(cls, key: str, kind: ObjectKind, record: SfModel, params: dict[str, Any]) -> Desired:
         """The desired object a Salesforce record stands for; what is known comes from the record's own
         Stripe_ID__c and Stripe_Sync_Hash__c."""
-        return cls(
-            key=key,
-            kind=kind,
-            record=SfRef(record.OBJECT_TYPE, record.id),
-            params=params,
-            known_id=record.stripe_id,
-            known_hash=record.sync_hash,
-        )
+        return cls(key, kind, SfRef(record.OBJECT_TYPE, record.id), params, record.stripe_id, record.sync_hash)
 
     @property
     def layer(self) -> int:

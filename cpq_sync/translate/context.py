@@ -39,7 +39,7 @@ class TranslateContext:
         return {f"salesforce_{label}_id": record_id, f"salesforce_{label}_link": self.link(record_id)}
 
     def apply(self, kind: Kind, params: dict[str, Any], record: SfModel) -> dict[str, Any]:
-        broken = self.mappings.broken.get(kind)
+        broken = self.mappings.broken.get(kind) if self.mappings.broken else None  # most runs: none broken
         if broken is not None:
             raise DataError(
                 record.OBJECT_TYPE,
