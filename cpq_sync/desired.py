@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from cpq_sync.records import SfModel
@@ -51,9 +51,9 @@ class Ref:
     key: str
 
 
-@dataclass(frozen=True, slots=True)
-class SfRef:
-    """A Salesforce record."""
+class SfRef(NamedTuple):
+    """A Salesforce record. A named tuple (immutable; hashed and compared in C, with the same hash as the tuple
+    of its fields): a plan puts each primary record in the sets of every object it needs."""
 
     object_type: str
     id: str
@@ -76,14 +76,7 @@ class Desired:
     def of(cls, key: str, kind: ObjectKind, record: SfModel, params: dict[str, Any]) -> Desired:
         """The desired object a Salesforce record stands for; what is known comes from the record's own
         Stripe_ID__c and Stripe_Sync_Hash__c."""
-        return cls(
-            key=key,
-            kind=kind,
-            record=SfRef(record.OBJECT_TYPE, record.id),
-            params=params,
-            known_id=record.stripe_id,
-            known_hash=record.sync_hash,
-        )
+        return cls(key, kind, SfRef(record.OBJECT_TYPE, record.id), params, record.stripe_id, record.sync_hash)
 
     @property
     def layer(self) -> int:

@@ -101,6 +101,8 @@ def build_plan(
                 plan.operations[desired.key] = decide(desired)
                 desired.primaries.add(primary)
                 continue
-            existing.desired.primaries.update(desired.primaries)
-            existing.desired.primaries.add(primary)
+            planned = existing.desired.primaries
+            if desired is not existing.desired and desired.primaries:  # the ones its translation gave it, if any
+                planned.update(desired.primaries)
+            planned.add(primary)
     return plan

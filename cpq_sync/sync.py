@@ -347,10 +347,15 @@ def _translated(
             kept_order_synced_prices(translation)
         yield primary, translation.objects
         line_prices.update(translation.line_prices)
-        line_known.update({i.id: (i.stripe_id, i.sync_hash) for i in bundle.items})
+        for item in bundle.items:
+            line_known[item.id] = (item.stripe_id, item.sync_hash)
     for contract in _drained(contracts):
         result = translate_contract(contract, ctx.translate)
         members = [b for b in (contract.initial, *contract.amendments) if b is not None]
+        # The objects of the initial order's translation are needed by that order too, whichever order of the
+        # contract they are planned for. Some are shared with other orders (`catalog.memoized`): the initial order
+        # is added to them as they are planned, never when nothing of the contract is.
+        initial = result.initial_translation
         for bundle in members:
             if bundle.order.id not in in_run:
                 continue
@@ -360,6 +365,10 @@ def _translated(
                 failures.append(Failure(primary, error))
                 continue
             if result.main is not None:
+                if initial is not None:
+                    initial_primary = SfRef("Order", initial.order.id)
+                    for obj in initial.objects:
+                        obj.primaries.add(initial_primary)
                 yield primary, result.objects
             line_known.update({i.id: (i.stripe_id, i.sync_hash) for i in bundle.items})
             line_prices.update({i.id: result.line_prices[i.id] for i in bundle.items if i.id in result.line_prices})

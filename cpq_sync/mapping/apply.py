@@ -29,19 +29,25 @@ class CompiledEntry:
     entry: MappingEntry
     coerce: Coerce
     # Worked out once from the entry (a large run applies each entry to every record): the lower-case Salesforce
-    # path looked up (None: a static value), the Stripe path's parts, and the text limit (see `text_limit`).
+    # path looked up (None: a static value), the Stripe path's parts (the dicts walked, then the key set), and the
+    # longest text taken as it is (see `text_limit`).
     source: str | None = field(init=False, compare=False, repr=False)
-    parts: tuple[str, ...] = field(init=False, compare=False, repr=False)
-    limit: tuple[int, bool] = field(init=False, compare=False, repr=False)
+    parents: tuple[str, ...] = field(init=False, compare=False, repr=False)
+    key: str = field(init=False, compare=False, repr=False)
+    longest: int = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         path = self.entry.salesforce_path
+        parts = self.entry.stripe_path.split(".")
         object.__setattr__(self, "source", None if path is None else path.lower())
-        object.__setattr__(self, "parts", tuple(self.entry.stripe_path.split(".")))
-        object.__setattr__(self, "limit", text_limit(self.entry))
+        object.__setattr__(self, "parents", tuple(parts[:-1]))
+        object.__setattr__(self, "key", parts[-1])
+        object.__setattr__(self, "longest", text_limit(self.entry)[0])
 
 
 def _to_str(value: Any) -> str:
+    if type(value) is str:  # most values (names, addresses, ids)
+        return value
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float) and value.is_integer():
@@ -52,6 +58,10 @@ def _to_str(value: Any) -> str:
 
 
 def _to_int(value: Any) -> int:
+    if type(value) is Decimal:  # most values (records' numbers)
+        if value != int(value):
+            raise ValueError(f"expected a whole number, got {value}")
+        return int(value)
     if isinstance(value, bool):
         raise ValueError(f"expected a whole number, got {value!r}")
     if isinstance(value, int):
@@ -191,16 +201,16 @@ def apply_mappings(
                 f"cannot be mapped to Stripe {entry.kind.value}.{entry.stripe_path}: {exc}.",
                 f"correct the value in Salesforce, or the mapping at {entry.where}.",
             ) from None
-        if isinstance(value, str) and len(value) > item.limit[0]:
+        if isinstance(value, str) and len(value) > item.longest:
             value = _fit(value, entry, object_type, record_id)
         node = params  # `set_path`, its path split once
-        for part in item.parts[:-1]:
+        for part in item.parents:
             child = node.get(part)
             if not isinstance(child, dict):
                 child = {}
                 node[part] = child
             node = child
-        node[item.parts[-1]] = value
+        node[item.key] = value
     return params
 
 

@@ -17,12 +17,20 @@ LIST_PAGE = 100
 def resolve_meters(client: stripe.StripeClient, plan: Plan) -> int:
     """Turns the plan's meter creates into skips (with their Stripe id) when the meter already exists, and skips
     the meters nothing written in this run needs. Returns the number of Stripe list calls made."""
-    meters = [op for op in plan.operations.values() if op.desired.kind is ObjectKind.METER]
+    # Only a price bills with a meter (its `recurring.meter`): the other writes (schedules, invoices, customers)
+    # are not walked, a large plan's schedules being most of its values. One pass over the plan finds both.
+    meters: list[Operation] = []
+    needed: set[str] = set()
+    for op in plan.operations.values():
+        kind = op.desired.kind
+        if kind is ObjectKind.PRICE:
+            if op.action is not Action.SKIP:
+                for ref in _meter_refs(op):
+                    needed.add(ref.key)
+        elif kind is ObjectKind.METER:
+            meters.append(op)
     if not meters:
         return 0
-    # Only a price bills with a meter (its `recurring.meter`): the other writes (schedules, invoices, customers)
-    # are not walked, a large plan's schedules being most of its values.
-    needed = {ref.key for op in plan.writes if op.desired.kind is ObjectKind.PRICE for ref in _meter_refs(op)}
     wanted: dict[str, Operation] = {}
     for op in meters:
         if op.key in needed:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from cpq_sync.consumption import ConsumptionSchedule
 from cpq_sync.desired import Desired, ObjectKind, Ref
@@ -15,11 +15,11 @@ from cpq_sync.records import AccountRecord, OrderItemRecord, PricebookEntryRecor
 from cpq_sync.stripe.limits import MAX_AMOUNT, amount_fits
 from cpq_sync.translate.context import TranslateContext
 from cpq_sync.translate.prices import (
-    consumption_tiers,
     is_block,
     is_metered,
     meter_key,
     product_schedule,
+    schedule_tiers,
     translate_meter,
 )
 from cpq_sync.translate.terms import (
@@ -46,8 +46,8 @@ R = TypeVar("R", bound=SfModel)
 
 def memoized(translate: Callable[[R, TranslateContext], Desired], record: R, ctx: TranslateContext) -> Desired:
     """`translate(record, ctx)`, made once a run for each record (a customer is needed by each of its account's
-    orders, a product by each line that bills it): every call gets its own Desired (its own primaries) around the
-    same parameters, which nothing changes once translated. A failure is not kept: it is raised each time."""
+    orders, a product by each line that bills it): every call gets the same Desired, which no translation changes
+    (the plan gives it its primaries, see `plan.build_plan`). A failure is not kept: it is raised each time."""
     key = (translate.__name__, id(record))
     hit = ctx.memo.get(key)
     if hit is None or hit[0] is not record:
@@ -55,22 +55,7 @@ def memoized(translate: Callable[[R, TranslateContext], Desired], record: R, ctx
         ctx.memo[key] = hit
     made = hit[1]
     assert isinstance(made, Desired)
-    return _own_copy(made)
-
-
-def _own_copy(made: Desired) -> Desired:
-    """A Desired of its own (primaries, children, also-records) around the same parameters."""
-    return Desired(
-        made.key,
-        made.kind,
-        made.record,
-        made.params,
-        made.known_id,
-        made.known_hash,
-        primaries=set(made.primaries),
-        children=dict(made.children) if made.children else {},
-        also_records=list(made.also_records) if made.also_records else [],
-    )
+    return made
 
 
 def translate_customer(account: AccountRecord, ctx: TranslateContext) -> Desired:
@@ -93,10 +78,10 @@ def translate_product(product: Product2Record, ctx: TranslateContext) -> Desired
     return Desired.of(product_key(product.id), ObjectKind.PRODUCT, product, params)
 
 
-@dataclass(frozen=True)
-class LineCharge:
+class LineCharge(NamedTuple):
     """How a line bills: recurring every `interval_months`, or once; metered (usage on a meter, no quantity) or
-    block-priced (one block price, quantity 1)."""
+    block-priced (one block price, quantity 1). A named tuple (immutable, hashed and compared in C): every line's
+    price is looked up by its charge."""
 
     recurring: bool
     interval_months: int
@@ -229,14 +214,19 @@ def translate_line_price(
     otherwise a price of the order line's own. `tiers` (from the product's consumption schedule) replace the
     amount: a tiered line bills the price book entry's price whenever it bills like it."""
     line_amount = period_amount(item, charge)
-    if pbe is not None and _pbe_bills_like(pbe, charge):
-        pbe_currency = ctx.currency(pbe.currency)
-        pbe_amount = pbe_period_amount(pbe, charge)
-        same = tiers is not None or minor_units(pbe_amount, currency) == minor_units(line_amount, currency)
-        if pbe_currency == currency and same:
+    entry = _entry_billing(pbe, charge, currency, ctx) if pbe is not None else None
+    if pbe is not None and entry is not None and entry.bills_like:
+        if entry.amount is None:
+            entry.amount = pbe_period_amount(pbe, charge)
+        if tiers is None and entry.units is None:
+            entry.units = minor_units(entry.amount, currency)
+        same = tiers is not None or entry.units == minor_units(line_amount, currency)
+        if entry.same_currency and same:
             if tiers is not None:
-                return _pbe_price(pbe, currency, pbe_amount, charge, ctx, tiers)
-            return _shared_pbe_price(pbe, currency, pbe_amount, charge, ctx)
+                return _pbe_price(pbe, currency, entry.amount, charge, ctx, tiers)
+            if entry.price is None:  # made once; a failure is not kept (raised each time)
+                entry.price = _pbe_price(pbe, currency, entry.amount, charge, ctx, None)
+            return entry.price
     params = _price_params(item.product2_id, currency, line_amount, charge, Kind.PRICE_ORDER_ITEM, item, ctx, tiers)
     params["metadata"] = {
         **params.get("metadata", {}),  # type: ignore[dict-item]
@@ -246,24 +236,37 @@ def translate_line_price(
     return Desired.of(f"price:{item.id}", ObjectKind.PRICE, item, params)
 
 
-def _shared_pbe_price(
-    pbe: PricebookEntryRecord, currency: str, amount: Decimal, charge: LineCharge, ctx: TranslateContext
-) -> Desired:
-    """`_pbe_price` without tiers, made once a run for each price book entry and way of billing it (every line
-    billing an entry exactly gets the same price), as `memoized` does: each call gets its own Desired around the
-    same parameters. A failure is not kept: it is raised each time."""
-    key = ("_pbe_price", id(pbe))
+@dataclass(slots=True)
+class _EntryBilling:
+    """A price book entry billed one way (a `LineCharge`) in one currency, worked out once a run as lines need it:
+    whether its price bills that way at all (`_pbe_bills_like`, and in that currency), its period amount and minor
+    units, and its price without tiers (every line billing the entry exactly gets that one Desired, as `memoized`
+    gives)."""
+
+    bills_like: bool
+    same_currency: bool
+    amount: Decimal | None = None
+    units: Decimal | None = None
+    price: Desired | None = None
+
+
+def _entry_billing(
+    pbe: PricebookEntryRecord, charge: LineCharge, currency: str, ctx: TranslateContext
+) -> _EntryBilling:
+    key = ("_entry_billing", id(pbe))
     hit = ctx.memo.get(key)
     if hit is None or hit[0] is not pbe:
         hit = (pbe, {})
         ctx.memo[key] = hit
-    made_by_charge = hit[1]
-    assert isinstance(made_by_charge, dict)
-    wanted = (currency, str(amount), charge)  # str: 10 and 10.0 are equal Decimals but not the same text
-    made = made_by_charge.get(wanted)
-    if made is None:
-        made = made_by_charge[wanted] = _pbe_price(pbe, currency, amount, charge, ctx, None)
-    return _own_copy(made)
+    by_charge = hit[1]
+    assert isinstance(by_charge, dict)
+    found = by_charge.get((currency, charge))
+    if found is None:
+        found = by_charge[(currency, charge)] = _EntryBilling(
+            _pbe_bills_like(pbe, charge), ctx.currency(pbe.currency) == currency
+        )
+    assert isinstance(found, _EntryBilling)
+    return found
 
 
 def _pbe_price(
@@ -332,7 +335,7 @@ def pbe_price_objects(
     price when its data changed; the old one is archived, and schedules billing with it keep it)."""
     currency = ctx.currency(pbe.currency)
     schedule = product_schedule(pbe, consumption.get(pbe.product2_id, ()), currency, ctx)
-    tiers = consumption_tiers(schedule, currency) if schedule is not None else None
+    tiers = schedule_tiers(schedule, currency, ctx) if schedule is not None else None
     objects = [translate_product(product, ctx)]
     if pbe_charge(pbe).metered:
         objects.append(translate_meter(product, ctx))

@@ -39,7 +39,7 @@ class TranslateContext:
         return {f"salesforce_{label}_id": record_id, f"salesforce_{label}_link": self.link(record_id)}
 
     def apply(self, kind: Kind, params: dict[str, Any], record: SfModel) -> dict[str, Any]:
-        broken = self.mappings.broken.get(kind)
+        broken = self.mappings.broken.get(kind) if self.mappings.broken else None  # most runs: none broken
         if broken is not None:
             raise DataError(
                 record.OBJECT_TYPE,
@@ -48,7 +48,7 @@ class TranslateContext:
                 f"the {kind.value} mapping cannot be applied: {broken}.",
                 "correct the mapping file; this record syncs on the next run.",
             )
-        entries = self.mappings.entries(kind)
+        entries = self.mappings.by_kind.get(kind)
         if not entries:  # most kinds map nothing by default: nothing to look up
             return params
         return apply_mappings(

@@ -52,7 +52,7 @@ from cpq_sync.errors import DataError
 from cpq_sync.mapping.kinds import Kind
 from cpq_sync.records import OrderItemRecord
 from cpq_sync.translate.adjustments import Span, adjustment, contract_remainder, flat_licensed, total_price, whole_minor
-from cpq_sync.translate.catalog import LineCharge, line_charge, translate_line_price, translate_product
+from cpq_sync.translate.catalog import LineCharge, line_charge, memoized, translate_line_price, translate_product
 from cpq_sync.translate.context import TranslateContext
 from cpq_sync.translate.dates import add_months, months_between, utc_midnight
 from cpq_sync.translate.evergreen import cancellation
@@ -133,11 +133,12 @@ def group_contracts(
     for contract_id, members in by_contract.items():
         if not any(m.order.id in in_run for m in members):
             continue
-        amendments = sorted((m for m in members if is_amendment(m)), key=_sort_key)
-        initials = sorted((m for m in members if not is_amendment(m)), key=_sort_key)
-        if not amendments:
+        kinds = [is_amendment(m) for m in members]
+        if not any(kinds):  # no amendment (most contracts): its orders are on their own
             alone.extend(m for m in members if m.order.id in in_run)
             continue
+        amendments = sorted((m for m, amends in zip(members, kinds, strict=True) if amends), key=_sort_key)
+        initials = sorted((m for m, amends in zip(members, kinds, strict=True) if not amends), key=_sort_key)
         named = [m for m in initials if m.order.id == amendments[0].order.contract_order_id]
         candidates: list[OrderBundle | None] = [*named, *initials, None]
         initial = candidates[0]
@@ -152,9 +153,16 @@ class _Group:
     """Units of one contract line billed at one price."""
 
     price_key: str
-    signature: str
+    price: Desired
     quantity: int
     item: OrderItemRecord  # the line whose mapping values the phase item takes
+    signature: str | None = None  # what the price bills (`_signature`), made when first compared
+
+    def bills(self, signature: str, ctx: TranslateContext) -> bool:
+        """Whether the group's price bills what `signature` says."""
+        if self.signature is None:
+            self.signature = _signature(self.price, ctx)
+        return self.signature == signature
 
 
 @dataclass
@@ -168,9 +176,21 @@ class ContractTranslation:
     initial_translation: OrderTranslation | None = None
 
 
-def _signature(price: Desired) -> str:
-    params = {k: v for k, v in price.params.items() if k != "metadata"}
-    return _SIGNATURE_ENCODER.encode(params)
+def _signature(price: Desired, ctx: TranslateContext) -> str:
+    """What a price bills (its parameters but its metadata), as text: the same text, the same price. A price book
+    entry's price without tiers is one set of parameters a run (`catalog.translate_line_price`), shared by every
+    line billing it: its text is made once."""
+    params = price.params
+    if price.record.object_type != "PricebookEntry" or "tiers" in params:
+        return _SIGNATURE_ENCODER.encode({k: v for k, v in params.items() if k != "metadata"})
+    key = ("_signature", id(params))
+    hit = ctx.memo.get(key)
+    if hit is None or hit[0] is not params:
+        hit = (params, _SIGNATURE_ENCODER.encode({k: v for k, v in params.items() if k != "metadata"}))
+        ctx.memo[key] = hit
+    signature = hit[1]
+    assert isinstance(signature, str)
+    return signature
 
 
 def _signature_value(value: Any) -> str:
@@ -199,6 +219,10 @@ class _Builder:
 
     def __init__(self, initial: OrderBundle, translation: OrderTranslation, ctx: TranslateContext) -> None:
         self.ctx = ctx
+        # Each line's charge and billing span, by line id, worked out once for the contract (its start and end
+        # do not change; a line in error raises each time).
+        self._charges: dict[str, LineCharge] = {}
+        self._spans: dict[str, Billing] = {}
         self.initial = initial
         self.translation = translation
         self.objects: dict[str, Desired] = {o.key: o for o in translation.objects if o is not translation.main}
@@ -207,7 +231,7 @@ class _Builder:
         self.currency = _schedule_currency(translation)
         self.start = dt.datetime.fromtimestamp(params["start_date"], dt.UTC).date()
         self.roots: dict[str, str] = {}
-        lines = [i for i in initial.items if not i.skip and i.id in self.line_prices and line_charge(i).recurring]
+        lines = [i for i in initial.items if not i.skip and i.id in self.line_prices and self._charge(i).recurring]
         for item in lines:
             self.roots[item.id] = item.id
         self.end = self.start
@@ -217,7 +241,7 @@ class _Builder:
         self.paid: dict[str, dt.date] = {}  # root line id -> the end of what the replaced system billed of it
         if sync_start is not None and is_migrated(initial.order, sync_start):
             for item in lines:  # the migration rule, line by line (an MDQ segment over its own dates)
-                every = line_charge(item).interval_months
+                every = self._charge(item).interval_months
                 self.paid[item.id] = resumes_on(self.start, self._billing(item), every, sync_start)
         self.intervals: list[_Interval] = []
         begin = self.start
@@ -228,7 +252,7 @@ class _Builder:
                 key = self.line_prices[item.id]
                 quantity = whole_number(item.quantity, object_type="OrderItem", record_id=item.id,
                                         field="Quantity", what="quantity")  # fmt: skip
-                groups[item.id] = [_Group(key, _signature(self.objects[key]), quantity, item)]
+                groups[item.id] = [_Group(key, self.objects[key], quantity, item)]
             stubs = self._stubs(groups, begin)
             kept = {k: v for k, v in phase.items() if k != "duration"}
             others = [a for a in kept.pop("add_invoice_items", []) if a not in stubs]
@@ -266,7 +290,7 @@ class _Builder:
         """The recurring lines billed at a flat licensed price (not usage, tiers or blocks), with their quantity."""
         for item in items:
             key = self.line_prices.get(item.id)
-            charge = line_charge(item)
+            charge = self._charge(item)
             if item.skip or key is None or not charge.recurring or charge.metered or charge.block:
                 continue
             if key in self.objects and flat_licensed(self.objects[key].params):
@@ -347,15 +371,21 @@ class _Builder:
                 "CurrencyIsoCode",
                 f"the amendment is in {order.currency}, its contract in {self.currency.upper()}.",
             )
-        roots, intervals = _copied((self.roots, self.intervals), {})
+        # Copy on write: the builder's state is left as it is until the amendment is committed. Phases are never
+        # changed in place (an amendment gives an interval a new phase), so the copies share them; the groups of the
+        # intervals the amendment changes (their quantities) are copied.
+        roots = dict(self.roots)
+        intervals = [_Interval(iv.start, iv.phase, iv.groups, iv.stubs) for iv in self.intervals]
         self._paid_new_lines(amendment, start, intervals)
         at = max(i for i, iv in enumerate(intervals) if iv.start <= start)
         same_day = intervals[at].start == start
         if not same_day:
             source = intervals[at]
-            intervals.insert(at + 1, _Interval(start, dict(source.phase), _copied(source.groups, {})))
+            intervals.insert(at + 1, _Interval(start, dict(source.phase), source.groups))
             at += 1
         affected = intervals[at:]
+        for interval in affected:
+            interval.groups = _own_groups(interval.groups)
         new_objects: dict[str, Desired] = {}
         line_prices: dict[str, str] = {}
         add_items: list[dict[str, Any]] = []
@@ -368,11 +398,11 @@ class _Builder:
             if product is None:
                 raise DataError("OrderItem", item.id, "Product2Id", f"product {item.product2_id} was not found.")
             pbe = amendment.pricebook_entries.get(item.pricebook_entry_id or "")
-            charge = line_charge(item)
+            charge = self._charge(item)
             if (item.subscription_type or "").lower() == "evergreen":
                 raise DataError("OrderItem", item.id, "SBQQ__SubscriptionType__c",
                                 "evergreen lines cannot amend a termed contract.")  # fmt: skip
-            prod = translate_product(product, self.ctx)
+            prod = memoized(translate_product, product, self.ctx)
             new_objects.setdefault(prod.key, prod)
             price = translate_line_price(item, pbe, charge, self.currency, self.ctx)
             quantity = whole_number(item.quantity, object_type="OrderItem", record_id=item.id, field="Quantity",
@@ -404,7 +434,7 @@ class _Builder:
                     f"the line's dates ({item.service_date} to {item.end_date}) match no period of the contract "
                     f"from {start} on.",
                 )
-            signature = _signature(price)
+            signature: str | None = None  # made when the line has units to compare it with
             revised = item.revised_order_product
             if revised:
                 root = roots.get(revised)
@@ -435,7 +465,9 @@ class _Builder:
                         f"the line removes {-quantity} units but the contract has only {total} of them.",
                         "correct the amendment's quantity.",
                     )
-                same = next((g for g in line_groups if g.signature == signature), None)
+                if line_groups and signature is None:
+                    signature = _signature(price, self.ctx)
+                same = next((g for g in line_groups if signature is not None and g.bills(signature, self.ctx)), None)
                 if quantity < 0:
                     removed = _remove(line_groups, same, -quantity)
                     taken = taken or removed
@@ -443,7 +475,7 @@ class _Builder:
                     continue
                 if same is None:
                     new_objects.setdefault(price.key, price)
-                    same = _Group(price.key, signature, 0, item)
+                    same = _Group(price.key, price, 0, item, signature)
                     line_groups.append(same)
                 same.quantity += quantity
                 receiving = receiving or same
@@ -542,9 +574,9 @@ class _Builder:
         if sync_start is None or not is_migrated(amendment.order, sync_start):
             return
         for item in amendment.items:
-            if item.skip or item.revised_order_product or not line_charge(item).recurring:
+            if item.skip or item.revised_order_product or not self._charge(item).recurring:
                 continue  # a revised line's units go by the line it revises
-            every = line_charge(item).interval_months
+            every = self._charge(item).interval_months
             span = self._billing(item)
             begin = max(start, span.start)
             if begin >= span.end:
@@ -557,21 +589,30 @@ class _Builder:
                 at = max(i for i, iv in enumerate(intervals) if iv.start < day)
                 source = intervals[at]
                 phase = {k: v for k, v in source.phase.items() if k != "add_invoice_items"}
-                intervals.insert(at + 1, _Interval(day, phase, _copied(source.groups, {})))
+                intervals.insert(at + 1, _Interval(day, phase, _own_groups(source.groups)))
+
+    def _charge(self, item: OrderItemRecord) -> LineCharge:
+        charge = self._charges.get(item.id)
+        if charge is None:
+            charge = self._charges[item.id] = line_charge(item)
+        return charge
 
     def _billing(self, item: OrderItemRecord) -> Billing:
         """How a line bills: over its segment's dates (an MDQ line) or the contract's, on its own periods."""
-        begin, end = self.start, self.end
-        if item.segment_key:
-            begin = item.service_date or self.start
-            end = item.end_date + dt.timedelta(days=1) if item.end_date else self.end
-        return billing(self.start, begin, end, line_charge(item).interval_months)
+        span = self._spans.get(item.id)
+        if span is None:
+            begin, end = self.start, self.end
+            if item.segment_key:
+                begin = item.service_date or self.start
+                end = item.end_date + dt.timedelta(days=1) if item.end_date else self.end
+            span = self._spans[item.id] = billing(self.start, begin, end, self._charge(item).interval_months)
+        return span
 
     def _billed_from(self, item: OrderItemRecord, root: str, start: dt.date) -> dt.date:
         """Where Stripe bills an amendment line's units recurring (or its span ends): the first boundary of its
         billing periods on or after `start`, and not before the end of the periods billed before the sync."""
         span = self._billing(item)
-        boundary = billing(self.start, start, span.end, line_charge(item).interval_months).first
+        boundary = billing(self.start, start, span.end, self._charge(item).interval_months).first
         return max(boundary, self.paid.get(root, boundary))
 
     def _months_days(self, start: dt.date, until: dt.date) -> tuple[int, int]:
@@ -598,7 +639,7 @@ class _Builder:
         bills exactly what CPQ sold."""
         not_billed = Decimal(0)
         for group, units in taken:
-            charge = line_charge(group.item)
+            charge = self._charge(group.item)
             span = self._billing(group.item)
             unit = Decimal(str(self.objects[group.price_key].params.get("unit_amount_decimal", 0)))
             periods = months_between(boundary, span.last) // charge.interval_months if boundary < span.last else 0
@@ -621,7 +662,7 @@ class _Builder:
             if day < self.paid.get(root, day):
                 continue  # billed before the sync started
             for group in line_groups:
-                charge = line_charge(group.item)
+                charge = self._charge(group.item)
                 if group.quantity <= 0 or charge.metered:
                     continue
                 months = self._billing(group.item).stub_months(day)
@@ -681,7 +722,8 @@ class _Builder:
 
     def schedule(self, applied: list[str]) -> Desired:
         main = self.translation.main
-        params = _copied(main.params, {})
+        memo: dict[int, Any] = {}  # the phases are rebuilt below: the rest is copied
+        params = {key: [] if key == "phases" else _copied(value, memo) for key, value in main.params.items()}
         phases: list[dict[str, Any]] = []
         for index, interval in enumerate(self.intervals):
             end = self.intervals[index + 1].start if index + 1 < len(self.intervals) else self.ends_at
@@ -731,16 +773,13 @@ def _one_time_items(interval: _Interval) -> list[dict[str, Any]]:
     return [*interval.phase.get("add_invoice_items", []), *interval.stubs]
 
 
-_SHARED: frozenset[type] = frozenset(
-    {str, int, float, bool, type(None), Decimal, dt.date, dt.datetime, Ref, OrderItemRecord}
-)
+_SHARED: frozenset[type] = frozenset({str, int, float, bool, type(None), Decimal, dt.date, dt.datetime, Ref})
 
 
 def _copied(value: Any, memo: dict[int, Any]) -> Any:
-    """`copy.deepcopy(value)` of the builder's state and of schedule parameters (dicts, lists and tuples, intervals
-    and groups, over values never changed in place: shared, as deepcopy shares records), without deepcopy's general
-    machinery, a few times faster; an object met twice is copied once (`memo`), as deepcopy does. Any other type
-    goes to deepcopy itself."""
+    """`copy.deepcopy(value)` of schedule parameters (dicts, lists and tuples over values never changed in place:
+    shared, as deepcopy shares records), without deepcopy's general machinery, a few times faster; an object met
+    twice is copied once (`memo`), as deepcopy does. Any other type goes to deepcopy itself."""
     kind = type(value)
     if kind in _SHARED:
         return value
@@ -761,18 +800,16 @@ def _copied(value: Any, memo: dict[int, Any]) -> Any:
         return items
     if kind is tuple:
         return tuple([_copied(item, memo) for item in value])
-    if kind is _Group:
-        group = _Group(value.price_key, value.signature, value.quantity, value.item)
-        memo[id(value)] = group
-        return group
-    if kind is _Interval:
-        interval = _Interval(value.start, {}, {})
-        memo[id(value)] = interval
-        interval.phase = _copied(value.phase, memo)
-        interval.groups = _copied(value.groups, memo)
-        interval.stubs = _copied(value.stubs, memo)
-        return interval
     return copy.deepcopy(value, memo)
+
+
+def _own_groups(groups: dict[str, list[_Group]]) -> dict[str, list[_Group]]:
+    """A copy of an interval's groups that an amendment can change (an interval's groups are its own: no group
+    is shared between intervals)."""
+    return {
+        root: [_Group(g.price_key, g.price, g.quantity, g.item, g.signature) for g in line]
+        for root, line in groups.items()
+    }
 
 
 def _covers(item: OrderItemRecord, day: dt.date, default_start: dt.date) -> bool:

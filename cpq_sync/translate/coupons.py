@@ -165,6 +165,8 @@ def order_coupons(
 ) -> OrderCoupons:
     """`lines`: the order lines that sync (skipped lines' coupons are left out with them)."""
     out = OrderCoupons()
+    if not quote_coupons and not line_coupons:  # most orders: no coupon at all
+        return out
     objects: dict[str, Desired] = {}
 
     def discounts(coupons: list[CouponRecord]) -> list[Discount]:

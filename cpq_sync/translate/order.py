@@ -40,7 +40,7 @@ from cpq_sync.translate.dates import utc_midnight
 from cpq_sync.translate.evergreen import check_not_mixed, evergreen_subscription
 from cpq_sync.translate.mdq import mdq_phases
 from cpq_sync.translate.migration import is_migrated, skip_paid_periods
-from cpq_sync.translate.prices import consumption_tiers, is_metered, product_schedule, translate_meter
+from cpq_sync.translate.prices import is_metered, product_schedule, schedule_tiers, translate_meter
 from cpq_sync.translate.proration import check_invoice_items, prorated_phases
 from cpq_sync.translate.terms import payment_term_days, whole_number
 
@@ -82,9 +82,8 @@ def order_key(order_id: str) -> str:
 
 def _reject_unsupported(bundle: OrderBundle, lines: list[OrderItemRecord]) -> None:
     order = bundle.order
-    renewal = "renewal" in ((order.type or "").lower(), (order.quote_type or "").lower())
-    amendment = (order.type or "").lower() == "amendment" or (order.quote_type or "").lower() == "amendment"
-    if amendment or (not renewal and any(i.revised_order_product for i in lines)):
+    kinds = ((order.type or "").lower(), (order.quote_type or "").lower())
+    if "amendment" in kinds or ("renewal" not in kinds and any(i.revised_order_product for i in lines)):
         raise DataError(
             "Order",
             order.id,
@@ -146,17 +145,20 @@ def translate_order(bundle: OrderBundle, ctx: TranslateContext) -> OrderTranslat
         if product_key(product.id) not in objects:  # translated once per order, however many lines bill it
             prod = memoized(translate_product, product, ctx)
             objects[prod.key] = prod
-        schedule = product_schedule(item, bundle.consumption.get(item.product2_id, ()), currency, ctx)
-        tiers = consumption_tiers(schedule, currency) if schedule is not None else None
+        schedules = bundle.consumption.get(item.product2_id)  # most products have none
+        schedule = product_schedule(item, schedules, currency, ctx) if schedules else None
+        tiers = schedule_tiers(schedule, currency, ctx) if schedule is not None else None
         if charge.metered:
-            meter = translate_meter(product, ctx)
+            meter = memoized(translate_meter, product, ctx)
             objects.setdefault(meter.key, meter)
         price = translate_line_price(item, pbe, charge, currency, ctx, tiers)
         objects.setdefault(price.key, price)
         line_prices[item.id] = price.key
 
-    recurring = [i for i in lines if charges[i.id].recurring]
-    one_time = [i for i in lines if not charges[i.id].recurring]
+    recurring: list[OrderItemRecord] = []
+    one_time: list[OrderItemRecord] = []
+    for item in lines:
+        (recurring if charges[item.id].recurring else one_time).append(item)
     days = payment_term_days(order.payment_term, object_type="Order", record_id=order.id, field="SBQQ__PaymentTerm__c")
     days_until_due = DEFAULT_DAYS_UNTIL_DUE if days is None else days
     if check_not_mixed(order, recurring):
@@ -179,10 +181,9 @@ def translate_order(bundle: OrderBundle, ctx: TranslateContext) -> OrderTranslat
     coupons = order_coupons(bundle.quote_coupons, bundle.line_coupons, lines, currency, ctx)
     add_discounts(main, coupons, order.id)
     objects.update((c.key, c) for c in coupons.objects)
-    primary = SfRef("Order", order.id)
-    for obj in objects.values():
-        obj.primaries.add(primary)
-    main.primaries.add(primary)
+    # The order's schedule, subscription or invoice is its own; the other objects may be shared with other orders
+    # (`catalog.memoized`): the plan gives them their primaries.
+    main.primaries.add(SfRef("Order", order.id))
     return OrderTranslation(order, main, [*objects.values(), main], line_prices, skipped)
 
 

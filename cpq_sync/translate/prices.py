@@ -98,6 +98,24 @@ def product_schedule(
     return matching[0] if matching else None
 
 
+def schedule_tiers(schedule: ConsumptionSchedule, currency: str, ctx: TranslateContext) -> dict[str, object]:
+    """`consumption_tiers`, made once a run for each schedule and currency (every line billing a product with
+    tiers needs them); the prices share them, as nothing changes them once made. A failure is not kept: it is
+    raised each time."""
+    key = ("consumption_tiers", id(schedule))
+    hit = ctx.memo.get(key)
+    if hit is None or hit[0] is not schedule:
+        hit = (schedule, {})
+        ctx.memo[key] = hit
+    by_currency = hit[1]
+    assert isinstance(by_currency, dict)
+    tiers = by_currency.get(currency)
+    if tiers is None:
+        tiers = by_currency[currency] = consumption_tiers(schedule, currency)
+    assert isinstance(tiers, dict)
+    return tiers
+
+
 def consumption_tiers(schedule: ConsumptionSchedule, currency: str) -> dict[str, object]:
     """A consumption schedule as Stripe price parameters: billing_scheme, tiers_mode and tiers."""
     record = schedule.record

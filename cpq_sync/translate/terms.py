@@ -31,8 +31,25 @@ def billing_frequency_months(value: object, *, object_type: str, record_id: str,
     return months
 
 
+# The days of each payment term text read so far (a run has a few terms, not one per order).
+_TERM_DAYS: dict[str, int] = {}
+
+
 def payment_term_days(value: object, *, object_type: str, record_id: str, field: str) -> int | None:
-    """`Net 30`, `Net-30`, `30`, 30, 30.0 -> 30; `Due on Receipt` -> 0; empty -> None."""
+    """`Net 30`, `Net-30`, `30`, 30, 30.0 -> 30; `Due on Receipt` -> 0; empty -> None. A text is read once; a
+    value in error raises each time."""
+    if type(value) is str:
+        days = _TERM_DAYS.get(value)
+        if days is None:
+            days = _payment_term_days(value, object_type=object_type, record_id=record_id, field=field)
+            if days is None:
+                return None
+            _TERM_DAYS[value] = days
+        return days
+    return _payment_term_days(value, object_type=object_type, record_id=record_id, field=field)
+
+
+def _payment_term_days(value: object, *, object_type: str, record_id: str, field: str) -> int | None:
     if value is None or value == "":
         return None
     if isinstance(value, int | float) and not isinstance(value, bool):
