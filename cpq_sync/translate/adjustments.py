@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import itertools
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -105,10 +106,11 @@ def rounding_remainders(
     if not fractional:
         return {}
     quantities = [_quantities(span.items) for span in spans]
+    calendar = _Calendar(anchor, spans)
     out: dict[str, Remainder] = {}
     try:
         for key, line_id, unit, every in fractional:
-            periods = _periods_billed(anchor, spans, quantities, key, unit, every)
+            periods = _periods_billed(calendar, spans, quantities, key, unit, every)
             if periods is None:
                 continue
             remainder = whole_minor(periods.exact) - periods.billed
@@ -135,11 +137,14 @@ def contract_remainder(
     tell what Stripe bills (a cut last period, an unbilled backdated past) or the difference is larger than
     rounding can make (something else differs: nothing is settled rather than a wrong amount)."""
     quantities = [_quantities(span.items) for span in spans]
+    calendar = _Calendar(anchor, spans)
     billed, lines = sum(once), len(once)
     try:
         for key, params in prices.items():
             unit = Decimal(str(params["unit_amount_decimal"]))
-            periods = _periods_billed(anchor, spans, quantities, key, unit, int(params["recurring"]["interval_count"]))
+            periods = _periods_billed(
+                calendar, spans, quantities, key, unit, int(params["recurring"]["interval_count"])
+            )
             if periods is None:
                 return None
             billed += periods.billed
@@ -168,22 +173,42 @@ class _Periods:
     count: int  # periods billing something
 
 
+class _Calendar:
+    """The periods of each billing interval over a schedule's phases (contiguous, from `anchor`), worked out once
+    per interval: how many start in each phase, and which phase the last one starts in when the schedule's end
+    cuts it (None when it does not)."""
+
+    def __init__(self, anchor: dt.date, spans: list[Span]) -> None:
+        self.anchor = anchor
+        self.bounds = [span.start for span in spans] + [spans[-1].end]
+        self._found: dict[int, tuple[list[int], int | None]] = {}
+
+    def periods(self, every: int) -> tuple[list[int], int | None]:
+        found = self._found.get(every)
+        if found is None:
+            before = [_periods_before(self.anchor, day, every) for day in self.bounds]
+            counts = [b - a for a, b in itertools.pairwise(before)]
+            cut = None
+            last, end = before[-1], self.bounds[-1]
+            if last and add_months(self.anchor, every * last) > end:
+                cut_start = add_months(self.anchor, every * (last - 1))
+                cut = next(i for i in range(len(counts)) if self.bounds[i] <= cut_start < self.bounds[i + 1])
+            found = self._found[every] = (counts, cut)
+        return found
+
+
 def _periods_billed(
-    anchor: dt.date, spans: list[Span], quantities: list[dict[str, int]], key: str, unit: Decimal, every: int
+    calendar: _Calendar, spans: list[Span], quantities: list[dict[str, int]], key: str, unit: Decimal, every: int
 ) -> _Periods | None:
-    """One price over a schedule: each of its periods (from `anchor`, every `every` months) bills the quantity of
-    the phase it starts in. None when its last period, holding units, is cut by the schedule's end (Stripe
-    prorates it by the second); raises _Unknown for units in a first phase that does not bill its past."""
-    end = spans[-1].end
-    last = _periods_before(anchor, end, every)
-    if last and add_months(anchor, every * last) > end:
-        cut_start = add_months(anchor, every * (last - 1))
-        if any(s.start <= cut_start < s.end and q.get(key) for s, q in zip(spans, quantities, strict=True)):
-            return None
+    """One price over a schedule: each of its periods (every `every` months from the schedule's anchor) bills the
+    quantity of the phase it starts in. None when its last period, holding units, is cut by the schedule's end
+    (Stripe prorates it by the second); raises _Unknown for units in a first phase that does not bill its past."""
+    counts, cut = calendar.periods(every)
+    if cut is not None and quantities[cut].get(key):
+        return None
     exact, billed, count = Decimal(0), 0, 0
-    for span, held in zip(spans, quantities, strict=True):
+    for span, held, periods in zip(spans, quantities, counts, strict=True):
         quantity = held.get(key, 0)
-        periods = _periods_before(anchor, span.end, every) - _periods_before(anchor, span.start, every)
         if not quantity or not periods:
             continue
         if span.unbilled_past:
