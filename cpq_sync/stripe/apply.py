@@ -221,7 +221,7 @@ class StripeApplier:
                 updated = self._call(v1.subscription_schedules.update, desired.known_id, update, options)
             except stripe.InvalidRequestError as error:
                 updated = self._backdated_update(desired.known_id, update, options, error)
-            return self._adjust(desired, params, updated)
+            return self._adjust(desired, params, updated, made_before=True)
         create = {**params, "phases": [{k: v for k, v in p.items() if k != "start_date"} for p in params["phases"]]}
         schedule = self._create_or_recover(
             op, lambda: self._call(v1.subscription_schedules.create, create, options), create
@@ -230,20 +230,23 @@ class StripeApplier:
             key = {"idempotency_key": f"{options['idempotency_key']}-cancel"}
             no_credit = {"invoice_now": False, "prorate": False}
             return self._call(v1.subscription_schedules.cancel, schedule.id, no_credit, key)
-        return self._adjust(desired, params, schedule)
+        return self._adjust(desired, params, schedule, made_before=self.recover)
 
-    def _adjust(self, desired: Desired, params: dict[str, Any], schedule: Any) -> Any:
+    def _adjust(self, desired: Desired, params: dict[str, Any], schedule: Any, *, made_before: bool) -> Any:
         """The schedule's one-time adjustments (signed amounts: reduction credits, rounding remainders) as invoice
-        items on its subscription, swept into its next invoice; each made once, whatever later runs do (found
-        again through its `salesforce_adjustment` metadata)."""
+        items on its subscription, swept into its next invoice; each made once, whatever later runs do: when some
+        may have been made before (an amended contract; a run after a crashed one), they are found again through
+        their `salesforce_adjustment` metadata. A schedule this run created has none yet (a retry within the run
+        is answered by the idempotency keys)."""
         adjustments = desired.children.get("adjustments") or []
         if not adjustments:
             return schedule
         v1 = self.client.v1
-        page = self._call(v1.invoice_items.list, {"customer": params["customer"], "limit": 100})
         made = set()
-        for existing in page.auto_paging_iter():
-            made.add((existing.metadata.to_dict() if existing.metadata else {}).get("salesforce_adjustment"))
+        if made_before:
+            page = self._call(v1.invoice_items.list, {"customer": params["customer"], "limit": 100})
+            for existing in page.auto_paging_iter():
+                made.add((existing.metadata.to_dict() if existing.metadata else {}).get("salesforce_adjustment"))
         for adjustment in adjustments:
             if adjustment["key"] in made:
                 continue
