@@ -48,14 +48,7 @@ def memoized(translate: Callable[[R, TranslateContext], Desired], record: R, ctx
     """`translate(record, ctx)`, made once a run for each record (a customer is needed by each of its account's
     orders, a product by each line that bills it): every call gets the same Desired, which no translation changes
     (the plan gives it its primaries, see `plan.build_plan`). A failure is not kept: it is raised each time."""
-    key = (translate.__name__, id(record))
-    hit = ctx.memo.get(key)
-    if hit is None or hit[0] is not record:
-        hit = (record, translate(record, ctx))
-        ctx.memo[key] = hit
-    made = hit[1]
-    assert isinstance(made, Desired)
-    return made
+    return ctx.once(translate.__name__, record, lambda: translate(record, ctx))
 
 
 def translate_customer(account: AccountRecord, ctx: TranslateContext) -> Desired:
@@ -253,19 +246,12 @@ class _EntryBilling:
 def _entry_billing(
     pbe: PricebookEntryRecord, charge: LineCharge, currency: str, ctx: TranslateContext
 ) -> _EntryBilling:
-    key = ("_entry_billing", id(pbe))
-    hit = ctx.memo.get(key)
-    if hit is None or hit[0] is not pbe:
-        hit = (pbe, {})
-        ctx.memo[key] = hit
-    by_charge = hit[1]
-    assert isinstance(by_charge, dict)
+    by_charge: dict[tuple[str, LineCharge], _EntryBilling] = ctx.once("_entry_billing", pbe, dict)
     found = by_charge.get((currency, charge))
     if found is None:
         found = by_charge[(currency, charge)] = _EntryBilling(
             _pbe_bills_like(pbe, charge), ctx.currency(pbe.currency) == currency
         )
-    assert isinstance(found, _EntryBilling)
     return found
 
 

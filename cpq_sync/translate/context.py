@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from cpq_sync.errors import DataError
 from cpq_sync.mapping.apply import apply_mappings
 from cpq_sync.mapping.compile import CompiledMappings
 from cpq_sync.mapping.kinds import Kind
 from cpq_sync.records import SfModel
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -24,9 +27,19 @@ class TranslateContext:
     # (the sync start date, when the migration preference is on).
     migrated_before: dt.date | None = None
     proration_precision: str = "month"  # "month" or "month+day": how amendments off a boundary are prorated
-    # Translations of shared records (an account, a product) already made in this run, by translator and record:
-    # (the record, kept so its id stays its own; its translation). See `catalog.memoized`.
+    # What `once` made in this run, by name and owner: (the owner, kept so its id stays its own; what was made).
     memo: dict[tuple[str, int], tuple[object, object]] = field(default_factory=dict, compare=False, repr=False)
+
+    def once(self, name: str, owner: object, make: Callable[[], T]) -> T:
+        """`make()`, made once a run for `owner` (a record, a price's parameters) under `name`: the translation of
+        an account every order of it needs, a price book entry's billing. A failure is not kept: it is raised each
+        time."""
+        key = (name, id(owner))
+        hit = self.memo.get(key)
+        if hit is None or hit[0] is not owner:
+            hit = (owner, make())
+            self.memo[key] = hit
+        return cast(T, hit[1])
 
     @cached_property
     def _link_base(self) -> str:

@@ -183,14 +183,9 @@ def _signature(price: Desired, ctx: TranslateContext) -> str:
     params = price.params
     if price.record.object_type != "PricebookEntry" or "tiers" in params:
         return _SIGNATURE_ENCODER.encode({k: v for k, v in params.items() if k != "metadata"})
-    key = ("_signature", id(params))
-    hit = ctx.memo.get(key)
-    if hit is None or hit[0] is not params:
-        hit = (params, _SIGNATURE_ENCODER.encode({k: v for k, v in params.items() if k != "metadata"}))
-        ctx.memo[key] = hit
-    signature = hit[1]
-    assert isinstance(signature, str)
-    return signature
+    return ctx.once(
+        "_signature", params, lambda: _SIGNATURE_ENCODER.encode({k: v for k, v in params.items() if k != "metadata"})
+    )
 
 
 def _signature_value(value: Any) -> str:

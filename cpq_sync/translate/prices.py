@@ -102,17 +102,10 @@ def schedule_tiers(schedule: ConsumptionSchedule, currency: str, ctx: TranslateC
     """`consumption_tiers`, made once a run for each schedule and currency (every line billing a product with
     tiers needs them); the prices share them, as nothing changes them once made. A failure is not kept: it is
     raised each time."""
-    key = ("consumption_tiers", id(schedule))
-    hit = ctx.memo.get(key)
-    if hit is None or hit[0] is not schedule:
-        hit = (schedule, {})
-        ctx.memo[key] = hit
-    by_currency = hit[1]
-    assert isinstance(by_currency, dict)
+    by_currency: dict[str, dict[str, object]] = ctx.once("consumption_tiers", schedule, dict)
     tiers = by_currency.get(currency)
     if tiers is None:
         tiers = by_currency[currency] = consumption_tiers(schedule, currency)
-    assert isinstance(tiers, dict)
     return tiers
 
 
