@@ -134,7 +134,7 @@ def _id_of(value: Any) -> str | None:
     return value if isinstance(value, str) else str(value.id)
 
 
-def _stripe_objects(client: stripe.StripeClient) -> tuple[dict[str, Any], dict[str, Any]]:
+def stripe_objects(client: stripe.StripeClient) -> tuple[dict[str, Any], dict[str, Any]]:
     """(top-level order objects by id, every object with a Salesforce reference by id)."""
     v1 = client.v1
     schedules = _all(v1.subscription_schedules.list)
@@ -199,7 +199,7 @@ def _referenced_ids(sf: Salesforce) -> set[str]:
     return ids
 
 
-def _sandbox_clients(directory: Path) -> tuple[Salesforce, stripe.StripeClient]:
+def sandbox_clients(directory: Path) -> tuple[Salesforce, stripe.StripeClient]:
     from cpq_sync.sandbox import salesforce as sandbox_sf
     from cpq_sync.sandbox import stripe as sandbox_stripe
 
@@ -219,12 +219,12 @@ def check_invariants(
     """Checks the invariants on the sandboxes in `directory` (clients without faults unless given)."""
     preferences = preferences or SyncPreferences()
     if sf is None or client is None:
-        default_sf, default_client = _sandbox_clients(directory)
+        default_sf, default_client = sandbox_clients(directory)
         sf, client = sf or default_sf, client or default_client
     report = InvariantReport()
     orders = _eligible_orders(sf, preferences)
     latest, successes = _latest_sync_records(sf)
-    top, everything = _stripe_objects(client)
+    top, everything = stripe_objects(client)
     watermark = _watermark(sf)
 
     owners: defaultdict[str, list[str]] = defaultdict(list)
@@ -318,7 +318,7 @@ def _check_money(
         obj = top[object_id]
         if object_id.startswith("sub_") and not object_id.startswith("sub_sched_"):
             continue  # open-ended (evergreen): no term to compare
-        if len(order_ids) > 1 or object_id in skip_past or usage_orders & set(order_ids) or _has_discounts(obj):
+        if len(order_ids) > 1 or object_id in skip_past or usage_orders & set(order_ids) or has_discounts(obj):
             continue
         invoices = billing_preview(directory, object_id)
         billed = sum(invoice.total for invoice in invoices)
@@ -331,7 +331,7 @@ def _check_money(
             )
 
 
-def _has_discounts(obj: Any) -> bool:
+def has_discounts(obj: Any) -> bool:
     if getattr(obj, "discounts", None):
         return True
     for stripe_phase in getattr(obj, "phases", None) or []:
