@@ -26,7 +26,6 @@ update each).
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 from collections import Counter
 from dataclasses import dataclass, field
@@ -38,6 +37,7 @@ from simple_salesforce.api import Salesforce
 
 from cpq_sync.sandbox import salesforce as sandbox_sf
 from cpq_sync.sandbox import stripe as sandbox_stripe
+from cpq_sync.translate.dates import add_months, months_between
 
 FREQUENCY_MONTHS = {"monthly": 1, "quarterly": 3, "semiannual": 6, "annual": 12}
 
@@ -290,7 +290,7 @@ def _roundings(
                 not_billed = -quantity * billed.unit * len([b for b in billed.boundaries() if b >= boundary])
                 once += _cents(_total(line)) + int(not_billed.quantize(Decimal(1), ROUND_HALF_UP))
             elif boundary > begins:
-                months = _months_between(begins, boundary)
+                months = months_between(begins, boundary)
                 term = int(line.get("SBQQ__SubscriptionTerm__c") or 12)
                 per_unit = Decimal(str(line["UnitPrice"])) * 100 * months / term
                 once += int((per_unit * quantity).quantize(Decimal(1), ROUND_HALF_UP))
@@ -306,11 +306,6 @@ def _total(line: dict[str, Any]) -> Decimal:
     return Decimal(str(line["Quantity"])) * Decimal(str(line["UnitPrice"]))
 
 
-def _months_between(start: dt.date, day: dt.date) -> int:
-    months = (day.year - start.year) * 12 + day.month - start.month
-    return months - 1 if _add_months(start, months) > day else months
-
-
 class _Billed:
     """One price of a contract: its amount a period (cents), its periods (from the contract's start, within its
     line's dates, whole periods only) and the changes to its quantity (from a date on)."""
@@ -320,13 +315,13 @@ class _Billed:
         term = int(line.get("SBQQ__SubscriptionTerm__c") or line.get("SBQQ__DefaultSubscriptionTerm__c") or 12)
         self.unit = Decimal(str(line["UnitPrice"])) * 100 * self.every / term
         self.begins = dt.date.fromisoformat(line["ServiceDate"]) if line.get("ServiceDate") else start
-        self.ends = _add_months(self.begins, term)
+        self.ends = add_months(self.begins, term)
         self.changes: list[tuple[dt.date, int]] = []
 
     def boundaries(self) -> list[dt.date]:
         out, k = [], 0
-        while (day := _add_months(self.start, k * self.every)) < self.ends:
-            if day >= self.begins and _add_months(self.start, (k + 1) * self.every) <= self.ends:
+        while (day := add_months(self.start, k * self.every)) < self.ends:
+            if day >= self.begins and add_months(self.start, (k + 1) * self.every) <= self.ends:
                 out.append(day)
             k += 1
         return out
@@ -351,12 +346,6 @@ def _licensed(line: dict[str, Any], tiered: set[str]) -> bool:
     charge = (line.get("SBQQ__ChargeType__c") or "").lower()
     arrears = (line.get("SBQQ__BillingType__c") or "").lower() == "arrears"
     return charge == "recurring" and not arrears and line["Product2Id"] not in tiered
-
-
-def _add_months(day: dt.date, months: int) -> dt.date:
-    month = day.month - 1 + months
-    year, month = day.year + month // 12, month % 12 + 1
-    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 def change_orders(directory: Path, *, percent: float) -> int:
