@@ -291,14 +291,18 @@ class _Builder:
             if key in self.objects and flat_licensed(self.objects[key].params):
                 self.sold.append((item, int(item.quantity)))
 
+    def _dated(self) -> list[tuple[_Interval, dt.date]]:
+        """Each interval with where it ends: the next one's start, the last one's the contract's end."""
+        ends = [interval.start for interval in self.intervals[1:]] + [self.ends_at]
+        return list(zip(self.intervals, ends, strict=True))
+
     def _settle_rounding(self, order_id: str) -> None:
         """What CPQ sold on the contract as amended less what Stripe bills for it (`adjustments.contract_remainder`:
         every period of its prices, each rounded to the cent, its prorated charges and credits), less what earlier
         orders of the contract settled: one adjustment for the amendment, either sign, so the contract bills the
         orders' totals to the cent."""
         spans = []
-        for index, interval in enumerate(self.intervals):
-            end = self.intervals[index + 1].start if index + 1 < len(self.intervals) else self.ends_at
+        for index, (interval, end) in enumerate(self._dated()):
             unbilled = index == 0 and interval.phase.get("proration_behavior") == "none"
             spans.append(Span(interval.start, end, interval.phase.get("items", []), unbilled))
         ids = {item.id for item, _ in self.sold}
@@ -720,8 +724,7 @@ class _Builder:
         memo: dict[int, Any] = {}  # the phases are rebuilt below: the rest is copied
         params = {key: [] if key == "phases" else _copied(value, memo) for key, value in main.params.items()}
         phases: list[dict[str, Any]] = []
-        for index, interval in enumerate(self.intervals):
-            end = self.intervals[index + 1].start if index + 1 < len(self.intervals) else self.ends_at
+        for interval, end in self._dated():
             phase = {**interval.phase, "start_date": utc_midnight(interval.start), "end_date": utc_midnight(end)}
             one_time = _one_time_items(interval)
             if one_time:
