@@ -312,7 +312,11 @@ class _Builder:
             for a in _one_time_items(interval)
             if "price_data" in a and a.get("metadata", {}).get("salesforce_order_item_id") in ids
         ]
-        once += [a["amount"] for a in self.adjustments if a["key"].startswith("credit:")]
+        once += [
+            a["amount"]
+            for a in self.adjustments
+            if a["key"].startswith("credit:") and a["metadata"]["salesforce_order_item_id"] in ids
+        ]
         prices = {key: self.objects[key].params for key in {self.line_prices[item.id] for item, _ in self.sold}}
         total = contract_remainder(self.start, spans, prices, self.sold, once, self.currency)
         if total is None:

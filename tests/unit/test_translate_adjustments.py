@@ -3,6 +3,8 @@ amendments and off-boundary terminations), pure, no I/O."""
 
 from __future__ import annotations
 
+import dataclasses
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -157,3 +159,31 @@ def test_termination_off_a_boundary_idles_to_it_and_credits_the_unused_time(ctx:
     later = contracts.amend(3, 6, [(contracts.PROD_A, 1, A1)])
     refused = translate_contract(Contract(contracts.CONTRACT, initial, [end, later]), ctx)
     assert "more amendments" in refused.failures[end.order.id].message
+
+
+def test_a_termination_settles_the_remainder_of_its_flat_lines_whatever_else_it_credits(
+    ctx: TranslateContext,
+) -> None:
+    """15 x 949.62 over 24 months (6 cents short over the term, settled with the initial order) and an annual
+    block-priced line, both terminated in month 3 (the block off its boundary: credited). The monthly line billed
+    3 x 593.51 for CPQ's 15 x 949.62 - 15 x 830.92 (its prorated 830.9175 rounded to the cent): the termination
+    settles -9 (less the 6 already settled). The block's credit is no part of that remainder (a block bills its
+    block, not quantity x UnitPrice: its lines are left out of the settlement)."""
+    to = contracts.M(contracts.START, 24)
+
+    def priced(order: Any, unit_price: str) -> Any:
+        a, y = order.items
+        a = a.model_copy(update={"unit_price": Decimal(unit_price)})
+        return dataclasses.replace(order, items=[a, y.model_copy(update={"pricing_method": "Block"})])
+
+    initial = priced(contracts.bundle(1, [(contracts.PROD_A, 15), (contracts.PROD_Y, 1)], to=to), "949.62")
+    end = priced(contracts.amend(2, 3, [(contracts.PROD_A, -15, A1), (contracts.PROD_Y, -1, Y1)], to=to), "830.92")
+    result = translate_contract(Contract(contracts.CONTRACT, initial, [end]), ctx)
+    assert result.failures == {} and result.main is not None
+    block_end = end.items[1].id
+    assert [(a["key"], a["amount"]) for a in result.main.children["adjustments"]] == [
+        (f"rounding:{A1}", 6),
+        (f"credit:{block_end}", -9000),
+        (f"rounding:{end.order.id}", -9),
+    ]
+    assert 3 * 593_51 + 6 - 9 == 15 * 949_62 - 15 * 830_92
