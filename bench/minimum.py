@@ -7,8 +7,8 @@ Record naming it) needs one Stripe write per:
 - price, by the connector's rule the sync keeps: a line billing exactly its price book entry's price (same currency,
   recurrence, and amount a billing period, or the product's consumption schedule whose tiers replace the amount)
   shares the entry's price, any other line has its own; an amendment line taking units away needs none (they leave
-  at the price they were sold at). `distinct_prices` is the stricter count where all lines billing the same share
-  one price;
+  prices the contract has: the removal's own amount a period first, then the latest added). `distinct_prices` is
+  the stricter count where all lines billing the same share one price;
 - distinct coupon (associated with the orders' quotes or quote lines);
 - contract: one subscription schedule, its amendments folded in (a full sync sees them all);
 - evergreen order: one subscription, one invoice item per one-time line, and a cancellation when its cancellation
@@ -19,7 +19,7 @@ Record naming it) needs one Stripe write per:
   remainders (not for a contract skipping its past invoices): a new order needs one for each of its prices whose
   periods, each rounded to the cent, do not add up to the price's exact amount over its term; each amendment needs
   one when it changes the contract's total remainder (quantities per price period by period, an amendment's units
-  counted from their line's first billing boundary on or after its start).
+  counted from their line's first billing boundary on or after its start; block-priced lines left out).
 After a change, the minimum is what the change needs (`change_orders`: an account's billing city, one customer
 update each).
 """
@@ -147,7 +147,7 @@ def minimum_writes(directory: Path) -> Minimum:
             "SBQQ__ChargeType__c, SBQQ__BillingType__c, "
             "SBQQ__BillingFrequency__c, SBQQ__SubscriptionTerm__c, SBQQ__DefaultSubscriptionTerm__c, "
             "SBQQ__ProrateMultiplier__c, SBQQ__SubscriptionType__c, SBQQ__QuoteLine__c, Skip_Line_Item__c, "
-            "SBQQ__SegmentIndex__c, ServiceDate, EndDate "
+            "SBQQ__SegmentIndex__c, SBQQ__PricingMethod__c, ServiceDate, EndDate "
             "FROM OrderItem WHERE Order.Status = 'Activated'",
         )
         if r["OrderId"] in orders and not r.get("Skip_Line_Item__c")
@@ -259,13 +259,22 @@ def _roundings(
 ) -> int:
     """The rounding remainders a contract needs: one per price of its initial order whose periods, each rounded to
     the cent, miss the price's exact amount over them; then one per amendment that changes the contract's total
-    remainder. None when an amendment on the contract's first day cancels it (nothing is billed)."""
+    remainder. None when an amendment on the contract's first day cancels it (nothing is billed).
+
+    Each line of the contract holds its units by price, in the order they were added: units added at the amount a
+    period of units the line holds join them, others bill at their own price; units taken away leave the price
+    at the removal's own amount a period first, then the latest added."""
     start = dt.date.fromisoformat(order["EffectiveDate"])
+    currency = order["CurrencyIsoCode"]
     prices: dict[str, _Billed] = {}
+    identity_of: dict[str, tuple[object, ...]] = {}
+    held: dict[str, list[list[Any]]] = {}  # a line of the initial order: [price, units] as added
     for line in by_order[order["Id"]]:
         if _licensed(line, tiered):
-            billed = prices.setdefault(price_of[line["Id"]], _Billed(line, start))
-            billed.changes.append((start, int(line["Quantity"])))
+            key = price_of[line["Id"]]
+            identity_of[key] = _price_identity(line, currency, tiered)
+            prices.setdefault(key, _Billed(line, start)).changes.append((start, int(line["Quantity"])))
+            held.setdefault(line["Id"], []).append([key, int(line["Quantity"])])
     needed = sum(b.remainder() != 0 for b in prices.values())
     settled = sum(b.remainder() for b in prices.values())
     # Amended, the contract settles what CPQ sold on its lines (their TotalPrice) less what Stripe bills for them:
@@ -279,21 +288,37 @@ def _roundings(
             if not _licensed(line, tiered):
                 continue
             root = line
-            while root["Id"] not in price_of and root.get("SBQQ__RevisedOrderProduct__c") in by_id:
-                root = by_id[root["SBQQ__RevisedOrderProduct__c"]]  # units taken away leave the price they had
-            billed = prices.setdefault(price_of.get(root["Id"], line["Id"]), _Billed(root, start))
-            boundary = billed.first_boundary(begins)
+            while root.get("SBQQ__RevisedOrderProduct__c") in by_id:
+                root = by_id[root["SBQQ__RevisedOrderProduct__c"]]
+            groups = held.setdefault(root["Id"], [])
+            identity = _price_identity(line, currency, tiered)
+            same = next((g for g in groups if identity_of[g[0]] == identity), None)
             quantity = int(line["Quantity"])
-            billed.changes.append((boundary, quantity))
             sold += _cents(_total(line))
-            if boundary > begins and quantity < 0:
-                not_billed = -quantity * billed.unit * len([b for b in billed.boundaries() if b >= boundary])
+            boundary = _Billed(line, start).first_boundary(begins)
+            if quantity > 0:
+                if same is None:
+                    same = [price_of[line["Id"]], 0]
+                    identity_of[same[0]] = identity
+                    groups.append(same)
+                same[1] += quantity
+                prices.setdefault(same[0], _Billed(line, start)).changes.append((boundary, quantity))
+                if boundary > begins:
+                    months = months_between(begins, boundary)
+                    term = int(line.get("SBQQ__SubscriptionTerm__c") or 12)
+                    per_unit = Decimal(str(line["UnitPrice"])) * 100 * months / term
+                    once += int((per_unit * quantity).quantize(Decimal(1), ROUND_HALF_UP))
+                continue
+            not_billed, units = Decimal(0), -quantity
+            for group in [*([same] if same else []), *(g for g in reversed(groups) if g is not same)]:
+                take = min(units, max(group[1], 0))
+                group[1] -= take
+                units -= take
+                billed = prices[group[0]]
+                billed.changes.append((boundary, -take))
+                not_billed += take * billed.unit * len([b for b in billed.boundaries() if b >= boundary])
+            if boundary > begins:
                 once += _cents(_total(line)) + int(not_billed.quantize(Decimal(1), ROUND_HALF_UP))
-            elif boundary > begins:
-                months = months_between(begins, boundary)
-                term = int(line.get("SBQQ__SubscriptionTerm__c") or 12)
-                per_unit = Decimal(str(line["UnitPrice"])) * 100 * months / term
-                once += int((per_unit * quantity).quantize(Decimal(1), ROUND_HALF_UP))
         if begins == start and all(b.quantity(start) == 0 for b in prices.values()):
             return 0  # cancelled
         now = sold - sum(b.rounded() for b in prices.values()) - once
@@ -342,10 +367,12 @@ class _Billed:
 
 
 def _licensed(line: dict[str, Any], tiered: set[str]) -> bool:
-    """A recurring line billed in advance at a flat price (a rounding remainder applies to it)."""
+    """A recurring line billed in advance at a flat price a unit (a rounding remainder applies to it; a block-priced
+    line bills its block, not quantity x UnitPrice)."""
     charge = (line.get("SBQQ__ChargeType__c") or "").lower()
     arrears = (line.get("SBQQ__BillingType__c") or "").lower() == "arrears"
-    return charge == "recurring" and not arrears and line["Product2Id"] not in tiered
+    block = (line.get("SBQQ__PricingMethod__c") or "").strip().lower() == "block"
+    return charge == "recurring" and not arrears and not block and line["Product2Id"] not in tiered
 
 
 def change_orders(directory: Path, *, percent: float) -> int:
