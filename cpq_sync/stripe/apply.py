@@ -321,9 +321,12 @@ class StripeApplier:
     def _backdated_update(
         self, schedule_id: str, update: dict[str, Any], options: Any, error: stripe.InvalidRequestError
     ) -> Any:
-        """An amendment that starts in the past is processed in current time, as the connector did: the phase
-        boundaries between the current phase's start and now move to `now` (phases squeezed out by them are
-        dropped, the later state wins). Tried boundary by boundary; the first error stands if none works."""
+        """Stripe refused the update of an amended contract's schedule. Past phases cannot change, and Stripe lets
+        an update leave them out: first tried from the current phase on (the ended phases stay as Stripe holds
+        them, e.g. with a price replaced since). An amendment that starts in the past is then processed in current
+        time, as the connector did: the phase boundaries between the current phase's start and now move to `now`
+        (phases squeezed out by them are dropped, the later state wins), tried boundary by boundary. The first
+        error stands if nothing works."""
         v1 = self.client.v1
         schedule = self._call(v1.subscription_schedules.retrieve, schedule_id)
         current = schedule.current_phase
@@ -334,14 +337,15 @@ class StripeApplier:
         )
         if index is None:
             raise error
+        attempts = [phases[index:]] if index else []
         for squeezed in range(1, len(phases) - index):
-            head = [*phases[:index], {**phases[index], "end_date": "now"}]
             tail = [{**p} for p in phases[index + squeezed :]]
             tail[0]["start_date"] = "now"
-            attempt = {**update, "phases": [*head, *tail]}
-            key = {"idempotency_key": f"{options['idempotency_key']}-now-{squeezed}"}
+            attempts.append([{**phases[index], "end_date": "now"}, *tail])
+        for number, attempt in enumerate(attempts, start=1):
+            key = {"idempotency_key": f"{options['idempotency_key']}-current-{number}"}
             try:
-                return self._call(v1.subscription_schedules.update, schedule_id, attempt, key)
+                return self._call(v1.subscription_schedules.update, schedule_id, {**update, "phases": attempt}, key)
             except stripe.InvalidRequestError:
                 continue
         raise error

@@ -343,6 +343,46 @@ def test_backdated_amendment_is_processed_in_current_time(org: Path, products: t
     ]
 
 
+def test_amendment_after_a_phase_ended_and_its_price_was_replaced(org: Path, products: tuple[str, str]) -> None:
+    """A contract's price replaced in Stripe after a phase ended (its price book entry's price changed, so its lines
+    bill at a price of their own now), then an amendment: the update leaves the ended phase as Stripe holds it (a
+    past phase cannot change) and rebuilds the phases from the current one on; every month bills what CPQ sold."""
+    sf, stripe = connect_both(org)
+    a, _ = products
+    start = sandbox_sf.now(org).date().replace(day=1)
+    end = add_months(start, 12) - dt.timedelta(days=1)
+    acct = account_id(sf, "Acme%")
+    initial, (line_a,) = create_order(sf, acct, [(a, 10)], start=start, term=12, contract=True)
+    contract = sf.Order.get(initial)["ContractId"]
+    assert initial in run_sync(order_ids=[initial]).synced_orders
+    first, _ = create_order(sf, acct, [(a, 2, line_a)], start=add_months(start, 1), term=11, amends=contract, end=end)
+    assert first in run_sync(order_ids=[first]).synced_orders
+    schedule_id = sf.Order.get(initial)["Stripe_ID__c"]
+    ended = phases(stripe, schedule_id)[0]
+
+    sandbox_stripe.set_clock(org, dt.datetime.combine(add_months(start, 2), dt.time(12), tzinfo=dt.UTC))
+    entry = sf.query(f"SELECT Id FROM PricebookEntry WHERE Product2.Name = '{a}'")["records"][0]["Id"]
+    sf.PricebookEntry.update(entry, {"UnitPrice": 11.0})  # the list price goes up; what was sold stays
+    # One unit more from month 3, which CPQ prices at the new list price: a price of its own.
+    second, _ = create_order(sf, acct, [(a, 1, line_a)], start=add_months(start, 3), term=9, amends=contract, end=end)
+    report = run_sync(order_ids=[second])
+    assert report.failed == [] and second in report.synced_orders
+
+    now = phases(stripe, schedule_id)
+    assert now[0] == ended  # the ended phase, as Stripe held it (the price it billed with)
+    assert [(p[0], p[1], sorted(p[2].values())) for p in now[1:]] == [
+        (midnight(add_months(start, 1)), midnight(add_months(start, 3)), [12]),
+        (midnight(add_months(start, 3)), midnight(add_months(start, 12)), [1, 12]),
+    ]
+    assert invoiced(org, schedule_id) == [(start, 100_00)] + [(add_months(start, m), 120_00) for m in (1, 2)] + [
+        (add_months(start, m), 131_00) for m in range(3, 12)
+    ]
+    assert cents_sold(sf, initial, first, second) == 100_00 + 2 * 120_00 + 9 * 131_00
+    posts = len(stripe_posts(org))
+    assert run_sync(order_ids=[initial, first, second]).failed == []
+    assert len(stripe_posts(org)) == posts  # a rerun writes nothing
+
+
 def test_skip_past_initial_invoices_and_renewal_as_a_new_contract(org: Path, products: tuple[str, str]) -> None:
     sf, _ = connect_both(org)
     a, _ = products
