@@ -286,7 +286,7 @@ def extract(ctx: RunContext, window: Window) -> Extracted:
     apply_line_filters(ctx.org, result, ctx.filters)
     attach_coupons(ctx.org, ctx.fields.coupon, result)
     extract_changed(ctx.org, ctx.fields, window, ctx.filters, result)
-    extract_contract_orders(ctx.org, ctx.fields, result)
+    extract_contract_orders(ctx.org, ctx.fields, result, ctx.filters)
     extract_changed_pricebook_entries(ctx.org, ctx.fields, window, ctx.filters, result)
     attach_consumption(ctx.org, result, multi_currency=ctx.translate.multi_currency)
     if ctx.translate.multi_currency:

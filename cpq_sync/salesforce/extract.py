@@ -148,6 +148,9 @@ class FieldLists:
         )
 
 
+ACTIVATED = "Status = 'Activated'"  # the default Order filter; a contract's orders are its activated ones
+
+
 @dataclass
 class Extracted:
     bundles: list[OrderBundle] = field(default_factory=list)
@@ -187,13 +190,19 @@ def _modstamp_conditions(window: Window) -> list[str]:
     return conditions
 
 
-def order_conditions(window: Window, filters: SyncFilters) -> list[list[str]]:
-    """WHERE clauses (one per query: id lists are chunked). User filters arrive re-rendered from their parse tree."""
+def filter_conditions(filters: SyncFilters) -> list[str]:
+    """The sync filters' conditions on Order (its own, and its account's)."""
     base: list[str] = []
     if filters.order:
         base.append(f"({filters.order})")
     if filters.account:
         base.append(f"AccountId IN (SELECT Id FROM Account WHERE {filters.account})")
+    return base
+
+
+def order_conditions(window: Window, filters: SyncFilters) -> list[list[str]]:
+    """WHERE clauses (one per query: id lists are chunked). User filters arrive re-rendered from their parse tree."""
+    base = filter_conditions(filters)
     if window.by_ids:
         ids = list(window.order_ids)
         return [
@@ -401,23 +410,61 @@ def extract_orders(
     return result
 
 
-def extract_contract_orders(org: OrgClient, fields: FieldLists, result: Extracted) -> None:
+def extract_contract_orders(org: OrgClient, fields: FieldLists, result: Extracted, filters: SyncFilters) -> None:
     """The other activated orders of the contracts the extracted amendments belong to (none when the run has no
     amendment): an amendment's schedule is rebuilt from its contract's initial order and every amendment. Their ids
     first (one query per 200 contracts), then only the orders the run does not hold already (a full sync holds
-    them all, so it reads no order twice)."""
+    them all, so it reads no order twice).
+
+    A contract with an activated order that the sync filters leave out does not sync: its orders in the run fail,
+    naming that order (a schedule built without it would bill what the contract no longer is, one built with it
+    what the filters exclude; the connector refused such amendments too). Checked with a second query per 200
+    contracts when the filters narrow the activated orders (not with the default filter)."""
     have = {b.order.id for b in result.bundles} | {f.primary.id for f in result.failures}
     contracts = sorted({c for b in result.bundles if is_amendment(b) and (c := contract_of(b))})
-    missing: list[str] = []
+    narrowed = [c for c in filter_conditions(filters) if c != f"({ACTIVATED})"]
+    contract_of_order: dict[str, str] = {}
+    left_out: dict[str, str] = {}  # contract -> an activated order of it the filters leave out
     for n in range(0, len(contracts), ID_CHUNK):
         in_list = ", ".join(soql_string(c) for c in contracts[n : n + ID_CHUNK])
-        soql = f"SELECT Id FROM Order WHERE Status = 'Activated' AND ContractId IN ({in_list}) ORDER BY Id"
-        missing += [order_id for row in org.query_all_iter(soql) if (order_id := str(row["Id"])) not in have]
-    where = [[f"Id IN ({', '.join(soql_string(i) for i in missing[n : n + ID_CHUNK])})"]
-             for n in range(0, len(missing), ID_CHUNK)]  # fmt: skip
-    orders, items = _query_rows(org, fields, where)
+        where = f"{ACTIVATED} AND ContractId IN ({in_list})"
+        rows = org.query_all_iter(f"SELECT Id, ContractId FROM Order WHERE {where} ORDER BY Id")
+        found = {str(row["Id"]): str(row["ContractId"]) for row in rows}
+        contract_of_order.update(found)
+        if narrowed:
+            soql = f"SELECT Id FROM Order WHERE {' AND '.join([where, *narrowed])}"
+            kept = {str(row["Id"]) for row in org.query_all_iter(soql)}
+            for order_id in sorted(set(found) - kept):
+                left_out.setdefault(found[order_id], order_id)
+    if left_out:
+        _stop_contracts(result, left_out, filters)
+    missing = [i for i, c in contract_of_order.items() if i not in have and c not in left_out]
+    where_ids = [[f"Id IN ({', '.join(soql_string(i) for i in missing[n : n + ID_CHUNK])})"]
+                 for n in range(0, len(missing), ID_CHUNK)]  # fmt: skip
+    orders, items = _query_rows(org, fields, where_ids)
     bundles, _failures = _bundles(fields, orders, items)  # a broken context order fails its amendments later
     result.contract_orders.extend(bundles)
+
+
+def _stop_contracts(result: Extracted, left_out: dict[str, str], filters: SyncFilters) -> None:
+    """The run's orders of contracts with an activated order the sync filters leave out fail, naming it."""
+    kept: list[OrderBundle] = []
+    shown = "; ".join(f"{sobject}: {text}" for sobject, text in filters.items())
+    for bundle in result.bundles:
+        contract = contract_of(bundle)
+        if contract is None or contract not in left_out:
+            kept.append(bundle)
+            continue
+        error = DataError(
+            "Order",
+            left_out[contract],
+            None,
+            f"this activated order of contract {contract} does not pass the sync filters ({shown}); a contract's "
+            "schedule is built from all its activated orders, so none of them syncs while one is left out.",
+            "change the order or the sync filters so that every activated order of the contract passes them.",
+        )
+        result.failures.append(Failure(SfRef("Order", bundle.order.id), error))
+    result.bundles = kept
 
 
 def _bundles(fields: FieldLists, orders: pd.DataFrame, items: pd.DataFrame) -> tuple[list[OrderBundle], list[Failure]]:

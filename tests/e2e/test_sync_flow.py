@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from pathlib import Path
 
@@ -240,3 +241,46 @@ def test_an_order_whose_price_book_entry_fails_its_filter_fails_alone(
         "sync filter (IsActive = true). Fix: change the PricebookEntry record or the sync filter, or skip the line "
         "with Skip_Line_Item__c."
     )
+
+
+def test_a_contract_with_an_order_its_filters_leave_out_does_not_sync(
+    seeded: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Order filter leaves out one amendment of a contract: a later amendment of that contract does not sync
+    (its schedule would be built from all the contract's activated orders); its Sync Record names the order left
+    out. Once that order passes the filter, both amendments sync."""
+    monkeypatch.setenv("CPQ_SYNC_FILTERS", "{Order: \"Status = 'Activated' AND PoNumber != 'HOLD'\"}")
+    sf, stripe = connect_both(seeded)
+    acct = account_id(sf, "Acme%")
+    start = sandbox_sf.now(seeded).date().replace(day=1)
+    end = add_months(start, 12)
+    initial, (line,) = create_order(sf, acct, [("Platform Subscription", 10)], start=start, contract=True)
+    assert initial in run_sync(order_ids=[initial]).synced_orders
+    contract = sf.Order.get(initial)["ContractId"]
+    held, _ = create_order(sf, acct, [("Platform Subscription", 2, line)], start=add_months(start, 1), term=11,
+                           amends=contract, end=end - dt.timedelta(days=1))  # fmt: skip
+    sf.Order.update(held, {"PoNumber": "HOLD"})
+    later, _ = create_order(sf, acct, [("Platform Subscription", 3, line)], start=add_months(start, 2), term=10,
+                            amends=contract, end=end - dt.timedelta(days=1))  # fmt: skip
+    schedule_id = sf.Order.get(initial)["Stripe_ID__c"]
+    phases_before = stripe.v1.subscription_schedules.retrieve(schedule_id).phases
+
+    report = run_sync(full=True)
+    assert later not in report.synced_orders and held not in report.synced_orders
+    (record,) = sync_records(sf, later)
+    assert record["Resolution_Status__c"] == "Error"
+    assert record["Resolution_Message__c"] == (
+        f"Data Error: Order {held}: this activated order of contract {contract} does not pass the sync filters "
+        "(Order: (Status = 'Activated') AND (PoNumber != 'HOLD')); a contract's schedule is built from all its "
+        "activated orders, so none of them syncs while one is left out. Fix: change the order or the sync filters "
+        "so that every activated order of the contract passes them."
+    )
+    assert stripe.v1.subscription_schedules.retrieve(schedule_id).phases == phases_before  # untouched
+
+    sf.Order.update(held, {"PoNumber": None})
+    report = run_sync(full=True)
+    assert {held, later} <= set(report.synced_orders)
+    quantities = [
+        sum(i.quantity for i in p["items"]) for p in stripe.v1.subscription_schedules.retrieve(schedule_id).phases
+    ]
+    assert quantities == [10, 12, 15]
