@@ -25,6 +25,7 @@ import os
 import sys
 import tempfile
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,15 +44,13 @@ def main() -> None:
     os.environ["CPQ_SYNC_STRIPE_REQUESTS_PER_SECOND"] = "500"  # the sandbox has no rate limit here
 
     from bench.sync_bench import sync_once
-    from cpq_sync.ops import invariants
     from cpq_sync.sandbox import salesforce as sandbox_sf
-    from cpq_sync.sandbox.stripe import billing_preview
     from cpq_sync.sync import Mode
 
     sandbox_sf.seed_org(directory, orders=args.orders, seed=args.seed)
-    sf, client = invariants.sandbox_clients(directory)
     if args.replay:
-        failed = replay(directory, sf)
+        failed, last_writes = replay(directory)
+        print(f"  a full run after the last week: {last_writes} Stripe writes (0 expected)")
     else:
         report, wall, _, _ = sync_once(Mode.FULL, dry_run=False)
         failed = {r.primary.id: r.message for r in report.failed}
@@ -59,6 +58,33 @@ def main() -> None:
               f"{len(failed)} failed, {wall:.0f} s")  # fmt: skip
     for order_id, message in sorted(failed.items()):
         print(f"  failed {order_id}: {message[:300]}")
+    counts, different = compare(directory)
+    for label, count in sorted(counts.items()):
+        print(f"  {label:45s} {count}")
+    for difference in different:
+        print(f"  {difference}")
+
+
+@dataclass(frozen=True)
+class Difference:
+    schedule: str
+    status: str
+    order_ids: list[str]
+    sold: int
+    billed: int
+
+    def __str__(self) -> str:
+        return (f"{self.schedule} ({self.status}) orders {', '.join(self.order_ids)}: sold {self.sold}, "
+                f"billed {self.billed} ({self.billed - self.sold:+d})")  # fmt: skip
+
+
+def compare(directory: Path) -> tuple[Counter[str], list[Difference]]:
+    """Every schedule of the synced org: its billing preview against what its orders sold (see above). Returns the
+    count of schedules by kind and outcome, and the differences."""
+    from cpq_sync.ops import invariants
+    from cpq_sync.sandbox.stripe import billing_preview
+
+    sf, client = invariants.sandbox_clients(directory)
     top, _ = invariants.stripe_objects(client)
     soql = "SELECT Id, Stripe_ID__c, Skip_Past_Initial_Invoices__c FROM Order WHERE Stripe_ID__c != null"
     orders: defaultdict[str, list[str]] = defaultdict(list)
@@ -88,13 +114,8 @@ def main() -> None:
         sold = invariants.cents_sold(sf, *order_ids, usage=not metered)
         counts[f"{kind}: {'exact' if billed == sold else 'different'}"] += 1
         if billed != sold:
-            different.append((stripe_id, schedule.status, order_ids, sold, billed))
-    for label, count in sorted(counts.items()):
-        print(f"  {label:45s} {count}")
-    for stripe_id, status, order_ids, sold, billed in different:
-        print(
-            f"  {stripe_id} ({status}) orders {', '.join(order_ids)}: sold {sold}, billed {billed} ({billed - sold:+d})"
-        )
+            different.append(Difference(stripe_id, schedule.status, order_ids, sold, billed))
+    return counts, different
 
 
 def pending_on_customers(client: Any, sf: Any) -> Counter[str]:
@@ -119,16 +140,19 @@ def _parent_subscription(item: Any) -> str | None:
     return getattr(details, "subscription", None) if details is not None else None
 
 
-def replay(directory: Path, sf: Any) -> dict[str, str]:
+def replay(directory: Path) -> tuple[dict[str, str], int]:
     """The org's history replayed: every order back to Draft, then week by week (both sandboxes' clocks at that
     week's start) the orders starting within the week are activated and an incremental sync runs, as orders arrive
-    in production (an amendment before its start: never backdated). Then the clocks go back to real time and a
-    last incremental run must write nothing. Returns the orders that failed, with their errors."""
+    in production (an amendment before its start: never backdated). Then a full run a day after the last week
+    must write nothing, and the clocks go back to real time. Returns the orders that failed (and did not sync
+    later), with their errors, and that last run's Stripe writes."""
     from bench.sync_bench import stripe_figures, sync_once
+    from cpq_sync.ops import invariants
     from cpq_sync.sandbox import salesforce as sandbox_sf
     from cpq_sync.sandbox import stripe as sandbox_stripe
     from cpq_sync.sync import Mode
 
+    sf, _ = invariants.sandbox_clients(directory)
     rows = list(sf.query_all_iter("SELECT Id, EffectiveDate, ContractId FROM Order WHERE Status = 'Activated'"))
     _set_status(sf, [r["Id"] for r in rows], "Draft")
     # Evergreen subscriptions are started against the machine's clock (`apply._subscription`), not the sandbox's:
@@ -151,17 +175,22 @@ def replay(directory: Path, sf: Any) -> dict[str, str]:
             sandbox_stripe.clear_request_log(directory)
             report, _, _, _ = sync_once(Mode.INCREMENTAL, dry_run=False)
             failed.update({r.primary.id: r.message for r in report.failed})
+            for order_id in report.synced_orders:
+                failed.pop(order_id, None)
             writes += int(stripe_figures(directory)["stripe_writes"])
             runs += 1
         week += dt.timedelta(days=7)
-    sandbox_sf.set_clock(directory, None)
-    sandbox_stripe.set_clock(directory, None)
     print(f"replayed {len(starts)} orders in {runs} weekly runs ({len(rows) - len(starts)} evergreen left out): "
           f"{writes} Stripe writes, {len(failed)} failed")  # fmt: skip
+    last = dt.datetime.combine(week, dt.time(12), dt.UTC)
+    sandbox_sf.set_clock(directory, last)
+    sandbox_stripe.set_clock(directory, last)
     sandbox_stripe.clear_request_log(directory)
-    sync_once(Mode.INCREMENTAL, dry_run=False)
-    print(f"  a last run at real time: {stripe_figures(directory)['stripe_writes']} Stripe writes (0 expected)")
-    return failed
+    sync_once(Mode.FULL, dry_run=False)
+    last_writes = int(stripe_figures(directory)["stripe_writes"])
+    sandbox_sf.set_clock(directory, None)
+    sandbox_stripe.set_clock(directory, None)
+    return failed, last_writes
 
 
 def _set_status(sf: Any, order_ids: list[str], status: str) -> None:
