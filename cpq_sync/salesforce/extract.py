@@ -315,10 +315,13 @@ def _bulk_rows(org: OrgClient, fields: FieldLists, where: str) -> tuple[pd.DataF
     )
     log.info("extracting with Bulk API 2.0")
 
-    def bulk(soql: str, sobject: str) -> pd.DataFrame:
-        return org.call(lambda sf: _csv_frame(getattr(sf.bulk2, sobject).query(soql, wait=BULK_POLL_SECONDS)))
+    def bulk(soql: str, sobject: str, order_by: list[str]) -> pd.DataFrame:
+        frame = org.call(lambda sf: _csv_frame(getattr(sf.bulk2, sobject).query(soql, wait=BULK_POLL_SECONDS)))
+        return frame.sort_values(order_by, kind="stable", ignore_index=True) if len(frame) else frame
 
-    return bulk(order_soql, "Order"), bulk(item_soql, "OrderItem")
+    # In the REST queries' order (`ORDER BY SystemModstamp, Id`, lines `ORDER BY Id`): Bulk results come in no
+    # order, and a schedule's items follow its lines' order (its content hash too).
+    return bulk(order_soql, "Order", ["systemmodstamp", "id"]), bulk(item_soql, "OrderItem", ["id"])
 
 
 def _query_rows(org: OrgClient, fields: FieldLists, where: Iterable[list[str]]) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -36,7 +36,7 @@ def _snapshot(extracted: object) -> dict[str, object]:
     return {
         b.order.id: (
             b.order.model_dump(exclude={"values"}),
-            sorted((i.id, i.quantity, i.unit_price, i.billing_frequency) for i in b.items),
+            [(i.id, i.quantity, i.unit_price, i.billing_frequency) for i in b.items],  # in the same order
             b.account.model_dump(exclude={"values"}),
             sorted(b.pricebook_entries),
         )
