@@ -27,6 +27,7 @@ from cpq_sync.plan import Action, Operation
 from cpq_sync.stripe.pacing import Pacer
 
 log = logging.getLogger(__name__)
+NO_CREDIT = {"invoice_now": False, "prorate": False}  # a cancellation: no proration, no invoice
 
 KEY_PREFIX = "cpqsync"
 METADATA_ID = {
@@ -207,12 +208,7 @@ class StripeApplier:
         cancel = bool(desired.children.get("cancel"))
         if op.action is Action.UPDATE and desired.known_id:
             if cancel:
-                return self._call(
-                    v1.subscription_schedules.cancel,
-                    desired.known_id,
-                    {"invoice_now": False, "prorate": False},
-                    options,
-                )
+                return self._cancel_schedule(desired.known_id, options)
             update: dict[str, Any] = {
                 k: params[k] for k in ("phases", "end_behavior", "default_settings", "metadata") if k in params
             }
@@ -227,9 +223,7 @@ class StripeApplier:
             op, lambda: self._call(v1.subscription_schedules.create, create, options), create
         )
         if cancel and schedule.status != "canceled":  # (canceled: an interrupted run's, found in recovery)
-            key = {"idempotency_key": f"{options['idempotency_key']}-cancel"}
-            no_credit = {"invoice_now": False, "prorate": False}
-            return self._call(v1.subscription_schedules.cancel, schedule.id, no_credit, key)
+            return self._cancel_schedule(schedule.id, {"idempotency_key": f"{options['idempotency_key']}-cancel"})
         return self._adjust(desired, params, schedule, made_before=self.recover)
 
     def _adjust(self, desired: Desired, params: dict[str, Any], schedule: Any, *, made_before: bool) -> Any:
@@ -309,9 +303,7 @@ class StripeApplier:
         outcome."""
         v1 = self.client.v1
         try:
-            return self._call(
-                v1.subscriptions.cancel, subscription_id, {"invoice_now": False, "prorate": False}, options
-            )
+            return self._call(v1.subscriptions.cancel, subscription_id, NO_CREDIT, options)
         except stripe.InvalidRequestError:
             current = self._call(v1.subscriptions.retrieve, subscription_id)
             if current.status == "canceled":
@@ -322,33 +314,44 @@ class StripeApplier:
         self, schedule_id: str, update: dict[str, Any], options: Any, error: stripe.InvalidRequestError
     ) -> Any:
         """Stripe refused the update of an amended contract's schedule. Past phases cannot change, and Stripe lets
-        an update leave them out: first tried from the current phase on (the ended phases stay as Stripe holds
-        them, e.g. with a price replaced since). An amendment that starts in the past is then processed in current
-        time, as the connector did: the phase boundaries between the current phase's start and now move to `now`
-        (phases squeezed out by them are dropped, the later state wins), tried boundary by boundary. The first
-        error stands if nothing works."""
+        an update leave them out: first tried from the current phase's start on, with what the contract has in
+        force then (the ended phases stay as Stripe holds them: a price replaced since, or boundaries an earlier
+        amendment processed in current time put at the moment it synced). An amendment that starts in the past
+        is then processed in current time, as the connector did: the phase boundaries between the current phase's
+        start and now move to `now` (phases squeezed out by them are dropped, the later state wins), tried
+        boundary by boundary. A termination that took effect in the past cancels the schedule now, without
+        proration or invoice, as the connector did. The first error stands if nothing works."""
         v1 = self.client.v1
         schedule = self._call(v1.subscription_schedules.retrieve, schedule_id)
         current = schedule.current_phase
         phases: list[dict[str, Any]] = update["phases"]
-        index = next(
-            (i for i, p in enumerate(phases) if current is not None and p.get("start_date") == current.start_date),
-            None,
-        )
-        if index is None:
+        if current is None:
+            raise error  # not started: no phase has ended, the refusal is about something else
+        terminated = int(phases[-1]["end_date"]) < int(schedule.phases[-1].end_date)  # it ends the contract sooner
+        live = [p for p in phases if int(p["end_date"]) > current.start_date]
+        if not live or int(live[0]["start_date"]) > current.start_date:
+            if terminated:
+                return self._cancel_schedule(schedule_id, {"idempotency_key": f"{options['idempotency_key']}-cancel"})
             raise error
-        attempts = [phases[index:]] if index else []
-        for squeezed in range(1, len(phases) - index):
-            tail = [{**p} for p in phases[index + squeezed :]]
+        first = {**live[0], "start_date": current.start_date}
+        attempts = [[first, *live[1:]]] if [first, *live[1:]] != phases else []
+        for squeezed in range(1, len(live)):
+            tail = [{**p} for p in live[squeezed:]]
             tail[0]["start_date"] = "now"
-            attempts.append([{**phases[index], "end_date": "now"}, *tail])
+            attempts.append([{**first, "end_date": "now"}, *tail])
         for number, attempt in enumerate(attempts, start=1):
             key = {"idempotency_key": f"{options['idempotency_key']}-current-{number}"}
             try:
                 return self._call(v1.subscription_schedules.update, schedule_id, {**update, "phases": attempt}, key)
             except stripe.InvalidRequestError:
                 continue
+        if terminated:
+            return self._cancel_schedule(schedule_id, {"idempotency_key": f"{options['idempotency_key']}-cancel"})
         raise error
+
+    def _cancel_schedule(self, schedule_id: str, options: Any) -> Any:
+        """Cancels now, without proration or invoice (as the connector cancelled)."""
+        return self._call(self.client.v1.subscription_schedules.cancel, schedule_id, NO_CREDIT, options)
 
     def _create_or_recover(self, op: Operation, create: Callable[[], Any], params: dict[str, Any]) -> Any:
         if self.recover:

@@ -343,6 +343,65 @@ def test_backdated_amendment_is_processed_in_current_time(org: Path, products: t
     ]
 
 
+def test_amendments_after_one_processed_in_current_time(org: Path, products: tuple[str, str]) -> None:
+    """A backdated amendment put a phase boundary at the moment it synced; a later amendment, backdated too, then
+    one on time, still apply (the phases Stripe holds from then on are rebuilt from the current one's start)."""
+    sf, stripe = connect_both(org)
+    a, _ = products
+    start = sandbox_sf.now(org).date().replace(day=1)
+    end = add_months(start, 12) - dt.timedelta(days=1)
+    acct = account_id(sf, "Acme%")
+    initial, (line_a,) = create_order(sf, acct, [(a, 10)], start=start, term=12, contract=True)
+    contract = sf.Order.get(initial)["ContractId"]
+    assert initial in run_sync(order_ids=[initial]).synced_orders
+    schedule_id = sf.Order.get(initial)["Stripe_ID__c"]
+    synced, orders = [], [initial]
+    for month, units in ((2, 2), (4, 1)):  # each synced ten days after its start: processed in current time
+        now = dt.datetime.combine(add_months(start, month) + dt.timedelta(days=10), dt.time(12), tzinfo=dt.UTC)
+        sandbox_stripe.set_clock(org, now)
+        amendment, _ = create_order(sf, acct, [(a, units, line_a)], start=add_months(start, month),
+                                    term=12 - month, amends=contract, end=end)  # fmt: skip
+        report = run_sync(order_ids=[amendment])
+        assert report.failed == [] and amendment in report.synced_orders
+        synced.append(int(now.timestamp()))
+        orders.append(amendment)
+    on_time, _ = create_order(sf, acct, [(a, 2, line_a)], start=add_months(start, 6), term=6, amends=contract, end=end)
+    report = run_sync(order_ids=[on_time])
+    assert report.failed == [] and on_time in report.synced_orders
+    assert [(p[0], p[1], sorted(p[2].values())) for p in phases(stripe, schedule_id)] == [
+        (midnight(start), synced[0], [10]),
+        (synced[0], synced[1], [12]),
+        (synced[1], midnight(add_months(start, 6)), [13]),
+        (midnight(add_months(start, 6)), midnight(add_months(start, 12)), [15]),
+    ]
+    posts = len(stripe_posts(org))
+    assert run_sync(order_ids=[*orders, on_time]).failed == []
+    assert len(stripe_posts(org)) == posts  # a rerun writes nothing
+
+
+def test_termination_processed_after_its_date_cancels_now(org: Path, products: tuple[str, str]) -> None:
+    """A termination synced ten days after its date cancels the schedule then, without proration or invoice, as
+    the connector did: the month that started before the sync stays billed (a late change takes effect from the
+    sync on)."""
+    sf, stripe = connect_both(org)
+    a, _ = products
+    start = sandbox_sf.now(org).date().replace(day=1)
+    acct = account_id(sf, "Acme%")
+    initial, (line_a,) = create_order(sf, acct, [(a, 10)], start=start, term=12, contract=True)
+    assert initial in run_sync(order_ids=[initial]).synced_orders
+    now = dt.datetime.combine(add_months(start, 3) + dt.timedelta(days=10), dt.time(12), tzinfo=dt.UTC)
+    sandbox_stripe.set_clock(org, now)
+    termination, _ = create_order(
+        sf, acct, [(a, -10, line_a)], start=add_months(start, 3), term=9,
+        amends=sf.Order.get(initial)["ContractId"], end=add_months(start, 12) - dt.timedelta(days=1),
+    )  # fmt: skip
+    report = run_sync(order_ids=[termination])
+    assert report.failed == [] and termination in report.synced_orders
+    schedule = stripe.v1.subscription_schedules.retrieve(sf.Order.get(initial)["Stripe_ID__c"])
+    assert schedule.status == "canceled" and schedule.canceled_at == int(now.timestamp())
+    assert invoiced(org, schedule.id) == [(add_months(start, m), 100_00) for m in range(4)]
+
+
 def test_amendment_after_a_phase_ended_and_its_price_was_replaced(org: Path, products: tuple[str, str]) -> None:
     """A contract's price replaced in Stripe after a phase ended (its price book entry's price changed, so its lines
     bill at a price of their own now), then an amendment: the update leaves the ended phase as Stripe holds it (a
