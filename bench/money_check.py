@@ -38,6 +38,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--dir", type=Path, default=None, help="sandbox directory (a temporary one by default)")
     parser.add_argument("--replay", action="store_true", help="activate the orders week by week, clocks moved")
+    parser.add_argument(
+        "--late", type=int, default=0, help="replay: activate each order this many days after its start"
+    )
     args = parser.parse_args()
     directory = args.dir or Path(tempfile.mkdtemp(prefix="money-check-"))
     os.environ["CPQ_SYNC_SANDBOX"] = str(directory)
@@ -49,7 +52,7 @@ def main() -> None:
 
     sandbox_sf.seed_org(directory, orders=args.orders, seed=args.seed)
     if args.replay:
-        failed, last_writes = replay(directory)
+        failed, last_writes = replay(directory, late_days=args.late)
         print(f"  a full run after the last week: {last_writes} Stripe writes (0 expected)")
     else:
         report, wall, _, _ = sync_once(Mode.FULL, dry_run=False)
@@ -140,7 +143,7 @@ def _parent_subscription(item: Any) -> str | None:
     return getattr(details, "subscription", None) if details is not None else None
 
 
-def replay(directory: Path) -> tuple[dict[str, str], int]:
+def replay(directory: Path, *, late_days: int = 0) -> tuple[dict[str, str], int]:
     """The org's history replayed: every order back to Draft, then week by week (both sandboxes' clocks at that
     week's start) the orders starting within the week are activated and an incremental sync runs, as orders arrive
     in production (an amendment before its start: never backdated). Then a full run a day after the last week
@@ -164,8 +167,9 @@ def replay(directory: Path) -> tuple[dict[str, str], int]:
     week = min(starts.values()) - dt.timedelta(days=7)
     failed: dict[str, str] = {}
     runs = writes = 0
-    while week <= max(starts.values()):
-        due = [i for i, start in starts.items() if week < start <= week + dt.timedelta(days=7)]
+    while week <= max(starts.values()) + dt.timedelta(days=late_days):
+        late = dt.timedelta(days=late_days)  # activated after the start: an amendment is backdated
+        due = [i for i, start in starts.items() if week < start + late <= week + dt.timedelta(days=7)]
         if due:
             at = dt.datetime.combine(week, dt.time(12), dt.UTC)
             sandbox_sf.set_clock(directory, at)
