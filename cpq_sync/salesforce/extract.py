@@ -315,13 +315,13 @@ def _bulk_rows(org: OrgClient, fields: FieldLists, where: str) -> tuple[pd.DataF
     )
     log.info("extracting with Bulk API 2.0")
 
-    def bulk(soql: str, sobject: str, order_by: list[str]) -> pd.DataFrame:
-        frame = org.call(lambda sf: _csv_frame(getattr(sf.bulk2, sobject).query(soql, wait=BULK_POLL_SECONDS)))
-        return frame.sort_values(order_by, kind="stable", ignore_index=True) if len(frame) else frame
+    def bulk(soql: str, sobject: str) -> pd.DataFrame:
+        return org.call(lambda sf: _csv_frame(getattr(sf.bulk2, sobject).query(soql, wait=BULK_POLL_SECONDS)))
 
-    # In the REST queries' order (`ORDER BY SystemModstamp, Id`, lines `ORDER BY Id`): Bulk results come in no
-    # order, and a schedule's items follow its lines' order (its content hash too).
-    return bulk(order_soql, "Order", ["systemmodstamp", "id"]), bulk(item_soql, "OrderItem", ["id"])
+    # Bulk results come in no order; an order's lines are taken in the REST subquery's order (`ORDER BY Id`): a
+    # schedule's items follow them (its content hash too). The orders' own order changes nothing they become.
+    items = bulk(item_soql, "OrderItem")
+    return bulk(order_soql, "Order"), items.sort_values("id", ignore_index=True) if len(items) else items
 
 
 def _query_rows(org: OrgClient, fields: FieldLists, where: Iterable[list[str]]) -> tuple[pd.DataFrame, pd.DataFrame]:
