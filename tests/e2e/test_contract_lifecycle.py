@@ -315,17 +315,30 @@ def test_orders_before_the_sync_start_date_skipped_or_migrated_without_rebilling
     assert billed == [(add_months(start, m), 40_00) for m in range(3, 12)]
 
 
+def ten_synced(org: Path, product: str) -> tuple[Any, Any, str, dt.date, str, str]:
+    """(sf, stripe, account, start, initial order, its line): a contract of 10 x `product` monthly from the 1st of
+    this month for 12 months, synced."""
+    sf, stripe = connect_both(org)
+    start = sandbox_sf.now(org).date().replace(day=1)
+    acct = account_id(sf, "Acme%")
+    initial, (line,) = create_order(sf, acct, [(product, 10)], start=start, term=12, contract=True)
+    assert initial in run_sync(order_ids=[initial]).synced_orders
+    return sf, stripe, acct, start, initial, line
+
+
+def ten_days_late(org: Path, start: dt.date, month: int) -> dt.datetime:
+    """The Stripe clock at noon ten days into month `month` of the contract (a change of that month synced late)."""
+    now = dt.datetime.combine(add_months(start, month) + dt.timedelta(days=10), dt.time(12), tzinfo=dt.UTC)
+    sandbox_stripe.set_clock(org, now)
+    return now
+
+
 def test_backdated_amendment_is_processed_in_current_time(org: Path, products: tuple[str, str]) -> None:
     """As the connector documents: an amendment whose start has passed takes effect now (the change applies
     from the sync, Stripe refusing to rewrite the past); nothing is billed twice."""
-    sf, stripe = connect_both(org)
     a, _ = products
-    start = sandbox_sf.now(org).date().replace(day=1)
-    acct = account_id(sf, "Acme%")
-    initial, (line_a,) = create_order(sf, acct, [(a, 10)], start=start, term=12, contract=True)
-    assert initial in run_sync(order_ids=[initial]).synced_orders
-    now = dt.datetime.combine(add_months(start, 2) + dt.timedelta(days=10), dt.time(12), tzinfo=dt.UTC)
-    sandbox_stripe.set_clock(org, now)
+    sf, stripe, acct, start, initial, line_a = ten_synced(org, a)
+    now = ten_days_late(org, start, 2)
     amendment, _ = create_order(
         sf, acct, [(a, 2, line_a)], start=add_months(start, 2), term=10,
         amends=sf.Order.get(initial)["ContractId"], end=add_months(start, 12) - dt.timedelta(days=1),
@@ -346,19 +359,14 @@ def test_backdated_amendment_is_processed_in_current_time(org: Path, products: t
 def test_amendments_after_one_processed_in_current_time(org: Path, products: tuple[str, str]) -> None:
     """A backdated amendment put a phase boundary at the moment it synced; a later amendment, backdated too, then
     one on time, still apply (the phases Stripe holds from then on are rebuilt from the current one's start)."""
-    sf, stripe = connect_both(org)
     a, _ = products
-    start = sandbox_sf.now(org).date().replace(day=1)
+    sf, stripe, acct, start, initial, line_a = ten_synced(org, a)
     end = add_months(start, 12) - dt.timedelta(days=1)
-    acct = account_id(sf, "Acme%")
-    initial, (line_a,) = create_order(sf, acct, [(a, 10)], start=start, term=12, contract=True)
     contract = sf.Order.get(initial)["ContractId"]
-    assert initial in run_sync(order_ids=[initial]).synced_orders
     schedule_id = sf.Order.get(initial)["Stripe_ID__c"]
     synced, orders = [], [initial]
     for month, units in ((2, 2), (4, 1)):  # each synced ten days after its start: processed in current time
-        now = dt.datetime.combine(add_months(start, month) + dt.timedelta(days=10), dt.time(12), tzinfo=dt.UTC)
-        sandbox_stripe.set_clock(org, now)
+        now = ten_days_late(org, start, month)
         amendment, _ = create_order(sf, acct, [(a, units, line_a)], start=add_months(start, month),
                                     term=12 - month, amends=contract, end=end)  # fmt: skip
         report = run_sync(order_ids=[amendment])
@@ -383,14 +391,9 @@ def test_termination_processed_after_its_date_cancels_now(org: Path, products: t
     """A termination synced ten days after its date cancels the schedule then, without proration or invoice, as
     the connector did: the month that started before the sync stays billed (a late change takes effect from the
     sync on)."""
-    sf, stripe = connect_both(org)
     a, _ = products
-    start = sandbox_sf.now(org).date().replace(day=1)
-    acct = account_id(sf, "Acme%")
-    initial, (line_a,) = create_order(sf, acct, [(a, 10)], start=start, term=12, contract=True)
-    assert initial in run_sync(order_ids=[initial]).synced_orders
-    now = dt.datetime.combine(add_months(start, 3) + dt.timedelta(days=10), dt.time(12), tzinfo=dt.UTC)
-    sandbox_stripe.set_clock(org, now)
+    sf, stripe, acct, start, initial, line_a = ten_synced(org, a)
+    now = ten_days_late(org, start, 3)
     termination, _ = create_order(
         sf, acct, [(a, -10, line_a)], start=add_months(start, 3), term=9,
         amends=sf.Order.get(initial)["ContractId"], end=add_months(start, 12) - dt.timedelta(days=1),
@@ -406,14 +409,10 @@ def test_amendment_after_a_phase_ended_and_its_price_was_replaced(org: Path, pro
     """A contract's price replaced in Stripe after a phase ended (its price book entry's price changed, so its lines
     bill at a price of their own now), then an amendment: the update leaves the ended phase as Stripe holds it (a
     past phase cannot change) and rebuilds the phases from the current one on; every month bills what CPQ sold."""
-    sf, stripe = connect_both(org)
     a, _ = products
-    start = sandbox_sf.now(org).date().replace(day=1)
+    sf, stripe, acct, start, initial, line_a = ten_synced(org, a)
     end = add_months(start, 12) - dt.timedelta(days=1)
-    acct = account_id(sf, "Acme%")
-    initial, (line_a,) = create_order(sf, acct, [(a, 10)], start=start, term=12, contract=True)
     contract = sf.Order.get(initial)["ContractId"]
-    assert initial in run_sync(order_ids=[initial]).synced_orders
     first, _ = create_order(sf, acct, [(a, 2, line_a)], start=add_months(start, 1), term=11, amends=contract, end=end)
     assert first in run_sync(order_ids=[first]).synced_orders
     schedule_id = sf.Order.get(initial)["Stripe_ID__c"]

@@ -7,10 +7,8 @@ Salesforce call or a query repeated per object type fails here."""
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -82,16 +80,6 @@ def call_log(monkeypatch: pytest.MonkeyPatch) -> CallLog:
 
     monkeypatch.setattr(sync_steps, "login", logged_in)
     return log
-
-
-@pytest.fixture
-def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    for name in [n for n in os.environ if n.startswith(("SALESFORCE_", "STRIPE_"))]:
-        monkeypatch.delenv(name)
-    directory = tmp_path / "sandbox"
-    monkeypatch.setenv("CPQ_SYNC_SANDBOX", str(directory))
-    monkeypatch.setenv("CPQ_SYNC_STRIPE_REQUESTS_PER_SECOND", "2000")  # no latency or limit here: not timed
-    yield directory
 
 
 def sync(mode: Mode, log: CallLog) -> tuple[SyncReport, list[sandbox_stripe.LoggedRequest]]:
