@@ -236,8 +236,17 @@ def test_the_ui_runs_sync_orders_for_an_order_id(running: Running) -> None:
         WebDriverWait(driver, 180, poll_frequency=1).until(
             ec.presence_of_element_located((By.XPATH, "//*[normalize-space()='Completed']"))
         )
-        click("//li[normalize-space()='Artifacts']")
-        wait.until(ec.presence_of_element_located((By.XPATH, "//*[normalize-space()='sync-summary']")))
+        # The Artifacts tab, clicked again until it shows the summary (under load a click can land while the page
+        # re-renders for the new state and be lost; the artifact itself is made before the run completes).
+        summary = "//*[normalize-space()='sync-summary']"
+        deadline = time.monotonic() + 60
+        while True:
+            click("//li[normalize-space()='Artifacts']")
+            try:
+                WebDriverWait(driver, 10).until(ec.presence_of_element_located((By.XPATH, summary)))
+                break
+            except TimeoutException:
+                assert time.monotonic() < deadline, "the run's Artifacts tab shows no sync-summary"
     run = running.api.flow_run(run_id)
     assert run["state"]["type"] == "COMPLETED"
     assert run["parameters"]["parameters"]["order_ids"] == [order_id]  # what the form sent
