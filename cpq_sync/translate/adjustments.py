@@ -68,14 +68,19 @@ class Span:
     items: list[dict[str, Any]]
     unbilled_past: bool = False
 
+    @classmethod
+    def of(cls, phase: dict[str, Any], start: dt.date, end: dt.date, *, first: bool) -> Span:
+        """A schedule's phase (its parameters) from `start` to `end`; `first`: the schedule's first phase."""
+        unbilled = first and phase.get("proration_behavior") == "none"
+        return cls(start, end, phase.get("items", []), unbilled)
+
 
 def spans_of(start: dt.date, phases: list[dict[str, Any]]) -> list[Span]:
     """The calendar of phases given by their `duration` in months (a new order's), from `start`."""
     spans = []
     for index, phase in enumerate(phases):
         end = add_months(start, int(phase["duration"]["interval_count"]))
-        unbilled = index == 0 and phase.get("proration_behavior") == "none"
-        spans.append(Span(start, end, phase.get("items", []), unbilled))
+        spans.append(Span.of(phase, start, end, first=index == 0))
         start = end
     return spans
 

@@ -44,7 +44,7 @@ import datetime as dt
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 from cpq_sync.desired import Desired, ObjectKind, Ref, SfRef
@@ -301,10 +301,10 @@ class _Builder:
         every period of its prices, each rounded to the cent, its prorated charges and credits), less what earlier
         orders of the contract settled: one adjustment for the amendment, either sign, so the contract bills the
         orders' totals to the cent."""
-        spans = []
-        for index, (interval, end) in enumerate(self._dated()):
-            unbilled = index == 0 and interval.phase.get("proration_behavior") == "none"
-            spans.append(Span(interval.start, end, interval.phase.get("items", []), unbilled))
+        spans = [
+            Span.of(interval.phase, interval.start, end, first=index == 0)
+            for index, (interval, end) in enumerate(self._dated())
+        ]
         ids = {item.id for item, _ in self.sold}
         once = [
             whole_minor(Decimal(str(a["price_data"]["unit_amount_decimal"])) * int(a["quantity"]))
@@ -651,7 +651,7 @@ class _Builder:
                 months = months_between(span.last, span.end)
                 leftover = leftover_per_unit(group.item, charge, months, charge.term_months)
                 not_billed += units * Decimal(decimal_string(minor_units(leftover, self.currency)))
-        amount = total_price(item, quantity, self.currency) + int(not_billed.quantize(Decimal(1), ROUND_HALF_UP))
+        amount = total_price(item, quantity, self.currency) + whole_minor(not_billed)
         description = f"Credit: {-quantity} x {name or item.product2_id} from {start} to {boundary}, as CPQ prorated it"
         return adjustment(
             f"credit:{item.id}", amount, self.currency, description, {"salesforce_order_item_id": item.id}
