@@ -246,13 +246,11 @@ class _EntryBilling:
 def _entry_billing(
     pbe: PricebookEntryRecord, charge: LineCharge, currency: str, ctx: TranslateContext
 ) -> _EntryBilling:
-    by_charge: dict[tuple[str, LineCharge], _EntryBilling] = ctx.once("_entry_billing", pbe, dict)
-    found = by_charge.get((currency, charge))
-    if found is None:
-        found = by_charge[(currency, charge)] = _EntryBilling(
-            _pbe_bills_like(pbe, charge), ctx.currency(pbe.currency) == currency
-        )
-    return found
+    return ctx.once(
+        ("_entry_billing", currency, charge),
+        pbe,
+        lambda: _EntryBilling(_pbe_bills_like(pbe, charge), ctx.currency(pbe.currency) == currency),
+    )
 
 
 def _pbe_price(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, TypeVar, cast
@@ -28,12 +28,12 @@ class TranslateContext:
     migrated_before: dt.date | None = None
     proration_precision: str = "month"  # "month" or "month+day": how amendments off a boundary are prorated
     # What `once` made in this run, by name and owner: (the owner, kept so its id stays its own; what was made).
-    memo: dict[tuple[str, int], tuple[object, object]] = field(default_factory=dict, compare=False, repr=False)
+    memo: dict[tuple[Hashable, int], tuple[object, object]] = field(default_factory=dict, compare=False, repr=False)
 
-    def once(self, name: str, owner: object, make: Callable[[], T]) -> T:
-        """`make()`, made once a run for `owner` (a record, a price's parameters) under `name`: the translation of
-        an account every order of it needs, a price book entry's billing. A failure is not kept: it is raised each
-        time."""
+    def once(self, name: Hashable, owner: object, make: Callable[[], T]) -> T:
+        """`make()`, made once a run for `owner` (a record, a price's parameters) under `name` (a string, or a tuple
+        with what else the result depends on, e.g. a currency): the translation of an account every order of it
+        needs, a price book entry's billing. A failure is not kept: it is raised each time."""
         key = (name, id(owner))
         hit = self.memo.get(key)
         if hit is None or hit[0] is not owner:

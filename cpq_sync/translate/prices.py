@@ -102,11 +102,7 @@ def schedule_tiers(schedule: ConsumptionSchedule, currency: str, ctx: TranslateC
     """`consumption_tiers`, made once a run for each schedule and currency (every line billing a product with
     tiers needs them); the prices share them, as nothing changes them once made. A failure is not kept: it is
     raised each time."""
-    by_currency: dict[str, dict[str, object]] = ctx.once("consumption_tiers", schedule, dict)
-    tiers = by_currency.get(currency)
-    if tiers is None:
-        tiers = by_currency[currency] = consumption_tiers(schedule, currency)
-    return tiers
+    return ctx.once(("consumption_tiers", currency), schedule, lambda: consumption_tiers(schedule, currency))
 
 
 def consumption_tiers(schedule: ConsumptionSchedule, currency: str) -> dict[str, object]:
