@@ -328,10 +328,11 @@ class StripeApplier:
         if current is None:
             raise error  # not started: no phase has ended, the refusal is about something else
         terminated = int(phases[-1]["end_date"]) < int(schedule.phases[-1].end_date)  # it ends the contract sooner
+        cancel_key = {"idempotency_key": f"{options['idempotency_key']}-cancel"}
         live = [p for p in phases if int(p["end_date"]) > current.start_date]
         if not live or int(live[0]["start_date"]) > current.start_date:
             if terminated:
-                return self._cancel_schedule(schedule_id, {"idempotency_key": f"{options['idempotency_key']}-cancel"})
+                return self._cancel_schedule(schedule_id, cancel_key)
             raise error
         first = {**live[0], "start_date": current.start_date}
         attempts = [[first, *live[1:]]] if [first, *live[1:]] != phases else []
@@ -346,7 +347,7 @@ class StripeApplier:
             except stripe.InvalidRequestError:
                 continue
         if terminated:
-            return self._cancel_schedule(schedule_id, {"idempotency_key": f"{options['idempotency_key']}-cancel"})
+            return self._cancel_schedule(schedule_id, cancel_key)
         raise error
 
     def _cancel_schedule(self, schedule_id: str, options: Any) -> Any:
