@@ -29,7 +29,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ from simple_salesforce.api import Salesforce
 
 from cpq_sync.sandbox import salesforce as sandbox_sf
 from cpq_sync.sandbox import stripe as sandbox_stripe
+from cpq_sync.translate.adjustments import whole_minor
 from cpq_sync.translate.dates import add_months, months_between
 
 FREQUENCY_MONTHS = {"monthly": 1, "quarterly": 3, "semiannual": 6, "annual": 12}
@@ -307,7 +308,7 @@ def _roundings(
                     months = months_between(begins, boundary)
                     term = int(line.get("SBQQ__SubscriptionTerm__c") or 12)
                     per_unit = Decimal(str(line["UnitPrice"])) * 100 * months / term
-                    once += int((per_unit * quantity).quantize(Decimal(1), ROUND_HALF_UP))
+                    once += whole_minor(per_unit * quantity)
                 continue
             not_billed, units = Decimal(0), -quantity
             for group in [*([same] if same else []), *(g for g in reversed(groups) if g is not same)]:
@@ -318,7 +319,7 @@ def _roundings(
                 billed.changes.append((boundary, -take))
                 not_billed += take * billed.unit * len([b for b in billed.boundaries() if b >= boundary])
             if boundary > begins:
-                once += _cents(_total(line)) + int(not_billed.quantize(Decimal(1), ROUND_HALF_UP))
+                once += _cents(_total(line)) + whole_minor(not_billed)
         if begins == start and all(b.quantity(start) == 0 for b in prices.values()):
             return 0  # cancelled
         now = sold - sum(b.rounded() for b in prices.values()) - once
@@ -359,11 +360,11 @@ class _Billed:
 
     def rounded(self) -> int:
         """What Stripe bills over the periods: each period rounded to the cent."""
-        return sum(int((self.unit * self.quantity(d)).quantize(Decimal(1), ROUND_HALF_UP)) for d in self.boundaries())
+        return sum(whole_minor(self.unit * self.quantity(d)) for d in self.boundaries())
 
     def remainder(self) -> int:
         exact = sum((self.unit * self.quantity(day) for day in self.boundaries()), Decimal(0))
-        return int(exact.quantize(Decimal(1), ROUND_HALF_UP)) - self.rounded()
+        return whole_minor(exact) - self.rounded()
 
 
 def _licensed(line: dict[str, Any], tiered: set[str]) -> bool:

@@ -125,22 +125,18 @@ def pending_on_customers(client: Any, sf: Any) -> Counter[str]:
     """Invoice items pending on a customer (neither on an invoice nor on a subscription) by the order they bill
     for: a rounding remainder made before its schedule's subscription exists. Stripe adds them to the customer's
     next invoice; the sandbox's preview of a schedule does not, so they are counted here."""
+    from cpq_sync.ops import invariants
+
     lines = {r["Id"]: r["OrderId"] for r in sf.query_all_iter("SELECT Id, OrderId FROM OrderItem")}
     out: Counter[str] = Counter()
     for item in client.v1.invoice_items.list({"limit": 100}).auto_paging_iter():
-        if item.invoice or getattr(item, "subscription", None) or _parent_subscription(item):
+        if item.invoice or getattr(item, "subscription", None) or invariants.parent_subscription(item):
             continue
         metadata = item.metadata.to_dict() if item.metadata else {}
         order_id = metadata.get("salesforce_order_id") or lines.get(metadata.get("salesforce_order_item_id", ""))
         if order_id:
             out[order_id] += item.amount
     return out
-
-
-def _parent_subscription(item: Any) -> str | None:
-    parent = getattr(item, "parent", None)
-    details = getattr(parent, "subscription_details", None) if parent is not None else None
-    return getattr(details, "subscription", None) if details is not None else None
 
 
 def replay(directory: Path, *, late_days: int = 0) -> tuple[dict[str, str], int]:

@@ -144,14 +144,15 @@ def stripe_objects(client: stripe.StripeClient) -> tuple[dict[str, Any], dict[st
     products = _all(v1.products.list)
     top: dict[str, Any] = {s.id: s for s in schedules}
     top.update({s.id: s for s in subscriptions if _id_of(getattr(s, "schedule", None)) is None})
-    top.update({i.id: i for i in invoices if _invoice_subscription(i) is None})
+    top.update({i.id: i for i in invoices if parent_subscription(i) is None})
     everything: dict[str, Any] = {**top, **{c.id: c for c in customers}, **{p.id: p for p in products}}
     everything.update({s.id: s for s in subscriptions})
     return top, everything
 
 
-def _invoice_subscription(invoice: Any) -> str | None:
-    parent = getattr(invoice, "parent", None)
+def parent_subscription(obj: Any) -> str | None:
+    """The subscription an invoice (or an invoice item) bills for, from its `parent` (None: none)."""
+    parent = getattr(obj, "parent", None)
     details = getattr(parent, "subscription_details", None) if parent is not None else None
     return _id_of(getattr(details, "subscription", None)) if details is not None else None
 
